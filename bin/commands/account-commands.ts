@@ -1,0 +1,73 @@
+import type { Command } from '../apm-commands.js';
+import { intArg, table } from '../apm-commands.js';
+import { InputError } from '../../lib/errors.js';
+import type { Account } from '../../lib/directory/directory.js';
+
+function row(a: Account) {
+  return {
+    id: a.id,
+    name: a.name,
+    plan: a.plan,
+    shard: a.shardId,
+    retention: `${a.retention.minuteDays}d/${a.retention.hourDays}d/${a.retention.dayDays === null ? 'forever' : `${a.retention.dayDays}d`}`,
+    created: a.createdAt,
+  };
+}
+
+export const accountCommands: Command[] = [
+  {
+    path: ['accounts', 'create'],
+    usage: 'apm accounts create <name> [--plan free|paid] [--json]',
+    summary: 'Create an account on the next open shard (round-robin) and print its keys, once.',
+    options: { plan: { type: 'string' } },
+    async run(ctx, { positionals, values }) {
+      const name = positionals.join(' ');
+      if (!name) throw new InputError('cannot create account: give it a name');
+      const r = await ctx.storage.directory.createAccount({ name, ...(typeof values.plan === 'string' ? { plan: values.plan } : {}) });
+      const json = { account: row(r.account), licenseKey: r.licenseKey, browserKey: r.browserKey, readKey: r.readKey };
+      const text = [
+        `account ${r.account.id} "${r.account.name}" (plan ${r.account.plan}) on shard ${r.account.shardId}`,
+        `license key (agents):    ${r.licenseKey}`,
+        `browser key (rum.js):    ${r.browserKey}`,
+        `read API key (dashboard): ${r.readKey}`,
+        'These keys are shown only now: the license and read keys are stored hashed.',
+      ].join('\n');
+      return { json, text };
+    },
+  },
+  {
+    path: ['accounts', 'list'],
+    usage: 'apm accounts list [--json]',
+    summary: 'List accounts with their plan and shard.',
+    async run(ctx) {
+      const rows = (await ctx.storage.directory.listAccounts()).map(row);
+      return { json: rows, text: table(rows) };
+    },
+  },
+  {
+    path: ['accounts', 'show'],
+    usage: 'apm accounts show <id> [--json]',
+    summary: 'Show one account, its applications and agents.',
+    async run(ctx, { positionals }) {
+      const id = intArg(positionals[0], 'account id');
+      const account = await ctx.storage.directory.getAccount(id);
+      const apps = await ctx.storage.directory.listApplications(id);
+      const { store } = await ctx.storage.shards.storeForAccount(id);
+      const agents = (await store.listAgents(id)).filter((a) => a.host !== '');
+      const tables = await store.listTables({ accountId: id });
+      const json = { account: row(account), applications: apps, agents, tables: tables.length };
+      const text = [
+        table([row(account)]),
+        '',
+        'applications:',
+        table(apps.map((a) => ({ id: a.id, name: a.name, apdexT: a.apdexT, browserApdexT: a.browserApdexT, origins: a.allowedOrigins.join(' ') }))),
+        '',
+        'agents:',
+        table(agents.map((a) => ({ id: a.id, application: a.applicationId, host: a.host, pid: a.pid, language: a.language }))),
+        '',
+        `tables: ${tables.length}`,
+      ].join('\n');
+      return { json, text };
+    },
+  },
+];

@@ -1,0 +1,23 @@
+import type { VariableSpec } from './variable-spec.js';
+
+/** Variables shared by every service: storage, the embedded MariaDB servers, the shard writer. */
+export const coreVariables: VariableSpec[] = [
+  { name: 'APM_DATA_DIR', type: 'path', default: 'data', doc: 'Where the embedded default keeps MariaDB data directories, certificates and secrets (relative to the working directory).' },
+  { name: 'APM_BIND_HOST', type: 'string', default: '127.0.0.1', doc: 'Interface every service listens on.' },
+  { name: 'APM_SHARDS', type: 'list', doc: 'Comma-separated host:port of existing MySQL 8 / MariaDB 10.6+ shard servers to register at start-up. Unset: the embedded default starts local servers.' },
+  { name: 'APM_DIRECTORY', type: 'address', doc: 'host:port of the server holding the directory database. Default: the first shard server.' },
+  { name: 'APM_DB_USER', type: 'string', default: 'root', doc: 'MySQL user for the directory and every shard.' },
+  { name: 'APM_DB_PASSWORD', type: 'string', default: '', doc: 'Password of APM_DB_USER (never logged).' },
+  { name: 'APM_DIRECTORY_DATABASE', type: 'string', default: 'apm_directory', doc: 'Database name of the directory.' },
+  { name: 'APM_SHARD_DATABASE', type: 'string', default: 'apm_shard', doc: 'Database name used on every shard server.' },
+  { name: 'APM_EMBEDDED_SHARDS', type: 'integer', default: '2', min: 1, max: 16, doc: 'How many local MariaDB shard servers the embedded default starts.' },
+  { name: 'APM_EMBEDDED_BASE_PORT', type: 'port', default: '13306', doc: 'Port of the first embedded MariaDB server; the next ones count up.' },
+  { name: 'APM_MARIADB_BUFFER_POOL', type: 'string', default: 'auto', doc: 'InnoDB buffer pool per embedded server, e.g. 4G or 512M; auto = 60% of the machine memory split across the embedded servers.' },
+  { name: 'APM_MARIADB_FLUSH_LOG_AT_TRX_COMMIT', type: 'enum', values: ['1', '2'], default: '1', doc: 'innodb_flush_log_at_trx_commit of the embedded servers: 1 survives an OS crash (every acknowledged batch is on disk), 2 only a server crash.' },
+  { name: 'APM_WRITER_BATCH_ROWS', type: 'integer', default: '2000', min: 1, max: 100000, doc: 'Rows per multi-row upsert statement of the shard writer.' },
+  { name: 'APM_WRITER_FLUSH_MS', type: 'integer', default: '10', min: 0, max: 10000, doc: 'How long the shard writer waits to gather more rows into a batch.' },
+  { name: 'APM_WRITER_MAX_PENDING_ROWS', type: 'integer', default: '500000', min: 1000, doc: 'Rows waiting per shard before new writes are refused with 503 (back-pressure).' },
+  { name: 'APM_WRITER_CONNECTIONS', type: 'integer', default: '4', min: 1, max: 64, doc: 'Concurrent write transactions per shard.' },
+  { name: 'APM_WRITER_TIMEOUT_MS', type: 'integer', default: '10000', min: 100, doc: 'A write not committed by then fails with 503 (the agent keeps its data).' },
+  { name: 'APM_MAX_METRICS_PER_APP', type: 'integer', default: '20000', min: 10, doc: 'Distinct metric names per application; past it rows fold into Overflow/MetricNames.' },
+];

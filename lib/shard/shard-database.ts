@@ -1,0 +1,48 @@
+import type { TableKind } from './table-naming.js';
+
+/** Kysely types of a shard's fixed tables. Per-period tables are typed by TimesliceTable below. */
+export interface ShardDatabase {
+  table_registry: {
+    name: string;
+    account_id: number;
+    kind: TableKind;
+    period_start: number;
+    template_version: number;
+    rollup_state: RollupState;
+    created_at: string;
+    rolled_at: string | null;
+  };
+  metric_names: { account_id: number; id: number; name: string; scope: string };
+  application_metrics: { account_id: number; application_id: number; metric_id: number };
+  agents: { account_id: number; id: number; application_id: number; host: string; pid: number; language: string; created_at: string };
+  account_counters: { account_id: number; next_metric_id: number; next_agent_id: number };
+}
+
+export type RollupState = 'open' | 'rolling' | 'done' | 'dirty';
+
+/** Columns of a per-period table; `periods` exists in hour/day tables from template v2 on. */
+export interface TimesliceTable {
+  metric_id: number;
+  agent_id: number;
+  period: number;
+  call_count: number;
+  total_time: number;
+  exclusive_time: number;
+  min_time: number;
+  max_time: number;
+  sum_of_squares: number;
+  periods?: number;
+}
+
+export interface TableInfo {
+  name: string;
+  accountId: number;
+  kind: TableKind;
+  /** The table covers [start, end). */
+  start: number;
+  end: number;
+  version: number;
+  /** Column names of this table's template version, in order. */
+  columns: readonly string[];
+  rollupState: RollupState;
+}

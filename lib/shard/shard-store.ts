@@ -1,0 +1,293 @@
+import type { Kysely } from 'kysely';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import type { DbPool } from '../db/connect.js';
+import { migrate } from '../db/migrations.js';
+import { reserveIds } from './id-allocator.js';
+import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
+import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
+import { assertId, nextTableSpanStart, parseTemplateName, tableName, tableSpanStart, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
+
+export interface AgentIdentity {
+  applicationId: number;
+  host: string;
+  pid: number;
+  language: string;
+}
+
+export interface ListTablesFilter {
+  accountId?: number;
+  kind?: TableKind;
+  /** Tables whose span overlaps [from, to). */
+  from?: number;
+  to?: number;
+  states?: RollupState[];
+}
+
+/**
+ * One shard server's database: template tables, the table registry, the per-account dictionary
+ * and agents. Caches are per process; every creation path is race-safe across processes.
+ */
+export class ShardStore {
+  readonly dictionary: MetricDictionary;
+  readonly #tables = new Map<string, Promise<TableInfo>>();
+  readonly #agents = new Map<string, number>();
+  /** kind → version → column names. */
+  #templates = new Map<TableKind, Map<number, readonly string[]>>();
+
+  constructor(
+    readonly shardId: number,
+    readonly db: DbPool<ShardDatabase>,
+    opts: { maxMetricsPerApplication: number },
+  ) {
+    this.dictionary = new MetricDictionary(db.promise, opts.maxMetricsPerApplication);
+  }
+
+  get pool(): PromisePool {
+    return this.db.promise;
+  }
+  get kysely(): Kysely<ShardDatabase> {
+    return this.db.kysely;
+  }
+
+  /** Applies pending schema/shard migrations and loads the template definitions. */
+  async migrate(): Promise<string[]> {
+    const applied = await migrate(this.pool, 'shard');
+    await this.loadTemplates();
+    return applied;
+  }
+
+  /** Reads every template table's columns from information_schema (after a migration added one). */
+  async loadTemplates(): Promise<void> {
+    const [rows] = await this.pool.query<any[]>(
+      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' ORDER BY TABLE_NAME, ORDINAL_POSITION`,
+    );
+    const templates = new Map<TableKind, Map<number, string[]>>();
+    for (const r of rows) {
+      const parsed = parseTemplateName(String(r.t));
+      if (!parsed) continue;
+      const byVersion = templates.get(parsed.kind) ?? new Map<number, string[]>();
+      templates.set(parsed.kind, byVersion);
+      const cols = byVersion.get(parsed.version) ?? [];
+      cols.push(String(r.c));
+      byVersion.set(parsed.version, cols);
+    }
+    for (const kind of TABLE_KINDS) if (!templates.get(kind)?.size) throw new Error(`cannot use shard ${this.shardId}: no template for ${kind} tables (not migrated?)`);
+    this.#templates = templates;
+  }
+
+  newestTemplateVersion(kind: TableKind): number {
+    const versions = [...(this.#templates.get(kind)?.keys() ?? [])];
+    if (versions.length === 0) throw new Error('BUG: templates not loaded; call migrate() or loadTemplates() first');
+    return Math.max(...versions);
+  }
+
+  columnsOf(kind: TableKind, version: number): readonly string[] {
+    const cols = this.#templates.get(kind)?.get(version);
+    if (!cols) throw new Error(`BUG: template ${templateName(kind, version)} is unknown on shard ${this.shardId}`);
+    return cols;
+  }
+
+  /**
+   * The table of `kind` holding account's rows at time t, created LIKE the newest template exactly
+   * once even when several processes race (a named lock per table), and recorded in the registry.
+   */
+  ensureTable(accountId: number, kind: TableKind, t: number): Promise<TableInfo> {
+    const name = tableName(kind, accountId, t);
+    let p = this.#tables.get(name);
+    if (!p) {
+      p = this.#create(accountId, kind, t, name);
+      this.#tables.set(name, p);
+      p.catch(() => this.#tables.delete(name));
+    }
+    return p;
+  }
+
+  async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
+    const conn = await this.pool.getConnection();
+    try {
+      const [lock] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 30) AS got', [`.${name}`]);
+      if (lock[0]?.got !== 1) throw new Error(`cannot create table ${name}: lock not granted in 30 s`);
+      try {
+        const start = tableSpanStart(kind, t);
+        // The registry row comes first, so a crash between the two statements heals on the next call.
+        await conn.query(
+          'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
+          [name, accountId, kind, start, this.newestTemplateVersion(kind)],
+        );
+        const [rows] = await conn.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]);
+        const info = this.#infoOf(rows[0]);
+        await conn.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
+        return info;
+      } finally {
+        await conn.query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', [`.${name}`]);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  #infoOf(r: any): TableInfo {
+    const kind = r.kind as TableKind;
+    const start = Number(r.period_start);
+    const version = Number(r.template_version);
+    return {
+      name: String(r.name),
+      accountId: Number(r.account_id),
+      kind,
+      start,
+      end: nextTableSpanStart(kind, start),
+      version,
+      columns: this.columnsOf(kind, version),
+      rollupState: r.rollup_state as RollupState,
+    };
+  }
+
+  /** The registry's record of a table (fresh from the database), or undefined. */
+  async tableInfo(name: string): Promise<TableInfo | undefined> {
+    const [rows] = await this.pool.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]);
+    return rows[0] ? this.#infoOf(rows[0]) : undefined;
+  }
+
+  /** Registered tables, oldest first. */
+  async listTables(f: ListTablesFilter = {}): Promise<TableInfo[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.accountId !== undefined) {
+      where.push('account_id = ?');
+      params.push(f.accountId);
+    }
+    if (f.kind) {
+      where.push('kind = ?');
+      params.push(f.kind);
+    }
+    if (f.states?.length) {
+      where.push(`rollup_state IN (${f.states.map(() => '?').join(', ')})`);
+      params.push(...f.states);
+    }
+    // A span overlaps [from, to) when it starts before `to` and ends after `from`; spans are at most a
+    // year long, so "starts after from - 1 year" bounds the index range before the exact test below.
+    if (f.to !== undefined) {
+      where.push('period_start < ?');
+      params.push(f.to);
+    }
+    if (f.from !== undefined) {
+      where.push('period_start > ?');
+      params.push(f.from - 366 * 86400);
+    }
+    const [rows] = await this.pool.query<any[]>(
+      `SELECT * FROM table_registry ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY period_start, name`,
+      params,
+    );
+    return rows.map((r) => this.#infoOf(r)).filter((t) => f.from === undefined || t.end > f.from);
+  }
+
+  async setRollupState(name: string, state: RollupState): Promise<void> {
+    await this.pool.query('UPDATE table_registry SET rollup_state = ?, rolled_at = IF(? = \'done\', CURRENT_TIMESTAMP(3), rolled_at) WHERE name = ?', [state, state, name]);
+    const cached = this.#tables.get(name);
+    if (cached) cached.then((i) => (i.rollupState = state)).catch(() => undefined);
+  }
+
+  /** Drops a table and its registry row (purge, moves). The caller decides that it may go. */
+  async dropTable(name: string): Promise<void> {
+    const info = await this.tableInfo(name);
+    if (!info) return;
+    await this.pool.query(`DROP TABLE IF EXISTS ${tableName(info.kind, info.accountId, info.start)}`);
+    await this.pool.query('DELETE FROM table_registry WHERE name = ?', [name]);
+    this.#tables.delete(name);
+  }
+
+  /** Forgets cached tables (after another process dropped or moved some). */
+  forgetTables(accountId?: number): void {
+    if (accountId === undefined) this.#tables.clear();
+    else for (const k of this.#tables.keys()) if (k.split('_')[1] === String(accountId)) this.#tables.delete(k);
+  }
+
+  metricIds(accountId: number, names: readonly MetricName[], opts?: MetricIdsOptions): Promise<number[]> {
+    assertId('account id', accountId);
+    return this.dictionary.ids(accountId, names, opts);
+  }
+
+  /** id → (name, scope) for the given ids of an account. */
+  async metricNames(accountId: number, ids: readonly number[]): Promise<Map<number, MetricName>> {
+    if (ids.length === 0) return new Map();
+    const [rows] = await this.pool.query<any[]>(
+      `SELECT id, name, scope FROM metric_names WHERE account_id = ? AND id IN (${ids.map(() => '?').join(', ')})`,
+      [accountId, ...ids],
+    );
+    return new Map(rows.map((r) => [Number(r.id), { name: String(r.name), scope: String(r.scope) }]));
+  }
+
+  /** Metric ids of an account by exact names (any scope unless given) or by name prefix. */
+  async findMetrics(accountId: number, f: { names?: readonly string[]; prefix?: string; scope?: string; limit?: number }): Promise<Array<MetricName & { id: number }>> {
+    const where = ['account_id = ?'];
+    const params: unknown[] = [accountId];
+    if (f.names) {
+      if (f.names.length === 0) return [];
+      where.push(`name IN (${f.names.map(() => '?').join(', ')})`);
+      params.push(...f.names);
+    }
+    if (f.prefix !== undefined) {
+      where.push('name LIKE ?');
+      params.push(f.prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
+    }
+    if (f.scope !== undefined) {
+      where.push('scope = ?');
+      params.push(f.scope);
+    }
+    const [rows] = await this.pool.query<any[]>(
+      `SELECT id, name, scope FROM metric_names WHERE ${where.join(' AND ')} ORDER BY name, scope LIMIT ${Math.max(1, Math.min(f.limit ?? 10000, 100000))}`,
+      params,
+    );
+    return rows.map((r) => ({ id: Number(r.id), name: String(r.name), scope: String(r.scope) }));
+  }
+
+  /** The agent's id, created on first sight. */
+  async agentId(accountId: number, a: AgentIdentity): Promise<number> {
+    assertId('account id', accountId);
+    const k = `${accountId}\u0000${a.applicationId}\u0000${a.host}\u0000${a.pid}\u0000${a.language}`;
+    const cached = this.#agents.get(k);
+    if (cached !== undefined) return cached;
+    const select = async () => {
+      const [rows] = await this.pool.query<any[]>(
+        'SELECT id FROM agents WHERE account_id = ? AND application_id = ? AND host = ? AND pid = ? AND language = ?',
+        [accountId, a.applicationId, a.host, a.pid, a.language],
+      );
+      return rows[0] ? Number(rows[0].id) : undefined;
+    };
+    let id = await select();
+    if (id === undefined) {
+      const conn = await this.pool.getConnection();
+      try {
+        const reserved = await reserveIds(conn, accountId, 'agent', 1);
+        await conn.query('INSERT IGNORE INTO agents (account_id, id, application_id, host, pid, language) VALUES (?, ?, ?, ?, ?, ?)', [
+          accountId, reserved, a.applicationId, a.host, a.pid, a.language,
+        ]);
+      } finally {
+        conn.release();
+      }
+      id = await select();
+      if (id === undefined) throw new Error('BUG: agent row missing after insert');
+    }
+    if (this.#agents.size > 1_000_000) this.#agents.clear();
+    this.#agents.set(k, id);
+    return id;
+  }
+
+  /** The application-wide pseudo-agent (host '', pid 0, language ''): rows merged across all agents. */
+  applicationAgentId(accountId: number, applicationId: number): Promise<number> {
+    return this.agentId(accountId, { applicationId, host: '', pid: 0, language: '' });
+  }
+
+  async listAgents(accountId: number, applicationId?: number): Promise<Array<AgentIdentity & { id: number }>> {
+    const [rows] = await this.pool.query<any[]>(
+      `SELECT id, application_id, host, pid, language FROM agents WHERE account_id = ?${applicationId !== undefined ? ' AND application_id = ?' : ''} ORDER BY id`,
+      applicationId !== undefined ? [accountId, applicationId] : [accountId],
+    );
+    return rows.map((r) => ({ id: Number(r.id), applicationId: Number(r.application_id), host: r.host, pid: Number(r.pid), language: r.language }));
+  }
+
+  async close(): Promise<void> {
+    await this.db.end();
+  }
+}

@@ -1,0 +1,65 @@
+import type { Registry } from 'prom-client';
+import type { Config } from './config/config.js';
+import { createPool, ensureDatabase, formatAddress, parseAddress, type ServerAddress } from './db/connect.js';
+import type { DirectoryDatabase } from './directory/directory-database.js';
+import { Directory } from './directory/directory.js';
+import { ShardRegistry } from './shard/shard-registry.js';
+import { ShardWriter } from './shard/shard-writer.js';
+
+export interface Storage {
+  directory: Directory;
+  shards: ShardRegistry;
+  writer: ShardWriter;
+  /** Flushes the writer, then closes every pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the directory (migrating it), registers the configured shard servers (APM_SHARDS, or the
+ * embedded ones given as `shardAddresses`), and builds the shard registry and the shared writer.
+ */
+export async function openStorage(
+  config: Config,
+  opts: { shardAddresses?: ServerAddress[]; registry?: Registry; now?: () => number } = {},
+): Promise<Storage> {
+  const creds = { user: config.str('APM_DB_USER'), password: config.str('APM_DB_PASSWORD') };
+  const shardAddresses = opts.shardAddresses ?? config.list('APM_SHARDS').map(parseAddress);
+  const directoryAddress = config.has('APM_DIRECTORY') ? parseAddress(config.str('APM_DIRECTORY')) : shardAddresses[0];
+  if (!directoryAddress) throw new Error('cannot open storage: set APM_DIRECTORY or APM_SHARDS (or use the embedded default)');
+  const database = config.str('APM_DIRECTORY_DATABASE');
+  await ensureDatabase(directoryAddress, creds, database);
+  const directory = new Directory(createPool<DirectoryDatabase>(directoryAddress, { ...creds, database, connectionLimit: 8 }));
+  await directory.migrate();
+  for (const a of shardAddresses) await directory.addShard(formatAddress(a));
+  const shards = new ShardRegistry(directory, {
+    ...creds,
+    database: config.str('APM_SHARD_DATABASE'),
+    maxMetricsPerApplication: config.num('APM_MAX_METRICS_PER_APP'),
+    connectionLimit: config.num('APM_WRITER_CONNECTIONS') + 8,
+    accountTtlMs: 2000,
+  });
+  const now = opts.now ?? (() => Date.now() / 1000);
+  const writer = new ShardWriter(shards, {
+    batchRows: config.num('APM_WRITER_BATCH_ROWS'),
+    flushMs: config.num('APM_WRITER_FLUSH_MS'),
+    maxPendingRows: config.num('APM_WRITER_MAX_PENDING_ROWS'),
+    connections: config.num('APM_WRITER_CONNECTIONS'),
+    timeoutMs: config.num('APM_WRITER_TIMEOUT_MS'),
+    now,
+    ...(opts.registry ? { registry: opts.registry } : {}),
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    directory,
+    shards,
+    writer,
+    close() {
+      closed ??= (async () => {
+        await writer.stop();
+        await shards.close();
+        await directory.close();
+      })();
+      return closed;
+    },
+  };
+}
