@@ -64,7 +64,14 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
     promise: pool.promise(),
     kysely,
     end() {
-      ended ??= kysely.destroy().catch(() => undefined);
+      // kysely only ends the pool if it ever ran a query itself, so end the raw pool too.
+      ended ??= kysely
+        .destroy()
+        .catch(() => undefined)
+        .then(() => {
+          if ((pool as unknown as { _closed?: boolean })._closed) return;
+          return new Promise<void>((r) => pool.end(() => r()));
+        });
       return ended;
     },
   };

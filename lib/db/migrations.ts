@@ -35,12 +35,17 @@ export function splitStatements(sql: string): string[] {
 const ALREADY_DONE = new Set([1060 /* duplicate column */, 1061 /* duplicate key name */, 1050 /* table exists */]);
 
 /**
- * Applies schema/<folder>/NNNN-*.sql in order, once each, recorded in schema_migrations. A named lock
+ * Applies schema/<folder>/NNNN-*.sql in order (up to NNNN = `until` when given: tests of older
+ * versions), once each, recorded in schema_migrations. A named lock
  * keeps concurrent processes from migrating the same server at once.
  */
-export async function migrate(pool: PromisePool, folder: 'shard' | 'directory'): Promise<string[]> {
+export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', opts: { until?: string } = {}): Promise<string[]> {
   const dir = path.join(schemaDir(), folder);
-  const files = fs.readdirSync(dir).filter((f) => /^[0-9]{4}-[a-z0-9-]+\.sql$/.test(f)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /^[0-9]{4}-[a-z0-9-]+\.sql$/.test(f))
+    .sort()
+    .filter((f) => opts.until === undefined || f.slice(0, 4) <= opts.until);
   const conn = await pool.getConnection();
   const applied: string[] = [];
   try {

@@ -50,8 +50,8 @@ export class ShardStore {
   }
 
   /** Applies pending schema/shard migrations and loads the template definitions. */
-  async migrate(): Promise<string[]> {
-    const applied = await migrate(this.pool, 'shard');
+  async migrate(opts: { until?: string } = {}): Promise<string[]> {
+    const applied = await migrate(this.pool, 'shard', opts);
     await this.loadTemplates();
     return applied;
   }

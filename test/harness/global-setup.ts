@@ -1,10 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { ensureMariadb } from '../../lib/mariadb/mariadb-install.js';
 
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
 /**
- * Runs once before the suite: a fresh machine has Node and npm only, so install Debian's
- * mariadb-server (without starting its service) and chromium when missing and we are root.
+ * Runs once before the suite:
+ * - a fresh machine has Node and npm only, so install Debian's mariadb-server (its service is not
+ *   started) and chromium when missing and we are root;
+ * - compile to dist/ when sources are newer: tests that need several real processes (races between
+ *   processes, services under a real agent) run the compiled code in child processes.
  */
 export default function setup(): void {
   const log = (l: string) => console.log(`[test setup] ${l}`);
@@ -17,5 +32,14 @@ export default function setup(): void {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
     if (r.status !== 0) throw new Error(`cannot install chromium: apt-get exited with ${r.status}`);
+  }
+  const root = path.resolve(import.meta.dirname, '..', '..');
+  const stamp = path.join(root, 'dist', '.built');
+  const sources = Math.max(...['lib', 'bin', 'collector', 'beacon', 'rollup', 'dashboard', 'bench', 'admin'].filter((d) => fs.existsSync(path.join(root, d))).map((d) => newestMtime(path.join(root, d))));
+  if (!fs.existsSync(stamp) || fs.statSync(stamp).mtimeMs < sources) {
+    log('compiling to dist/ for the multi-process tests');
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+    if (!fs.existsSync(path.join(root, 'dist', 'lib', 'storage.js'))) throw new Error(`cannot compile: tsc exited with ${r.status}`);
+    fs.writeFileSync(stamp, new Date().toISOString());
   }
 }

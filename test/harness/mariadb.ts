@@ -44,7 +44,8 @@ export async function startTestCluster(opts: { shards?: number; env?: Record<str
     flushLogAtTrxCommit: 2,
     tableCache: 2000,
   });
-  const config = loadConfig({ APM_DATA_DIR: dataDir, APM_WRITER_FLUSH_MS: '2', ...opts.env });
+  // APM_OTLP_HTTP_PORT 0: the collector's plain OTLP listener takes a free port in tests (never 4318).
+  const config = loadConfig({ APM_DATA_DIR: dataDir, APM_WRITER_FLUSH_MS: '2', APM_OTLP_HTTP_PORT: '0', ...opts.env });
   const metrics = new Registry();
   let storage: Storage;
   try {

@@ -47,3 +47,89 @@ describe('shard writer', () => {
     expect(rows[0].sum_of_squares).toBe(0.3125);
   });
 });
+
+describe('template versions', () => {
+  it('a v1 and a v2 hour table are read together, each by its own columns', async () => {
+    const { ShardStore } = await import('../../lib/shard/shard-store.js');
+    const { createPool, ensureDatabase } = await import('../../lib/db/connect.js');
+    const { readTimeslices } = await import('../../lib/shard/timeslice-reader.js');
+    const address = c.servers[0]!.address;
+    await ensureDatabase(address, { user: 'root', password: '' }, 'apm_versions');
+    const store = new ShardStore(99, createPool(address, { user: 'root', password: '', database: 'apm_versions' }), { maxMetricsPerApplication: 100 });
+    try {
+      await store.migrate({ until: '0001' });
+      const oct = Date.UTC(2026, 9, 15, 6) / 1000;
+      const nov = Date.UTC(2026, 10, 15, 6) / 1000;
+      const v1 = await store.ensureTable(7, 'hour', oct);
+      expect([v1.name, v1.version, v1.columns.includes('periods')]).toEqual(['th_7_202610', 1, false]);
+      await store.pool.query(`INSERT INTO ${v1.name} VALUES (1, 1, ${oct}, 10, 2.5, 2.0, 0.1, 0.9, 1.25)`);
+
+      expect((await store.migrate())[0]).toBe('0002-templates-v2-periods.sql');
+      const v2 = await store.ensureTable(7, 'hour', nov);
+      expect([v2.name, v2.version, v2.columns.includes('periods')]).toEqual(['th_7_202611', 2, true]);
+      await store.pool.query(`INSERT INTO ${v2.name} VALUES (1, 1, ${nov}, 4, 1.0, 0.5, 0.2, 0.4, 0.3, 60)`);
+      // The old table keeps its definition.
+      expect((await store.tableInfo('th_7_202610'))!.version).toBe(1);
+
+      const tables = await store.listTables({ accountId: 7, kind: 'hour', from: oct, to: nov + 3600 });
+      expect(tables.map((t) => [t.name, t.version])).toEqual([['th_7_202610', 1], ['th_7_202611', 2]]);
+      const rows = await readTimeslices(store.pool, tables, { metricIds: [1], from: oct, to: nov + 3600 });
+      expect(rows).toEqual([
+        { metricId: 1, agentId: 1, period: oct, callCount: 10, totalTime: 2.5, exclusiveTime: 2, minTime: 0.1, maxTime: 0.9, sumOfSquares: 1.25, periods: null },
+        { metricId: 1, agentId: 1, period: nov, callCount: 4, totalTime: 1, exclusiveTime: 0.5, minTime: 0.2, maxTime: 0.4, sumOfSquares: 0.3, periods: 60 },
+      ]);
+    } finally {
+      await store.pool.query('DROP DATABASE apm_versions');
+      await store.close();
+    }
+  });
+});
+
+describe('shard writer edges', () => {
+  it('marks a rolled-up table dirty when late rows arrive, in the same transaction', async () => {
+    const { account } = await c.directory.createAccount({ name: 'late' });
+    const { store } = await c.registry.storeForAccount(account.id);
+    const t = Date.UTC(2026, 0, 5, 3, 10) / 1000; // long closed
+    const row = { kind: 'minute' as const, t, row: { metricId: 1, agentId: 1, period: t, callCount: 2, totalTime: 1, exclusiveTime: 1, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0.5 } };
+    await c.writer.write({ accountId: account.id, shardId: account.shardId, rows: [row] });
+    const name = tableName('minute', account.id, t);
+    expect((await store.tableInfo(name))!.rollupState).toBe('open');
+    await store.setRollupState(name, 'done');
+    await c.writer.write({ accountId: account.id, shardId: account.shardId, rows: [row] });
+    expect((await store.tableInfo(name))!.rollupState).toBe('dirty');
+    const [rows] = await store.pool.query<any[]>(`SELECT call_count FROM ${name}`);
+    expect(rows.map((r) => Number(r.call_count))).toEqual([4]);
+  });
+
+  it('answers 503 quickly when a shard is down, and refuses past the pending bound', async () => {
+    const { RetryableError } = await import('../../lib/errors.js');
+    const shard = await c.directory.addShard('127.0.0.1:1');
+    const { ShardWriter } = await import('../../lib/shard/shard-writer.js');
+    const w = new ShardWriter(c.registry, { batchRows: 10, flushMs: 1, maxPendingRows: 1000, connections: 1, timeoutMs: 5000, now: () => Date.now() / 1000 });
+    const req = (n: number) => ({ accountId: 1, shardId: shard.id, rows: Array.from({ length: n }, (_, i) => ({ kind: 'minute' as const, t: 0, row: { metricId: i + 1, agentId: 1, period: 0, callCount: 1, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 } })) });
+    const started = Date.now();
+    const first = w.write(req(1));
+    const overflow = w.write(req(1000));
+    await expect(overflow).rejects.toThrow(`cannot write to shard ${shard.id}: 1 rows are already waiting`);
+    await expect(first).rejects.toBeInstanceOf(RetryableError);
+    expect(Date.now() - started).toBeLessThan(4000);
+    await w.stop();
+    await c.directory.setShardState(shard.id, 'closed');
+  });
+});
+
+describe('self-metrics plumbing', () => {
+  it('serves a service registry on /metrics and counts writer rows per shard', async () => {
+    const { createServiceRegistry, startMetricsServer } = await import('../../lib/metrics/registry.js');
+    const reg = createServiceRegistry('test', { defaultMetrics: false });
+    const server = await startMetricsServer([reg, c.metrics], { host: '127.0.0.1', port: 0 });
+    try {
+      const body = await (await fetch(server.url)).text();
+      const shardId = (await c.directory.listShards())[0]!.id;
+      expect(body).toMatch(new RegExp(`apm_writer_rows_written_total\\{shard="${shardId}"\\} [1-9]`));
+      expect((await fetch(server.url.replace('/metrics', '/other'))).status).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { meanOf, mergeInto, mergeTimeslices, stdDevOf, timesliceOf, type Timeslice } from '../../lib/timeslice/timeslice.js';
+import { upsertSql } from '../../lib/shard/shard-writer-sql.js';
+
+describe('timeslice merge', () => {
+  it('adds counts, totals and squares; keeps least min and greatest max', () => {
+    const a = timesliceOf(0.2);
+    const b: Timeslice = { callCount: 3, totalTime: 0.9, exclusiveTime: 0.6, minTime: 0.1, maxTime: 0.5, sumOfSquares: 0.35 };
+    expect(mergeTimeslices(a, b)).toEqual({ callCount: 4, totalTime: 1.1, exclusiveTime: 0.8, minTime: 0.1, maxTime: 0.5, sumOfSquares: 0.39 });
+    const c = { ...a };
+    mergeInto(c, b);
+    expect(c).toEqual(mergeTimeslices(a, b));
+  });
+
+  it('merges Apdex slots (satisfied, tolerating, frustrated, T, T) the same way', () => {
+    const x: Timeslice = { callCount: 5, totalTime: 2, exclusiveTime: 1, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0 };
+    const y: Timeslice = { callCount: 1, totalTime: 0, exclusiveTime: 3, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0 };
+    expect(mergeTimeslices(x, y)).toEqual({ callCount: 6, totalTime: 2, exclusiveTime: 4, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0 });
+  });
+
+  it('keeps mean and standard deviation exact', () => {
+    const m = [0.1, 0.2, 0.3, 0.6].map((v) => timesliceOf(v)).reduce(mergeTimeslices);
+    expect(meanOf(m)).toBeCloseTo(0.3, 12);
+    expect(stdDevOf(m)).toBeCloseTo(Math.sqrt((0.04 + 0.01 + 0 + 0.09) / 4), 12);
+    expect(meanOf({ ...m, callCount: 0 })).toBe(0);
+  });
+
+  it('writes the same merge as SQL', () => {
+    const sql = upsertSql('ts_1_2026112314', [{ metricId: 1, agentId: 2, period: 1795442400, ...timesliceOf(0.25) }]);
+    expect(sql).toBe(
+      'INSERT INTO ts_1_2026112314 (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) ' +
+        'VALUES (1,2,1795442400,1,0.25,0.25,0.25,0.25,0.0625) ON DUPLICATE KEY UPDATE call_count = call_count + VALUES(call_count), ' +
+        'total_time = total_time + VALUES(total_time), exclusive_time = exclusive_time + VALUES(exclusive_time), ' +
+        'min_time = LEAST(min_time, VALUES(min_time)), max_time = GREATEST(max_time, VALUES(max_time)), sum_of_squares = sum_of_squares + VALUES(sum_of_squares)',
+    );
+    expect(() => upsertSql('t', [{ metricId: 1, agentId: 2, period: 0, ...timesliceOf(NaN) }])).toThrow(/finite/);
+  });
+});
