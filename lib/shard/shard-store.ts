@@ -5,7 +5,7 @@ import { migrate } from '../db/migrations.js';
 import { reserveIds } from './id-allocator.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
-import { assertId, nextTableSpanStart, parseTemplateName, tableName, tableSpanStart, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
+import { assertId, ledgerTableName, nextTableSpanStart, parseLedgerTableName, parseTemplateName, tableName, tableSpanStart, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
 
 export interface AgentIdentity {
   applicationId: number;
@@ -285,6 +285,27 @@ export class ShardStore {
       applicationId !== undefined ? [accountId, applicationId] : [accountId],
     );
     return rows.map((r) => ({ id: Number(r.id), applicationId: Number(r.application_id), host: r.host, pid: Number(r.pid), language: r.language }));
+  }
+
+  /**
+   * Drops write-ledger tables whose data day and last commit are both more than keepDays before now
+   * (retries come within minutes; late data for an old day keeps its ledger alive).
+   */
+  async dropOldLedgers(now: number, keepDays = 3): Promise<string[]> {
+    const [rows] = await this.pool.query<any[]>(
+      "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'wl\\_%'",
+    );
+    const cutoff = Math.floor(now / 86400) * 86400 - keepDays * 86400;
+    const dropped: string[] = [];
+    for (const r of rows) {
+      const day = parseLedgerTableName(String(r.t));
+      if (day === undefined || day >= cutoff) continue;
+      const [last] = await this.pool.query<any[]>(`SELECT UNIX_TIMESTAMP(MAX(committed_at)) AS last FROM ${ledgerTableName(day)}`);
+      if (last[0]?.last !== null && Number(last[0]?.last) >= now - keepDays * 86400) continue;
+      await this.pool.query(`DROP TABLE IF EXISTS ${ledgerTableName(day)}`);
+      dropped.push(ledgerTableName(day));
+    }
+    return dropped;
   }
 
   async close(): Promise<void> {

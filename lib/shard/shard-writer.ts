@@ -5,7 +5,9 @@ import { RetryableError } from '../errors.js';
 import { mergeInto, rowKey, type TimesliceRow } from '../timeslice/timeslice.js';
 import type { ShardRegistry } from './shard-registry.js';
 import type { ShardStore } from './shard-store.js';
-import { ledgerDdl, upsertSql } from './shard-writer-sql.js';
+import { ledgerDdl, upsertSql, valuesTuple } from './shard-writer-sql.js';
+import type { Fence } from '../ops/account-fence.js';
+import { WriterFences } from '../ops/writer-fences.js';
 import { ledgerTableName, type TableKind } from './table-naming.js';
 
 export interface WriteRow {
@@ -68,7 +70,11 @@ const TRANSIENT = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */, 10
  */
 export class ShardWriter {
   readonly #queues = new Map<number, ShardQueue>();
+  /** "<shard>:<ledger table>" known to exist. */
   readonly #ledgers = new Set<string>();
+  /** Online account moves: see lib/ops/account-fence.ts (the only hook of lib/ops in this file). */
+  readonly #fences = new WriterFences();
+  readonly #ledgerSweeps = new Map<number, number>();
   #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
   readonly #m;
@@ -89,6 +95,12 @@ export class ShardWriter {
   /** Queues the request; resolves once committed ('duplicate' when its dedupe key was already). */
   write(req: WriteRequest): Promise<WriteOutcome> {
     if (this.#stopped) return Promise.reject(new RetryableError('cannot write: the writer is stopping', 5));
+    // A malformed row is a caller's bug: fail that request alone, never the batch it would join.
+    try {
+      for (const w of req.rows) valuesTuple(w.row);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const q = this.#queue(req.shardId);
     if (Date.now() < q.downUntil) {
       this.#m.requests.inc({ outcome: 'shard_down' });
@@ -179,12 +191,21 @@ export class ShardWriter {
       }
     }
     const outcomes = new Map<Pending, WriteOutcome>();
+    // Requests of an account that is being moved (or has moved) are refused: 503, the client resends.
+    const refused = new Map<Pending, RetryableError>();
     try {
       const store = await this.shards.storeFor(shardId);
-      for (let attempt = 1; ; attempt++) {
+      const pre = await this.#fences.precheck(store.pool, shardId, leaders.map((p) => p.req.accountId));
+      const live = leaders.filter((p) => !pre.has(p.req.accountId));
+      for (const p of leaders) if (pre.has(p.req.accountId)) refused.set(p, this.#fences.refuse(this.shards, store, pre.get(p.req.accountId)!));
+      for (let attempt = 1; live.length > 0; attempt++) {
         try {
-          const dups = await this.#transaction(store, leaders);
-          for (const p of leaders) outcomes.set(p, dups.has(p) ? 'duplicate' : 'committed');
+          const { dups, fenced } = await this.#transaction(store, live);
+          for (const p of live) {
+            const f = fenced.get(p.req.accountId);
+            if (f) refused.set(p, this.#fences.refuse(this.shards, store, f));
+            else outcomes.set(p, dups.has(p) ? 'duplicate' : 'committed');
+          }
           break;
         } catch (err) {
           const errno = (err as { errno?: number }).errno ?? 0;
@@ -199,19 +220,25 @@ export class ShardWriter {
       for (const p of batch) p.reject(retryable);
       return;
     }
-    for (const p of leaders) {
-      const o = outcomes.get(p)!;
+    const leaderOf = new Map(followers);
+    for (const p of batch) {
+      const r = refused.get(leaderOf.get(p) ?? p);
+      if (r) {
+        this.#m.requests.inc({ outcome: 'fenced' });
+        p.reject(r);
+        continue;
+      }
+      const o = outcomes.get(p) ?? 'duplicate';
       this.#m.requests.inc({ outcome: o });
       p.resolve(o);
     }
-    for (const [p] of followers) {
-      this.#m.requests.inc({ outcome: 'duplicate' });
-      p.resolve('duplicate');
-    }
   }
 
-  /** One transaction for the batch; returns the requests that were duplicates (not written). */
-  async #transaction(store: ShardStore, batch: Pending[]): Promise<Set<Pending>> {
+  /**
+   * One transaction for the batch; returns the requests that were duplicates (not written) and the
+   * accounts refused by a move fence (nothing of theirs written).
+   */
+  async #transaction(store: ShardStore, batch: Pending[]): Promise<{ dups: Set<Pending>; fenced: Map<number, Fence> }> {
     const tables = new Map<string, { kind: TableKind; accountId: number; t: number }>();
     for (const p of batch) for (const w of p.req.rows) {
       const key = `${w.kind}:${p.req.accountId}:${w.t}`;
@@ -222,20 +249,24 @@ export class ShardWriter {
     const conn = await store.pool.getConnection();
     const started = process.hrtime.bigint();
     let dups = new Set<Pending>();
+    let fenced = new Map<number, Fence>();
     let written = 0;
     try {
       // DDL commits implicitly in MySQL, so the day's ledger table is made before the transaction.
       for (const name of this.#ledgerTables(batch).keys()) {
-        if (!this.#ledgers.has(name)) {
+        if (!this.#ledgers.has(`${store.shardId}:${name}`)) {
           await conn.query(ledgerDdl(name));
-          this.#ledgers.add(name);
+          this.#ledgers.add(`${store.shardId}:${name}`);
         }
       }
       await conn.beginTransaction();
-      dups = await this.#ledger(conn, batch);
+      // First statement: the move fence (shared locks held until commit; lib/ops/account-fence.ts).
+      fenced = await this.#fences.check(conn, batch.map((p) => p.req.accountId));
+      const live = fenced.size === 0 ? batch : batch.filter((p) => !fenced.has(p.req.accountId));
+      dups = await this.#ledger(conn, live);
       // Merge in memory per table and row key, then upsert table by table.
       const perTable = new Map<string, Map<string, TimesliceRow>>();
-      for (const p of batch) {
+      for (const p of live) {
         if (dups.has(p)) continue;
         for (const w of p.req.rows) {
           const name = infos.get(`${w.kind}:${p.req.accountId}:${w.t}`)!.name;
@@ -260,7 +291,7 @@ export class ShardWriter {
           ended,
         );
       }
-      await this.#commitOrVerify(conn, batch, dups);
+      await this.#commitOrVerify(conn, live, dups);
     } catch (err) {
       await conn.rollback().catch(() => undefined);
       conn.release();
@@ -268,12 +299,24 @@ export class ShardWriter {
     }
     conn.release();
     this.#m.commit.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.#maybeDropLedgers(store);
     this.#m.batch.observe(written);
     this.#m.rows.inc({ shard: String(store.shardId) }, written);
-    return dups;
+    return { dups, fenced };
   }
 
   /** Finds already-committed keys (locking their ledger range) and records the new ones. */
+  /** At most once an hour per shard, drop ledger tables older than a few days (in the background). */
+  #maybeDropLedgers(store: ShardStore): void {
+    const last = this.#ledgerSweeps.get(store.shardId) ?? 0;
+    if (Date.now() - last < 3_600_000) return;
+    this.#ledgerSweeps.set(store.shardId, Date.now());
+    store.dropOldLedgers(this.o.now()).then(
+      (dropped) => dropped.forEach((name) => this.#ledgers.delete(`${store.shardId}:${name}`)),
+      () => undefined,
+    );
+  }
+
   /** Keyed requests grouped by the ledger table of their earliest row's day. */
   #ledgerTables(batch: Pending[]): Map<string, Pending[]> {
     const byTable = new Map<string, Pending[]>();

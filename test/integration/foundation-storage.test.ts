@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
-import { tableName } from '../../lib/shard/table-naming.js';
+import { ledgerTableName, tableName } from '../../lib/shard/table-naming.js';
 
 let c: TestCluster;
 beforeAll(async () => {
@@ -99,6 +99,26 @@ describe('shard writer edges', () => {
     expect((await store.tableInfo(name))!.rollupState).toBe('dirty');
     const [rows] = await store.pool.query<any[]>(`SELECT call_count FROM ${name}`);
     expect(rows.map((r) => Number(r.call_count))).toEqual([4]);
+  });
+
+  it('drops ledger tables whole once they are a few days old', async () => {
+    const { account } = await c.directory.createAccount({ name: 'ledger' });
+    const { store } = await c.registry.storeForAccount(account.id);
+    const old = Date.UTC(2026, 0, 5, 3, 10) / 1000;
+    const now = Date.now() / 1000;
+    const recent = Math.floor((now + 2 * 86400) / 60) * 60; // a later data day
+    for (const t of [old, recent]) {
+      const row = { kind: 'minute' as const, t, row: { metricId: 1, agentId: 1, period: t, callCount: 1, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 } };
+      expect(await c.writer.write({ accountId: account.id, shardId: account.shardId, rows: [row], dedupeKey: `k${t}` })).toBe('committed');
+    }
+    // Just committed: an old data day alone does not make the ledger go.
+    expect(await store.dropOldLedgers(now)).toEqual([]);
+    // Four days later the old day's ledger goes; the later day's stays while its day is recent.
+    expect(await store.dropOldLedgers(now + 4 * 86400)).toContain('wl_20260105');
+    expect(await store.dropOldLedgers(now + 4 * 86400)).toEqual([]);
+    const [rows] = await store.pool.query<any[]>("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'wl\\_%'");
+    expect(rows.map((r) => r.t)).toContain(ledgerTableName(recent));
+    expect(rows.map((r) => r.t)).not.toContain('wl_20260105');
   });
 
   it('answers 503 quickly when a shard is down, and refuses past the pending bound', async () => {

@@ -1,0 +1,112 @@
+import { parseLedgerTableName, parseTableName, parseTemplateName } from '../shard/table-naming.js';
+import { greatestUpsertSql, ident } from './row-hash-sql.js';
+import { checksum, copyRows, primaryKey, sameChecksum, tableColumns, type Checksum, type Queryable } from './table-sync.js';
+
+/**
+ * The per-account rows a move carries besides the per-period tables: every table of the shard
+ * database with an `account_id` column (dictionary, agents, id counters, rollup days, harvest records,
+ * write ledgers, and whatever a later migration adds), found in information_schema so a new table is
+ * never forgotten.
+ *
+ * How each is copied:
+ * - insert-only (rows are only ever added: dictionary, application names, agents, write ledgers):
+ *   INSERT IGNORE, cheap to repeat; a copy that still differs afterwards is replaced whole;
+ * - counters (`account_counters`): the greatest value wins on both sides, so an id handed out on
+ *   either shard is never handed out again;
+ * - replace (anything else, e.g. `rollup_days`, `harvest_records`): the target's rows are replaced.
+ */
+export type RowTableMode = 'insert-only' | 'counters' | 'replace';
+
+export interface AccountRowTable {
+  name: string;
+  columns: string[];
+  keys: string[];
+  mode: RowTableMode;
+}
+
+const INSERT_ONLY = new Set(['metric_names', 'application_metrics', 'agents']);
+/** Tables with an account_id column that a move handles itself, or that must stay per shard. */
+const NOT_ROWS = new Set(['table_registry', 'account_fences', 'schema_migrations']);
+
+/** How a table's account rows move; 'skip' for tables that are not per-account rows. */
+export function classifyRowTable(name: string): RowTableMode | 'skip' {
+  if (NOT_ROWS.has(name) || parseTableName(name) || parseTemplateName(name)) return 'skip';
+  if (name === 'account_counters') return 'counters';
+  if (INSERT_ONLY.has(name) || parseLedgerTableName(name) !== undefined) return 'insert-only';
+  return 'replace';
+}
+
+/** Every per-account row table of the shard behind `db`, with columns and primary key. */
+export async function accountRowTables(db: Queryable): Promise<AccountRowTable[]> {
+  const [rows] = await db.query<any[]>(
+    "SELECT TABLE_NAME AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'account_id' ORDER BY TABLE_NAME",
+  );
+  const out: AccountRowTable[] = [];
+  for (const r of rows) {
+    const name = String(r.t);
+    const mode = classifyRowTable(name);
+    if (mode === 'skip') continue;
+    const [columns, keys] = await Promise.all([tableColumns(db, name), primaryKey(db, name)]);
+    if (keys.length === 0) throw new Error(`cannot move rows of table ${name}: it has no primary key`);
+    out.push({ name, columns, keys, mode });
+  }
+  return out;
+}
+
+const byAccount = (accountId: number) => ({ sql: 'account_id = ?', params: [accountId] });
+
+export function rowChecksum(db: Queryable, t: AccountRowTable, accountId: number): Promise<Checksum> {
+  return checksum(db, t.name, t.columns, byAccount(accountId));
+}
+
+/** Creates a table missing on the target with the source's definition (write ledgers of other days). */
+async function ensureTableLike(src: Queryable, dst: Queryable, name: string): Promise<void> {
+  const [rows] = await src.query<any[]>(`SHOW CREATE TABLE ${ident(name)}`);
+  const ddl = String(rows[0]['Create Table']).replace(/^CREATE TABLE /, 'CREATE TABLE IF NOT EXISTS ');
+  await dst.query(ddl);
+}
+
+export async function deleteAccountRows(db: Queryable, table: string, accountId: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const [res] = await db.query<any>(`DELETE FROM ${ident(table)} WHERE account_id = ? LIMIT 10000`, [accountId]);
+    total += Number(res.affectedRows);
+    if (Number(res.affectedRows) < 10000) return total;
+  }
+}
+
+export interface RowsCopy {
+  table: string;
+  rows: number;
+  /** The comparison after the copy: equal (or, for counters, the target at least the source). */
+  equal: boolean;
+}
+
+/**
+ * Copies one table's rows of the account and compares both sides afterwards. Counters are "equal" when
+ * the target holds at least the source's values (it may hold more from an earlier stay).
+ */
+export async function copyAccountRows(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number, o: { chunkRows: number; replace?: boolean }): Promise<RowsCopy> {
+  await ensureTableLike(src, dst, t.name);
+  const spec = { table: t.name, columns: t.columns, keys: t.keys, where: byAccount(accountId) };
+  if (t.mode === 'counters') {
+    const rows = await copyRows(src, dst, spec, { mode: 'insert', chunkRows: o.chunkRows, insert: greatestUpsertSql(t.name, t.columns, t.keys) });
+    return { table: t.name, rows, equal: await countersCovered(src, dst, t, accountId) };
+  }
+  const replace = o.replace === true || t.mode === 'replace';
+  if (replace) await deleteAccountRows(dst, t.name, accountId);
+  const rows = await copyRows(src, dst, spec, { mode: replace ? 'insert' : 'ignore', chunkRows: o.chunkRows });
+  const [s, d] = await Promise.all([rowChecksum(src, t, accountId), rowChecksum(dst, t, accountId)]);
+  return { table: t.name, rows, equal: sameChecksum(s, d) };
+}
+
+async function countersCovered(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number): Promise<boolean> {
+  const read = async (db: Queryable) => {
+    const [rows] = await db.query<any[]>(`SELECT * FROM ${ident(t.name)} WHERE account_id = ?`, [accountId]);
+    return rows[0] as Record<string, unknown> | undefined;
+  };
+  const [s, d] = await Promise.all([read(src), read(dst)]);
+  if (!s) return true;
+  if (!d) return false;
+  return t.columns.every((c) => t.keys.includes(c) || Number(d[c]) >= Number(s[c]));
+}
