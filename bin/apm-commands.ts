@@ -35,9 +35,15 @@ import { shardCommands } from './commands/shard-commands.js';
 import { accountCommands } from './commands/account-commands.js';
 // Further command groups: one import and one spread each (keep this marker).
 // @command-imports
+import { moveCommands } from './commands/move-commands.js';
+import { rollupCommands } from './commands/rollup-commands.js';
+import { appCommands } from './commands/app-commands.js';
 
 export const commands: Command[] = [
   ...shardCommands,
   ...accountCommands,
+  ...appCommands,
+  ...rollupCommands,
+  ...moveCommands,
   // @command-list
 ];

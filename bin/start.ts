@@ -10,11 +10,17 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../lib/config/config.js';
 import { startEmbeddedShards } from '../lib/mariadb/embedded-shards.js';
 import type { LocalMariadb } from '../lib/mariadb/local-mariadb.js';
-import { createServiceRegistry } from '../lib/metrics/registry.js';
+import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { openStorage, type Storage } from '../lib/storage.js';
+import { demoKeysFile, ensureDemoAccount } from '../collector/demo-account.js';
 // Service imports: one line per service (keep this marker).
+import { startCollector } from '../collector/collector.js';
 // @service-imports
+import { startAdmin } from '../admin/admin.js';
+import { startDashboard } from '../dashboard/dashboard.js';
+import { startRollup } from '../rollup/rollup.js';
+import { startBeacon } from '../beacon/beacon.js';
 
 const log = (line: string) => console.log(`[apm] ${line}`);
 
@@ -54,6 +60,9 @@ async function main(): Promise<void> {
     const shards = await storage.directory.listShards();
     log(`directory ready; shards: ${shards.map((s) => `${s.id}=${s.address} (${s.state})`).join(', ')}`);
     await storage.shards.all();
+    const writerMetrics = await startMetricsServer([writerRegistry], { host: config.str('APM_BIND_HOST'), port: config.num('APM_WRITER_METRICS_PORT') });
+    handles.push({ name: 'writer', addresses: [`${writerMetrics.url} (shared shard writer metrics)`], stop: () => writerMetrics.stop() });
+    log(`writer: ${writerMetrics.url} (shared shard writer metrics)`);
     const deps: ServiceDeps = {
       config,
       directory: storage.directory,
@@ -63,16 +72,32 @@ async function main(): Promise<void> {
       dataDir,
       log,
     };
-    const starters: Array<(d: ServiceDeps) => Promise<ServiceHandle>> = [
-      // One entry per service (keep this marker).
+    // Upstream services last, so stop() (in reverse) stops them first. APM_SERVICES picks a subset:
+    // one process per service when running against existing servers.
+    const starters: Array<[string, (d: ServiceDeps) => Promise<ServiceHandle>]> = [
+      // The demo account (with a printable license key) only in the embedded default.
+      ['collector', (d) => startCollector(d, { demoAccount: config.list('APM_SHARDS').length === 0 })],
       // @service-starts
+      ['admin', startAdmin],
+      ['dashboard', startDashboard],
+      ['rollup', (d) => startRollup(d)],
+      ['beacon', startBeacon],
     ];
-    for (const start of starters) {
+    const wanted = new Set(config.list('APM_SERVICES'));
+    const unknown = [...wanted].filter((n) => !starters.some(([name]) => name === n));
+    if (unknown.length > 0) throw new Error(`APM_SERVICES names unknown service(s) ${unknown.join(', ')} (known: ${starters.map(([n]) => n).join(', ')})`);
+    for (const [name, start] of starters) {
+      if (wanted.size > 0 && !wanted.has(name)) continue;
       const h = await start(deps);
       handles.push(h);
       for (const a of h.addresses) log(`${h.name}: ${a}`);
     }
-    log(`ready (${handles.length} service(s)). Create an account with: npm run apm -- accounts create <name>. Ctrl-C stops everything.`);
+    const demo = config.list('APM_SHARDS').length === 0 && (wanted.size === 0 || wanted.has('collector')) ? await ensureDemoAccount(storage.directory, demoKeysFile(dataDir)) : undefined;
+    if (demo) {
+      log(`demo account ${demo.accountId}: dashboard sign-in (read) key ${demo.readKey}`);
+      log(`demo account ${demo.accountId}: browser key for rum.js ${demo.browserKey} (allow your site: npm run apm -- apps set ${demo.accountId} Browser --origin https://your.site)`);
+    }
+    log(`ready (${handles.length} service(s)). More accounts: npm run apm -- accounts create <name>. Ctrl-C stops everything.`);
   } catch (err) {
     console.error(`[apm] cannot start: ${(err as Error).message}`);
     await stop('start-up failed');

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../lib/config/config.js';
 import type { VariableSpec } from '../lib/config/variable-spec.js';
+import { otlpVariables } from './otlp/otlp-config.js';
 
 /** The collector's APM_ variables (documented in the README's configuration table). */
 export const collectorVariables: VariableSpec[] = [
@@ -18,6 +19,7 @@ export const collectorVariables: VariableSpec[] = [
   { name: 'APM_COLLECTOR_MAX_AGE_SECONDS', type: 'integer', default: '86400', min: 60, doc: 'A harvest window ending longer ago than this is refused with 400.' },
   { name: 'APM_COLLECTOR_EVENT_PERIOD_MS', type: 'integer', default: '60000', min: 1000, max: 60000, doc: 'Event harvest period announced to agents at connect (events are answered and counted, not stored).' },
   // OTLP: variables of collector/otlp go below this line.
+  ...otlpVariables,
 ];
 
 /** The collector's settings, read once from the frozen Config. */

@@ -1,17 +1,26 @@
 import type { Command } from '../apm-commands.js';
 import { intArg, table } from '../apm-commands.js';
 import { InputError } from '../../lib/errors.js';
+import { addShard } from '../../lib/ops/shard-admin.js';
+import { ShardStatsCollector } from '../../lib/ops/shard-stats.js';
+import { shardRow } from './shard-view.js';
 
 export const shardCommands: Command[] = [
   {
     path: ['shards', 'list'],
-    usage: 'apm shards list [--json]',
-    summary: 'List shard servers with their state and number of accounts.',
-    async run(ctx) {
-      const shards = await ctx.storage.directory.listShards();
-      const counts = await ctx.storage.directory.accountCounts();
-      const rows = shards.map((s) => ({ id: s.id, address: s.address, state: s.state, accounts: counts.get(s.id) ?? 0 }));
-      return { json: rows, text: table(rows) };
+    usage: 'apm shards list [--sample <ms>] [--json]',
+    summary: 'List shard servers: state, accounts, moves, tables, data size, rows written per minute (sampled), health and replication lag.',
+    options: { sample: { type: 'string' } },
+    async run(ctx, { values }) {
+      const sample = values.sample === undefined ? '1000' : String(values.sample);
+      if (!/^[0-9]{1,6}$/.test(sample)) throw new InputError(`cannot list shards: --sample must be milliseconds (0 to 999999), got ${JSON.stringify(sample)}`);
+      const sampleMs = Number(sample);
+      const stats = await new ShardStatsCollector({
+        directory: ctx.storage.directory,
+        shards: ctx.storage.shards,
+        credentials: { user: ctx.config.str('APM_DB_USER'), password: ctx.config.str('APM_DB_PASSWORD') },
+      }).collect({ sampleMs });
+      return { json: stats, text: table(stats.map(shardRow)) };
     },
   },
   {
@@ -22,10 +31,8 @@ export const shardCommands: Command[] = [
     async run(ctx, { positionals, values }) {
       const address = positionals[0];
       if (!address) throw new InputError('cannot add shard: give its address as host:port');
-      const shard = await ctx.storage.directory.addShard(address, values.closed ? 'closed' : 'open');
-      const store = await ctx.storage.shards.storeFor(shard.id);
-      const info = { ...shard, templates: { minute: store.newestTemplateVersion('minute'), hour: store.newestTemplateVersion('hour'), day: store.newestTemplateVersion('day') } };
-      return { json: info, text: `shard ${shard.id} at ${shard.address} is ${shard.state} (templates v${info.templates.minute})` };
+      const s = await addShard(ctx.storage.directory, ctx.storage.shards, address, values.closed ? 'closed' : 'open');
+      return { json: s, text: `shard ${s.id} at ${s.address} is ${s.state}${s.existed ? ' (already registered)' : ''} (templates v${s.templates.minute})` };
     },
   },
   ...(['close', 'open'] as const).map(

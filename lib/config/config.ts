@@ -4,10 +4,11 @@ import { collectorVariables } from '../../collector/collector-config.js';
 import { beaconVariables } from '../../beacon/beacon-config.js';
 import { rollupVariables } from '../../rollup/rollup-config.js';
 import { dashboardVariables } from '../../dashboard/dashboard-config.js';
+import { adminVariables } from '../../admin/admin-config.js';
 
 /** Every APM_ variable any service reads; the README's configuration table lists exactly these. */
 export function allVariables(): VariableSpec[] {
-  return [...coreVariables, ...collectorVariables, ...beaconVariables, ...rollupVariables, ...dashboardVariables];
+  return [...coreVariables, ...collectorVariables, ...beaconVariables, ...rollupVariables, ...dashboardVariables, ...adminVariables];
 }
 
 export class ConfigError extends Error {

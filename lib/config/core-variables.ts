@@ -5,6 +5,7 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_DATA_DIR', type: 'path', default: 'data', doc: 'Where the embedded default keeps MariaDB data directories, certificates and secrets (relative to the working directory).' },
   { name: 'APM_BIND_HOST', type: 'string', default: '127.0.0.1', doc: 'Interface every service listens on.' },
   { name: 'APM_SHARDS', type: 'list', doc: 'Comma-separated host:port of existing MySQL 8 / MariaDB 10.6+ shard servers to register at start-up. Unset: the embedded default starts local servers.' },
+  { name: 'APM_SERVICES', type: 'list', doc: 'Comma-separated services this process runs (collector, beacon, rollup, dashboard, admin); unset: all of them. Run one process per service against shared servers.' },
   { name: 'APM_DIRECTORY', type: 'address', doc: 'host:port of the server holding the directory database. Default: the first shard server.' },
   { name: 'APM_DB_USER', type: 'string', default: 'root', doc: 'MySQL user for the directory and every shard.' },
   { name: 'APM_DB_PASSWORD', type: 'string', default: '', doc: 'Password of APM_DB_USER (never logged).' },
@@ -19,5 +20,6 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_WRITER_MAX_PENDING_ROWS', type: 'integer', default: '500000', min: 1000, doc: 'Rows waiting per shard before new writes are refused with 503 (back-pressure).' },
   { name: 'APM_WRITER_CONNECTIONS', type: 'integer', default: '4', min: 1, max: 64, doc: 'Concurrent write transactions per shard.' },
   { name: 'APM_WRITER_TIMEOUT_MS', type: 'integer', default: '10000', min: 100, doc: 'A write not committed by then fails with 503 (the agent keeps its data).' },
+  { name: 'APM_WRITER_METRICS_PORT', type: 'port', default: '9469', doc: "Plain-HTTP port of the shared shard writer's /metrics in the embedded default (rows written per shard, batch sizes, commit latency, pending rows); 0 picks a free port." },
   { name: 'APM_MAX_METRICS_PER_APP', type: 'integer', default: '20000', min: 10, doc: 'Distinct metric names per application; past it rows fold into Overflow/MetricNames.' },
 ];

@@ -22,6 +22,8 @@ export interface AccountRowTable {
   columns: string[];
   keys: string[];
   mode: RowTableMode;
+  /** Insert-only tables: the column stamped at insert (`committed_at`, `created_at`), for delta copies. */
+  insertedAt?: string;
 }
 
 const INSERT_ONLY = new Set(['metric_names', 'application_metrics', 'agents']);
@@ -48,7 +50,8 @@ export async function accountRowTables(db: Queryable): Promise<AccountRowTable[]
     if (mode === 'skip') continue;
     const [columns, keys] = await Promise.all([tableColumns(db, name), primaryKey(db, name)]);
     if (keys.length === 0) throw new Error(`cannot move rows of table ${name}: it has no primary key`);
-    out.push({ name, columns, keys, mode });
+    const insertedAt = mode === 'insert-only' ? ['committed_at', 'created_at'].find((c) => columns.includes(c)) : undefined;
+    out.push({ name, columns, keys, mode, ...(insertedAt ? { insertedAt } : {}) });
   }
   return out;
 }
@@ -77,18 +80,25 @@ export async function deleteAccountRows(db: Queryable, table: string, accountId:
 
 export interface RowsCopy {
   table: string;
+  /** Rows copied by this call. */
   rows: number;
+  /** The account's rows in the source table when compared (not for counters). */
+  sourceRows?: number;
   /** The comparison after the copy: equal (or, for counters, the target at least the source). */
   equal: boolean;
 }
 
 /**
  * Copies one table's rows of the account and compares both sides afterwards. Counters are "equal" when
- * the target holds at least the source's values (it may hold more from an earlier stay).
+ * the target holds at least the source's values (it may hold more from an earlier stay). `since` (Unix
+ * seconds, the source's clock) copies only rows of insert-only tables stamped since then: the rows a
+ * pre-copy may have missed (the caller leaves a margin for transactions in flight at the pre-copy).
  */
-export async function copyAccountRows(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number, o: { chunkRows: number; replace?: boolean }): Promise<RowsCopy> {
+export async function copyAccountRows(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number, o: { chunkRows: number; replace?: boolean; since?: number }): Promise<RowsCopy> {
   await ensureTableLike(src, dst, t.name);
-  const spec = { table: t.name, columns: t.columns, keys: t.keys, where: byAccount(accountId) };
+  const delta = o.since !== undefined && t.insertedAt !== undefined && o.replace !== true && t.mode === 'insert-only';
+  const where = delta ? { sql: `account_id = ? AND ${ident(t.insertedAt!)} >= FROM_UNIXTIME(?)`, params: [accountId, o.since] } : byAccount(accountId);
+  const spec = { table: t.name, columns: t.columns, keys: t.keys, where };
   if (t.mode === 'counters') {
     const rows = await copyRows(src, dst, spec, { mode: 'insert', chunkRows: o.chunkRows, insert: greatestUpsertSql(t.name, t.columns, t.keys) });
     return { table: t.name, rows, equal: await countersCovered(src, dst, t, accountId) };
@@ -97,7 +107,7 @@ export async function copyAccountRows(src: Queryable, dst: Queryable, t: Account
   if (replace) await deleteAccountRows(dst, t.name, accountId);
   const rows = await copyRows(src, dst, spec, { mode: replace ? 'insert' : 'ignore', chunkRows: o.chunkRows });
   const [s, d] = await Promise.all([rowChecksum(src, t, accountId), rowChecksum(dst, t, accountId)]);
-  return { table: t.name, rows, equal: sameChecksum(s, d) };
+  return { table: t.name, rows, sourceRows: s.rows, equal: sameChecksum(s, d) };
 }
 
 async function countersCovered(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number): Promise<boolean> {

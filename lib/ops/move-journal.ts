@@ -1,4 +1,5 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { acquireNamedLock } from '../db/named-lock.js';
+import type { Pool as PromisePool } from 'mysql2/promise';
 import { InputError } from '../errors.js';
 import type { MoveState } from './move-plan.js';
 
@@ -64,6 +65,8 @@ const COLUMNS: Record<keyof MovePatch, string> = {
 
 /** A held per-account move lock (a named lock on its own directory connection). */
 export interface MoveLock {
+  /** Throws when the lock is no longer held (its connection broke: another process may resume the move). */
+  check(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -143,7 +146,7 @@ export class MoveJournal {
    * The switch in the directory: the account points at the new shard and the move is 'switched', in
    * one transaction (a crash leaves either both or neither). Only from the move's source shard.
    */
-  async switchAccount(move: Move, fencedMs: number): Promise<void> {
+  async switchAccount(move: Move, fencedMs: number | null): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -161,30 +164,18 @@ export class MoveJournal {
 
   /** Takes the account's move lock without waiting; undefined when another process holds it. */
   async lock(accountId: number): Promise<MoveLock | undefined> {
-    const conn: PoolConnection = await this.pool.getConnection();
-    let got: unknown;
-    try {
-      const [rows] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 0) AS got', [`.move.${accountId}`]);
-      got = rows[0]?.got;
-    } catch (err) {
-      conn.release();
-      throw err;
-    }
-    if (Number(got) !== 1) {
-      conn.release();
-      return undefined;
-    }
-    let released: Promise<void> | undefined;
+    const held = await acquireNamedLock(this.pool, `.move.${accountId}`, 0);
+    if (!held) return undefined;
     return {
-      release() {
-        released ??= conn
-          .query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', [`.move.${accountId}`])
-          .then(() => conn.release())
-          .catch(() => conn.destroy());
-        return released;
+      async check() {
+        await held.check().catch(() => {
+          throw new Error(`cannot continue the move of account ${accountId}: its move lock was lost (another process may have taken the move over)`);
+        });
       },
+      release: () => held.release(),
     };
   }
+
 
   /** True when some process holds the account's move lock (its move is running, not interrupted). */
   async running(accountId: number): Promise<boolean> {

@@ -1,43 +1,15 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import { acquireNamedLock, ROLLUP_LOCK_SUFFIX, type NamedLock } from '../db/named-lock.js';
 
 /**
- * The shard's rollup lock as the rollup service takes it (rollup/shard-lock.ts: a named lock
- * `GET_LOCK(CONCAT(DATABASE(), '.rollup'))`, one worker per shard). A move holds it on its source shard
- * from the sync pass until the old tables are dropped, so no rollup changes, seals or purges the
- * account's tables there while both sides are compared. Kept here (not imported from rollup/) because
- * lib/ must not depend on a service; test/unit/ops-move-plan.test.ts checks the names agree.
+ * The shard's rollup lock, the same one the rollup service takes (lib/db/named-lock.ts). A move holds
+ * it on its source shard from the sync pass until the old tables are dropped, so no rollup changes,
+ * seals or purges the account's tables there while both sides are compared.
  */
-export const ROLLUP_LOCK_SUFFIX = '.rollup';
-
-export interface HeldLock {
-  conn: PoolConnection;
-  release(): Promise<void>;
-}
+export { ROLLUP_LOCK_SUFFIX };
+export type HeldLock = NamedLock;
 
 /** Waits up to waitSeconds for the lock; undefined when it stays taken. */
-export async function acquireRollupLock(pool: PromisePool, waitSeconds: number): Promise<HeldLock | undefined> {
-  const conn = await pool.getConnection();
-  let got: unknown;
-  try {
-    const [rows] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), ?) AS got', [ROLLUP_LOCK_SUFFIX, waitSeconds]);
-    got = rows[0]?.got;
-  } catch (err) {
-    conn.release();
-    throw err;
-  }
-  if (Number(got) !== 1) {
-    conn.release();
-    return undefined;
-  }
-  let released: Promise<void> | undefined;
-  return {
-    conn,
-    release() {
-      released ??= conn
-        .query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', [ROLLUP_LOCK_SUFFIX])
-        .then(() => conn.release())
-        .catch(() => conn.destroy());
-      return released;
-    },
-  };
+export function acquireRollupLock(pool: PromisePool, waitSeconds: number): Promise<HeldLock | undefined> {
+  return acquireNamedLock(pool, ROLLUP_LOCK_SUFFIX, waitSeconds);
 }

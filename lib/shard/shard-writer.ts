@@ -57,6 +57,7 @@ class ShardQueue {
 }
 
 const RETRIES = 4;
+const NO_SUCH_TABLE = 1146;
 const TRANSIENT = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */, 1062 /* ledger key raced */]);
 
 /**
@@ -209,6 +210,11 @@ export class ShardWriter {
           break;
         } catch (err) {
           const errno = (err as { errno?: number }).errno ?? 0;
+          if (attempt < RETRIES && errno === NO_SUCH_TABLE) {
+            // Another process dropped or moved a table this process had cached: look it up again.
+            for (const p of leaders) store.forgetTables(p.req.accountId);
+            continue;
+          }
           if (attempt < RETRIES && TRANSIENT.has(errno)) continue;
           throw err;
         }

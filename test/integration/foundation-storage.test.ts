@@ -101,6 +101,21 @@ describe('shard writer edges', () => {
     expect(rows.map((r) => Number(r.call_count))).toEqual([4]);
   });
 
+  it('writes again after another process dropped a table this process had cached', async () => {
+    const { account } = await c.directory.createAccount({ name: 'dropped' });
+    const { store } = await c.registry.storeForAccount(account.id);
+    const t = Math.floor(Date.now() / 60000) * 60;
+    const row = { kind: 'minute' as const, t, row: { metricId: 3, agentId: 1, period: t, callCount: 1, totalTime: 0.5, exclusiveTime: 0.5, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0.25 } };
+    await c.writer.write({ accountId: account.id, shardId: account.shardId, rows: [row] });
+    const name = tableName('minute', account.id, t);
+    // As a purge or a move in another process would: the table and its registry row go.
+    await store.pool.query(`DROP TABLE ${name}`);
+    await store.pool.query('DELETE FROM table_registry WHERE name = ?', [name]);
+    expect(await c.writer.write({ accountId: account.id, shardId: account.shardId, rows: [row] })).toBe('committed');
+    const [rows] = await store.pool.query<any[]>(`SELECT call_count FROM ${name}`);
+    expect(rows.map((r) => Number(r.call_count))).toEqual([1]);
+  });
+
   it('drops ledger tables whole once they are a few days old', async () => {
     const { account } = await c.directory.createAccount({ name: 'ledger' });
     const { store } = await c.registry.storeForAccount(account.id);

@@ -1,0 +1,173 @@
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf } from '../../lib/errors.js';
+import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
+import type { CollectorSettings } from '../collector-config.js';
+import type { CollectorMetrics } from '../collector-metrics.js';
+import type { InflightBudget } from '../inflight-budget.js';
+import { isAgentMethod } from './agent-methods.js';
+import { parseAgentQuery, type AgentQuery } from './agent-query.js';
+import { exceptionReply, NULL_REPLY, preconnectReply, redirectHost } from './agent-replies.js';
+import { decodeBody } from './body-decoder.js';
+import type { AgentHandshake } from './agent-handshake.js';
+import type { HarvestWriter } from './harvest-writer.js';
+import { payloadDigest } from './harvest-plan.js';
+import { parseMetricData } from './metric-data.js';
+import type { RunToken } from './run-token.js';
+
+export interface AgentListenerDeps {
+  settings: CollectorSettings;
+  /** Port agents reach us on (for preconnect's redirect when no public address is configured). */
+  port: () => number;
+  token: RunToken;
+  handshake: AgentHandshake;
+  harvests: HarvestWriter;
+  metrics: CollectorMetrics;
+  budget: InflightBudget;
+  now: () => number;
+  log: (line: string) => void;
+}
+
+/** What the synchronous part of a request hands to the asynchronous part (uWS req dies at the first await). */
+interface RequestHead {
+  query: string;
+  encoding: string;
+  host: string;
+  contentLength: number | undefined;
+}
+
+/**
+ * POST /agent_listener/invoke_raw_method?method=…: the whole New Relic agent protocol 17 surface.
+ * Every answer is JSON; the status code is what the agent acts on (see docs/api.md).
+ */
+export class AgentListener {
+  #inProgress = 0;
+
+  constructor(private readonly d: AgentListenerDeps) {}
+
+  /** Requests being handled right now (stop() waits for them). */
+  get inProgress(): number {
+    return this.#inProgress;
+  }
+
+  handle = (res: HttpResponse, req: HttpRequest): void => {
+    holdResponse(res);
+    const len = req.getHeader('content-length');
+    const head: RequestHead = {
+      query: req.getQuery() ?? '',
+      encoding: req.getHeader('content-encoding'),
+      host: req.getHeader('host'),
+      contentLength: /^[0-9]{1,12}$/.test(len) ? Number(len) : undefined,
+    };
+    this.#inProgress++;
+    void this.#serve(res, head).finally(() => this.#inProgress--);
+  };
+
+  async #serve(res: HttpResponse, head: RequestHead): Promise<void> {
+    let method = methodLabel(head.query);
+    let status = 200;
+    let reserved = 0;
+    try {
+      const query = parseAgentQuery(head.query);
+      method = query.method;
+      if (head.contentLength !== undefined && head.contentLength > this.d.settings.maxBodyBytes) {
+        throw new PayloadTooLargeError(`cannot accept ${query.method} body: ${head.contentLength} bytes, more than ${this.d.settings.maxBodyBytes}`);
+      }
+      // Reserve what the body can cost before reading it: as sent, plus decoded later.
+      const expected = Math.min(head.contentLength ?? this.d.settings.maxBodyBytes, this.d.settings.maxBodyBytes);
+      this.d.budget.take(expected);
+      reserved = expected;
+      const raw = await readBody(res, { limit: this.d.settings.maxBodyBytes });
+      const decoded = await decodeBody(raw, head.encoding, this.d.settings.maxDecodedBytes);
+      if (decoded !== raw) {
+        this.d.budget.take(decoded.length);
+        reserved += decoded.length;
+      }
+      const body = parseJson(decoded, query.method);
+      const reply = await this.#dispatch(query, head, body, decoded);
+      if (!isAborted(res)) sendJson(res, 200, reply);
+    } catch (err) {
+      if (isAborted(res)) {
+        // The agent went away (it keeps its data and merges it into the next harvest); nothing to answer.
+        this.d.metrics.rejected.inc({ reason: 'aborted' });
+        return;
+      }
+      status = httpStatusOf(err);
+      if (status === 500) this.d.log(`collector: ${method} failed: ${(err as Error).stack ?? String(err)}`);
+      this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
+      const headers: Record<string, string> = {};
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+      if (!isAborted(res)) sendJson(res, status, exceptionReply(status, publicMessageOf(err)), headers);
+    } finally {
+      if (reserved > 0) this.d.budget.release(reserved);
+      this.d.metrics.requests.inc({ method, status: isAborted(res) ? 'aborted' : String(status) });
+    }
+  }
+
+  async #dispatch(q: AgentQuery, head: RequestHead, body: unknown, decoded: Buffer): Promise<unknown> {
+    switch (q.method) {
+      case 'preconnect':
+        await this.d.handshake.account(q.licenseKey);
+        return preconnectReply(redirectHost(this.d.settings.publicAddress, head.host, this.d.port(), this.d.settings.bindHost));
+      case 'connect':
+        return this.d.handshake.connect(q.licenseKey, body);
+      default:
+        break;
+    }
+    const claims = this.d.token.verify(q.runId!, q.licenseKey);
+    switch (q.method) {
+      case 'metric_data': {
+        const s = this.d.settings;
+        const harvest = parseMetricData(body, q.runId!, { now: this.d.now(), maxFutureSeconds: s.maxFutureSeconds, maxAgeSeconds: s.maxAgeSeconds });
+        await this.d.harvests.write(claims, harvest, payloadDigest(decoded));
+        return NULL_REPLY;
+      }
+      case 'shutdown':
+        await this.d.harvests.endRun(claims);
+        return NULL_REPLY;
+      case 'agent_settings':
+        return NULL_REPLY;
+      default:
+        // Events, traces, errors, spans, logs, profiles: answered so the agent carries on, counted, not stored.
+        this.d.metrics.ignoredItems.inc({ method: q.method }, countItems(body));
+        return NULL_REPLY;
+    }
+  }
+}
+
+function parseJson(decoded: Buffer, method: string): unknown {
+  try {
+    return JSON.parse(decoded.toString('utf8'));
+  } catch (err) {
+    throw new InputError(`cannot parse ${method} body: not JSON (${(err as Error).message.slice(0, 120)})`);
+  }
+}
+
+/** The method label for self-metrics: a known method or 'unknown' (label values stay bounded). */
+function methodLabel(query: string): string {
+  const m = new URLSearchParams(query).get('method') ?? '';
+  return isAgentMethod(m) ? m : 'unknown';
+}
+
+/**
+ * Items of a data payload: the longest array among its elements (events, errors, traces), or for
+ * log_event_data (`[{common, logs: […]}, …]`) the logs of every block.
+ */
+function countItems(body: unknown): number {
+  if (!Array.isArray(body)) throw new InputError('cannot accept payload: body must be a JSON array');
+  let n = 0;
+  let logs = 0;
+  for (const el of body) {
+    if (Array.isArray(el)) n = Math.max(n, el.length);
+    else if (el !== null && typeof el === 'object' && Array.isArray((el as { logs?: unknown }).logs)) logs += (el as { logs: unknown[] }).logs.length;
+  }
+  return Math.max(n, logs);
+}
+
+function reasonOf(err: unknown, status: number): string {
+  if (err instanceof AuthError) return 'auth';
+  if (status === 413) return 'too_large';
+  if (status === 503 || status === 429) return 'retryable';
+  if (status === 400) return 'bad_input';
+  if (status === 404) return 'not_found';
+  return 'internal';
+}

@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { InputError } from '../../lib/errors.js';
+import { rowPeriodStart } from '../../lib/shard/table-naming.js';
+import type { Timeslice } from '../../lib/timeslice/timeslice.js';
+import type { Harvest, HarvestMetric } from './metric-data.js';
+
+/**
+ * Retries never double count: the rule (documented in schema/README.md, "Retries and deduplication").
+ *
+ * The agent sends a harvest [start, end] once. When it does not see a 2xx (503, timeout, reset
+ * connection), it keeps the data and merges it into its next harvest, which keeps the ORIGINAL
+ * start (capture 23). The collector cannot know whether an unanswered payload was committed
+ * (the write may have committed after a 503 at the writer deadline, or the 200 may have been
+ * lost), so per agent run it keeps a harvest record: the latest payload's start, end, digest, its
+ * stats ("cumulative") and the piece of rows not yet known to be committed ("pending").
+ *
+ * A piece is a set of rows with a dedupe key; the shard writer commits each key at most once.
+ * - new harvest (start later than the record's): piece = the whole payload; record replaced.
+ * - same start, a digest already seen: a resend; re-write the pending piece (a no-op if committed).
+ * - same start, new digest, a superset of the record (the merged resend): first re-write the
+ *   pending piece (so everything before it is committed exactly once), then record the new payload
+ *   and write only the delta = payload minus cumulative, under the payload's own key.
+ * - same start, not a superset: not something an agent does; 400.
+ * - start earlier than the record's (a stray old copy): written alone under its own key.
+ * Rows of a piece go to the minute containing its payload's end.
+ */
+
+/** Rows to write under one dedupe key, all in one minute. */
+export interface HarvestPiece {
+  key: string;
+  /** Start of the minute the rows belong to (Unix s). */
+  period: number;
+  metrics: HarvestMetric[];
+}
+
+/** What the collector remembers per agent run (stored on the account's shard, harvest_ledger). */
+export interface HarvestRecord {
+  start: number;
+  end: number;
+  /** Digests of every payload seen with this start, latest last (bounded). */
+  seen: string[];
+  /** Stats of the latest payload: what all pieces for this start add up to. */
+  cumulative: HarvestMetric[];
+  /** The latest piece, not known to be committed. */
+  pending: HarvestPiece;
+}
+
+export type HarvestPlan =
+  | { kind: 'new'; save: HarvestRecord; write: HarvestPiece }
+  | { kind: 'older'; write: HarvestPiece }
+  | { kind: 'duplicate'; write: HarvestPiece }
+  | { kind: 'merged'; confirm: HarvestPiece; save: HarvestRecord; write: HarvestPiece };
+
+export const MAX_SEEN_DIGESTS = 32;
+
+/** Digest of a decoded payload (hex SHA-256). */
+export function payloadDigest(decoded: Buffer | string): string {
+  return createHash('sha256').update(decoded).digest('hex');
+}
+
+/** Dedupe key of the piece written for one payload of a run: 40 hex characters. */
+export function pieceKey(accountId: number, runNonce: string, start: number, end: number, digest: string): string {
+  return createHash('sha256').update(`nr17|${accountId}|${runNonce}|${start}|${end}|${digest}`).digest('hex').slice(0, 40);
+}
+
+/** Decides what to write for `harvest` given the run's record (pure). Throws InputError on a conflict. */
+export function planHarvest(record: HarvestRecord | undefined, harvest: Harvest, digest: string, keyOf: (end: number, digest: string) => string): HarvestPlan {
+  const piece = (metrics: HarvestMetric[]): HarvestPiece => ({ key: keyOf(harvest.end, digest), period: rowPeriodStart('minute', harvest.end), metrics });
+  if (record === undefined || harvest.start > record.start) {
+    const write = piece(harvest.metrics);
+    return { kind: 'new', write, save: { start: harvest.start, end: harvest.end, seen: [digest], cumulative: harvest.metrics, pending: write } };
+  }
+  if (harvest.start < record.start) return { kind: 'older', write: piece(harvest.metrics) };
+  if (record.seen.includes(digest)) return { kind: 'duplicate', write: record.pending };
+  const delta = deltaOf(record.cumulative, harvest.metrics);
+  if (delta === undefined) {
+    throw new InputError(
+      'cannot accept metric_data: it has the start time of an earlier harvest of this run but does not contain that harvest (a merged resend must)',
+    );
+  }
+  const write = piece(delta);
+  const seen = [...record.seen, digest].slice(-MAX_SEEN_DIGESTS);
+  return {
+    kind: 'merged',
+    confirm: record.pending,
+    write,
+    save: { start: record.start, end: Math.max(record.end, harvest.end), seen, cumulative: harvest.metrics, pending: write },
+  };
+}
+
+/**
+ * next minus prev, per metric, or undefined when next does not contain prev (a metric missing or a
+ * count going down). Counts, totals and sums of squares subtract; min and max are next's, which is
+ * exact for the merged result (min(prev.min, next.min) = next.min) though not for the delta alone.
+ * Metrics unchanged since prev are left out.
+ */
+export function deltaOf(prev: readonly HarvestMetric[], next: readonly HarvestMetric[]): HarvestMetric[] | undefined {
+  const before = new Map(prev.map((m) => [`${m.name}\u0000${m.scope}`, m.stats]));
+  const out: HarvestMetric[] = [];
+  let matched = 0;
+  for (const m of next) {
+    const p = before.get(`${m.name}\u0000${m.scope}`);
+    if (p === undefined) {
+      out.push(m);
+      continue;
+    }
+    matched++;
+    if (m.stats.callCount < p.callCount) return undefined;
+    if (sameStats(p, m.stats)) continue;
+    out.push({
+      name: m.name,
+      scope: m.scope,
+      stats: {
+        callCount: m.stats.callCount - p.callCount,
+        totalTime: m.stats.totalTime - p.totalTime,
+        exclusiveTime: m.stats.exclusiveTime - p.exclusiveTime,
+        minTime: m.stats.minTime,
+        maxTime: m.stats.maxTime,
+        // Rounding can leave a tiny negative; a sum of squares never is.
+        sumOfSquares: Math.max(0, m.stats.sumOfSquares - p.sumOfSquares),
+      },
+    });
+  }
+  return matched === before.size ? out : undefined;
+}
+
+function sameStats(a: Timeslice, b: Timeslice): boolean {
+  return (
+    a.callCount === b.callCount &&
+    a.totalTime === b.totalTime &&
+    a.exclusiveTime === b.exclusiveTime &&
+    a.minTime === b.minTime &&
+    a.maxTime === b.maxTime &&
+    a.sumOfSquares === b.sumOfSquares
+  );
+}

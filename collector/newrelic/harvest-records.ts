@@ -1,0 +1,89 @@
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
+import type { HarvestMetric } from './metric-data.js';
+
+const deflate = promisify(zlib.deflateRaw);
+const inflate = promisify(zlib.inflateRaw);
+
+/** A record as stored, with the version its next update must match. */
+export interface StoredRecord {
+  record: HarvestRecord;
+  version: number;
+}
+
+type WireMetric = [string, string, number, number, number, number, number, number];
+type WirePiece = { k: string; p: number; m: WireMetric[] };
+type Wire = { s: number; e: number; d: string[]; c: WireMetric[]; q: WirePiece };
+
+const toWire = (ms: readonly HarvestMetric[]): WireMetric[] =>
+  ms.map((m) => [m.name, m.scope, m.stats.callCount, m.stats.totalTime, m.stats.exclusiveTime, m.stats.minTime, m.stats.maxTime, m.stats.sumOfSquares]);
+const fromWire = (ms: WireMetric[]): HarvestMetric[] =>
+  ms.map(([name, scope, callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares]) => ({
+    name,
+    scope,
+    stats: { callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares },
+  }));
+const pieceToWire = (p: HarvestPiece): WirePiece => ({ k: p.key, p: p.period, m: toWire(p.metrics) });
+
+/** Record → compact JSON → raw deflate. JSON keeps every double exactly (shortest round-trip form). */
+export async function encodeRecord(r: HarvestRecord): Promise<Buffer> {
+  const wire: Wire = { s: r.start, e: r.end, d: r.seen, c: toWire(r.cumulative), q: pieceToWire(r.pending) };
+  return deflate(Buffer.from(JSON.stringify(wire)));
+}
+
+export async function decodeRecord(blob: Buffer): Promise<HarvestRecord> {
+  const w = JSON.parse((await inflate(blob)).toString('utf8')) as Wire;
+  return { start: w.s, end: w.e, seen: w.d, cumulative: fromWire(w.c), pending: { key: w.q.k, period: w.q.p, metrics: fromWire(w.q.m) } };
+}
+
+/**
+ * The harvest_records table of one shard (schema/shard/0004-collector-harvests.sql): the latest
+ * harvest of each agent run. Updates are optimistic: every update names the version it read, so a
+ * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
+ */
+export class HarvestRecords {
+  constructor(private readonly pool: PromisePool) {}
+
+  async load(accountId: number, nonce: string): Promise<StoredRecord | undefined> {
+    const [rows] = await this.pool.query<any[]>('SELECT version, state FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [accountId, nonce]);
+    const row = rows[0];
+    if (!row) return undefined;
+    return { record: await decodeRecord(row.state as Buffer), version: Number(row.version) };
+  }
+
+  /**
+   * Stores `record` if the stored version is still `expected` (undefined = no record yet) and returns
+   * the new version; undefined when the stored record changed meanwhile (nothing saved).
+   */
+  async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
+    const blob = await encodeRecord(record);
+    let changed: number;
+    if (expected === undefined) {
+      const [res] = await this.pool.query<any>(
+        'INSERT IGNORE INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?)',
+        [accountId, nonce, record.start, blob],
+      );
+      changed = Number(res.affectedRows);
+    } else {
+      const [res] = await this.pool.query<any>(
+        'UPDATE harvest_records SET version = version + 1, harvest_start = ?, state = ? WHERE account_id = ? AND run_nonce = ? AND version = ?',
+        [record.start, blob, accountId, nonce, expected],
+      );
+      changed = Number(res.affectedRows);
+    }
+    return changed === 1 ? (expected ?? 0) + 1 : undefined;
+  }
+
+  /** Forgets a run (after its shutdown). */
+  async remove(accountId: number, nonce: string): Promise<void> {
+    await this.pool.query('DELETE FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [accountId, nonce]);
+  }
+
+  /** Drops records of runs silent for `maxAgeSeconds` (agents that died without shutdown); bounded per call. */
+  async purge(maxAgeSeconds: number, limit = 10_000): Promise<number> {
+    const [res] = await this.pool.query<any>('DELETE FROM harvest_records WHERE updated_at < NOW() - INTERVAL ? SECOND LIMIT ?', [maxAgeSeconds, limit]);
+    return Number(res.affectedRows);
+  }
+}

@@ -1,0 +1,174 @@
+import { AuthError, InputError, NotFoundError, PayloadTooLargeError, RetryableError } from '../../lib/errors.js';
+import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
+import type { ShardStore } from '../../lib/shard/shard-store.js';
+import type { ShardWriter } from '../../lib/shard/shard-writer.js';
+import type { CollectorMetrics } from '../collector-metrics.js';
+import { planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
+import { HarvestRecords } from './harvest-records.js';
+import { harvestRows, type ApplicationTarget } from './harvest-rows.js';
+import type { Harvest } from './metric-data.js';
+import type { RunClaims } from './run-token.js';
+
+/** Runs whose last saved record version this collector remembers (~100 bytes each). */
+const MAX_REMEMBERED_RUNS = 100_000;
+
+/**
+ * Writes validated harvests: the harvest record decides what is new (harvest-plan.ts), names go
+ * through the account's dictionary, and every piece goes to the shared ShardWriter under its own
+ * dedupe key. Resolves only after every piece is committed; shard trouble is RetryableError (503).
+ */
+export class HarvestWriter {
+  readonly #records = new WeakMap<ShardStore, HarvestRecords>();
+  /**
+   * Per run, the version and start of the record this collector saved last: a later harvest of the
+   * run is then saved with that version without reading the record first (one query less per
+   * harvest). A stale entry (another collector wrote meanwhile) fails the version check and falls
+   * back to reading the record.
+   */
+  readonly #runs = new Map<string, { version: number; start: number }>();
+
+  constructor(
+    private readonly shards: ShardRegistry,
+    private readonly writer: ShardWriter,
+    private readonly metrics: CollectorMetrics,
+  ) {}
+
+  async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
+    const { shardId, store } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
+    const records = this.#recordsOf(store);
+    const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
+    const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
+    const save = async (record: HarvestRecord, expected: number | undefined) => {
+      const version = await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected));
+      if (version !== undefined) this.#remember(runKey, { version, start: record.start });
+      return version;
+    };
+    // Fast path, the usual case: this collector saved the run's last harvest and this one starts later.
+    const known = this.#runs.get(runKey);
+    if (known && harvest.start > known.start) {
+      const plan = planHarvest(undefined, harvest, digest, keyOf);
+      if (plan.kind === 'new' && (await save(plan.save, known.version)) !== undefined) {
+        await this.#writePiece(claims, shardId, store, plan.write);
+        this.metrics.harvests.inc({ kind: plan.kind });
+        return plan.kind;
+      }
+    }
+    this.#runs.delete(runKey);
+    const stored = await retryable(`shard ${shardId}`, () => records.load(claims.accountId, claims.nonce));
+    const plan = planHarvest(stored?.record, harvest, digest, keyOf);
+    const saveOrRetry = async (record: HarvestRecord) => {
+      if ((await save(record, stored?.version)) === undefined) {
+        throw new RetryableError('cannot accept metric_data: another harvest of this agent run is being written at the same time', 1);
+      }
+    };
+    switch (plan.kind) {
+      case 'new':
+        await saveOrRetry(plan.save);
+        await this.#writePiece(claims, shardId, store, plan.write);
+        break;
+      case 'older':
+      case 'duplicate':
+        await this.#writePiece(claims, shardId, store, plan.write);
+        break;
+      case 'merged':
+        // The previous piece first: once it is committed (now or before), the record may move on.
+        await this.#writePiece(claims, shardId, store, plan.confirm);
+        await saveOrRetry(plan.save);
+        await this.#writePiece(claims, shardId, store, plan.write);
+        break;
+    }
+    this.metrics.harvests.inc({ kind: plan.kind });
+    return plan.kind;
+  }
+
+  /** Remembers (bounded, oldest forgotten first) the version and start of a run's saved record. */
+  #remember(runKey: string, v: { version: number; start: number }): void {
+    this.#runs.delete(runKey);
+    if (this.#runs.size >= MAX_REMEMBERED_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
+    this.#runs.set(runKey, v);
+  }
+
+  /** Forgets the run's harvest record (shutdown). Best effort: a stale record is purged later. */
+  async endRun(claims: RunClaims): Promise<void> {
+    try {
+      const { shardId, store } = await this.#locate(claims.accountId);
+      this.#runs.delete(`${shardId}:${claims.accountId}:${claims.nonce}`);
+      await this.#recordsOf(store).remove(claims.accountId, claims.nonce);
+    } catch {
+      // The agent is going away either way; harvest records of silent runs are purged by age.
+    }
+  }
+
+  /** Purges records of runs silent for maxAgeSeconds on every shard; returns how many went. */
+  async purgeRecords(maxAgeSeconds: number): Promise<number> {
+    let n = 0;
+    for (const store of await this.shards.all()) n += await this.#recordsOf(store).purge(maxAgeSeconds);
+    return n;
+  }
+
+  async #locate(accountId: number): Promise<{ shardId: number; store: ShardStore }> {
+    let located: Awaited<ReturnType<ShardRegistry['storeForAccount']>>;
+    try {
+      located = await this.shards.storeForAccount(accountId);
+    } catch (err) {
+      // A run id of a deleted account: 401 makes the agent reconnect, where its key is refused.
+      if (err instanceof NotFoundError) throw new AuthError(`cannot accept run id: account ${accountId} no longer exists`);
+      throw err;
+    }
+    const { account, store } = located;
+    this.metrics.watchStore(store);
+    return { shardId: account.shardId, store };
+  }
+
+  #recordsOf(store: ShardStore): HarvestRecords {
+    let r = this.#records.get(store);
+    if (!r) this.#records.set(store, (r = new HarvestRecords(store.pool)));
+    return r;
+  }
+
+  async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece): Promise<void> {
+    if (piece.metrics.length === 0) return;
+    const names = piece.metrics.map((m) => ({ name: m.name, scope: m.scope }));
+    let folded = 0;
+    const targets: ApplicationTarget[] = [];
+    for (const app of claims.applications) {
+      const metricIds = await retryable(`shard ${shardId}`, () =>
+        store.metricIds(claims.accountId, names, { applicationId: app.applicationId, onOverflow: (n) => (folded += n) }),
+      );
+      targets.push({ agentId: app.agentId, applicationAgentId: app.applicationAgentId, metricIds });
+    }
+    const rows = harvestRows(piece.metrics, piece.period, targets);
+    this.metrics.harvestRows.observe(rows.length);
+    const started = process.hrtime.bigint();
+    const outcome = await this.writer.write({
+      accountId: claims.accountId,
+      shardId,
+      rows: rows.map((row) => ({ kind: 'minute' as const, t: piece.period, row })),
+      dedupeKey: piece.key,
+    });
+    if (outcome === 'committed') {
+      this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.rowsWritten.inc({ shard: String(shardId) }, rows.length);
+      if (folded > 0) this.metrics.overflowNames.inc(folded);
+    }
+  }
+}
+
+/** Database trouble while reading or saving is retryable (503); our own typed errors pass through. */
+async function retryable<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (
+      err instanceof RetryableError ||
+      err instanceof InputError ||
+      err instanceof AuthError ||
+      err instanceof PayloadTooLargeError ||
+      err instanceof NotFoundError ||
+      (err instanceof Error && err.message.startsWith('BUG:'))
+    ) {
+      throw err;
+    }
+    throw new RetryableError(`cannot write harvest: ${what} is unavailable: ${(err as Error).message}`, 10);
+  }
+}

@@ -1,0 +1,24 @@
+/** Longest metric name or scope we store, in UTF-8 bytes (the dictionary's column width). */
+export const MAX_NAME_BYTES = 255;
+// C0 controls, DEL and C1 controls: never part of a metric name, often a sign of a broken encoder.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why `text` cannot be a metric name (or scope), or undefined when it can. `allowEmpty` is for
+ * scopes, where '' means unscoped.
+ */
+export function nameProblem(text: unknown, allowEmpty: boolean): string | undefined {
+  if (typeof text !== 'string') return `must be a string, got ${text === null ? 'null' : typeof text}`;
+  if (text.length === 0) return allowEmpty ? undefined : 'is empty';
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_NAME_BYTES) return `is ${bytes} bytes long, more than ${MAX_NAME_BYTES}`;
+  if (CONTROL.test(text)) return 'contains a control character';
+  if (LONE_SURROGATE.test(text)) return 'contains an unpaired surrogate';
+  return undefined;
+}
+
+/** A name shortened for an error message. */
+export function shown(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+}

@@ -1,0 +1,151 @@
+import type { Timeslice } from '../../lib/timeslice/timeslice.js';
+import { attributedMetricName, attributesText, instrumentMetricName } from './otlp-attributes.js';
+import { diffDistribution, distributionTimeslice, stateOf } from './otlp-distribution.js';
+import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, Rejection, ResourceIdentity } from './otlp-model.js';
+import type { SeriesTxn } from './otlp-series-state.js';
+
+/**
+ * Decoded export → per-minute timeslice contributions, through the temporality state (pure apart
+ * from the transaction it is given). A point belongs to the minute of its end time. Each
+ * contribution goes to the instrument's merged name and to its attribute set's name.
+ */
+
+export interface PlannedRow {
+  /** Index into export.resources. */
+  resource: number;
+  /** Metric names, merged name first. */
+  names: string[];
+  /** Minute start, Unix seconds. */
+  minute: number;
+  slice: Timeslice;
+}
+
+export interface PlanOutcome {
+  rows: PlannedRow[];
+  /** Points that produced rows. */
+  written: number;
+  /** First points of cumulative series this receiver cannot delta yet (kept as the baseline). */
+  baseline: number;
+  /** Points already accounted for (resent cumulative or identical gauge samples). */
+  duplicate: number;
+  /** Distribution points with no new observations. */
+  empty: number;
+  /** Points refused while converting (e.g. a cumulative value that went down). */
+  rejected: Rejection[];
+}
+
+export function minuteOf(timeNs: bigint): number {
+  return Number(timeNs / 60_000_000_000n) * 60;
+}
+
+/** Identifies a series across exports: account, sender, instrument, attribute set. */
+export function seriesId(accountId: number, who: ResourceIdentity, metric: OtlpMetric, attrs: string): string {
+  return [accountId, who.serviceName, who.instance ?? '', who.pid, who.language, metric.shape, metric.name, attrs].join('\u0000');
+}
+
+export function planExport(exp: DecodedExport, accountId: number, txn: SeriesTxn): PlanOutcome {
+  const out: PlanOutcome = { rows: [], written: 0, baseline: 0, duplicate: 0, empty: 0, rejected: [] };
+  exp.resources.forEach((resource, r) => {
+    for (const metric of resource.metrics) {
+      const points = [...metric.points].sort((a, b) => (a.timeNs < b.timeNs ? -1 : a.timeNs > b.timeNs ? 1 : 0));
+      for (const p of points) {
+        const id = seriesId(accountId, resource.identity, metric, attributesText(p.attributes));
+        const slice = sliceOf(metric, p, id, accountId, txn, out);
+        if (!slice) continue;
+        const attributed = attributedMetricName(metric.name, p.attributes);
+        const names = attributed ? [instrumentMetricName(metric.name), attributed] : [instrumentMetricName(metric.name)];
+        out.rows.push({ resource: r, names, minute: minuteOf(p.timeNs), slice });
+        out.written++;
+      }
+    }
+  });
+  return out;
+}
+
+function sliceOf(metric: OtlpMetric, p: NumberPoint | DistributionPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
+  if (metric.shape === 'distribution') return distributionSlice(metric, p as DistributionPoint, id, accountId, txn, out);
+  const np = p as NumberPoint;
+  if (metric.shape === 'gauge') return gaugeSlice(np, id, accountId, txn, out);
+  if (metric.temporality === 'delta') return valueSlice(np.value);
+  return counterSlice(np, id, accountId, txn, out, metric.name);
+}
+
+/** An increase (counter) or signed change: one report of `v`. */
+export function valueSlice(v: number): Timeslice {
+  return { callCount: 1, totalTime: v, exclusiveTime: v, minTime: v, maxTime: v, sumOfSquares: v * v };
+}
+
+function counterSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome, name: string): Timeslice | undefined {
+  const key = `c\u0000${id}\u0000${p.startNs}`;
+  const prev = txn.get(key);
+  const next = { kind: 'counter' as const, timeNs: p.timeNs, value: p.value };
+  if (prev?.kind !== 'counter') {
+    txn.set(key, next, accountId, p.startNs);
+    if (txn.store.countsFromStart(accountId, p.startNs)) return valueSlice(p.value);
+    out.baseline++;
+    return undefined;
+  }
+  if (p.timeNs <= prev.timeNs) {
+    out.duplicate++;
+    return undefined;
+  }
+  txn.set(key, next, accountId, p.startNs);
+  if (p.value < prev.value) {
+    // Without a start time a drop is the only sign of a reset: the value counts from zero.
+    if (p.startNs === 0n) return valueSlice(p.value);
+    out.rejected.push({ metric: name, reason: 'cumulative value went down without a new start time' });
+    return undefined;
+  }
+  return valueSlice(p.value - prev.value);
+}
+
+function distributionSlice(metric: OtlpMetric, p: DistributionPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
+  if (metric.temporality === 'delta') return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
+  const key = `c\u0000${id}\u0000${p.startNs}`;
+  const prev = txn.get(key);
+  const next = { kind: 'distribution' as const, timeNs: p.timeNs, state: stateOf(p) };
+  if (prev?.kind !== 'distribution') {
+    txn.set(key, next, accountId, p.startNs);
+    if (txn.store.countsFromStart(accountId, p.startNs)) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
+    out.baseline++;
+    return undefined;
+  }
+  if (p.timeNs <= prev.timeNs) {
+    out.duplicate++;
+    return undefined;
+  }
+  txn.set(key, next, accountId, p.startNs);
+  const d = diffDistribution(prev.state, p);
+  if (typeof d === 'string') {
+    if (p.startNs === 0n && p.count < prev.state.count) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
+    out.rejected.push({ metric: metric.name, reason: d });
+    return undefined;
+  }
+  return nonEmpty(d, out) ? distributionTimeslice(d) : undefined;
+}
+
+function nonEmpty(d: { count: number }, out: PlanOutcome): boolean {
+  if (d.count > 0) return true;
+  out.empty++;
+  return false;
+}
+
+/**
+ * A gauge sample: call_count 1, total/min/max/sum of squares of the value, and exclusive_time
+ * carrying the minute's LAST value. Rows merge by addition, so exclusive_time is written as the
+ * correction (new last − last already written for this series and minute). A sample not newer than
+ * the newest one remembered for the series is taken as a resend and skipped (never counted twice).
+ */
+function gaugeSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
+  const key = `g\u0000${id}`;
+  const prev = txn.get(key);
+  const minute = minuteOf(p.timeNs);
+  const v = p.value;
+  if (prev?.kind === 'gauge' && p.timeNs <= prev.timeNs) {
+    out.duplicate++;
+    return undefined;
+  }
+  const last = prev?.kind === 'gauge' && prev.minute === minute ? v - prev.last : v;
+  txn.set(key, { kind: 'gauge', minute, timeNs: p.timeNs, last: v }, accountId, 0n);
+  return { callCount: 1, totalTime: v, exclusiveTime: last, minTime: v, maxTime: v, sumOfSquares: v * v };
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
+import type { ServiceDeps } from '../../lib/services.js';
+import { InflightBudget } from '../inflight-budget.js';
+import { KeyedLock } from './keyed-lock.js';
+import { decompress, encodeResponse, encodeStatus, formatOf, parseRequest, type Encoded, type OtlpFormat, type PartialSuccess } from './otlp-codec.js';
+import { normalizeExport, rejectionMessage } from './otlp-decode.js';
+import { readOtlpSettings, type OtlpSettings } from './otlp-config.js';
+import { OtlpMetrics } from './otlp-metrics.js';
+import type { DecodedExport } from './otlp-model.js';
+import { planExport, type PlanOutcome } from './otlp-plan.js';
+import { OtlpIds } from './otlp-ids.js';
+import { buildRows } from './otlp-rows.js';
+import { SeriesStateStore } from './otlp-series-state.js';
+
+/** One OTLP/HTTP request as the route read it (headers are copied before anything async). */
+export interface OtlpRequest {
+  contentType: string;
+  contentEncoding: string;
+  /** The api-key header: the account's license key. */
+  apiKey: string;
+  /** Content-Length when sent (undefined for chunked bodies). */
+  contentLength: number | undefined;
+  readBody: (limit: number) => Promise<Buffer>;
+  /** True once the client went away (its answer is never sent). */
+  isAborted: () => boolean;
+}
+
+export interface OtlpAnswer extends Encoded {
+  status: number;
+  headers: Record<string, string>;
+  /** Close the connection after answering (the rest of an over-long body was not read). */
+  close: boolean;
+}
+
+const receivers = new WeakMap<Registry, OtlpReceiver>();
+
+/**
+ * The OTLP/HTTP metrics receiver: auth → body → decode → temporality → ids → one write per export.
+ * One instance per collector process (shared by the HTTPS and plain-HTTP listeners, so both see the
+ * same temporality state): get it with OtlpReceiver.for(deps, registry).
+ */
+export class OtlpReceiver {
+  readonly settings: OtlpSettings;
+  readonly state: SeriesStateStore;
+  readonly metrics: OtlpMetrics;
+  readonly #budget: InflightBudget;
+  readonly #lock = new KeyedLock();
+  readonly #ids: OtlpIds;
+  readonly #keys = new Map<string, { accountId: number | undefined; until: number }>();
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
+    let r = receivers.get(registry);
+    if (!r) receivers.set(registry, (r = new OtlpReceiver(deps, registry)));
+    return r;
+  }
+
+  constructor(readonly deps: ServiceDeps, registry: Registry) {
+    this.settings = readOtlpSettings(deps.config);
+    this.metrics = new OtlpMetrics(registry, () => this.state.size);
+    this.state = new SeriesStateStore({
+      maxSeries: this.settings.maxSeries,
+      idleSeconds: this.settings.seriesIdleSeconds,
+      startedAtNs: BigInt(Math.floor(deps.now() * 1000)) * 1_000_000n,
+      onEvict: () => this.metrics.evictedSeries.inc(),
+    });
+    this.#budget = new InflightBudget(this.settings.maxInflightBytes);
+    this.#ids = new OtlpIds(deps.directory);
+  }
+
+  /** Handles one request; never throws (every failure becomes an OTLP error answer). */
+  handle(req: OtlpRequest): Promise<OtlpAnswer> {
+    const p = this.#handle(req);
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
+    return p;
+  }
+
+  /** Waits for requests in progress (stop: upstream first, then the writer flushes). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#inflight]);
+  }
+
+  async #handle(req: OtlpRequest): Promise<OtlpAnswer> {
+    let format: OtlpFormat = 'json';
+    let taken = 0;
+    try {
+      format = formatOf(req.contentType);
+      if (req.apiKey === '') throw new AuthError("cannot accept metrics export: no api-key header (send the account's license key in api-key)", 401);
+      // The in-flight budget counts what is held: Content-Length up front when sent, else (chunked,
+      // as the exporters send) the body once read; then the decompressed copy.
+      const max = this.settings.maxBodyBytes;
+      if (req.contentLength !== undefined) {
+        if (req.contentLength > max) throw new PayloadTooLargeError(`cannot accept body: more than ${max} bytes`);
+        this.#budget.take(req.contentLength);
+        taken = req.contentLength;
+      }
+      const raw = await req.readBody(max);
+      if (req.contentLength === undefined) {
+        this.#budget.take(raw.length);
+        taken = raw.length;
+      }
+      const bytes = await decompress(raw, req.contentEncoding, this.settings.maxDecodedBytes);
+      if (bytes !== raw) {
+        this.#budget.take(bytes.length);
+        taken += bytes.length;
+      }
+      const accountId = await this.#account(req.apiKey);
+      const now = this.deps.now();
+      const decoded = normalizeExport(parseRequest(bytes, format), {
+        nowSeconds: now,
+        maxAgeSeconds: this.settings.maxAgeSeconds,
+        maxFutureSeconds: this.settings.maxFutureSeconds,
+      });
+      const partial = await this.#store(accountId, decoded, createHash('sha256').update(bytes).digest('hex'));
+      return this.#answer(format, 200, encodeResponse(format, partial));
+    } catch (err) {
+      if (req.isAborted()) return this.#answer(format, 'aborted', encodeStatus(format, 400, 'client aborted'));
+      return this.#error(format, err);
+    } finally {
+      if (taken > 0) this.#budget.release(taken);
+    }
+  }
+
+  /** Temporality, ids and the write, under the senders' locks; returns what was rejected. */
+  async #store(accountId: number, decoded: DecodedExport, digest: string): Promise<PartialSuccess | undefined> {
+    const lockKeys = decoded.resources.map((r) => `${accountId}\u0000${r.identity.serviceName}\u0000${r.identity.instance ?? ''}`);
+    const release = await this.#lock.acquire(lockKeys);
+    try {
+      const txn = this.state.begin();
+      const plan = planExport(decoded, accountId, txn);
+      const rejected = [...decoded.rejected, ...plan.rejected];
+      if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);
+      txn.commit(this.deps.now());
+      this.#countPoints(decoded, plan, rejected.length);
+      return rejected.length > 0 ? { rejectedDataPoints: rejected.length, errorMessage: rejectionMessage(rejected) } : undefined;
+    } finally {
+      release();
+    }
+  }
+
+  async #write(accountId: number, decoded: DecodedExport, plan: PlanOutcome, digest: string): Promise<void> {
+    let resolved;
+    let shardId: number;
+    try {
+      const { account, store } = await this.deps.shards.storeForAccount(accountId);
+      shardId = account.shardId;
+      resolved = await this.#ids.resolve(store, accountId, decoded, plan.rows, (n) => this.metrics.overflowNames.inc(n));
+    } catch (err) {
+      if (err instanceof InputError || err instanceof RetryableError) throw err;
+      throw new RetryableError(`cannot store metrics export: ${(err as Error).message}`, 5);
+    }
+    const rows = buildRows(plan.rows, resolved);
+    const started = process.hrtime.bigint();
+    const outcome = await this.deps.writer.write({ accountId, shardId, rows, dedupeKey: `otlp:${digest}` });
+    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (outcome === 'duplicate') this.metrics.duplicateExports.inc();
+    else this.metrics.rowsWritten.inc({ shard: String(shardId) }, rows.length);
+  }
+
+  #countPoints(decoded: DecodedExport, plan: PlanOutcome, rejected: number): void {
+    const m = this.metrics.points;
+    if (plan.written) m.inc({ outcome: 'written' }, plan.written);
+    if (rejected) m.inc({ outcome: 'rejected' }, rejected);
+    if (plan.baseline) m.inc({ outcome: 'baseline' }, plan.baseline);
+    if (plan.duplicate) m.inc({ outcome: 'duplicate' }, plan.duplicate);
+    if (plan.empty) m.inc({ outcome: 'empty' }, plan.empty);
+    if (decoded.skippedPoints) m.inc({ outcome: 'skipped' }, decoded.skippedPoints);
+  }
+
+  /** License key → account id, cached briefly (misses too, so bad keys do not reach the directory each time). */
+  async #account(key: string): Promise<number> {
+    const now = Date.now();
+    let hit = this.#keys.get(key);
+    if (!hit || hit.until < now) {
+      const account = await this.deps.directory.accountByLicenseKey(key).catch((err: Error) => {
+        throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
+      });
+      if (this.#keys.size >= 10_000) this.#keys.clear();
+      hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };
+      this.#keys.set(key, hit);
+    }
+    if (hit.accountId === undefined) throw new AuthError('cannot accept metrics export: the api-key is not a license key of any account', 403);
+    return hit.accountId;
+  }
+
+  /** status 'aborted': the client left; counted, never sent. */
+  #answer(format: OtlpFormat, status: number | 'aborted', e: Encoded, headers: Record<string, string> = {}): OtlpAnswer {
+    this.metrics.requests.inc({ format, status: String(status) });
+    const code = status === 'aborted' ? 400 : status;
+    return { status: code, headers, close: code === 413, ...e };
+  }
+
+  #error(format: OtlpFormat, err: unknown): OtlpAnswer {
+    const status = httpStatusOf(err);
+    if (status === 500) this.deps.log(`otlp: ${(err as Error)?.stack ?? String(err)}`);
+    const headers: Record<string, string> = {};
+    if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);
+  }
+}

@@ -1,0 +1,57 @@
+import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
+import { closeListen, listen } from '../lib/http/uws.js';
+import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
+import { dashboardSettings } from './dashboard-config.js';
+import { DashboardMetrics } from './dashboard-metrics.js';
+import { createDashboardApp } from './dashboard-server.js';
+import { ReadAuth } from './read-auth.js';
+import { ReadApi } from './read-api.js';
+import { SeriesReader } from './series-reader.js';
+import { SessionStore } from './session-store.js';
+import { loadAssets } from './static-assets.js';
+
+/**
+ * Starts the dashboard: the read API and the web UI on one uWebSockets.js listener
+ * (APM_DASHBOARD_PORT), and its /metrics on APM_DASHBOARD_METRICS_PORT. Read-only on storage: it never
+ * writes to a shard or the directory. stop() is idempotent.
+ */
+export interface DashboardHandle extends ServiceHandle {
+  /** http://host:port of the web UI and API. */
+  url: string;
+  metricsUrl: string;
+}
+
+export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle> {
+  const settings = dashboardSettings(deps.config);
+  const assets = loadAssets();
+  const registry = createServiceRegistry('dashboard');
+  const sessions = new SessionStore({ maxSessions: settings.maxSessions, idleSeconds: settings.sessionIdleSeconds, now: deps.now });
+  const metrics = new DashboardMetrics(registry, () => sessions.size);
+  const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
+  const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
+  const auth = new ReadAuth(deps.directory, sessions, deps.now);
+  const app = createDashboardApp({ settings, auth, api, assets, metrics, log: deps.log });
+  const metricsServer = await startMetricsServer([registry], { host: settings.host, port: settings.metricsPort });
+  let socket;
+  try {
+    socket = await listen(app, settings.host, settings.port);
+  } catch (err) {
+    await metricsServer.stop();
+    throw err;
+  }
+  const url = `http://${settings.host}:${socket.port}`;
+  let stopped: Promise<void> | undefined;
+  return {
+    name: 'dashboard',
+    url,
+    metricsUrl: metricsServer.url,
+    addresses: [`${url}/ (web UI and read API)`, `${metricsServer.url} (self-metrics)`],
+    stop() {
+      stopped ??= (async () => {
+        closeListen(socket.socket);
+        await metricsServer.stop();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import type { Account } from '../lib/directory/directory.js';
+import type { MetricName } from '../lib/shard/metric-dictionary.js';
+import type { ShardStore } from '../lib/shard/shard-store.js';
+import { mergeInto, type Timeslice } from '../lib/timeslice/timeslice.js';
+import { planRead, type DayRollupState, type ReadPlan } from './read-plan.js';
+import { bucketStarts, chooseResolution, type Resolution } from './resolution.js';
+import { compileSeriesQuery } from './series-sql.js';
+import type { TimeWindow } from './time-window.js';
+
+/** Timeslices of one metric by bucket start. */
+export type MetricSeries = Map<number, Timeslice>;
+
+export interface SeriesResult {
+  resolution: Resolution;
+  /** Bucket starts, oldest first (every bucket of the resolution, with or without data). */
+  buckets: number[];
+  /** metricKey(name) → bucket → merged timeslice; metrics without rows are absent. */
+  data: Map<string, MetricSeries>;
+  /** Hours read from minute tables not rolled up yet (stitched), and unrolled hours past the bound. */
+  stitchedHours: number[];
+  unrolledHours: number[];
+  /** Per-period tables read, by kind. */
+  tablesRead: { minute: number; hour: number; day: number };
+}
+
+export interface SeriesReaderOptions {
+  maxPoints: number;
+  maxStitchTables: number;
+  /** Metric ids per statement (bounds statement size). */
+  maxIdsPerQuery?: number;
+}
+
+export function metricKey(m: MetricName): string {
+  return `${m.name}\u0000${m.scope}`;
+}
+
+/**
+ * Reads time series of an application's metrics from its account's shard: chooses the resolution,
+ * plans which tables answer each period (stitching the newest, not yet rolled-up periods from minute
+ * tables), and runs one UNION ALL statement per chunk of metric ids. Read-only: it never creates an
+ * agent, a metric name or a table.
+ */
+export class SeriesReader {
+  constructor(private readonly opts: SeriesReaderOptions) {}
+
+  resolutionFor(account: Account, window: TimeWindow, now: number): Resolution {
+    const r = account.retention;
+    return chooseResolution(window, { maxPoints: this.opts.maxPoints, now, retention: { minute: r.minuteDays, hour: r.hourDays, day: r.dayDays } });
+  }
+
+  /**
+   * `bucket: 'total'` sums each metric over the whole window into one timeslice under bucket 0.
+   * `names` may be given as exact (name, scope) pairs, or resolved ids with their names.
+   */
+  async read(
+    store: ShardStore,
+    account: Account,
+    applicationId: number,
+    metrics: ReadonlyArray<MetricName & { id?: number }>,
+    window: TimeWindow,
+    now: number,
+    mode: 'series' | 'total' = 'series',
+  ): Promise<SeriesResult> {
+    const resolution = this.resolutionFor(account, window, now);
+    const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
+    const agentId = await applicationAgent(store, account.id, applicationId);
+    if (agentId === undefined || metrics.length === 0) return empty;
+    const ids = await resolveIds(store, account.id, metrics);
+    if (ids.size === 0) return empty;
+    const [tables, days] = await Promise.all([
+      store.listTables({ accountId: account.id, from: resolution.from, to: resolution.to }),
+      rollupDays(store, account.id, resolution.from, resolution.to),
+    ]);
+    const plan = planRead({ resolution, tables, days, maxStitchTables: this.opts.maxStitchTables });
+    const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step);
+    return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
+  }
+
+  async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total'): Promise<Map<string, MetricSeries>> {
+    const data = new Map<string, MetricSeries>();
+    const all = [...ids.keys()];
+    const chunk = this.opts.maxIdsPerQuery ?? 1000;
+    for (let i = 0; i < all.length; i += chunk) {
+      const q = compileSeriesQuery({ segments: plan.segments, agentId, metricIds: all.slice(i, i + chunk), bucket });
+      if (!q) continue;
+      const [rows] = await store.pool.query<any[]>(q.sql, q.parameters);
+      for (const r of rows) {
+        const key = ids.get(Number(r.metric_id));
+        if (key === undefined) continue;
+        const series = data.get(key) ?? new Map<number, Timeslice>();
+        data.set(key, series);
+        const t = timesliceOfRow(r);
+        const b = Number(r.bucket);
+        const prev = series.get(b);
+        if (prev) mergeInto(prev, t);
+        else series.set(b, t);
+      }
+    }
+    return data;
+  }
+}
+
+/** SUM() of integer columns comes back as DECIMAL strings from mysql2: convert every value. */
+function timesliceOfRow(r: any): Timeslice {
+  return {
+    callCount: Number(r.call_count),
+    totalTime: Number(r.total_time),
+    exclusiveTime: Number(r.exclusive_time),
+    minTime: Number(r.min_time),
+    maxTime: Number(r.max_time),
+    sumOfSquares: Number(r.sum_of_squares),
+  };
+}
+
+/** The application's pseudo-agent id, without creating it (no rows were ever written when absent). */
+export async function applicationAgent(store: ShardStore, accountId: number, applicationId: number): Promise<number | undefined> {
+  const [rows] = await store.pool.query<any[]>(
+    "SELECT id FROM agents WHERE account_id = ? AND application_id = ? AND host = '' AND pid = 0 AND language = ''",
+    [accountId, applicationId],
+  );
+  return rows[0] ? Number(rows[0].id) : undefined;
+}
+
+/** id → metricKey for the metrics that exist in the account's dictionary. */
+async function resolveIds(store: ShardStore, accountId: number, metrics: ReadonlyArray<MetricName & { id?: number }>): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  const wanted = new Set<string>();
+  for (const m of metrics) {
+    if (m.id !== undefined) out.set(m.id, metricKey(m));
+    else wanted.add(metricKey(m));
+  }
+  if (wanted.size > 0) {
+    const names = [...new Set(metrics.filter((m) => m.id === undefined).map((m) => m.name))];
+    for (const found of await store.findMetrics(accountId, { names })) {
+      const key = metricKey(found);
+      if (wanted.has(key)) out.set(found.id, key);
+    }
+  }
+  return out;
+}
+
+/**
+ * States of the account's days in [from, to) from the rollup's rollup_days table (schema/shard/0003).
+ * A shard not migrated that far has no such table: every day then counts as rolled.
+ */
+export async function rollupDays(store: ShardStore, accountId: number, from: number, to: number): Promise<Map<number, DayRollupState>> {
+  try {
+    const [rows] = await store.pool.query<any[]>('SELECT day, state FROM rollup_days WHERE account_id = ? AND day >= ? AND day < ?', [accountId, from - 86400, to]);
+    return new Map(rows.map((r) => [Number(r.day), r.state as DayRollupState]));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return new Map();
+    throw err;
+  }
+}
+
+function countTables(plan: ReadPlan): { minute: number; hour: number; day: number } {
+  const seen = new Set<string>();
+  const out = { minute: 0, hour: 0, day: 0 };
+  for (const s of plan.segments) {
+    if (seen.has(s.table)) continue;
+    seen.add(s.table);
+    out[s.kind]++;
+  }
+  return out;
+}

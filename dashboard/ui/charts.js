@@ -1,0 +1,91 @@
+// @ts-check
+// Time-series charts with uPlot (loaded as the global `uPlot` from /assets/uPlot.iife.min.js).
+// Every chart shows its unit on the y axis and the values under the cursor in its live legend.
+import { fixed } from './format.js';
+
+const COLORS = ['#1f6feb', '#e36209', '#2da44e', '#8250df', '#cf222e', '#0598bc', '#bf8700'];
+/** @type {Set<any>} */
+const live = new Set();
+const observer = new ResizeObserver((entries) => {
+  for (const e of entries) {
+    const u = /** @type {any} */ (e.target).__chart;
+    if (u) u.setSize({ width: Math.max(200, e.contentRect.width), height: u.height });
+  }
+});
+
+/** Destroys every chart (before a view is redrawn). */
+export function destroyCharts() {
+  for (const u of live) {
+    observer.unobserve(u.root.parentElement);
+    u.destroy();
+  }
+  live.clear();
+}
+
+/**
+ * @param {HTMLElement} parent
+ * @param {{ title: string, unit: string, timestamps: number[], series: Array<{label: string, values: Array<number|null>}>,
+ *           stacked?: boolean, max?: number, note?: string }} spec
+ *   values are already in the unit shown (ms, rpm, %, score). Stacked series are drawn as cumulative
+ *   areas (first series at the bottom) while the legend shows each series' own value.
+ */
+export function timeChart(parent, spec) {
+  const box = document.createElement('div');
+  box.className = 'chart';
+  const h = document.createElement('h3');
+  h.textContent = `${spec.title} (${spec.unit})`;
+  box.append(h);
+  parent.append(box);
+  const hasData = spec.series.some((s) => s.values.some((v) => v != null));
+  const plotted = spec.stacked ? stack(spec.series.map((s) => s.values)) : spec.series.map((s) => s.values);
+  const raw = spec.series.map((s) => s.values);
+  const fmt = (/** @type {number|null} */ v) => (v == null ? '–' : `${fixed(v)} ${spec.unit}`);
+  // Stacked: draw the top (cumulative) series first so lower ones paint over it.
+  const order = spec.series.map((_, i) => i);
+  if (spec.stacked) order.reverse();
+  const opts = {
+    width: Math.max(200, box.clientWidth - 20),
+    height: 220,
+    cursor: { drag: { x: false, y: false } },
+    scales: { x: { time: true }, y: { range: (/** @type {any} */ _u, /** @type {number} */ _min, /** @type {number} */ max) => [0, spec.max ?? (max > 0 ? max * 1.1 : 1)] } },
+    axes: [
+      {},
+      { label: spec.unit, size: 70, values: (/** @type {any} */ _u, /** @type {number[]} */ splits) => splits.map((v) => fixed(v)) },
+    ],
+    series: [
+      { label: 'Time' },
+      ...order.map((i) => ({
+        label: spec.series[i].label,
+        stroke: COLORS[i % COLORS.length],
+        fill: spec.stacked ? `${COLORS[i % COLORS.length]}55` : undefined,
+        width: 1.5,
+        spanGaps: false,
+        value: (/** @type {any} */ _u, /** @type {number|null} */ _v, /** @type {number} */ _si, /** @type {number|null} */ idx) => (idx == null ? '–' : fmt(raw[i][idx] ?? null)),
+      })),
+    ],
+  };
+  const data = [spec.timestamps, ...order.map((i) => plotted[i])];
+  const u = new /** @type {any} */ (window).uPlot(opts, data, box);
+  /** @type {any} */ (box).__chart = u;
+  observer.observe(box);
+  live.add(u);
+  if (!hasData || spec.note) {
+    const p = document.createElement('p');
+    p.className = 'note';
+    p.textContent = hasData ? spec.note ?? '' : 'No data in this window.';
+    box.append(p);
+  }
+  return u;
+}
+
+/** Cumulative sums of series (null where the series itself has no value). @param {Array<Array<number|null>>} list */
+function stack(list) {
+  const acc = list[0] ? list[0].map(() => 0) : [];
+  return list.map((vals) =>
+    vals.map((v, k) => {
+      if (v == null) return null;
+      acc[k] += v;
+      return acc[k];
+    }),
+  );
+}

@@ -1,0 +1,53 @@
+import { fenceOf, setFence } from './account-fence.js';
+import { accountRowTables, copyAccountRows, deleteAccountRows } from './account-rows.js';
+import { dropPeriodTables, periodTablesOn, report, sleep, type MoveRun } from './move-context.js';
+
+/**
+ * After the switch: waits until no process can still read the account on its old shard (every cached
+ * account → shard mapping has expired), carries over any id handed out on the old shard meanwhile (so
+ * no id is ever reused), then drops the old tables and per-account rows. The old shard's fence row stays
+ * 'away' for good (as does its id counter row), so a process that still tries gets 503 and looks again.
+ * Every step is idempotent: an interrupted cleanup is simply resumed.
+ */
+export async function cleanupPhase(run: MoveRun): Promise<void> {
+  const acct = run.move.accountId;
+  report(run, 'switched', `waiting ${run.o.cleanupDelayMs} ms for cached shard lookups to expire`);
+  await sleep(run.o.cleanupDelayMs);
+  await run.lock.check();
+  const tables = await accountRowTables(run.srcConn);
+  const counters = tables.find((t) => t.mode === 'counters');
+  if (counters) await copyAccountRows(run.srcConn, run.dstConn, counters, acct, { chunkRows: run.o.chunkRows });
+  const names = await periodTablesOn(run.srcConn, acct);
+  report(run, 'switched', `dropping ${names.length} old tables on shard ${run.move.fromShard}`);
+  await run.srcConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await dropPeriodTables(run.srcConn, acct, names);
+  for (const t of tables) if (t.mode !== 'counters') await deleteAccountRows(run.srcConn, t.name, acct);
+  run.src.forgetTables(acct);
+  run.src.dictionary.forgetAccount(acct);
+  await run.journal.finish(run.move.id, 'done');
+  run.move.state = 'done';
+  run.move.active = false;
+  report(run, 'done');
+}
+
+/**
+ * Rolls a move back while the directory still points at the source: the target forgets everything it
+ * was given (tables, registry rows, per-account rows; its fence row says 'away'), then the source's
+ * fence is lifted if this move had raised it.
+ */
+export async function rollbackPhase(run: MoveRun): Promise<void> {
+  const acct = run.move.accountId;
+  await run.lock.check();
+  await setFence(run.dst.pool, acct, 'away', run.move.id);
+  await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await dropPeriodTables(run.dstConn, acct, await periodTablesOn(run.dstConn, acct));
+  for (const t of await accountRowTables(run.dstConn)) if (t.mode !== 'counters') await deleteAccountRows(run.dstConn, t.name, acct);
+  run.dst.forgetTables(acct);
+  run.dst.dictionary.forgetAccount(acct);
+  const f = await fenceOf(run.src.pool, acct);
+  if (f.moveId === run.move.id && f.state !== 'open') await setFence(run.src.pool, acct, 'open', run.move.id);
+  await run.journal.finish(run.move.id, 'rolled_back');
+  run.move.state = 'rolled_back';
+  run.move.active = false;
+  report(run, 'rolled_back');
+}

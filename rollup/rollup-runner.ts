@@ -1,0 +1,248 @@
+import type { Directory } from '../lib/directory/directory.js';
+import type { ShardRegistry } from '../lib/shard/shard-registry.js';
+import type { ShardStore } from '../lib/shard/shard-store.js';
+import { planPurge, type PurgeCandidate, type Retention } from './purge-plan.js';
+import { maxLag, rollupLag, type AccountLag } from './rollup-lag.js';
+import type { RollupMetrics } from './rollup-metrics.js';
+import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
+import { planSeals } from './seal-plan.js';
+import { acquireShardLock } from './shard-lock.js';
+import { readShardState, ShardRollup } from './shard-rollup.js';
+
+export interface RollupRunnerOptions {
+  directory: Directory;
+  shards: ShardRegistry;
+  metrics: RollupMetrics;
+  log: (line: string) => void;
+  graceSeconds: number;
+  maxPeriodsPerRun: number;
+  lockWaitSeconds: number;
+  /** Milliseconds between progress lines of a long (catch-up) run. */
+  progressEveryMs?: number;
+}
+
+export interface RunOptions {
+  /** The clock of this run, Unix seconds. */
+  now: number;
+  accountId?: number;
+  /** Roll only periods ending at or before this time. */
+  until?: number;
+  /** Drop expired tables after rolling (the scheduled runs; `apm rollup run` does not). */
+  purge: boolean;
+}
+
+/** What one run did on one shard. */
+export interface ShardReport {
+  shardId: number;
+  /** 'locked': another worker holds the shard lock; 'failed': see error. */
+  skipped?: 'locked' | 'failed';
+  error?: string;
+  hours: number;
+  rerolledHours: number;
+  days: number;
+  rerolledDays: number;
+  rowsRead: number;
+  rowsWritten: number;
+  failures: number;
+  sealed: string[];
+  dropped: string[];
+  /** Per account, after the run. */
+  lag: AccountLag[];
+}
+
+/**
+ * One rollup run over every shard of the directory: under each shard's lock, roll every closed period
+ * (oldest first, at most maxPeriodsPerRun), seal finished hour/day tables, and (optionally) purge.
+ * Shards are done one after the other; a failing shard or period is counted and logged, never fatal.
+ */
+export class RollupRunner {
+  constructor(private readonly o: RollupRunnerOptions) {}
+
+  async run(opts: RunOptions): Promise<ShardReport[]> {
+    const reports: ShardReport[] = [];
+    for (const shard of await this.o.directory.listShards()) reports.push(await this.runShard(shard.id, opts));
+    return reports;
+  }
+
+  async runShard(shardId: number, opts: RunOptions): Promise<ShardReport> {
+    const report = emptyReport(shardId);
+    const label = { shard: String(shardId) };
+    let store: ShardStore;
+    let lock;
+    try {
+      store = await this.o.shards.storeFor(shardId);
+      lock = await acquireShardLock(store.pool, this.o.lockWaitSeconds);
+    } catch (err) {
+      return this.#shardFailed(report, err);
+    }
+    if (!lock) {
+      this.o.metrics.lockBusy.inc(label);
+      return { ...report, skipped: 'locked' };
+    }
+    try {
+      const rollup = new ShardRollup(store, lock.conn);
+      await this.#roll(rollup, opts, report);
+      await this.#seal(rollup, opts, report);
+      if (opts.purge) report.dropped = (await this.#purge(rollup, opts.now, opts.accountId, report)).map((t) => t.name);
+      const state = await rollup.readState();
+      report.lag = rollupLag(state.tables, state.days, opts.now, this.o.graceSeconds);
+      this.o.metrics.lag.set(label, maxLag(report.lag));
+      this.o.metrics.pending.set({ ...label, kind: 'hour' }, report.lag.reduce((n, l) => n + l.pendingHours + l.dirtyHours, 0));
+      this.o.metrics.pending.set({ ...label, kind: 'day' }, report.lag.reduce((n, l) => n + l.pendingDays + l.dirtyDays, 0));
+      return report;
+    } catch (err) {
+      return this.#shardFailed(report, err);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Rolls the planned periods in order; a day whose hour failed in this run waits for the next. */
+  async #roll(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
+    const state = await rollup.readState();
+    const tasks = planRollup({ ...state, now: opts.now, graceSeconds: this.o.graceSeconds, until: opts.until, accountId: opts.accountId, maxTasks: this.o.maxPeriodsPerRun });
+    if (tasks.length === 0) return;
+    const shard = report.shardId;
+    this.o.log(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
+    const failedDays = new Set<string>();
+    let lastLog = Date.now();
+    let done = 0;
+    for (const task of tasks) {
+      const dayKey = `${task.accountId}:${dayStart(task.period)}`;
+      done++;
+      if (task.kind === 'day' && failedDays.has(dayKey)) continue;
+      try {
+        const r = task.kind === 'hour' ? await rollup.rollHour(task) : await rollup.rollDay(task);
+        if (!r.rolled) continue;
+        const outcome = r.reroll ? 'rerolled' : 'rolled';
+        this.o.metrics.periods.inc({ kind: task.kind, outcome });
+        this.o.metrics.rowsRead.inc({ kind: task.kind }, r.rowsRead);
+        this.o.metrics.rowsWritten.inc({ kind: task.kind }, r.rowsWritten);
+        if (task.kind === 'hour') r.reroll ? report.rerolledHours++ : report.hours++;
+        else r.reroll ? report.rerolledDays++ : report.days++;
+        report.rowsRead += r.rowsRead;
+        report.rowsWritten += r.rowsWritten;
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        failedDays.add(dayKey);
+        report.failures++;
+        this.o.metrics.failures.inc({ stage: task.kind });
+        this.o.log(`rollup shard ${shard}: cannot roll ${describeTask(task)}: ${(err as Error).message}`);
+      }
+      if (Date.now() - lastLog >= (this.o.progressEveryMs ?? 10_000)) {
+        lastLog = Date.now();
+        this.o.log(`rollup shard ${shard}: ${done}/${tasks.length} periods, now at ${describeTask(task)}, lag ${Math.max(0, opts.now - periodEnd(task) - this.o.graceSeconds)} s`);
+      }
+    }
+    const { hours, rerolledHours, days, rerolledDays, rowsRead, rowsWritten, failures } = report;
+    this.o.log(
+      `rollup shard ${shard}: rolled ${hours} hour(s) + ${rerolledHours} re-rolled, ${days} day(s) + ${rerolledDays} re-rolled; ` +
+        `${rowsRead} rows read, ${rowsWritten} written, ${failures} failure(s)`,
+    );
+  }
+
+  async #seal(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
+    const state = await rollup.readState();
+    for (const t of planSeals(state.tables, state.days, opts.now, this.o.graceSeconds)) {
+      if (opts.accountId !== undefined && t.accountId !== opts.accountId) continue;
+      try {
+        if (await rollup.seal(t)) {
+          report.sealed.push(t.name);
+          this.o.metrics.tablesSealed.inc({ kind: t.kind });
+        }
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        report.failures++;
+        this.o.metrics.failures.inc({ stage: 'seal' });
+        this.o.log(`rollup shard ${report.shardId}: cannot seal table ${t.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async #purge(rollup: ShardRollup, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
+    const dropped: PurgeCandidate[] = [];
+    for (const t of await this.#purgeCandidates(rollup.store, now, accountId)) {
+      try {
+        if (await rollup.drop(t)) {
+          dropped.push(t);
+          this.o.metrics.tablesDropped.inc({ kind: t.kind });
+        }
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        report.failures++;
+        this.o.metrics.failures.inc({ stage: 'purge' });
+        this.o.log(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
+      }
+    }
+    if (dropped.length > 0) this.o.log(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
+    return dropped;
+  }
+
+  async #purgeCandidates(store: ShardStore, now: number, accountId?: number): Promise<PurgeCandidate[]> {
+    const retention = new Map<number, Retention>();
+    for (const a of await this.o.directory.listAccounts()) retention.set(a.id, a.retention);
+    const state = await readShardState(store);
+    return planPurge(state.tables, state.days, (id) => retention.get(id), now, accountId);
+  }
+
+  /** `apm purge`: drops (or with dryRun only lists) expired tables on every shard. */
+  async purge(opts: { now: number; dryRun: boolean; accountId?: number }): Promise<Array<{ shardId: number; tables: PurgeCandidate[]; skipped?: string }>> {
+    const out: Array<{ shardId: number; tables: PurgeCandidate[]; skipped?: string }> = [];
+    for (const shard of await this.o.directory.listShards()) {
+      const store = await this.o.shards.storeFor(shard.id);
+      if (opts.dryRun) {
+        out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, opts.now, opts.accountId) });
+        continue;
+      }
+      const lock = await acquireShardLock(store.pool, this.o.lockWaitSeconds);
+      if (!lock) {
+        out.push({ shardId: shard.id, tables: [], skipped: 'another rollup worker holds the shard lock' });
+        continue;
+      }
+      try {
+        const tables = await this.#purge(new ShardRollup(store, lock.conn), opts.now, opts.accountId, emptyReport(shard.id));
+        out.push({ shardId: shard.id, tables });
+      } finally {
+        await lock.release();
+      }
+    }
+    return out;
+  }
+
+  /** `apm rollup status`: lag per shard and account (no lock needed: reads only). */
+  async status(now: number): Promise<Array<{ shardId: number; lag: AccountLag[]; tables: Record<string, number> }>> {
+    const out = [];
+    for (const shard of await this.o.directory.listShards()) {
+      const state = await readShardState(await this.o.shards.storeFor(shard.id));
+      const tables: Record<string, number> = {};
+      for (const t of state.tables) tables[`${t.kind}/${t.state}`] = (tables[`${t.kind}/${t.state}`] ?? 0) + 1;
+      out.push({ shardId: shard.id, lag: rollupLag(state.tables, state.days, now, this.o.graceSeconds), tables });
+    }
+    return out;
+  }
+
+  #shardFailed(report: ShardReport, err: unknown): ShardReport {
+    this.o.metrics.failures.inc({ stage: 'shard' });
+    const error = (err as Error).message;
+    this.o.log(`rollup shard ${report.shardId}: cannot run: ${error}`);
+    return { ...report, skipped: 'failed', error };
+  }
+}
+
+function emptyReport(shardId: number): ShardReport {
+  return { shardId, hours: 0, rerolledHours: 0, days: 0, rerolledDays: 0, rowsRead: 0, rowsWritten: 0, failures: 0, sealed: [], dropped: [], lag: [] };
+}
+
+// Connection gone (so is the shard lock): 1927 connection killed, 2006 server gone, 2013 lost during query.
+const FATAL_ERRNOS = new Set([1927, 2006, 2013]);
+
+/** A broken connection (the shard lock went with it): stop working on this shard. */
+function isFatal(err: unknown): boolean {
+  const e = err as { fatal?: boolean; errno?: number; code?: string };
+  return e.fatal === true || FATAL_ERRNOS.has(e.errno ?? 0) || /PROTOCOL_CONNECTION_LOST|ECONNRESET|EPIPE|closed state/.test(`${e.code ?? ''} ${(err as Error).message ?? ''}`);
+}
+
+export function describeTask(task: RollupTask): string {
+  const iso = new Date(task.period * 1000).toISOString();
+  return `${task.kind} ${task.kind === 'hour' ? iso.slice(0, 13) + 'h' : iso.slice(0, 10)} of account ${task.accountId}${task.reroll ? ' (re-roll)' : ''}`;
+}

@@ -1,0 +1,77 @@
+import cron from 'node-cron';
+import type { Registry } from 'prom-client';
+import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
+import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
+import { rollupSettings } from './rollup-config.js';
+import { RollupMetrics } from './rollup-metrics.js';
+import { RollupRunner, type ShardReport } from './rollup-runner.js';
+
+export interface RollupHandle extends ServiceHandle {
+  runner: RollupRunner;
+  registry: Registry;
+  /** Runs once now (as the schedule does); resolves with what it did, or undefined if a run was going. */
+  runNow(): Promise<ShardReport[] | undefined>;
+}
+
+/**
+ * The rollup service: on the node-cron schedule APM_ROLLUP_SCHEDULE, one run over every shard with the
+ * clock deps.now (injectable): roll closed hours and days, seal, purge (APM_ROLLUP_PURGE). Runs never
+ * overlap within a process; across processes the per-shard lock keeps each shard to one worker.
+ * Self-metrics on their own port (APM_ROLLUP_METRICS_PORT).
+ */
+export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry } = {}): Promise<RollupHandle> {
+  const settings = rollupSettings(deps.config);
+  const registry = opts.registry ?? createServiceRegistry('rollup');
+  const metrics = new RollupMetrics(registry);
+  const runner = new RollupRunner({
+    directory: deps.directory,
+    shards: deps.shards,
+    metrics,
+    log: deps.log,
+    graceSeconds: settings.graceSeconds,
+    maxPeriodsPerRun: settings.maxPeriodsPerRun,
+    lockWaitSeconds: settings.lockWaitSeconds,
+  });
+  const server = await startMetricsServer([registry], { host: settings.metricsHost, port: settings.metricsPort });
+
+  let running: Promise<ShardReport[]> | undefined;
+  const runNow = async (): Promise<ShardReport[] | undefined> => {
+    if (running) {
+      metrics.runs.inc({ outcome: 'overlapped' });
+      return undefined;
+    }
+    const end = metrics.runSeconds.startTimer();
+    running = runner.run({ now: deps.now(), purge: settings.purge });
+    try {
+      const reports = await running;
+      metrics.runs.inc({ outcome: reports.some((r) => r.skipped === 'failed' || r.failures > 0) ? 'failed' : 'ok' });
+      return reports;
+    } catch (err) {
+      // run() catches per shard; this is only reachable when the directory itself cannot be read.
+      metrics.runs.inc({ outcome: 'failed' });
+      deps.log(`rollup: cannot run: ${(err as Error).message}`);
+      return [];
+    } finally {
+      end();
+      running = undefined;
+    }
+  };
+  const task = cron.schedule(settings.schedule, () => void runNow(), { name: 'apm-rollup' });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    name: 'rollup',
+    addresses: [`${server.url} (rollup metrics; schedule "${settings.schedule}")`],
+    runner,
+    registry,
+    runNow,
+    stop() {
+      stopped ??= (async () => {
+        await task.destroy();
+        await running?.catch(() => undefined);
+        await server.stop();
+      })();
+      return stopped;
+    },
+  };
+}

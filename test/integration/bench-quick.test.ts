@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { QUICK_DEFAULTS } from '../../bench/bench-options.js';
+import type { BenchReport } from '../../bench/bench-report.js';
+import { runBench, type BenchOutcome } from '../../bench/bench-run.js';
+import { freePort } from '../harness/ports.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'apm-bench-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+// Quick shape: 2 accounts × 3 agents × 12 metrics × 3 minutes; 2 × (3 × 12 + 12) = 96 rows a minute.
+const ROWS = 3 * 96;
+// Sum of call_count of those rows (agents' and the applications'), from the deterministic values.
+const CALLS = 1560 + 1472 + 1504;
+
+describe('npm run bench --quick', () => {
+  it('runs every phase at both pool sizes, counts in the database exactly what was posted, and writes the reports', async () => {
+    const log: string[] = [];
+    const outcome: BenchOutcome = await runBench({ ...QUICK_DEFAULTS, outDir: path.join(tmp, 'results'), dataDir: path.join(tmp, 'data') }, { freePort, log: (l) => log.push(l) });
+    const r: BenchReport = outcome.report;
+    expect(r.shape).toEqual({ accounts: 2, agents: 3, metrics: 12, minutes: 3, rowsPerMinute: 96, concurrency: 4, generator: 'child' });
+    expect(r.runs.map((run) => run.bufferPoolBytes)).toEqual([64 * 1024 ** 2, 128 * 1024 ** 2]);
+    for (const run of r.runs) {
+      expect(run.errors).toEqual([]);
+      expect(run.skipped).toEqual([]);
+      for (const phase of [run.ceiling!, run.endToEnd!]) {
+        expect(phase).toMatchObject({ minutesPlanned: 3, minutesDone: 3, complete: true, rowsCounted: ROWS, rowsExpected: ROWS, callCountCounted: CALLS, callCountExpected: CALLS, exact: true });
+        expect(phase.decades).toHaveLength(1);
+        expect(phase.decades[0]).toMatchObject({ fromMinute: 0, toMinute: 3, rows: ROWS });
+        expect(phase.rowsPerSecond).toBeGreaterThan(0);
+        expect(phase.shardCpu!.cpuSeconds).toBeGreaterThanOrEqual(0);
+      }
+      const e = run.endToEnd!;
+      // 6 agents × 3 minutes, each answered 200 after its rows were committed.
+      expect(e.posts).toMatchObject({ ok: 18, failed: 0, abandoned: 0, concurrency: 4 });
+      expect(e.posts!.statuses['200']).toBe(18);
+      expect(e.posts!.latency.count).toBe(18);
+      expect(e.generatorCpu!.cpuSeconds).toBeGreaterThan(0);
+      expect(e.benchPeakRssBytes).toBeGreaterThan(0);
+      expect(run.ratio).toBeCloseTo(e.rowsPerSecond / run.ceiling!.rowsPerSecond, 12);
+      // The rollup read the agents' hour (the ceiling's hour was dropped): one hour per account.
+      expect(run.rollup).toMatchObject({ hours: 2, days: 0, rowsRead: ROWS, rowsWritten: 96 });
+      // Every beacon answered 204 is a page view in the database; the bare endpoint answered too.
+      const b = run.beacons!;
+      expect(b.beacon.ok).toBeGreaterThan(0);
+      expect(b.beacon.rejected).toBe(0);
+      expect(b.beacon.committed).toBe(b.beacon.ok);
+      expect(b.bare.ok).toBeGreaterThan(0);
+      expect(b.ratio).toBeCloseTo(b.beacon.perSecond / b.bare.perSecond, 12);
+      expect(run.dashboard!.map((d) => `${d.endpoint} ${d.window} ${d.requests} ${d.failed}`)).toEqual([
+        'overview 1h 3 0',
+        'overview 24h 3 0',
+        'overview 30d 3 0',
+        'transactions 1h 3 0',
+        'transactions 24h 3 0',
+        'transactions 30d 3 0',
+      ]);
+      // One probed account: 4 series (3 agents + application) × 12 metrics × (23 hours + 30 days).
+      expect(run.historyRows).toBe(4 * 12 * 53);
+    }
+    const json = JSON.parse(fs.readFileSync(outcome.jsonFile, 'utf8')) as BenchReport;
+    expect(json.runs[1]!.endToEnd!.rowsCounted).toBe(ROWS);
+    const md = fs.readFileSync(outcome.markdownFile, 'utf8');
+    expect(md).toContain('## Rows/s per ten minutes of the hour');
+    expect(md).toContain('| minutes | ceiling 64 MiB | end to end 64 MiB | ceiling 128 MiB | end to end 128 MiB |');
+    expect(fs.readFileSync(path.join(tmp, 'results', 'latest-quick.md'), 'utf8')).toBe(md);
+    // Each pool run's data directory is removed afterwards.
+    expect(fs.readdirSync(path.join(tmp, 'data'))).toEqual([]);
+    expect(log.some((l) => l.includes('end to end') && l.includes('(exact)'))).toBe(true);
+  }, 150_000);
+});

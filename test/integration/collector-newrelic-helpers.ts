@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { ShardStore } from '../../lib/shard/shard-store.js';
+import type { ServiceHandle } from '../../lib/services.js';
+import { startCollector } from '../../collector/collector.js';
+import { freePort } from '../harness/ports.js';
+import type { TestCluster } from '../harness/mariadb.js';
+import type { ServiceDeps } from '../../lib/services.js';
+
+export interface RunningCollector {
+  handle: ServiceHandle;
+  port: number;
+  metricsPort: number;
+  caPem: string;
+  caFile: string;
+}
+
+/** Starts the collector against a test cluster on free ports; `deps` may replace parts (e.g. the writer). */
+export async function startTestCollector(c: TestCluster, env: Record<string, string> = {}, deps: Partial<ServiceDeps> = {}): Promise<RunningCollector> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const config = c.config.with({ APM_COLLECTOR_PORT: String(port), APM_COLLECTOR_METRICS_PORT: String(metricsPort), ...env });
+  const handle = await startCollector(c.deps({ config, ...deps }));
+  const caFile = path.join(c.dataDir, 'collector', 'tls', 'ca.crt');
+  return { handle, port, metricsPort, caPem: fs.readFileSync(caFile, 'utf8'), caFile };
+}
+
+export interface AgentAnswer {
+  status: number;
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface PostOptions {
+  licenseKey: string;
+  runId?: string;
+  encoding?: 'identity' | 'gzip' | 'deflate';
+  /** Send these bytes instead of JSON.stringify(body). */
+  raw?: Buffer;
+  query?: string;
+}
+
+/** One agent-protocol request over HTTPS, trusting only the collector's CA (as the agent does). */
+export function agentPost(col: RunningCollector, method: string, body: unknown, o: PostOptions): Promise<AgentAnswer> {
+  const json = o.raw ?? Buffer.from(JSON.stringify(body));
+  const encoding = o.encoding ?? 'identity';
+  const payload = encoding === 'gzip' && !o.raw ? zlib.gzipSync(json) : encoding === 'deflate' && !o.raw ? zlib.deflateSync(json) : json;
+  const q = o.query ?? `marshal_format=json&protocol_version=17&license_key=${encodeURIComponent(o.licenseKey)}&method=${method}${o.runId ? `&run_id=${encodeURIComponent(o.runId)}` : ''}`;
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: col.port,
+        method: 'POST',
+        path: `/agent_listener/invoke_raw_method?${q}`,
+        ca: col.caPem,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Encoding': encoding, 'Content-Length': String(payload.length) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // left as text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** connect with the captured connect body, changed to name `apps`, `host` and `pid`. Returns the run id. */
+export async function connectAgent(col: RunningCollector, licenseKey: string, facts: { apps: string[]; host: string; pid: number }): Promise<string> {
+  const body = [{ pid: facts.pid, host: facts.host, display_host: facts.host, language: 'nodejs', app_name: facts.apps, agent_version: '13.20.0' }];
+  const r = await agentPost(col, 'connect', body, { licenseKey });
+  if (r.status !== 200) throw new Error(`connect answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body.return_value.agent_run_id as string;
+}
+
+export interface Committed {
+  count: number;
+  total: number;
+  exclusive: number;
+  min: number;
+  max: number;
+  sumsq: number;
+}
+
+/** Committed minute data of an account per "name|scope" for one agent id, summed over every minute table. */
+export async function committed(store: ShardStore, accountId: number, agentId: number): Promise<Map<string, Committed>> {
+  const tables = await store.listTables({ accountId, kind: 'minute' });
+  const out = new Map<string, Committed>();
+  for (const t of tables) {
+    const [rows] = await store.pool.query<any[]>(
+      `SELECT n.name, n.scope, SUM(d.call_count) AS c, SUM(d.total_time) AS t, SUM(d.exclusive_time) AS e, MIN(d.min_time) AS mn, MAX(d.max_time) AS mx, SUM(d.sum_of_squares) AS s
+       FROM ${t.name} d JOIN metric_names n ON n.account_id = ? AND n.id = d.metric_id WHERE d.agent_id = ? GROUP BY n.name, n.scope`,
+      [accountId, agentId],
+    );
+    for (const r of rows) {
+      const k = `${r.name}|${r.scope}`;
+      const have = out.get(k);
+      const v = { count: Number(r.c), total: Number(r.t), exclusive: Number(r.e), min: Number(r.mn), max: Number(r.mx), sumsq: Number(r.s) };
+      if (!have) out.set(k, v);
+      else out.set(k, { count: have.count + v.count, total: have.total + v.total, exclusive: have.exclusive + v.exclusive, min: Math.min(have.min, v.min), max: Math.max(have.max, v.max), sumsq: have.sumsq + v.sumsq });
+    }
+  }
+  return out;
+}
+
+/** Rows in every minute table of the account (to prove "nothing written"). */
+export async function rowCount(store: ShardStore, accountId: number): Promise<number> {
+  let n = 0;
+  for (const t of await store.listTables({ accountId, kind: 'minute' })) {
+    const [rows] = await store.pool.query<any[]>(`SELECT COUNT(*) AS n FROM ${t.name}`);
+    n += Number(rows[0].n);
+  }
+  return n;
+}
+
+/** The value of one sample of the collector's /metrics, or 0 when absent. */
+export async function scrape(col: RunningCollector, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${col.metricsPort}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
+}

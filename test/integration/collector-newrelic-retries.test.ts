@@ -1,0 +1,242 @@
+import https from 'node:https';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RetryableError } from '../../lib/errors.js';
+import { parseMetricData } from '../../collector/newrelic/metric-data.js';
+import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
+import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import { freePort } from '../harness/ports.js';
+import { capture, shiftedMetricData } from '../harness/newrelic-captures.js';
+import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector } from './collector-newrelic-helpers.js';
+
+let c: TestCluster;
+let col: RunningCollector;
+/** Refuses the next N writes the way a full writer queue does (503), then passes through. */
+let refusing: RefusingWriter;
+
+beforeAll(async () => {
+  c = await startTestCluster({ shards: 1 });
+  refusing = refusingWriter(c.writer);
+  col = await startTestCollector(c, {}, { writer: refusing.writer });
+});
+afterAll(async () => {
+  await col?.handle.stop();
+  await c?.stop();
+});
+
+const now = () => Date.now() / 1000;
+
+async function agentSetup(name: string) {
+  const made = await c.directory.createAccount({ name });
+  const { store } = await c.registry.storeForAccount(made.account.id);
+  const run = await connectAgent(col, made.licenseKey, { apps: ['app'], host: 'web-1', pid: 7 });
+  const app = (await c.directory.findApplication(made.account.id, 'app'))!;
+  const agentId = await store.agentId(made.account.id, { applicationId: app.id, host: 'web-1', pid: 7, language: 'nodejs' });
+  const appAgentId = await store.applicationAgentId(made.account.id, app.id);
+  const post = (method: string, body: unknown, extra: Parameters<typeof agentPost>[3] extends infer O ? Partial<O> : never = {}) =>
+    agentPost(col, method, body, { licenseKey: made.licenseKey, runId: run, ...extra });
+  return { id: made.account.id, shardId: made.account.shardId, key: made.licenseKey, store, run, agentId, appAgentId, post };
+}
+
+/** The captured 503 pair, with the same shift so 23 keeps 22's start as the agent did. */
+function pair(run: string) {
+  const t = now();
+  const first = shiftedMetricData(capture('22'), run, t, 1 + (capture('23').body[2] - capture('22').body[2]));
+  const merged = shiftedMetricData(capture('23'), run, t, 1);
+  expect(first[1]).toBeCloseTo(merged[1] as number, 6);
+  return { first: [first[0], merged[1], first[2], first[3]], merged };
+}
+
+/** Asserts the agent's and the application's committed rows equal one copy of `body`, exactly. */
+async function expectCommittedOnce(s: Awaited<ReturnType<typeof agentSetup>>, body: unknown[]) {
+  const h = parseMetricData(body, s.run, { now: now(), maxFutureSeconds: 300, maxAgeSeconds: 86400 });
+  for (const agentId of [s.agentId, s.appAgentId]) {
+    const got = await committed(s.store, s.id, agentId);
+    expect(got.size).toBe(h.metrics.length);
+    for (const m of h.metrics) {
+      const v = got.get(`${m.name}|${m.scope}`)!;
+      expect(v.count, m.name).toBe(m.stats.callCount);
+      expect(v.total, m.name).toBeCloseTo(m.stats.totalTime, 6);
+      expect(v.min, m.name).toBe(m.stats.minTime);
+      expect(v.max, m.name).toBe(m.stats.maxTime);
+    }
+  }
+}
+
+describe('retries never double count (captured 503 sequence 22 → 23)', () => {
+  it('shard down: 22 gets 503 quickly and writes nothing; 23 (merged, same start) is counted once', async () => {
+    const s = await agentSetup('shard-down');
+    const { first, merged } = pair(s.run);
+    const dead = await c.directory.addShard(`127.0.0.1:${await freePort()}`, 'closed');
+    await c.directory.setAccountShard(s.id, dead.id);
+    c.registry.forgetAccount(s.id);
+    const t0 = Date.now();
+    const r22 = await s.post('metric_data', first);
+    expect(r22.status).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r22.headers['retry-after']).toBe('10');
+    expect(r22.body.exception.message).toMatch(/^cannot write harvest: shard of account \d+ is unavailable/);
+    await c.directory.setAccountShard(s.id, s.shardId);
+    c.registry.forgetAccount(s.id);
+    expect(await rowCount(s.store, s.id)).toBe(0);
+    expect((await s.post('metric_data', merged)).status).toBe(200);
+    await expectCommittedOnce(s, merged);
+  });
+
+  it('writer refuses after the record was kept: 22 gets 503; 23 writes 22 and the delta, once', async () => {
+    const s = await agentSetup('writer-refuses');
+    const { first, merged } = pair(s.run);
+    refusing.refuse(1, (req) => new RetryableError(`cannot write to shard ${req.shardId}: 500000 rows are already waiting`, 5));
+    const r22 = await s.post('metric_data', first);
+    expect(r22.status).toBe(503);
+    expect(r22.headers['retry-after']).toBe('5');
+    expect(await rowCount(s.store, s.id)).toBe(0);
+    expect((await s.post('metric_data', merged)).status).toBe(200);
+    await expectCommittedOnce(s, merged);
+  });
+
+  it('22 committed but its 200 lost: the merged 23 adds only what is new', async () => {
+    const s = await agentSetup('lost-ack');
+    const { first, merged } = pair(s.run);
+    expect((await s.post('metric_data', first)).status).toBe(200);
+    await expectCommittedOnce(s, first);
+    const merges = await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' });
+    expect((await s.post('metric_data', merged)).status).toBe(200);
+    expect(await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' })).toBe(merges + 1);
+    await expectCommittedOnce(s, merged);
+  });
+
+  it('the identical payload delivered again (also concurrently, also gzip) is counted once', async () => {
+    const s = await agentSetup('identical');
+    const body = shiftedMetricData(capture('05'), s.run, now());
+    const first = await Promise.all([s.post('metric_data', body), s.post('metric_data', body)]);
+    // Two at once for one run: one wins, the other may get 503 (retry) or 200 (duplicate).
+    expect(first.map((r) => r.status)).toContain(200);
+    expect(first.every((r) => r.status === 200 || r.status === 503)).toBe(true);
+    expect((await s.post('metric_data', body)).status).toBe(200);
+    expect((await s.post('metric_data', body, { encoding: 'gzip' })).status).toBe(200);
+    await expectCommittedOnce(s, body);
+  });
+});
+
+describe('two collectors behind one load balancer', () => {
+  it('share a run: harvests alternate between them, a merged resend crosses over, each counted once', async () => {
+    const s = await agentSetup('two-collectors');
+    const other = await startTestCollector(c);
+    try {
+      const via = (target: RunningCollector, body: unknown) => agentPost(target, 'metric_data', body, { licenseKey: s.key, runId: s.run });
+      const t = now() - 300;
+      const h1 = shiftedMetricData(capture('06'), s.run, t, 240);
+      const h2 = [s.run, (h1[2] as number) + 0.001, (h1[2] as number) + 60, capture('06').body[3]];
+      const h3 = [s.run, (h2[2] as number) + 0.001, (h2[2] as number) + 60, capture('05').body[3]];
+      expect((await via(col, h1)).status).toBe(200);
+      expect((await via(other, h2)).status).toBe(200);
+      // col remembers the record version it saved for h1; other has moved it on: col must notice.
+      expect((await via(col, h3)).status).toBe(200);
+      const { first, merged } = pair(s.run);
+      expect((await via(other, first)).status).toBe(200);
+      expect((await via(col, merged)).status).toBe(200);
+      const got = await committed(s.store, s.id, s.agentId);
+      const wt = (b: unknown[]) => (b[3] as Array<[{ name: string; scope?: string }, number[]]>).find(([m]) => m.name === 'WebTransaction' && !m.scope)?.[1][0] ?? 0;
+      expect(got.get('WebTransaction|')!.count).toBe(19 + 19 + 413 + wt(merged));
+      expect(got.get('Supportability/Nodejs/Collector/Output/Bytes|')!.count).toBe(8 + 8 + 35 + 8);
+    } finally {
+      await other.handle.stop();
+    }
+  });
+});
+
+describe('bad input: a clear status and message, nothing of the payload written', () => {
+  it('answers 400 / 413 with the problem named and writes no row', async () => {
+    const s = await agentSetup('bad-input');
+    const ok = shiftedMetricData(capture('05'), s.run, now());
+    const withStats = (stats: unknown[], name = 'Custom/x') => [ok[0], ok[1], ok[2], [...(ok[3] as unknown[]), [{ name }, stats]]];
+    const future = [ok[0], now(), now() + 3600, ok[3]];
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
+    const cases: Array<[string, Promise<{ status: number; body: any }>, number, RegExp]> = [
+      ['unknown method', s.post('get_everything', []), 400, /unknown method/],
+      ['bad JSON', s.post('metric_data', null, { raw: Buffer.from('["r1", 1, 2, [') }), 400, /cannot parse metric_data body: not JSON/],
+      ['NaN', s.post('metric_data', null, { raw: Buffer.from(`["${s.run}", ${ok[1]}, ${ok[2]}, [[{"name":"A"},[NaN,0,0,0,0,0]]]]`) }), 400, /not JSON/],
+      ['negative count', s.post('metric_data', withStats([-2, 0, 0, 0, 0, 0])), 400, /call count -2 is negative/],
+      ['min > max', s.post('metric_data', withStats([2, 1, 1, 0.9, 0.1, 0.82])), 400, /min 0.9 is greater than max 0.1/],
+      ['name over 255 bytes', s.post('metric_data', withStats([1, 0, 0, 0, 0, 0], `Custom/${'x'.repeat(250)}`)), 400, /name is 257 bytes long/],
+      ['control character', s.post('metric_data', withStats([1, 0, 0, 0, 0, 0], 'Custom/\u0007bell')), 400, /contains a control character/],
+      ['window far in the future', s.post('metric_data', future), 400, /in the future/],
+      ['wrong shape', s.post('metric_data', { metrics: [] }), 400, /body must be the array/],
+      ['body over the limit', s.post('metric_data', null, { raw: Buffer.alloc(1_000_001, 0x20) }), 413, /more than 1000000/],
+      ['gzip bomb', s.post('metric_data', null, { raw: bomb, encoding: 'gzip' }), 413, /decodes to more than the limit/],
+    ];
+    for (const [what, answer, status, message] of cases) {
+      const r = await answer;
+      expect(r.status, what).toBe(status);
+      expect(r.body.exception.message, what).toMatch(message);
+    }
+    expect(await rowCount(s.store, s.id)).toBe(0);
+    expect(await scrape(col, 'apm_collector_requests_total', { method: 'unknown', status: '400' })).toBeGreaterThanOrEqual(1);
+    expect(await scrape(col, 'apm_collector_bytes_in_flight')).toBe(0);
+  });
+});
+
+describe('a client that goes away mid-body', () => {
+  it('writes nothing, releases its in-flight bytes and is counted as aborted', async () => {
+    const s = await agentSetup('aborted');
+    const before = await scrape(col, 'apm_collector_requests_total', { method: 'metric_data', status: 'aborted' });
+    await new Promise<void>((resolve) => {
+      const req = https.request({
+        host: '127.0.0.1',
+        port: col.port,
+        method: 'POST',
+        path: `/agent_listener/invoke_raw_method?marshal_format=json&protocol_version=17&license_key=${s.key}&method=metric_data&run_id=${s.run}`,
+        ca: col.caPem,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': '5000' },
+      });
+      req.on('error', () => resolve());
+      req.write(`["${s.run}", 1, 2, [`);
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 200);
+    });
+    for (let i = 0; i < 250 && (await scrape(col, 'apm_collector_requests_total', { method: 'metric_data', status: 'aborted' })) === before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await scrape(col, 'apm_collector_requests_total', { method: 'metric_data', status: 'aborted' })).toBe(before + 1);
+    expect(await scrape(col, 'apm_collector_bytes_in_flight')).toBe(0);
+    expect(await rowCount(s.store, s.id)).toBe(0);
+  });
+});
+
+describe('other methods and self-metrics', () => {
+  it('answers event, error and trace payloads with 200, counts them, stores nothing; shutdown forgets the run', async () => {
+    const s = await agentSetup('events');
+    for (const p of ['07', '08', '09', '10', '11', '13']) {
+      const cap = capture(p);
+      const body = [s.run, ...cap.body.slice(1)];
+      expect((await s.post(cap.query.method!, body)).status, cap.query.method).toBe(200);
+    }
+    expect(await scrape(col, 'apm_collector_ignored_items_total', { method: 'span_event_data' })).toBe(capture('07').body[2].length);
+    expect(await scrape(col, 'apm_collector_ignored_items_total', { method: 'error_data' })).toBe(capture('11').body[1].length);
+    expect(await rowCount(s.store, s.id)).toBe(0);
+    expect((await s.post('metric_data', shiftedMetricData(capture('06'), s.run, now()))).status).toBe(200);
+    const [before] = await s.store.pool.query<any[]>('SELECT COUNT(*) AS n FROM harvest_records WHERE account_id = ?', [s.id]);
+    expect(Number(before[0].n)).toBe(1);
+    expect(await s.post('shutdown', [])).toMatchObject({ status: 200, body: { return_value: null } });
+    const [after] = await s.store.pool.query<any[]>('SELECT COUNT(*) AS n FROM harvest_records WHERE account_id = ?', [s.id]);
+    expect(Number(after[0].n)).toBe(0);
+  });
+
+  it('exposes requests by method and status, rows per shard, write sizes, commit latency and dictionary size', async () => {
+    const s = await agentSetup('metrics');
+    const ok = (await scrape(col, 'apm_collector_requests_total', { method: 'metric_data', status: '200' }));
+    const rows = await scrape(col, 'apm_collector_rows_written_total', { shard: String(s.shardId) });
+    const commits = await scrape(col, 'apm_collector_commit_seconds_count');
+    expect((await s.post('metric_data', shiftedMetricData(capture('06'), s.run, now()))).status).toBe(200);
+    expect(await scrape(col, 'apm_collector_requests_total', { method: 'metric_data', status: '200' })).toBe(ok + 1);
+    expect(await scrape(col, 'apm_collector_rows_written_total', { shard: String(s.shardId) })).toBe(rows + 160);
+    expect(await scrape(col, 'apm_collector_commit_seconds_count')).toBe(commits + 1);
+    expect(await scrape(col, 'apm_collector_write_rows_bucket', { le: '250' })).toBeGreaterThanOrEqual(1);
+    expect(await scrape(col, 'apm_collector_dictionary_names', { shard: String(s.shardId) })).toBeGreaterThanOrEqual(80);
+    expect(await scrape(col, 'apm_collector_connects_total')).toBeGreaterThanOrEqual(1);
+  });
+});

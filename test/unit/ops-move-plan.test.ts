@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ROLLUP_LOCK_SUFFIX as ROLLUP_SERVICE_LOCK } from '../../rollup/shard-lock.js';
+import { blocksWrites } from '../../lib/ops/account-fence.js';
+import { classifyRowTable } from '../../lib/ops/account-rows.js';
+import { copyOrder, recheckTables, recoveryOf, type MoveFacts, type RegistryEntry } from '../../lib/ops/move-plan.js';
+import { ROLLUP_LOCK_SUFFIX } from '../../lib/ops/rollup-lock.js';
+import { differingPeriods } from '../../lib/ops/table-sync.js';
+
+const move = (state: MoveFacts['state']): MoveFacts => ({ id: 7, accountId: 5, fromShard: 1, toShard: 2, state, tablesTotal: 40, tablesDone: 12 });
+
+describe('recoveryOf: what an unfinished move can do next', () => {
+  it('before the switch: resume or roll back, and says how', () => {
+    for (const state of ['copying', 'syncing', 'switching'] as const) {
+      const r = recoveryOf(move(state), { running: false, accountShard: 1 });
+      expect(r).toMatchObject({ running: false, canResume: true, canRollback: true });
+      expect(r.message).toContain(`was interrupted while ${state}`);
+      expect(r.message).toContain('apm accounts move 5 --resume');
+      expect(r.message).toContain('apm accounts move 5 --rollback');
+    }
+    expect(recoveryOf(move('copying'), { running: false, accountShard: 1 }).message).toContain('(12/40 tables)');
+    expect(recoveryOf(move('switching'), { running: false, accountShard: 1 }).message).not.toContain('tables)');
+  });
+
+  it('after the switch (journal or directory says so): resume only', () => {
+    for (const [state, shard] of [['switched', 2], ['switching', 2]] as const) {
+      const r = recoveryOf(move(state), { running: false, accountShard: shard });
+      expect(r).toMatchObject({ canResume: true, canRollback: false });
+      expect(r.message).toMatch(/after the switch: the account already lives on shard 2; it can only be resumed/);
+    }
+  });
+
+  it('running or finished: neither', () => {
+    expect(recoveryOf(move('copying'), { running: true, accountShard: 1 })).toEqual({ running: true, canResume: false, canRollback: false, message: 'move 7 of account 5 (shard 1 → 2) is running: copying (12/40 tables)' });
+    expect(recoveryOf(move('done'), { running: false, accountShard: 2 }).message).toBe('move 7 of account 5 (shard 1 → 2) is done');
+    expect(recoveryOf(move('rolled_back'), { running: false, accountShard: 1 })).toMatchObject({ canResume: false, canRollback: false, message: 'move 7 of account 5 (shard 1 → 2) is rolled back' });
+  });
+});
+
+const entry = (name: string, start: number, end: number, state: RegistryEntry['state'] = 'done', rolledAt: string | null = 'r1'): RegistryEntry => ({ name, kind: 'minute', start, end, state, rolledAt });
+
+describe('copyOrder', () => {
+  it('closed tables oldest first, then open ones', () => {
+    const t = [entry('c', 300, 400), entry('a', 100, 200), entry('open', 500, 600), entry('b', 100, 300)];
+    expect(copyOrder(t, 450).map((x) => x.name)).toEqual(['a', 'b', 'c', 'open']);
+  });
+});
+
+describe('recheckTables: what the switch compares again', () => {
+  const at = 100_000;
+  const snap = [entry('old-done', 0, 3600), entry('old-open', 0, 3600, 'open', null), entry('recent-done', at - 3600, at - 1800), entry('old-dirty', 0, 3600, 'dirty')];
+  it('skips only tables rolled before, unchanged since, and ended long before the snapshot', () => {
+    expect(recheckTables(snap, snap, at)).toEqual(['old-open', 'recent-done', 'old-dirty']);
+  });
+  it('a table turned dirty, rolled again, or new since the snapshot is compared again', () => {
+    const now = [entry('old-done', 0, 3600, 'dirty'), entry('old-open', 0, 3600, 'open', null), entry('recent-done', at - 3600, at - 1800), entry('old-dirty', 0, 3600, 'dirty'), entry('new', at, at + 3600, 'open', null)];
+    expect(recheckTables(snap, now, at)).toEqual(['old-done', 'old-open', 'recent-done', 'old-dirty', 'new']);
+    const rerolled = [entry('old-done', 0, 3600, 'done', 'r2')];
+    expect(recheckTables([entry('old-done', 0, 3600)], rerolled, at)).toEqual(['old-done']);
+    expect(recheckTables([entry('old-done', 0, 3600)], [entry('old-done', 0, 3600)], at)).toEqual([]);
+  });
+});
+
+describe('classifyRowTable', () => {
+  it.each([
+    ['metric_names', 'insert-only'],
+    ['application_metrics', 'insert-only'],
+    ['agents', 'insert-only'],
+    ['wl_20261123', 'insert-only'],
+    ['account_counters', 'counters'],
+    ['rollup_days', 'replace'],
+    ['harvest_records', 'replace'],
+    ['some_future_table', 'replace'],
+    ['table_registry', 'skip'],
+    ['account_fences', 'skip'],
+    ['ts_5_2026112301', 'skip'],
+    ['template_hour_v2', 'skip'],
+  ])('%s → %s', (name, mode) => expect(classifyRowTable(name)).toBe(mode));
+});
+
+describe('fences and periods', () => {
+  it('blocksWrites: away always, fenced only while its lease holds', () => {
+    expect(blocksWrites({ state: 'open', leased: false })).toBe(false);
+    expect(blocksWrites({ state: 'away', leased: false })).toBe(true);
+    expect(blocksWrites({ state: 'fenced', leased: true })).toBe(true);
+    expect(blocksWrites({ state: 'fenced', leased: false })).toBe(false);
+  });
+
+  it('differingPeriods: changed, missing and extra periods', () => {
+    const src = new Map([[60, '1:a'], [120, '2:b'], [180, '1:c']]);
+    const dst = new Map([[60, '1:a'], [120, '2:x'], [240, '1:d']]);
+    expect(differingPeriods(src, dst)).toEqual([120, 180, 240]);
+    expect(differingPeriods(src, src)).toEqual([]);
+  });
+
+  it('the move takes the same rollup lock as the rollup service', () => {
+    expect(ROLLUP_LOCK_SUFFIX).toBe(ROLLUP_SERVICE_LOCK);
+  });
+});
