@@ -74,9 +74,12 @@ export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
     clearInterval(timer);
     closeListen(listening.socket);
     intake.close();
+    // A timer flush in progress drained the aggregator before the last beacons came in: flush() then
+    // joins it, so flush again until nothing is left in memory (the listener is closed by now).
     await flusher.flush();
+    if (aggregator.size > 0) await flusher.flush();
     const deadline = Date.now() + STOP_RETRY_MS;
-    while (flusher.pendingBatches > 0 && Date.now() < deadline) {
+    while ((flusher.pendingBatches > 0 || aggregator.size > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       await flusher.flush();
     }

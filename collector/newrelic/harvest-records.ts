@@ -4,7 +4,7 @@ import type { Pool as PromisePool } from 'mysql2/promise';
 import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
 import type { HarvestMetric } from './metric-data.js';
 
-const deflate = promisify(zlib.deflateRaw);
+const deflate = promisify<zlib.InputType, zlib.ZlibOptions, Buffer>(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
 
 /** A record as stored, with the version its next update must match. */
@@ -14,7 +14,8 @@ export interface StoredRecord {
 }
 
 type WireMetric = [string, string, number, number, number, number, number, number];
-type WirePiece = { k: string; p: number; m: WireMetric[] };
+/** m: null when the piece's metrics are the record's cumulative ones (a new harvest: half the size). */
+type WirePiece = { k: string; p: number; m: WireMetric[] | null };
 type Wire = { s: number; e: number; d: string[]; c: WireMetric[]; q: WirePiece };
 
 const toWire = (ms: readonly HarvestMetric[]): WireMetric[] =>
@@ -25,17 +26,25 @@ const fromWire = (ms: WireMetric[]): HarvestMetric[] =>
     scope,
     stats: { callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares },
   }));
-const pieceToWire = (p: HarvestPiece): WirePiece => ({ k: p.key, p: p.period, m: toWire(p.metrics) });
+const pieceToWire = (p: HarvestPiece, cumulative: readonly HarvestMetric[]): WirePiece => ({
+  k: p.key,
+  p: p.period,
+  m: p.metrics === cumulative ? null : toWire(p.metrics),
+});
 
-/** Record → compact JSON → raw deflate. JSON keeps every double exactly (shortest round-trip form). */
+/**
+ * Record → compact JSON → raw deflate at level 1 (the fastest: one record is written per harvest, so
+ * CPU matters more than the last bytes). JSON keeps every double exactly (shortest round-trip form).
+ */
 export async function encodeRecord(r: HarvestRecord): Promise<Buffer> {
-  const wire: Wire = { s: r.start, e: r.end, d: r.seen, c: toWire(r.cumulative), q: pieceToWire(r.pending) };
-  return deflate(Buffer.from(JSON.stringify(wire)));
+  const wire: Wire = { s: r.start, e: r.end, d: r.seen, c: toWire(r.cumulative), q: pieceToWire(r.pending, r.cumulative) };
+  return deflate(Buffer.from(JSON.stringify(wire)), { level: 1 });
 }
 
 export async function decodeRecord(blob: Buffer): Promise<HarvestRecord> {
   const w = JSON.parse((await inflate(blob)).toString('utf8')) as Wire;
-  return { start: w.s, end: w.e, seen: w.d, cumulative: fromWire(w.c), pending: { key: w.q.k, period: w.q.p, metrics: fromWire(w.q.m) } };
+  const cumulative = fromWire(w.c);
+  return { start: w.s, end: w.e, seen: w.d, cumulative, pending: { key: w.q.k, period: w.q.p, metrics: w.q.m === null ? cumulative : fromWire(w.q.m) } };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
+import { KeyedSerializer, withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
 
 export interface MetricName {
@@ -31,6 +32,7 @@ function key(accountId: number, n: MetricName): string {
 export class MetricDictionary {
   readonly #ids = new Map<string, number>();
   readonly #appSets = new Map<string, Promise<Set<number>>>();
+  readonly #serial = new KeyedSerializer();
 
   constructor(
     private readonly pool: PromisePool,
@@ -43,8 +45,14 @@ export class MetricDictionary {
   }
 
   async ids(accountId: number, names: readonly MetricName[], opts: MetricIdsOptions = {}): Promise<number[]> {
-    const missing = names.filter((n) => !this.#ids.has(key(accountId, n)));
-    if (missing.length > 0) await this.#resolve(accountId, dedupe(accountId, missing));
+    if (names.some((n) => !this.#ids.has(key(accountId, n)))) {
+      // First sight of names: one resolution per account at a time in this process (concurrent
+      // agents of one account bring the same new names), retried when another process deadlocks us.
+      await this.#serial.run(`names:${accountId}`, async () => {
+        const missing = names.filter((n) => !this.#ids.has(key(accountId, n)));
+        if (missing.length > 0) await withLockRetry(() => this.#resolve(accountId, dedupe(accountId, missing)));
+      });
+    }
     const ids = names.map((n) => this.#ids.get(key(accountId, n))!);
     if (opts.applicationId === undefined) return ids;
     return this.#bound(accountId, opts.applicationId, ids, opts.onOverflow);
@@ -123,9 +131,10 @@ export class MetricDictionary {
       }
     }
     if (fresh.length > 0) {
-      await this.pool.query('INSERT IGNORE INTO application_metrics (account_id, application_id, metric_id) VALUES ?', [
-        fresh.map((id) => [accountId, applicationId, id]),
-      ]);
+      const values = fresh.map((id) => [accountId, applicationId, id]);
+      await this.#serial.run(`apps:${accountId}`, () =>
+        withLockRetry(() => this.pool.query('INSERT IGNORE INTO application_metrics (account_id, application_id, metric_id) VALUES ?', [values])),
+      );
     }
     if (folded > 0) onOverflow?.(folded);
     return out;

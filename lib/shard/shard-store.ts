@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
+import { KeyedSerializer, withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
@@ -31,6 +32,7 @@ export class ShardStore {
   readonly dictionary: MetricDictionary;
   readonly #tables = new Map<string, Promise<TableInfo>>();
   readonly #agents = new Map<string, number>();
+  readonly #serial = new KeyedSerializer();
   /** kind → version → column names. */
   #templates = new Map<TableKind, Map<number, readonly string[]>>();
 
@@ -255,20 +257,26 @@ export class ShardStore {
       );
       return rows[0] ? Number(rows[0].id) : undefined;
     };
-    let id = await select();
-    if (id === undefined) {
-      const conn = await this.pool.getConnection();
-      try {
-        const reserved = await reserveIds(conn, accountId, 'agent', 1);
-        await conn.query('INSERT IGNORE INTO agents (account_id, id, application_id, host, pid, language) VALUES (?, ?, ?, ?, ?, ?)', [
-          accountId, reserved, a.applicationId, a.host, a.pid, a.language,
-        ]);
-      } finally {
-        conn.release();
-      }
-      id = await select();
-      if (id === undefined) throw new Error('BUG: agent row missing after insert');
-    }
+    // First sight: one registration per agent identity at a time in this process (all agents of an
+    // application register its pseudo-agent at once), retried when another process deadlocks us.
+    const id = await this.#serial.run(k, async () => {
+      const found = this.#agents.get(k) ?? (await select());
+      if (found !== undefined) return found;
+      await withLockRetry(async () => {
+        const conn = await this.pool.getConnection();
+        try {
+          const reserved = await reserveIds(conn, accountId, 'agent', 1);
+          await conn.query('INSERT IGNORE INTO agents (account_id, id, application_id, host, pid, language) VALUES (?, ?, ?, ?, ?, ?)', [
+            accountId, reserved, a.applicationId, a.host, a.pid, a.language,
+          ]);
+        } finally {
+          conn.release();
+        }
+      });
+      const made = await select();
+      if (made === undefined) throw new Error('BUG: agent row missing after insert');
+      return made;
+    });
     if (this.#agents.size > 1_000_000) this.#agents.clear();
     this.#agents.set(k, id);
     return id;

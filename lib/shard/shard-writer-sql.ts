@@ -24,6 +24,18 @@ function int(n: number, what: string): string {
   return String(n);
 }
 
+/** True when every value of the row can be written (the checks valuesTuple makes, without the text). */
+export function isWritableRow(r: TimesliceRow): boolean {
+  return (
+    Number.isSafeInteger(r.metricId) && r.metricId >= 0 &&
+    Number.isSafeInteger(r.agentId) && r.agentId >= 0 &&
+    Number.isSafeInteger(r.period) && r.period >= 0 &&
+    Number.isSafeInteger(r.callCount) && r.callCount >= 0 &&
+    Number.isFinite(r.totalTime) && Number.isFinite(r.exclusiveTime) && Number.isFinite(r.minTime) &&
+    Number.isFinite(r.maxTime) && Number.isFinite(r.sumOfSquares)
+  );
+}
+
 export function valuesTuple(r: TimesliceRow): string {
   return (
     `(${int(r.metricId, 'metric id')},${int(r.agentId, 'agent id')},${int(r.period, 'period')},` +

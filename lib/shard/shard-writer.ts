@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import type { PoolConnection } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { RetryableError } from '../errors.js';
-import { mergeInto, rowKey, type TimesliceRow } from '../timeslice/timeslice.js';
+import { RowMerger } from '../timeslice/row-merger.js';
+import type { TimesliceRow } from '../timeslice/timeslice.js';
 import type { ShardRegistry } from './shard-registry.js';
 import type { ShardStore } from './shard-store.js';
-import { ledgerDdl, upsertSql, valuesTuple } from './shard-writer-sql.js';
+import { takeBatch } from './shard-writer-batch.js';
+import { isWritableRow, ledgerDdl, upsertSql, valuesTuple } from './shard-writer-sql.js';
 import type { Fence } from '../ops/account-fence.js';
 import { WriterFences } from '../ops/writer-fences.js';
 import { ledgerTableName, type TableKind } from './table-naming.js';
@@ -52,6 +54,8 @@ class ShardQueue {
   queue: Pending[] = [];
   pendingRows = 0;
   inFlight = 0;
+  /** Accounts a transaction in flight holds: their other requests wait for the next transaction. */
+  busyAccounts = new Set<number>();
   timer: NodeJS.Timeout | undefined;
   downUntil = 0;
 }
@@ -97,10 +101,14 @@ export class ShardWriter {
   write(req: WriteRequest): Promise<WriteOutcome> {
     if (this.#stopped) return Promise.reject(new RetryableError('cannot write: the writer is stopping', 5));
     // A malformed row is a caller's bug: fail that request alone, never the batch it would join.
-    try {
-      for (const w of req.rows) valuesTuple(w.row);
-    } catch (err) {
-      return Promise.reject(err);
+    for (const w of req.rows) {
+      if (!isWritableRow(w.row)) {
+        try {
+          valuesTuple(w.row); // throws the BUG message naming the bad value
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
     }
     const q = this.#queue(req.shardId);
     if (Date.now() < q.downUntil) {
@@ -160,18 +168,17 @@ export class ShardWriter {
 
   async #flush(shardId: number, q: ShardQueue): Promise<void> {
     while (q.queue.length > 0 && q.inFlight < this.o.connections) {
-      const batch: Pending[] = [];
-      let rows = 0;
-      while (q.queue.length > 0 && (batch.length === 0 || rows + q.queue[0]!.req.rows.length <= this.o.batchRows)) {
-        const p = q.queue.shift()!;
-        rows += p.req.rows.length;
-        batch.push(p);
-      }
+      const { batch, rest, rows } = takeBatch(q.queue, q.busyAccounts, this.o.batchRows);
+      if (batch.length === 0) return; // every queued account is in a transaction: its end reschedules
+      q.queue = rest;
       q.pendingRows -= rows;
       this.#m.pending.set({ shard: String(shardId) }, q.pendingRows);
+      const accounts = new Set(batch.map((p) => p.req.accountId));
+      for (const a of accounts) q.busyAccounts.add(a);
       q.inFlight++;
       void this.#commit(shardId, q, batch).finally(() => {
         q.inFlight--;
+        for (const a of accounts) q.busyAccounts.delete(a);
         if (q.queue.length > 0) this.#schedule(shardId, q);
       });
     }
@@ -271,21 +278,18 @@ export class ShardWriter {
       const live = fenced.size === 0 ? batch : batch.filter((p) => !fenced.has(p.req.accountId));
       dups = await this.#ledger(conn, live);
       // Merge in memory per table and row key, then upsert table by table.
-      const perTable = new Map<string, Map<string, TimesliceRow>>();
+      const perTable = new Map<string, RowMerger>();
       for (const p of live) {
         if (dups.has(p)) continue;
         for (const w of p.req.rows) {
           const name = infos.get(`${w.kind}:${p.req.accountId}:${w.t}`)!.name;
           let rows = perTable.get(name);
-          if (!rows) perTable.set(name, (rows = new Map()));
-          const k = rowKey(w.row.metricId, w.row.agentId, w.row.period);
-          const have = rows.get(k);
-          if (have) mergeInto(have, w.row);
-          else rows.set(k, { ...w.row });
+          if (!rows) perTable.set(name, (rows = new RowMerger()));
+          rows.add(w.row);
         }
       }
       for (const [name, rows] of perTable) {
-        const list = [...rows.values()];
+        const list = rows.rows();
         for (let i = 0; i < list.length; i += this.o.batchRows) await conn.query(upsertSql(name, list.slice(i, i + this.o.batchRows)));
         written += list.length;
       }

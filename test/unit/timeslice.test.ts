@@ -36,3 +36,41 @@ describe('timeslice merge', () => {
     expect(() => upsertSql('t', [{ metricId: 1, agentId: 2, period: 0, ...timesliceOf(NaN) }])).toThrow(/finite/);
   });
 });
+
+describe('writer batch picking', async () => {
+  const { takeBatch } = await import('../../lib/shard/shard-writer-batch.js');
+  const q = (accountId: number, n: number, id: string) => ({ id, req: { accountId, rows: new Array(n) } });
+  it('takes whole requests in order up to the row bound, at least one', () => {
+    const queue = [q(1, 600, 'a'), q(2, 600, 'b'), q(3, 600, 'c'), q(4, 100, 'd')];
+    const r = takeBatch(queue, new Set(), 1500);
+    expect(r.batch.map((p) => p.id)).toEqual(['a', 'b']);
+    expect(r.rest.map((p) => p.id)).toEqual(['c', 'd']);
+    expect(r.rows).toBe(1200);
+    expect(takeBatch([q(1, 5000, 'big')], new Set(), 1500).batch.map((p) => p.id)).toEqual(['big']);
+  });
+  it('skips accounts held by a transaction in flight, keeping their order', () => {
+    const queue = [q(1, 10, 'a1'), q(2, 10, 'b1'), q(1, 10, 'a2'), q(3, 10, 'c1')];
+    const r = takeBatch(queue, new Set([1]), 1500);
+    expect(r.batch.map((p) => p.id)).toEqual(['b1', 'c1']);
+    expect(r.rest.map((p) => p.id)).toEqual(['a1', 'a2']);
+    expect(takeBatch(queue, new Set([1, 2, 3]), 1500).batch).toEqual([]);
+  });
+});
+
+describe('row merger', async () => {
+  const { RowMerger } = await import('../../lib/timeslice/row-merger.js');
+  it('merges rows of one key exactly and keeps first-seen order, without touching its input', () => {
+    const a = { metricId: 1, agentId: 2, period: 60, ...timesliceOf(0.5) };
+    const b = { metricId: 1, agentId: 3, period: 60, ...timesliceOf(0.25) };
+    const c = { metricId: 1, agentId: 2, period: 60, ...timesliceOf(0.125) };
+    const d = { metricId: 1, agentId: 2, period: 120, ...timesliceOf(1) };
+    const m = new RowMerger();
+    for (const r of [a, b, c, d]) m.add(r);
+    expect(m.rows()).toEqual([
+      { metricId: 1, agentId: 2, period: 60, callCount: 2, totalTime: 0.625, exclusiveTime: 0.625, minTime: 0.125, maxTime: 0.5, sumOfSquares: 0.265625 },
+      { metricId: 1, agentId: 3, period: 60, ...timesliceOf(0.25) },
+      { metricId: 1, agentId: 2, period: 120, ...timesliceOf(1) },
+    ]);
+    expect(a.callCount).toBe(1);
+  });
+});

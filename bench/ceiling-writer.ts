@@ -1,0 +1,91 @@
+import { upsertSql } from '../lib/shard/shard-writer-sql.js';
+import type { ShardStore } from '../lib/shard/shard-store.js';
+import { mergeInto, type TimesliceRow } from '../lib/timeslice/timeslice.js';
+import type { AccountIds } from './bench-fleet.js';
+import { benchStats, seedOf, type BenchMetric } from './bench-metrics.js';
+
+export interface CeilingJob {
+  store: ShardStore;
+  accounts: readonly AccountIds[];
+  metrics: readonly BenchMetric[];
+  hourStart: number;
+  minutes: number;
+  connections: number;
+  batchRows: number;
+  /** Date.now() after which no new minute starts. */
+  deadline: number;
+}
+
+export interface CeilingResult {
+  minutesDone: number;
+  minuteDoneAt: number[];
+  startedAt: number;
+  statements: number;
+  rowsSent: number;
+}
+
+/**
+ * The minute rows of one account the end-to-end path stores for simulated minute `minute`: one per
+ * (agent, metric) and one per metric for the application pseudo-agent, merged across agents exactly
+ * as the shard writer merges them. Pure.
+ */
+export function minuteRows(ids: AccountIds, metrics: readonly BenchMetric[], period: number, minute: number): TimesliceRow[] {
+  const rows: TimesliceRow[] = [];
+  const app: TimesliceRow[] = [];
+  for (let g = 0; g < ids.agentIds.length; g++) {
+    for (let m = 0; m < metrics.length; m++) {
+      const s = benchStats(seedOf(ids.account.index, g, m, minute), metrics[m]!.apdex);
+      rows.push({ ...s, metricId: ids.metricIds[m]!, agentId: ids.agentIds[g]!, period });
+      if (g === 0) app.push({ ...s, metricId: ids.metricIds[m]!, agentId: ids.applicationAgentId, period });
+      else mergeInto(app[m]!, s);
+    }
+  }
+  return rows.concat(app);
+}
+
+/**
+ * The ceiling: the same rows written straight into the account's per-hour table by multi-row
+ * INSERT … ON DUPLICATE KEY UPDATE (lib/shard/shard-writer-sql.ts, the writer's own statement), one
+ * autocommitted statement of `batchRows` rows at a time on each of `connections` connections, with
+ * no HTTP, no JSON, no dictionary, no ledger in front. Minutes go one after the other, as the
+ * generator posts them.
+ */
+export async function writeCeilingHour(job: CeilingJob, onMinute: (minute: number, at: number) => void): Promise<CeilingResult> {
+  const result: CeilingResult = { minutesDone: 0, minuteDoneAt: [], startedAt: Date.now(), statements: 0, rowsSent: 0 };
+  const conns = await Promise.all(Array.from({ length: job.connections }, () => job.store.pool.getConnection()));
+  try {
+    for (let k = 0; k < job.minutes && Date.now() < job.deadline; k++) {
+      const period = job.hourStart + 60 * k;
+      const statements = statementsOf(job, period, k, result);
+      await Promise.all(
+        conns.map(async (conn) => {
+          for (;;) {
+            const next = await statements.next();
+            if (next.done) return;
+            await conn.query(next.value);
+          }
+        }),
+      );
+      result.minutesDone = k + 1;
+      result.minuteDoneAt.push(Date.now());
+      onMinute(k, Date.now());
+    }
+  } finally {
+    for (const c of conns) c.release();
+  }
+  return result;
+}
+
+/** Statements of one minute, built lazily (one account's rows in memory at a time per worker). */
+async function* statementsOf(job: CeilingJob, period: number, minute: number, result: CeilingResult): AsyncGenerator<string> {
+  for (const ids of job.accounts) {
+    const table = (await job.store.ensureTable(ids.account.id, 'minute', period)).name;
+    const rows = minuteRows(ids, job.metrics, period, minute);
+    for (let i = 0; i < rows.length; i += job.batchRows) {
+      const chunk = rows.slice(i, i + job.batchRows);
+      result.statements++;
+      result.rowsSent += chunk.length;
+      yield upsertSql(table, chunk);
+    }
+  }
+}

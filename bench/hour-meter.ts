@@ -1,0 +1,97 @@
+import type { ShardStore } from '../lib/shard/shard-store.js';
+import { expectedCallCount } from './bench-metrics.js';
+import { decadesOf, isDecadeEnd, type HourPhaseReport } from './bench-report.js';
+import { censusOfHour } from './db-census.js';
+import { CpuMeter, memoryOf, resetPeakRss } from './proc-stats.js';
+import { serverCounters, type ServerCounters } from './shard-server.js';
+
+export interface HourMeterOptions {
+  store: ShardStore;
+  shardPid: number;
+  /** The generator's pid when it runs in its own process. */
+  generatorPid?: number;
+  accounts: readonly { id: number; index: number }[];
+  agents: number;
+  metrics: number;
+  hourStart: number;
+  minutes: number;
+}
+
+/** How a phase went, as its writer reports it. */
+export interface HourProgress {
+  startedAt: number;
+  minutesDone: number;
+  minuteDoneAt: number[];
+}
+
+/**
+ * Measures one simulated hour: CPU of the bench process, mariadbd and the generator over the phase,
+ * the bench process's peak RSS, the server's I/O counters at every ten minutes, and at the end the
+ * rows actually in the database against the rows the load should have stored.
+ */
+export class HourMeter {
+  readonly #cpu: { bench: CpuMeter; shard: CpuMeter; generator: CpuMeter | undefined };
+  readonly #counters: Array<Promise<ServerCounters | undefined>> = [];
+
+  private constructor(private readonly o: HourMeterOptions, first: ServerCounters) {
+    resetPeakRss(process.pid);
+    this.#counters.push(Promise.resolve(first));
+    this.#cpu = {
+      bench: new CpuMeter(process.pid),
+      shard: new CpuMeter(o.shardPid),
+      generator: o.generatorPid !== undefined && o.generatorPid !== process.pid ? new CpuMeter(o.generatorPid) : undefined,
+    };
+  }
+
+  static async start(o: HourMeterOptions): Promise<HourMeter> {
+    return new HourMeter(o, await serverCounters(o.store.pool));
+  }
+
+  /** Call when minute `minute` is finished (snapshots the counters at the end of each ten minutes). */
+  minuteDone(minute: number): void {
+    if (isDecadeEnd(minute, this.o.minutes)) this.#counters.push(this.#snapshot());
+  }
+
+  async finish(p: HourProgress): Promise<HourPhaseReport> {
+    const bench = this.#cpu.bench.stop();
+    const shard = this.#cpu.shard.stop();
+    const generator = this.#cpu.generator?.stop();
+    const peak = memoryOf(process.pid).peakRssBytes;
+    // A phase stopped between decade ends still gets its last stretch's I/O.
+    if (this.#counters.length < Math.ceil(p.minutesDone / 10) + 1) this.#counters.push(this.#snapshot());
+    const counters = await Promise.all(this.#counters);
+    const census = await censusOfHour(this.o.store, this.o.accounts.map((a) => a.id), this.o.hourStart);
+    const indexes = this.o.accounts.map((a) => a.index);
+    const perMinuteRows = this.o.accounts.length * (this.o.agents * this.o.metrics + this.o.metrics);
+    let callCountExpected = 0;
+    for (let k = 0; k < p.minutesDone; k++) callCountExpected += expectedCallCount(indexes, this.o.agents, this.o.metrics, k);
+    const rowsExpected = perMinuteRows * p.minutesDone;
+    const seconds = p.minutesDone > 0 ? (p.minuteDoneAt[p.minutesDone - 1]! - p.startedAt) / 1000 : 0;
+    // Rows of minutes past the last finished one (a minute cut by the timeout) are not in the rate.
+    const rowsCounted = census.rowsByMinute.slice(0, p.minutesDone).reduce((a, b) => a + b, 0);
+    const callCountCounted = census.callCountByMinute.slice(0, p.minutesDone).reduce((a, b) => a + b, 0);
+    return {
+      minutesPlanned: this.o.minutes,
+      minutesDone: p.minutesDone,
+      complete: p.minutesDone === this.o.minutes,
+      seconds,
+      rowsCounted,
+      rowsExpected,
+      tableBytes: census.tableBytes,
+      callCountCounted,
+      callCountExpected,
+      // A complete phase must also have stored nothing beyond its minutes.
+      exact: rowsCounted === rowsExpected && callCountCounted === callCountExpected && (p.minutesDone < this.o.minutes || census.rows === rowsCounted),
+      rowsPerSecond: seconds > 0 ? rowsCounted / seconds : 0,
+      decades: decadesOf(p.startedAt, p.minuteDoneAt, census.rowsByMinute, counters),
+      ...(shard ? { shardCpu: shard } : {}),
+      ...(bench ? { benchCpu: bench } : {}),
+      ...(generator ? { generatorCpu: generator } : {}),
+      ...(peak !== undefined ? { benchPeakRssBytes: peak } : {}),
+    };
+  }
+
+  #snapshot(): Promise<ServerCounters | undefined> {
+    return serverCounters(this.o.store.pool).catch(() => undefined);
+  }
+}

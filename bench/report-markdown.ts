@@ -1,0 +1,125 @@
+import type { BenchReport, CpuFigure, HourPhaseReport, PoolRunReport } from './bench-report.js';
+
+/** The Markdown rendering of a bench report (pure). */
+export function renderMarkdown(r: BenchReport): string {
+  const lines: string[] = [];
+  const m = r.machine;
+  lines.push(`# Benchmark (${r.mode} mode), ${r.startedAt}`, '');
+  lines.push(`Machine: ${m.cpus} × ${m.cpuModel}, ${gib(m.memoryBytes)} memory, Linux ${m.kernel}, Node ${m.node}, MariaDB ${m.mariadb}.`);
+  const s = r.shape;
+  lines.push(
+    `Shape: ${s.accounts} accounts × ${s.agents} agents × ${s.metrics} metrics, ${s.minutes} simulated minutes per phase ` +
+      `(${int(s.rowsPerMinute)} rows stored per minute, application rows included); ${s.concurrency} harvest posts in flight; ` +
+      `load generator ${s.generator === 'child' ? 'in its own process' : 'inside the bench process (its CPU counts as the collector\'s)'}. ` +
+      `Run took ${dur(r.seconds)}.`,
+    '',
+    `Load average (1/5/15 min) at the start ${loads(r.loadAverage.start)}, at the end ${loads(r.loadAverage.end)}: anything above ${m.cpus} means other processes shared the CPUs.`,
+    '',
+  );
+  lines.push('## Summary', '');
+  lines.push('| buffer pool | ceiling rows/s | end-to-end rows/s | ratio | harvest posts/s | post p50 / p99 | collector CPU | collector peak RSS | shard CPU (e2e) | rollup input rows/s | beacons/s | bare 204/s | ratio |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const run of r.runs) {
+    const c = run.ceiling;
+    const e = run.endToEnd;
+    const p = e?.posts;
+    const b = run.beacons;
+    lines.push(
+      `| ${gib(run.bufferPoolBytes)} | ${c ? rate(c) : '—'} | ${e ? rate(e) : '—'} | ${run.ratio !== undefined ? pct(run.ratio) : '—'} | ` +
+        `${p ? int(p.perSecond) : '—'} | ${p ? `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)}` : '—'} | ${cores(e?.benchCpu)} | ` +
+        `${e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—'} | ${cores(e?.shardCpu)} | ${run.rollup ? int(run.rollup.rowsPerSecond) : '—'} | ` +
+        `${b ? int(b.beacon.perSecond) : '—'} | ${b ? int(b.bare.perSecond) : '—'} | ${b ? pct(b.ratio) : '—'} |`,
+    );
+  }
+  lines.push('', '"rows/s" = timeslice rows counted in the database (COUNT(*) of the hour\'s tables) over the wall time of the phase; "ratio" = end to end ÷ ceiling.', '');
+  lines.push(...decadeTable(r.runs), '');
+  for (const run of r.runs) lines.push(...runDetails(run), '');
+  if (r.notes.length > 0) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
+  return lines.join('\n');
+}
+
+function decadeTable(runs: readonly PoolRunReport[]): string[] {
+  const cols: Array<{ title: string; phase: HourPhaseReport }> = [];
+  for (const run of runs) {
+    if (run.ceiling) cols.push({ title: `ceiling ${gib(run.bufferPoolBytes)}`, phase: run.ceiling });
+    if (run.endToEnd) cols.push({ title: `end to end ${gib(run.bufferPoolBytes)}`, phase: run.endToEnd });
+  }
+  if (cols.length === 0) return [];
+  const out = ['## Rows/s per ten minutes of the hour', '', 'Each cell: rows/s (MB read / MB written by the shard server in those minutes).', ''];
+  out.push(`| minutes | ${cols.map((c) => c.title).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
+  const stretches = Math.max(...cols.map((c) => c.phase.decades.length));
+  for (let i = 0; i < stretches; i++) {
+    const label = cols.map((c) => c.phase.decades[i]).find((d) => d !== undefined)!;
+    const cells = cols.map((c) => {
+      const d = c.phase.decades[i];
+      return d ? `${int(d.rowsPerSecond)} (${mb(d.readBytes)} / ${mb(d.writtenBytes)})` : '—';
+    });
+    out.push(`| ${label.fromMinute}–${label.toMinute - 1} | ${cells.join(' | ')} |`);
+  }
+  return out;
+}
+
+function runDetails(run: PoolRunReport): string[] {
+  const out = [`## Buffer pool ${gib(run.bufferPoolBytes)} (redo log ${gib(run.redoLogBytes)}, innodb_flush_log_at_trx_commit=${run.flushLogAtTrxCommit})`, ''];
+  for (const [name, phase] of [['Ceiling (straight multi-row INSERTs)', run.ceiling], ['End to end (agents → collector → writer → MariaDB)', run.endToEnd]] as const) {
+    if (!phase) continue;
+    out.push(
+      `- ${name}: ${phase.minutesDone}/${phase.minutesPlanned} minutes${phase.complete ? '' : ' (stopped at the phase timeout)'} in ${dur(phase.seconds)}, ` +
+        `${int(phase.rowsCounted)} rows counted (expected ${int(phase.rowsExpected)}), call_count sum ${int(phase.callCountCounted)} ` +
+        `(expected ${int(phase.callCountExpected)}): ${phase.exact ? 'exact' : 'MISMATCH'}; ${rate(phase)} rows/s; ` +
+        `the hour's tables hold ${mib(phase.tableBytes)} (${phase.rowsCounted > 0 ? Math.round(phase.tableBytes / phase.rowsCounted) : 0} B/row) against a ${gib(run.bufferPoolBytes)} pool; ` +
+        `shard CPU ${cores(phase.shardCpu)}, bench process CPU ${cores(phase.benchCpu)}${phase.generatorCpu ? `, generator CPU ${cores(phase.generatorCpu)}` : ''}.`,
+    );
+    const p = phase.posts;
+    if (p) {
+      const statuses = Object.entries(p.statuses).map(([k, v]) => `${k}: ${int(v)}`).join(', ');
+      out.push(
+        `- Harvest posts: ${int(p.ok)} answered 200 (${int(p.perSecond)}/s, mean body ${int(p.meanBodyBytes)} B), latency p50 ${ms(p.latency.p50Ms)}, ` +
+          `p90 ${ms(p.latency.p90Ms)}, p99 ${ms(p.latency.p99Ms)}, max ${ms(p.latency.maxMs)}; answers ${statuses}; ${p.retries} resent, ${p.failed} failed, ` +
+          `${p.abandoned} abandoned; ${int(p.concurrency)} in flight; agents connected in ${dur(p.connectSeconds)}.`,
+      );
+      for (const f of p.failures) out.push(`  - ${f}`);
+    }
+  }
+  if (run.rollup) {
+    const ro = run.rollup;
+    out.push(`- Rollup: ${ro.hours} hour(s), ${ro.days} day(s); ${int(ro.rowsRead)} input rows → ${int(ro.rowsWritten)} rows in ${dur(ro.seconds)} = ${int(ro.rowsPerSecond)} input rows/s; shard CPU ${cores(ro.shardCpu)}.`);
+  }
+  if (run.beacons) {
+    const b = run.beacons;
+    out.push(
+      `- Beacons (${b.seconds} s each, ${b.concurrency} in flight): beacon ${int(b.beacon.ok)} × 204 = ${int(b.beacon.perSecond)}/s, p50 ${ms(b.beacon.latency.p50Ms)}, ` +
+        `p99 ${ms(b.beacon.latency.p99Ms)}, ${int(b.beacon.committed)} page views counted in the database, ${b.beacon.rejected} refused; ` +
+        `bare uWebSockets.js endpoint ${int(b.bare.ok)} × 204 = ${int(b.bare.perSecond)}/s, p50 ${ms(b.bare.latency.p50Ms)}, p99 ${ms(b.bare.latency.p99Ms)}; ratio ${pct(b.ratio)}.`,
+    );
+  }
+  if (run.dashboard?.length) {
+    out.push('', `Dashboard API, one request at a time (history: ${int(run.historyRows ?? 0)} hourly and daily rows seeded for the probed accounts):`, '');
+    out.push('| endpoint | window | requests | p50 | p99 | max | mean answer |', '|---|---|---|---|---|---|---|');
+    for (const d of run.dashboard) {
+      out.push(`| ${d.endpoint} | ${d.window} | ${d.requests}${d.failed ? ` (${d.failed} failed)` : ''} | ${ms(d.latency.p50Ms)} | ${ms(d.latency.p99Ms)} | ${ms(d.latency.maxMs)} | ${int(d.meanBytes)} B |`);
+    }
+  }
+  for (const e of run.errors) out.push(`- ERROR: ${e}`);
+  for (const s of run.skipped) out.push(`- skipped: ${s}`);
+  return out;
+}
+
+const loads = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n >= 100 ? `${Math.round(n)} ms` : `${n.toFixed(n >= 10 ? 1 : 2)} ms`);
+const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
+const mb = (bytes: number) => `${Math.round(bytes / 1e6).toLocaleString('en-US')}`;
+const mib = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MiB`;
+const rate = (p: HourPhaseReport) => int(p.rowsPerSecond);
+const cores = (c: CpuFigure | undefined) => (c ? `${c.cores.toFixed(2)} cores` : '—');
+
+function gib(bytes: number): string {
+  const g = bytes / 1024 ** 3;
+  return g >= 1 ? `${Number.isInteger(g) ? g : g.toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
+}
+
+function dur(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+}

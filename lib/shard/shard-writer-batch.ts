@@ -1,0 +1,36 @@
+/** What the batch picker needs of a queued write. */
+export interface Batchable {
+  req: { accountId: number; rows: readonly unknown[] };
+}
+
+export interface TakenBatch<T> {
+  batch: T[];
+  rest: T[];
+  rows: number;
+}
+
+/**
+ * Picks the next transaction's requests: whole requests in queue order up to `batchRows` rows (at
+ * least one), skipping every request of an account that a transaction in flight holds (`busy`).
+ * Keeping each account in one transaction at a time means concurrent transactions never wait on
+ * each other's row locks: the application-wide rows of an account are written by all its agents,
+ * and those rows are merged in memory inside one transaction instead.
+ */
+export function takeBatch<T extends Batchable>(queue: readonly T[], busy: ReadonlySet<number>, batchRows: number): TakenBatch<T> {
+  const batch: T[] = [];
+  const rest: T[] = [];
+  let rows = 0;
+  let full = false;
+  for (const p of queue) {
+    const n = p.req.rows.length;
+    if (full || busy.has(p.req.accountId) || (batch.length > 0 && rows + n > batchRows)) {
+      rest.push(p);
+      // The first request that does not fit closes the batch: later ones keep their place in line.
+      if (!busy.has(p.req.accountId)) full = true;
+      continue;
+    }
+    batch.push(p);
+    rows += n;
+  }
+  return { batch, rest, rows };
+}

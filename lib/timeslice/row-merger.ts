@@ -1,0 +1,35 @@
+import { mergeInto, type TimesliceRow } from './timeslice.js';
+
+/**
+ * Merges rows that share (metric, agent, period), keyed by numbers (no per-row string keys: this
+ * runs for every row the writer commits). add() copies a row the first time it sees its key and
+ * merges later ones into that copy; the caller's rows are never mutated.
+ */
+export class RowMerger {
+  readonly #byMetric = new Map<number, Map<number, Map<number, TimesliceRow>>>();
+  readonly #order: TimesliceRow[] = [];
+
+  add(row: TimesliceRow): void {
+    let byAgent = this.#byMetric.get(row.metricId);
+    if (!byAgent) this.#byMetric.set(row.metricId, (byAgent = new Map()));
+    let byPeriod = byAgent.get(row.agentId);
+    if (!byPeriod) byAgent.set(row.agentId, (byPeriod = new Map()));
+    const have = byPeriod.get(row.period);
+    if (have) {
+      mergeInto(have, row);
+      return;
+    }
+    const copy = { ...row };
+    byPeriod.set(row.period, copy);
+    this.#order.push(copy);
+  }
+
+  /** The merged rows, in the order their keys were first seen. */
+  rows(): TimesliceRow[] {
+    return this.#order;
+  }
+
+  get size(): number {
+    return this.#order.length;
+  }
+}
