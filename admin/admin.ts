@@ -1,5 +1,6 @@
-import { closeListen, listen } from '../lib/http/uws.js';
-import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
+import { closeListen } from '../lib/http/uws.js';
+import { createServiceRegistry } from '../lib/metrics/registry.js';
+import { listenWithMetrics } from '../lib/http/listen-with-metrics.js';
 import { ShardStatsCollector } from '../lib/ops/shard-stats.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { AdminApi } from './admin-api.js';
@@ -30,14 +31,7 @@ export async function startAdmin(deps: ServiceDeps): Promise<AdminHandle> {
   const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log: deps.log, now: deps.now });
   for (const m of await api.mover.status({ limit: 1000 })) if (m.active && !m.recovery.running) deps.log(`admin: ${m.recovery.message}`);
   const app = createAdminApp({ api, metrics, token, log: deps.log });
-  const metricsServer = await startMetricsServer([registry], { host: settings.host, port: settings.metricsPort });
-  let socket;
-  try {
-    socket = await listen(app, settings.host, settings.port);
-  } catch (err) {
-    await metricsServer.stop();
-    throw err;
-  }
+  const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const sample = () =>
     stats.collect({ sampleMs: 0 }).then(
       (s) => metrics.observeShards(s),

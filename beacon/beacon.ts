@@ -1,5 +1,6 @@
-import { closeListen, listen, uws } from '../lib/http/uws.js';
-import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
+import { closeListen, uws } from '../lib/http/uws.js';
+import { createServiceRegistry } from '../lib/metrics/registry.js';
+import { listenWithMetrics } from '../lib/http/listen-with-metrics.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { beaconSettings } from './beacon-config.js';
 import { BeaconAggregator } from './beacon-aggregator.js';
@@ -57,14 +58,7 @@ export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
 
   const app = uws.App();
   beaconRoutes(app, { intake, metrics, script, maxBodyBytes: s.maxBodyBytes, trustForwardedFor: s.trustForwardedFor, log: deps.log });
-  const metricsServer = await startMetricsServer([registry], { host: s.host, port: s.metricsPort });
-  let listening;
-  try {
-    listening = await listen(app, s.host, s.port);
-  } catch (err) {
-    await metricsServer.stop();
-    throw err;
-  }
+  const { listening: listening, metricsServer } = await listenWithMetrics(app, [registry], { host: s.host, port: s.port, metricsPort: s.metricsPort });
   const timer = setInterval(() => void flusher.flush().catch((err: Error) => deps.log(`beacon: BUG: flush failed: ${err.stack ?? err.message}`)), s.flushSeconds * 1000);
   timer.unref();
 

@@ -1,5 +1,6 @@
-import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
-import { closeListen, listen } from '../lib/http/uws.js';
+import { createServiceRegistry } from '../lib/metrics/registry.js';
+import { listenWithMetrics } from '../lib/http/listen-with-metrics.js';
+import { closeListen } from '../lib/http/uws.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { dashboardSettings } from './dashboard-config.js';
 import { DashboardMetrics } from './dashboard-metrics.js';
@@ -31,14 +32,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
   const app = createDashboardApp({ settings, auth, api, assets, metrics, log: deps.log });
-  const metricsServer = await startMetricsServer([registry], { host: settings.host, port: settings.metricsPort });
-  let socket;
-  try {
-    socket = await listen(app, settings.host, settings.port);
-  } catch (err) {
-    await metricsServer.stop();
-    throw err;
-  }
+  const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;
   let stopped: Promise<void> | undefined;
   return {

@@ -1,5 +1,5 @@
-import type { Command } from '../apm-commands.js';
-import { intArg, table } from '../apm-commands.js';
+import type { Command } from '../command.js';
+import { intArg, table } from '../command.js';
 import { InputError } from '../../lib/errors.js';
 import type { Account } from '../../lib/directory/directory.js';
 

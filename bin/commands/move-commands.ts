@@ -1,5 +1,5 @@
-import type { Command, CommandOutput } from '../apm-commands.js';
-import { intArg, table } from '../apm-commands.js';
+import type { Command, CommandOutput } from '../command.js';
+import { intArg, table } from '../command.js';
 import type { CliContext } from '../cli-context.js';
 import { InputError } from '../../lib/errors.js';
 import { AccountMover, type MoveStatus } from '../../lib/ops/account-mover.js';

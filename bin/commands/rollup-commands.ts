@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
-import type { Command } from '../apm-commands.js';
-import { intArg, table } from '../apm-commands.js';
+import type { Command } from '../command.js';
+import { intArg, table } from '../command.js';
 import type { CliContext } from '../cli-context.js';
 import { InputError } from '../../lib/errors.js';
 import { rollupSettings } from '../../rollup/rollup-config.js';
