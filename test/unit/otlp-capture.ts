@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The real OTLP captures in ../shared/reference/otlp-capture (see its README). */
-export const CAPTURE_DIR = path.resolve(import.meta.dirname, '../../../shared/reference/otlp-capture');
+/** The real OTLP captures (copied from shared/reference/otlp-capture; see its README). */
+export const CAPTURE_DIR = path.resolve(import.meta.dirname, '../fixtures/otlp-capture');
 
 export interface Capture {
   headers: Record<string, string>;
