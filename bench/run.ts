@@ -3,21 +3,9 @@
  * `npm run bench` (= npm run build && node dist/bench/run.js): throughput, latency and the ceilings
  * beside them, on this machine, into bench/results/. See docs/benchmark.md and `--help`.
  */
-import net from 'node:net';
+import { freePort } from '../lib/net/free-port.js';
 import { BenchUsageError, parseBenchArgs, USAGE } from './bench-options.js';
 import { runBench } from './bench-run.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   let options;
