@@ -2,7 +2,7 @@ import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import { attributedMetricName, attributesText, instrumentMetricName } from './otlp-attributes.js';
 import { diffDistribution, distributionTimeslice, stateOf } from './otlp-distribution.js';
 import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, Rejection, ResourceIdentity } from './otlp-model.js';
-import type { SeriesTxn } from './otlp-series-state.js';
+import type { SeriesEntry, SeriesTxn } from './otlp-series-state.js';
 
 /**
  * Decoded export → per-minute timeslice contributions, through the temporality state (pure apart
@@ -75,49 +75,59 @@ export function valueSlice(v: number): Timeslice {
   return { callCount: 1, totalTime: v, exclusiveTime: v, minTime: v, maxTime: v, sumOfSquares: v * v };
 }
 
-function counterSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome, name: string): Timeslice | undefined {
+type CumulativeEntry = Extract<SeriesEntry, { kind: 'counter' | 'distribution' }>;
+
+/**
+ * One point of a cumulative series (keyed by series and start time), shared by counters and
+ * distributions: it records `next` unless the point is a resend (not newer than the last one:
+ * counted as duplicate), and says whether it is the series' first point (counted from its start
+ * when the series began after this collector did, else a baseline) or follows `prev`.
+ */
+function cumulativeStep<E extends CumulativeEntry>(
+  next: E,
+  id: string,
+  p: { startNs: bigint; timeNs: bigint },
+  accountId: number,
+  txn: SeriesTxn,
+  out: PlanOutcome,
+): { kind: 'first'; fromStart: boolean } | { kind: 'duplicate' } | { kind: 'next'; prev: E } {
   const key = `c\u0000${id}\u0000${p.startNs}`;
   const prev = txn.get(key);
-  const next = { kind: 'counter' as const, timeNs: p.timeNs, value: p.value };
-  if (prev?.kind !== 'counter') {
+  if (prev?.kind !== next.kind) {
     txn.set(key, next, accountId, p.startNs);
-    if (txn.store.countsFromStart(accountId, p.startNs)) return valueSlice(p.value);
-    out.baseline++;
-    return undefined;
+    const fromStart = txn.store.countsFromStart(accountId, p.startNs);
+    if (!fromStart) out.baseline++;
+    return { kind: 'first', fromStart };
   }
   if (p.timeNs <= prev.timeNs) {
     out.duplicate++;
-    return undefined;
+    return { kind: 'duplicate' };
   }
   txn.set(key, next, accountId, p.startNs);
-  if (p.value < prev.value) {
+  return { kind: 'next', prev: prev as E };
+}
+
+function counterSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome, name: string): Timeslice | undefined {
+  const step = cumulativeStep({ kind: 'counter', timeNs: p.timeNs, value: p.value }, id, p, accountId, txn, out);
+  if (step.kind === 'first') return step.fromStart ? valueSlice(p.value) : undefined;
+  if (step.kind === 'duplicate') return undefined;
+  if (p.value < step.prev.value) {
     // Without a start time a drop is the only sign of a reset: the value counts from zero.
     if (p.startNs === 0n) return valueSlice(p.value);
     out.rejected.push({ metric: name, reason: 'cumulative value went down without a new start time' });
     return undefined;
   }
-  return valueSlice(p.value - prev.value);
+  return valueSlice(p.value - step.prev.value);
 }
 
 function distributionSlice(metric: OtlpMetric, p: DistributionPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
   if (metric.temporality === 'delta') return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
-  const key = `c\u0000${id}\u0000${p.startNs}`;
-  const prev = txn.get(key);
-  const next = { kind: 'distribution' as const, timeNs: p.timeNs, state: stateOf(p) };
-  if (prev?.kind !== 'distribution') {
-    txn.set(key, next, accountId, p.startNs);
-    if (txn.store.countsFromStart(accountId, p.startNs)) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
-    out.baseline++;
-    return undefined;
-  }
-  if (p.timeNs <= prev.timeNs) {
-    out.duplicate++;
-    return undefined;
-  }
-  txn.set(key, next, accountId, p.startNs);
-  const d = diffDistribution(prev.state, p);
+  const step = cumulativeStep({ kind: 'distribution', timeNs: p.timeNs, state: stateOf(p) }, id, p, accountId, txn, out);
+  if (step.kind === 'first') return step.fromStart && nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
+  if (step.kind === 'duplicate') return undefined;
+  const d = diffDistribution(step.prev.state, p);
   if (typeof d === 'string') {
-    if (p.startNs === 0n && p.count < prev.state.count) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
+    if (p.startNs === 0n && p.count < step.prev.state.count) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
     out.rejected.push({ metric: metric.name, reason: d });
     return undefined;
   }
