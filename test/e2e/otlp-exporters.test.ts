@@ -7,10 +7,10 @@ import { startCollector } from '../../collector/collector.js';
 import { RetryableError } from '../../lib/errors.js';
 import type { ServiceHandle } from '../../lib/services.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
-import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
-import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import type { TestCluster } from '../harness/mariadb.js';
+import type { RefusingWriter } from '../harness/refusing-writer.js';
 import { freePort } from '../harness/ports.js';
-import { committed, scrape, startTestCollector, type RunningCollector } from '../integration/collector-newrelic-helpers.js';
+import { committed, scrape, type RunningCollector, startCollectorCluster, type CollectorCluster } from '../integration/collector-newrelic-helpers.js';
 
 /**
  * The real OpenTelemetry JS SDK (@opentelemetry/sdk-metrics) with both real OTLP/HTTP exporters
@@ -22,16 +22,14 @@ let col: RunningCollector;
 let otlpPort: number;
 let refusing: RefusingWriter;
 
+let cluster: CollectorCluster;
+
 beforeAll(async () => {
-  c = await startTestCluster({ shards: 1 });
-  refusing = refusingWriter(c.writer);
   otlpPort = await freePort();
-  col = await startTestCollector(c, { APM_OTLP_HTTP_PORT: String(otlpPort) }, { writer: refusing.writer });
+  cluster = await startCollectorCluster({ collectorEnv: { APM_OTLP_HTTP_PORT: String(otlpPort) } });
+  ({ c, col, refusing } = cluster);
 });
-afterAll(async () => {
-  await col?.handle.stop();
-  await c?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 async function account(name: string) {
   const made = await c.directory.createAccount({ name });

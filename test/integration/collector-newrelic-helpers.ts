@@ -6,8 +6,9 @@ import type { ShardStore } from '../../lib/shard/shard-store.js';
 import type { ServiceHandle } from '../../lib/services.js';
 import { startCollector } from '../../collector/collector.js';
 import { freePort } from '../harness/ports.js';
-import type { TestCluster } from '../harness/mariadb.js';
+import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import type { ServiceDeps } from '../../lib/services.js';
+import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
 
 export interface RunningCollector {
   handle: ServiceHandle;
@@ -25,6 +26,30 @@ export async function startTestCollector(c: TestCluster, env: Record<string, str
   const handle = await startCollector(c.deps({ config, ...deps }));
   const caFile = path.join(c.dataDir, 'collector', 'tls', 'ca.crt');
   return { handle, port, metricsPort, caPem: fs.readFileSync(caFile, 'utf8'), caFile };
+}
+
+/** A test cluster with a collector in front of a refusing writer (test/harness/refusing-writer.ts). */
+export interface CollectorCluster {
+  c: TestCluster;
+  col: RunningCollector;
+  refusing: RefusingWriter;
+  stop(): Promise<void>;
+}
+
+/** One shard server, a collector on free ports whose writes can be refused on demand; stop() ends both. */
+export async function startCollectorCluster(o: { clusterEnv?: Record<string, string>; collectorEnv?: Record<string, string> } = {}): Promise<CollectorCluster> {
+  const c = await startTestCluster({ shards: 1, ...(o.clusterEnv ? { env: o.clusterEnv } : {}) });
+  const refusing = refusingWriter(c.writer);
+  const col = await startTestCollector(c, o.collectorEnv ?? {}, { writer: refusing.writer });
+  return {
+    c,
+    col,
+    refusing,
+    async stop() {
+      await col.handle.stop();
+      await c.stop();
+    },
+  };
 }
 
 export interface AgentAnswer {

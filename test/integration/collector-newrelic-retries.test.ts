@@ -3,26 +3,24 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError } from '../../lib/errors.js';
 import { parseMetricData } from '../../collector/newrelic/metric-data.js';
-import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
-import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import type { TestCluster } from '../harness/mariadb.js';
+import type { RefusingWriter } from '../harness/refusing-writer.js';
 import { freePort } from '../harness/ports.js';
 import { capture, shiftedMetricData } from '../harness/newrelic-captures.js';
-import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector } from './collector-newrelic-helpers.js';
+import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector, startCollectorCluster, type CollectorCluster } from './collector-newrelic-helpers.js';
 
 let c: TestCluster;
 let col: RunningCollector;
 /** Refuses the next N writes the way a full writer queue does (503), then passes through. */
 let refusing: RefusingWriter;
 
+let cluster: CollectorCluster;
+
 beforeAll(async () => {
-  c = await startTestCluster({ shards: 1 });
-  refusing = refusingWriter(c.writer);
-  col = await startTestCollector(c, {}, { writer: refusing.writer });
+  cluster = await startCollectorCluster({});
+  ({ c, col, refusing } = cluster);
 });
-afterAll(async () => {
-  await col?.handle.stop();
-  await c?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 const now = () => Date.now() / 1000;
 

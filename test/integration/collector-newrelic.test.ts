@@ -2,25 +2,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalCa, issueServerCert } from '../../collector/tls/local-ca.js';
-import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
-import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import type { TestCluster } from '../harness/mariadb.js';
+import type { RefusingWriter } from '../harness/refusing-writer.js';
 import { capture, countsOf, shiftedMetricData } from '../harness/newrelic-captures.js';
-import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector } from './collector-newrelic-helpers.js';
+import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector, startCollectorCluster, type CollectorCluster } from './collector-newrelic-helpers.js';
 
 let c: TestCluster;
 let col: RunningCollector;
 let refusing: RefusingWriter;
 
+let cluster: CollectorCluster;
+
 beforeAll(async () => {
-  // A small per-application name bound so the overflow test needs only one big capture.
-  c = await startTestCluster({ shards: 1, env: { APM_MAX_METRICS_PER_APP: '200' } });
-  refusing = refusingWriter(c.writer);
-  col = await startTestCollector(c, {}, { writer: refusing.writer });
+  cluster = await startCollectorCluster({ clusterEnv: { APM_MAX_METRICS_PER_APP: '200' } });
+  ({ c, col, refusing } = cluster);
 });
-afterAll(async () => {
-  await col?.handle.stop();
-  await c?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 const now = () => Date.now() / 1000;
 

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportMetricsServiceRequest, ExportMetricsServiceResponse, RpcStatus } from '../../collector/otlp/otlp-proto.js';
 import { RetryableError } from '../../lib/errors.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
-import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
-import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import type { TestCluster } from '../harness/mariadb.js';
+import type { RefusingWriter } from '../harness/refusing-writer.js';
 import { freePort } from '../harness/ports.js';
-import { committed, rowCount, scrape, startTestCollector, type RunningCollector } from './collector-newrelic-helpers.js';
+import { committed, rowCount, scrape, type RunningCollector, startCollectorCluster, type CollectorCluster } from './collector-newrelic-helpers.js';
 import { deltaCounter, exportBody, nanos, otlpPost, str } from './otlp-helpers.js';
 
 let c: TestCluster;
@@ -15,17 +15,14 @@ let port: number;
 /** Refuses the next N writes like a full writer queue, then passes through to the real writer. */
 let refusing: RefusingWriter;
 
+let cluster: CollectorCluster;
+
 beforeAll(async () => {
-  // A small per-application name bound, for the cardinality test.
-  c = await startTestCluster({ shards: 1, env: { APM_MAX_METRICS_PER_APP: '10' } });
-  refusing = refusingWriter(c.writer);
   port = await freePort();
-  col = await startTestCollector(c, { APM_OTLP_HTTP_PORT: String(port), APM_OTLP_MAX_BODY_BYTES: '100000' }, { writer: refusing.writer });
+  cluster = await startCollectorCluster({ clusterEnv: { APM_MAX_METRICS_PER_APP: '10' }, collectorEnv: { APM_OTLP_HTTP_PORT: String(port), APM_OTLP_MAX_BODY_BYTES: '100000' } });
+  ({ c, col, refusing } = cluster);
 });
-afterAll(async () => {
-  await col?.handle.stop();
-  await c?.stop();
-});
+afterAll(async () => cluster?.stop());
 
 async function account(name: string) {
   const made = await c.directory.createAccount({ name });
