@@ -3,10 +3,11 @@ import type { TableKind } from '../lib/shard/table-naming.js';
 import { valuesTuple } from '../lib/shard/shard-writer-sql.js';
 import type { AccountIds } from './bench-fleet.js';
 import { benchStats, seedOf, type BenchMetric } from './bench-metrics.js';
+import { KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
 
 const HOUR = 3600;
 const DAY = 86400;
-const COLUMNS = 'metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares';
+const COLUMNS = [...KEY_COLUMNS, ...VALUE_COLUMNS].join(', ');
 
 /**
  * History for the dashboard probe, as a service running for a month would have it: hourly rows for

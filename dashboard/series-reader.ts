@@ -2,6 +2,7 @@ import type { Account } from '../lib/directory/directory.js';
 import type { MetricName } from '../lib/shard/metric-dictionary.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { mergeInto, type Timeslice } from '../lib/timeslice/timeslice.js';
+import { timesliceFromRow } from '../lib/timeslice/timeslice-columns.js';
 import { planRead, type DayRollupState, type ReadPlan } from './read-plan.js';
 import { bucketStarts, chooseResolution, type Resolution } from './resolution.js';
 import { compileSeriesQuery } from './series-sql.js';
@@ -89,7 +90,7 @@ export class SeriesReader {
         if (key === undefined) continue;
         const series = data.get(key) ?? new Map<number, Timeslice>();
         data.set(key, series);
-        const t = timesliceOfRow(r);
+        const t = timesliceFromRow(r);
         const b = Number(r.bucket);
         const prev = series.get(b);
         if (prev) mergeInto(prev, t);
@@ -100,17 +101,6 @@ export class SeriesReader {
   }
 }
 
-/** SUM() of integer columns comes back as DECIMAL strings from mysql2: convert every value. */
-function timesliceOfRow(r: any): Timeslice {
-  return {
-    callCount: Number(r.call_count),
-    totalTime: Number(r.total_time),
-    exclusiveTime: Number(r.exclusive_time),
-    minTime: Number(r.min_time),
-    maxTime: Number(r.max_time),
-    sumOfSquares: Number(r.sum_of_squares),
-  };
-}
 
 /** The application's pseudo-agent id, without creating it (no rows were ever written when absent). */
 export async function applicationAgent(store: ShardStore, accountId: number, applicationId: number): Promise<number | undefined> {

@@ -1,5 +1,6 @@
 import { parseTableName } from '../lib/shard/table-naming.js';
 import type { ReadSegment } from './read-plan.js';
+import { aggregateList, KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
 
 /**
  * Pure compilation of the SQL that reads a read plan's segments: one statement, a UNION ALL of one
@@ -13,7 +14,7 @@ export interface CompiledQuery {
 }
 
 /** Columns read from every template version; a version lacking one cannot be read. */
-export const READ_COLUMNS = ['metric_id', 'agent_id', 'period', 'call_count', 'total_time', 'exclusive_time', 'min_time', 'max_time', 'sum_of_squares'] as const;
+export const READ_COLUMNS: readonly string[] = [...KEY_COLUMNS, ...VALUE_COLUMNS];
 
 export interface SeriesQuery {
   segments: readonly ReadSegment[];
@@ -34,9 +35,7 @@ export function compileSeriesQuery(q: SeriesQuery): CompiledQuery | undefined {
     const bucket = q.bucket === 'total' ? '0' : '(period DIV ?) * ?';
     if (q.bucket !== 'total') parameters.push(q.bucket, q.bucket);
     parts.push(
-      `SELECT metric_id, ${bucket} AS bucket, SUM(call_count) AS call_count, SUM(total_time) AS total_time, ` +
-        'SUM(exclusive_time) AS exclusive_time, MIN(min_time) AS min_time, MAX(max_time) AS max_time, ' +
-        `SUM(sum_of_squares) AS sum_of_squares FROM \`${seg.table}\` ` +
+      `SELECT metric_id, ${bucket} AS bucket, ${aggregateList(true)} FROM \`${seg.table}\` ` +
         `WHERE agent_id = ? AND metric_id IN (${q.metricIds.map(() => '?').join(', ')}) AND period >= ? AND period < ? ` +
         'GROUP BY metric_id, bucket',
     );

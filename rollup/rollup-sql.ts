@@ -1,10 +1,11 @@
 import { parseTableName } from '../lib/shard/table-naming.js';
+import { aggregateExpr, TIMESLICE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
 
 /**
  * The rollup statements, compiled by pure code. Identifiers are only our own table names (checked with
  * parseTableName: integers and a fixed prefix); every value is a parameter.
  *
- * Merge semantics are lib/timeslice/timeslice.ts's mergeTimeslices: counts, totals and sums of squares
+ * Merge semantics are lib/timeslice/timeslice-columns.ts's (the same as mergeTimeslices): counts, totals and sums of squares
  * add, min takes the least, max the greatest — Apdex rows (satisfied/tolerating/frustrated in the count
  * and time slots, the threshold in min/max) merge with the very same operations.
  *
@@ -18,15 +19,6 @@ export interface RollupStatement {
   params: number[];
 }
 
-/** Value columns every template version has, with their merge aggregate. */
-const MERGE: ReadonlyArray<readonly [column: string, aggregate: string]> = [
-  ['call_count', 'SUM'],
-  ['total_time', 'SUM'],
-  ['exclusive_time', 'SUM'],
-  ['min_time', 'MIN'],
-  ['max_time', 'MAX'],
-  ['sum_of_squares', 'SUM'],
-];
 
 /**
  * INSERT … SELECT … GROUP BY metric_id, agent_id of the source rows with period in [from, to) into one
@@ -38,8 +30,8 @@ export function rollupStatement(source: string, target: string, targetColumns: r
   const s = identifier(source);
   const t = identifier(target);
   const withPeriods = targetColumns.includes('periods');
-  const columns = ['metric_id', 'agent_id', 'period', ...MERGE.map(([c]) => c), ...(withPeriods ? ['periods'] : [])];
-  const selects = ['metric_id', 'agent_id', '?', ...MERGE.map(([c, agg]) => `${agg}(${c})`), ...(withPeriods ? ['COUNT(*)'] : [])];
+  const columns = ['metric_id', 'agent_id', 'period', ...TIMESLICE_COLUMNS.map((c) => c.column), ...(withPeriods ? ['periods'] : [])];
+  const selects = ['metric_id', 'agent_id', '?', ...TIMESLICE_COLUMNS.map((c) => aggregateExpr(c)), ...(withPeriods ? ['COUNT(*)'] : [])];
   const updates = columns.slice(3).map((c) => `${c} = VALUES(${c})`);
   const sql =
     `INSERT INTO ${t} (${columns.join(', ')}) ` +

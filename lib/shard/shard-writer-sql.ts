@@ -1,18 +1,15 @@
 import type { TimesliceRow } from '../timeslice/timeslice.js';
+import { KEY_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
 
 /**
  * Pure SQL text for the shard writer. Identifiers come from lib/shard/table-naming.ts (integers and
  * fixed prefixes only); values are numbers checked finite here, so the text is safe to send as is,
  * which is much faster than binding thousands of placeholders.
  */
-const COLUMNS = 'metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares';
+const COLUMNS = [...KEY_COLUMNS, ...VALUE_COLUMNS].join(', ');
 
-// The same merge as lib/timeslice/timeslice.ts mergeTimeslices: add, add, add, least, greatest, add.
-// VALUES(col) is understood by MariaDB and MySQL 8 alike.
-const MERGE =
-  'call_count = call_count + VALUES(call_count), total_time = total_time + VALUES(total_time), ' +
-  'exclusive_time = exclusive_time + VALUES(exclusive_time), min_time = LEAST(min_time, VALUES(min_time)), ' +
-  'max_time = GREATEST(max_time, VALUES(max_time)), sum_of_squares = sum_of_squares + VALUES(sum_of_squares)';
+// The merge of lib/timeslice/timeslice-columns.ts; VALUES(col) is understood by MariaDB and MySQL 8 alike.
+const MERGE = upsertMergeList();
 
 function num(n: number, what: string): string {
   if (!Number.isFinite(n)) throw new Error(`BUG: ${what} must be finite, got ${n}`);

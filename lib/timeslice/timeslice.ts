@@ -2,7 +2,8 @@
  * A timeslice: what one metric measured over one period (a minute, an hour or a day) for one agent.
  * Times are in seconds, as the New Relic agent sends them. Merging is exact and associative:
  * counts, totals and sums of squares add, min takes the least, max the greatest. The SQL upserts
- * (lib/shard/minute-writer-sql.ts) and the rollups compute exactly the same.
+ * (lib/shard/shard-writer-sql.ts), the rollups and the dashboard's reads are generated from the column
+ * table in lib/timeslice/timeslice-columns.ts and compute exactly the same.
  *
  * Apdex metrics reuse the slots: callCount = satisfied, totalTime = tolerating,
  * exclusiveTime = frustrated, minTime = maxTime = the threshold T in seconds, sumOfSquares = 0.
