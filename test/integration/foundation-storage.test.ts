@@ -52,7 +52,7 @@ describe('template versions', () => {
   it('a v1 and a v2 hour table are read together, each by its own columns', async () => {
     const { ShardStore } = await import('../../lib/shard/shard-store.js');
     const { createPool, ensureDatabase } = await import('../../lib/db/connect.js');
-    const { readTimeslices } = await import('../../lib/shard/timeslice-reader.js');
+    const { compileSeriesQuery } = await import('../../dashboard/series-sql.js');
     const address = c.servers[0]!.address;
     await ensureDatabase(address, { user: 'root', password: '' }, 'apm_versions');
     const store = new ShardStore(99, createPool(address, { user: 'root', password: '', database: 'apm_versions' }), { maxMetricsPerApplication: 100 });
@@ -73,10 +73,17 @@ describe('template versions', () => {
 
       const tables = await store.listTables({ accountId: 7, kind: 'hour', from: oct, to: nov + 3600 });
       expect(tables.map((t) => [t.name, t.version])).toEqual([['th_7_202610', 1], ['th_7_202611', 2]]);
-      const rows = await readTimeslices(store.pool, tables, { metricIds: [1], from: oct, to: nov + 3600 });
-      expect(rows).toEqual([
-        { metricId: 1, agentId: 1, period: oct, callCount: 10, totalTime: 2.5, exclusiveTime: 2, minTime: 0.1, maxTime: 0.9, sumOfSquares: 1.25, periods: null },
-        { metricId: 1, agentId: 1, period: nov, callCount: 4, totalTime: 1, exclusiveTime: 0.5, minTime: 0.2, maxTime: 0.4, sumOfSquares: 0.3, periods: 60 },
+      // The dashboard's reader: one UNION ALL over both versions, each read by the columns they share.
+      const q = compileSeriesQuery({
+        segments: tables.map((t) => ({ table: t.name, kind: t.kind, version: t.version, columns: t.columns, from: t.start, to: t.end })),
+        agentId: 1,
+        metricIds: [1],
+        bucket: 3600,
+      })!;
+      const [rows] = await store.pool.query<any[]>(q.sql, q.parameters);
+      expect(rows.map((r) => [Number(r.bucket), Number(r.call_count), r.total_time, r.exclusive_time, r.min_time, r.max_time, r.sum_of_squares])).toEqual([
+        [oct, 10, 2.5, 2, 0.1, 0.9, 1.25],
+        [nov, 4, 1, 0.5, 0.2, 0.4, 0.3],
       ]);
     } finally {
       await store.pool.query('DROP DATABASE apm_versions');
