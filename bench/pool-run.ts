@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../lib/config/config.js';
+import type { Config } from '../lib/config/config.js';
+import { loadAppConfig } from '../bin/app-variables.js';
 import { createServiceRegistry } from '../lib/metrics/registry.js';
 import type { ServiceDeps } from '../lib/services.js';
 import { openStorage, type Storage } from '../lib/storage.js';
@@ -19,7 +20,7 @@ import { startShardServer, type ShardServer } from './shard-server.js';
 export function benchConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): Config {
   const apm: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('APM_') && v !== undefined) apm[k] = v;
-  return loadConfig({
+  return loadAppConfig({
     ...apm,
     APM_DATA_DIR: dataDir,
     APM_BIND_HOST: '127.0.0.1',

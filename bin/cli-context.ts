@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { loadConfig, type Config } from '../lib/config/config.js';
+import type { Config } from '../lib/config/config.js';
+import { loadAppConfig } from './app-variables.js';
 import type { ServerAddress } from '../lib/db/connect.js';
 import { startEmbeddedShards } from '../lib/mariadb/embedded-shards.js';
 import type { LocalMariadb } from '../lib/mariadb/local-mariadb.js';
@@ -26,7 +27,7 @@ function accepts(a: ServerAddress): Promise<boolean> {
  * servers: used as they are when `npm start` runs, else started for the command and stopped after.
  */
 export async function openCliContext(env: Record<string, string | undefined>, log: (l: string) => void): Promise<CliContext> {
-  const config = loadConfig(env);
+  const config = loadAppConfig(env);
   let mariadb: LocalMariadb | undefined;
   let shardAddresses: ServerAddress[] | undefined;
   if (config.list('APM_SHARDS').length === 0) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** Prints the README's configuration table from the variable specs (`npm run config-table`). */
-import { allVariables } from '../lib/config/config.js';
+import { allVariables } from './app-variables.js';
 
 const rows = allVariables().map((v) => {
   const kind = v.type === 'enum' ? v.values!.join(' \\| ') : v.type;

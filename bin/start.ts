@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../lib/config/config.js';
+import { ConfigError } from '../lib/config/config.js';
+import { loadAppConfig } from './app-variables.js';
 import { startEmbeddedShards } from '../lib/mariadb/embedded-shards.js';
 import type { LocalMariadb } from '../lib/mariadb/local-mariadb.js';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
@@ -27,7 +28,7 @@ const log = (line: string) => console.log(`[apm] ${line}`);
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig(process.env);
+    config = loadAppConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -1,15 +1,4 @@
-import { coreVariables } from './core-variables.js';
 import { parseVariable, type VariableSpec, type VariableValue } from './variable-spec.js';
-import { collectorVariables } from '../../collector/collector-config.js';
-import { beaconVariables } from '../../beacon/beacon-config.js';
-import { rollupVariables } from '../../rollup/rollup-config.js';
-import { dashboardVariables } from '../../dashboard/dashboard-config.js';
-import { adminVariables } from '../../admin/admin-config.js';
-
-/** Every APM_ variable any service reads; the README's configuration table lists exactly these. */
-export function allVariables(): VariableSpec[] {
-  return [...coreVariables, ...collectorVariables, ...beaconVariables, ...rollupVariables, ...dashboardVariables, ...adminVariables];
-}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -21,9 +10,11 @@ export class ConfigError extends Error {
 /** Typed, frozen configuration. Getters throw BUG for names no spec declares. */
 export class Config {
   readonly #values: ReadonlyMap<string, VariableValue>;
+  readonly #specs: readonly VariableSpec[];
 
-  constructor(values: Map<string, VariableValue>) {
+  constructor(values: Map<string, VariableValue>, specs: readonly VariableSpec[]) {
     this.#values = values;
+    this.#specs = specs;
     Object.freeze(this);
   }
 
@@ -64,15 +55,17 @@ export class Config {
   with(overrides: Record<string, string>): Config {
     const env: Record<string, string> = {};
     for (const [k, v] of this.#values) if (v !== undefined) env[k] = Array.isArray(v) ? v.join(',') : String(v);
-    return loadConfig({ ...env, ...overrides });
+    return loadConfig({ ...env, ...overrides }, this.#specs);
   }
 }
 
 /**
- * Reads every APM_ variable from env, validates all of them and reports every problem at once:
- * bad values each by name, and unknown APM_ variables (likely typos) as errors.
+ * Reads the APM_ variables that `specs` declare from env, validates all of them and reports every
+ * problem at once: bad values each by name, and unknown APM_ variables (likely typos) as errors. The
+ * list of specs is assembled by the composition root (bin/app-variables.ts): the shared core does not
+ * know which services exist.
  */
-export function loadConfig(env: Record<string, string | undefined>, specs: VariableSpec[] = allVariables()): Config {
+export function loadConfig(env: Record<string, string | undefined>, specs: readonly VariableSpec[]): Config {
   const problems: string[] = [];
   const known = new Set<string>();
   const values = new Map<string, VariableValue>();
@@ -87,5 +80,5 @@ export function loadConfig(env: Record<string, string | undefined>, specs: Varia
     if (name.startsWith('APM_') && !known.has(name)) problems.push(`${name} is not a known variable (see the README's configuration table)`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return new Config(values);
+  return new Config(values, specs);
 }

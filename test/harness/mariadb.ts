@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { loadConfig, type Config } from '../../lib/config/config.js';
+import type { Config } from '../../lib/config/config.js';
+import { loadAppConfig } from '../../bin/app-variables.js';
 import type { Directory } from '../../lib/directory/directory.js';
 import { LocalMariadb, type LocalServer } from '../../lib/mariadb/local-mariadb.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
@@ -45,7 +46,7 @@ export async function startTestCluster(opts: { shards?: number; env?: Record<str
     tableCache: 2000,
   });
   // APM_OTLP_HTTP_PORT 0: the collector's plain OTLP listener takes a free port in tests (never 4318).
-  const config = loadConfig({ APM_DATA_DIR: dataDir, APM_WRITER_FLUSH_MS: '2', APM_OTLP_HTTP_PORT: '0', ...opts.env });
+  const config = loadAppConfig({ APM_DATA_DIR: dataDir, APM_WRITER_FLUSH_MS: '2', APM_OTLP_HTTP_PORT: '0', ...opts.env });
   const metrics = new Registry();
   let storage: Storage;
   try {

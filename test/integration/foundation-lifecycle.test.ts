@@ -7,7 +7,7 @@ import { createPool } from '../../lib/db/connect.js';
 import { Directory } from '../../lib/directory/directory.js';
 import type { DirectoryDatabase } from '../../lib/directory/directory-database.js';
 import { LocalMariadb } from '../../lib/mariadb/local-mariadb.js';
-import { loadConfig } from '../../lib/config/config.js';
+import { loadAppConfig } from '../../bin/app-variables.js';
 import { openStorage } from '../../lib/storage.js';
 import { freePort } from '../harness/ports.js';
 
@@ -20,7 +20,7 @@ describe('local MariaDB servers', () => {
     const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apm-restart-'));
     dirs.push(baseDir);
     const ports = [await freePort(), await freePort()];
-    const config = loadConfig({ APM_DATA_DIR: baseDir });
+    const config = loadAppConfig({ APM_DATA_DIR: baseDir });
     let m = await LocalMariadb.start({ baseDir, ports, ...small });
     let storage = await openStorage(config, { shardAddresses: m.servers.map((s) => s.address) });
     const [s1, s2] = await storage.directory.listShards();
@@ -62,7 +62,7 @@ describe('local MariaDB servers', () => {
     const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apm-keys-'));
     dirs.push(baseDir);
     const m = await LocalMariadb.start({ baseDir, ports: [await freePort()], ...small });
-    const storage = await openStorage(loadConfig({ APM_DATA_DIR: baseDir }), { shardAddresses: m.servers.map((s) => s.address) });
+    const storage = await openStorage(loadAppConfig({ APM_DATA_DIR: baseDir }), { shardAddresses: m.servers.map((s) => s.address) });
     try {
       const a = await storage.directory.createAccount({ name: 'k1', plan: 'paid' });
       const b = await storage.directory.createAccount({ name: 'k2' });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { allVariables, ConfigError, loadConfig } from '../../lib/config/config.js';
+import { ConfigError } from '../../lib/config/config.js';
+import { allVariables, loadAppConfig } from '../../bin/app-variables.js';
 import { autoBufferPoolBytes, mariadbArgs, parseByteSize } from '../../lib/mariadb/mariadb-settings.js';
 import { nextShard } from '../../lib/directory/directory.js';
 
 describe('config', () => {
   it('applies defaults and is frozen', () => {
-    const c = loadConfig({});
+    const c = loadAppConfig({});
     expect(c.num('APM_EMBEDDED_SHARDS')).toBe(2);
     expect(c.str('APM_BIND_HOST')).toBe('127.0.0.1');
     expect(c.list('APM_SHARDS')).toEqual([]);
@@ -16,7 +17,7 @@ describe('config', () => {
   it('reports every bad value and unknown variable at once, each by name', () => {
     let err: unknown;
     try {
-      loadConfig({ APM_EMBEDDED_SHARDS: '0', APM_EMBEDDED_BASE_PORT: '70000', APM_MARIADB_FLUSH_LOG_AT_TRX_COMMIT: '3', APM_DIRECTORY: 'nohost', APM_SHARDSS: 'x', APM_WRITER_BATCH_ROWS: '1.5', PATH: '/bin' });
+      loadAppConfig({ APM_EMBEDDED_SHARDS: '0', APM_EMBEDDED_BASE_PORT: '70000', APM_MARIADB_FLUSH_LOG_AT_TRX_COMMIT: '3', APM_DIRECTORY: 'nohost', APM_SHARDSS: 'x', APM_WRITER_BATCH_ROWS: '1.5', PATH: '/bin' });
     } catch (e) {
       err = e;
     }
@@ -32,7 +33,7 @@ describe('config', () => {
   });
 
   it('parses lists, booleans and overrides', () => {
-    const c = loadConfig({ APM_SHARDS: '10.0.0.1:3306, 10.0.0.2:3306' });
+    const c = loadAppConfig({ APM_SHARDS: '10.0.0.1:3306, 10.0.0.2:3306' });
     expect(c.list('APM_SHARDS')).toEqual(['10.0.0.1:3306', '10.0.0.2:3306']);
     expect(c.with({ APM_EMBEDDED_SHARDS: '3' }).num('APM_EMBEDDED_SHARDS')).toBe(3);
   });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allVariables } from '../../lib/config/config.js';
+import { allVariables } from '../../bin/app-variables.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 

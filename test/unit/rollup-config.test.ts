@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config/config.js';
+import { ConfigError } from '../../lib/config/config.js';
+import { loadAppConfig } from '../../bin/app-variables.js';
 import { rollupSettings } from '../../rollup/rollup-config.js';
 import { timeArg } from '../../rollup/time-arg.js';
 
 describe('rollup settings', () => {
   it('has working defaults', () => {
-    expect(rollupSettings(loadConfig({}))).toEqual({
+    expect(rollupSettings(loadAppConfig({}))).toEqual({
       schedule: '* * * * *',
       graceSeconds: 300,
       maxPeriodsPerRun: 2000,
@@ -17,13 +18,13 @@ describe('rollup settings', () => {
   });
 
   it('names every bad variable, and refuses a schedule node-cron cannot run', () => {
-    expect(() => loadConfig({ APM_ROLLUP_GRACE_SECONDS: '-1', APM_ROLLUP_PURGE: 'maybe' })).toThrow(
+    expect(() => loadAppConfig({ APM_ROLLUP_GRACE_SECONDS: '-1', APM_ROLLUP_PURGE: 'maybe' })).toThrow(
       /APM_ROLLUP_GRACE_SECONDS="-1": must be at least 0\n {2}APM_ROLLUP_PURGE="maybe": must be true or false/,
     );
-    const bad = loadConfig({ APM_ROLLUP_SCHEDULE: 'every minute' });
+    const bad = loadAppConfig({ APM_ROLLUP_SCHEDULE: 'every minute' });
     expect(() => rollupSettings(bad)).toThrow(ConfigError);
     expect(() => rollupSettings(bad)).toThrow(/APM_ROLLUP_SCHEDULE="every minute": must be a cron expression/);
-    expect(rollupSettings(loadConfig({ APM_ROLLUP_SCHEDULE: '*/5 * * * * *' })).schedule).toBe('*/5 * * * * *');
+    expect(rollupSettings(loadAppConfig({ APM_ROLLUP_SCHEDULE: '*/5 * * * * *' })).schedule).toBe('*/5 * * * * *');
   });
 });
 
