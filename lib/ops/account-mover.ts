@@ -1,5 +1,5 @@
 import { InputError, NotFoundError, RetryableError } from '../errors.js';
-import { ensureFenceRows, fenceOf, setFence } from './account-fence.js';
+import { ensureFenceRows, fenceOf, setFence } from '../shard/account-fence.js';
 import { accountRowTables, deleteAccountRows } from './account-rows.js';
 import { cleanupPhase, rollbackPhase } from './move-cleanup.js';
 import { dropPeriodTables, periodTablesOn, resolveOptions, SimulatedCrash, utcConnection, waitForRollupLock, type MoveRun, type MoverOptions, type ResolvedOptions } from './move-context.js';

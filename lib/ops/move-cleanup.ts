@@ -1,4 +1,4 @@
-import { fenceOf, setFence } from './account-fence.js';
+import { fenceOf, setFence } from '../shard/account-fence.js';
 import { accountRowTables, copyAccountRows, deleteAccountRows } from './account-rows.js';
 import { dropPeriodTables, periodTablesOn, report, sleep, type MoveRun } from './move-context.js';
 

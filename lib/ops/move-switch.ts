@@ -1,4 +1,4 @@
-import { extendLease, fence, fenceOf, markAway, setFence } from './account-fence.js';
+import { extendLease, fence, fenceOf, markAway, setFence } from '../shard/account-fence.js';
 import { accountRowTables, copyAccountRows, type AccountRowTable } from './account-rows.js';
 import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';

@@ -3,7 +3,7 @@ import type { Credentials } from '../db/connect.js';
 import type { Directory, Shard } from '../directory/directory.js';
 import type { ShardRegistry } from '../shard/shard-registry.js';
 import type { ShardStore } from '../shard/shard-store.js';
-import { fencedAccounts } from './account-fence.js';
+import { fencedAccounts } from '../shard/account-fence.js';
 import { MoveJournal } from './move-journal.js';
 import { parseReplicaHosts, parseReplicaStatus, rowsPerMinute, writeSampleOf, type ReplicaOf, type WriteSample } from './replication-status.js';
 

@@ -8,8 +8,8 @@ import type { ShardRegistry } from './shard-registry.js';
 import type { ShardStore } from './shard-store.js';
 import { takeBatch } from './shard-writer-batch.js';
 import { isWritableRow, ledgerDdl, upsertSql, valuesTuple } from './shard-writer-sql.js';
-import type { Fence } from '../ops/account-fence.js';
-import { WriterFences } from '../ops/writer-fences.js';
+import type { Fence } from './account-fence.js';
+import { WriterFences } from './writer-fences.js';
 import { ledgerTableName, type TableKind } from './table-naming.js';
 
 export interface WriteRow {
@@ -77,7 +77,7 @@ export class ShardWriter {
   readonly #queues = new Map<number, ShardQueue>();
   /** "<shard>:<ledger table>" known to exist. */
   readonly #ledgers = new Set<string>();
-  /** Online account moves: see lib/ops/account-fence.ts (the only hook of lib/ops in this file). */
+  /** Online account moves: see lib/shard/account-fence.ts (the fence the writer needs lives beside it). */
   readonly #fences = new WriterFences();
   readonly #ledgerSweeps = new Map<number, number>();
   #stopped = false;
@@ -273,7 +273,7 @@ export class ShardWriter {
         }
       }
       await conn.beginTransaction();
-      // First statement: the move fence (shared locks held until commit; lib/ops/account-fence.ts).
+      // First statement: the move fence (shared locks held until commit; lib/shard/account-fence.ts).
       fenced = await this.#fences.check(conn, batch.map((p) => p.req.accountId));
       const live = fenced.size === 0 ? batch : batch.filter((p) => !fenced.has(p.req.accountId));
       dups = await this.#ledger(conn, live);

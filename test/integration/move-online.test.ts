@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fenceOf } from '../../lib/ops/account-fence.js';
+import { fenceOf } from '../../lib/shard/account-fence.js';
 import { AccountMover, ConflictError } from '../../lib/ops/account-mover.js';
 import { periodTablesOn, type MoveProgress } from '../../lib/ops/move-context.js';
 import { acquireRollupLock } from '../../lib/ops/rollup-lock.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ROLLUP_LOCK_SUFFIX as ROLLUP_SERVICE_LOCK } from '../../rollup/shard-lock.js';
-import { blocksWrites } from '../../lib/ops/account-fence.js';
+import { blocksWrites } from '../../lib/shard/account-fence.js';
 import { classifyRowTable } from '../../lib/ops/account-rows.js';
 import { copyOrder, recheckTables, recoveryOf, type MoveFacts, type RegistryEntry } from '../../lib/ops/move-plan.js';
 import { ROLLUP_LOCK_SUFFIX } from '../../lib/ops/rollup-lock.js';

@@ -1,7 +1,7 @@
 import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
 import { RetryableError } from '../errors.js';
-import type { ShardRegistry } from '../shard/shard-registry.js';
-import type { ShardStore } from '../shard/shard-store.js';
+import type { ShardRegistry } from './shard-registry.js';
+import type { ShardStore } from './shard-store.js';
 import { ensureFenceRows, readFences, type Fence } from './account-fence.js';
 
 const MAX_KNOWN = 1_000_000;
