@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import { Kysely, Migrator, MysqlDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
 
 /** schema/ at the package root, whether we run from source (tests) or from dist/ (npm start). */
 export function schemaDir(): string {
@@ -34,10 +35,41 @@ export function splitStatements(sql: string): string[] {
 // Re-running a statement whose effect is already there (after a crash mid-migration) is fine.
 const ALREADY_DONE = new Set([1060 /* duplicate column */, 1061 /* duplicate key name */, 1050 /* table exists */]);
 
+/** kysely's bookkeeping table (its default name): one row per applied migration file. */
+const MIGRATION_TABLE = 'kysely_migration';
+/** Where releases before kysely's Migrator recorded applied files; adopted once, then dropped. */
+const LEGACY_TABLE = 'schema_migrations';
+
+/** Each schema/<folder>/NNNN-*.sql file as a kysely Migration named by its file name. */
+class SqlFileMigrations implements MigrationProvider {
+  constructor(private readonly dir: string, private readonly files: readonly string[], private readonly folder: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {};
+    for (const file of this.files) {
+      const statements = splitStatements(fs.readFileSync(path.join(this.dir, file), 'utf8'));
+      out[file] = {
+        up: async (db) => {
+          for (const stmt of statements) {
+            try {
+              await sql.raw(stmt).execute(db);
+            } catch (err) {
+              if (!ALREADY_DONE.has((err as { errno?: number }).errno ?? 0)) throw new Error(`cannot apply migration ${this.folder}/${file}: ${(err as Error).message}`);
+            }
+          }
+        },
+      };
+    }
+    return out;
+  }
+}
+
 /**
- * Applies schema/<folder>/NNNN-*.sql in order (up to NNNN = `until` when given: tests of older
- * versions), once each, recorded in schema_migrations. A named lock
- * keeps concurrent processes from migrating the same server at once.
+ * Applies schema/<folder>/NNNN-*.sql in file-name order (up to NNNN = `until` when given: tests of
+ * older versions), once each, with kysely's Migrator (its table `kysely_migration`, its lock). The
+ * files are plain SQL so a DBA can read the schema; a statement whose effect is already there (a crash
+ * mid-migration) is skipped. Our own named lock around it lets exactly one process adopt the records of
+ * releases before the Migrator (`schema_migrations`). Returns the files applied now.
  */
 export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', opts: { until?: string } = {}): Promise<string[]> {
   const dir = path.join(schemaDir(), folder);
@@ -47,35 +79,32 @@ export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', 
     .sort()
     .filter((f) => opts.until === undefined || f.slice(0, 4) <= opts.until);
   const conn = await pool.getConnection();
-  const applied: string[] = [];
   try {
     const [lock] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 60) AS got', ['.migrate']);
     if (lock[0]?.got !== 1) throw new Error('cannot migrate: another process holds the migration lock for 60 s');
     try {
-      await conn.query(
-        'CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(128) NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB',
-      );
-      const [rows] = await conn.query<any[]>('SELECT name FROM schema_migrations');
-      const done = new Set(rows.map((r) => String(r.name)));
-      for (const file of files) {
-        if (done.has(file)) continue;
-        for (const stmt of splitStatements(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-          try {
-            await conn.query(stmt);
-          } catch (err) {
-            if (!ALREADY_DONE.has((err as { errno?: number }).errno ?? 0)) {
-              throw new Error(`cannot apply migration ${folder}/${file}: ${(err as Error).message}`);
-            }
-          }
-        }
-        await conn.query('INSERT INTO schema_migrations (name) VALUES (?)', [file]);
-        applied.push(file);
-      }
+      await adoptLegacyRecords(conn);
+      // The raw callback pool under mysql2's promise wrapper; never destroyed here (the caller owns it).
+      const db = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: (pool as unknown as { pool: never }).pool }) });
+      const migrator = new Migrator({ db, provider: new SqlFileMigrations(dir, files, folder), migrationTableName: MIGRATION_TABLE, allowUnorderedMigrations: true });
+      const last = files[files.length - 1];
+      const { error, results } = last === undefined ? { error: undefined, results: [] } : await migrator.migrateTo(last);
+      if (error) throw error instanceof Error ? error : new Error(`cannot migrate ${folder}: ${String(error)}`);
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     } finally {
       await conn.query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', ['.migrate']);
     }
   } finally {
     conn.release();
   }
-  return applied;
+}
+
+/** Copies the applied files recorded by releases before the Migrator into its table, then drops the old one. */
+async function adoptLegacyRecords(conn: PoolConnection): Promise<void> {
+  const [legacy] = await conn.query<any[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [LEGACY_TABLE]);
+  if (legacy.length === 0) return;
+  // The definition kysely's Migrator gives its table (it creates it only when missing).
+  await conn.query(`CREATE TABLE IF NOT EXISTS ${MIGRATION_TABLE} (name VARCHAR(255) NOT NULL PRIMARY KEY, timestamp VARCHAR(255) NOT NULL)`);
+  await conn.query(`INSERT IGNORE INTO ${MIGRATION_TABLE} (name, timestamp) SELECT name, DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%s.000Z') FROM ${LEGACY_TABLE}`);
+  await conn.query(`DROP TABLE ${LEGACY_TABLE}`);
 }

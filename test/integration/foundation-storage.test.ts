@@ -92,6 +92,32 @@ describe('template versions', () => {
   });
 });
 
+describe('migrations', () => {
+  it('adopts the records of a release before kysely\'s Migrator and applies only what is missing', async () => {
+    const { ShardStore } = await import('../../lib/shard/shard-store.js');
+    const { createPool, ensureDatabase } = await import('../../lib/db/connect.js');
+    const address = c.servers[0]!.address;
+    await ensureDatabase(address, { user: 'root', password: '' }, 'apm_legacy');
+    const store = new ShardStore(98, createPool(address, { user: 'root', password: '', database: 'apm_legacy' }), { maxMetricsPerApplication: 100 });
+    try {
+      expect(await store.migrate({ until: '0001' })).toEqual(['0001-shard-v1.sql']);
+      // What the old runner left: its own table naming the applied file, no kysely table.
+      await store.pool.query('CREATE TABLE schema_migrations (name VARCHAR(128) NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)');
+      await store.pool.query("INSERT INTO schema_migrations (name) VALUES ('0001-shard-v1.sql')");
+      await store.pool.query('DROP TABLE kysely_migration');
+      const applied = await store.migrate();
+      expect(applied[0]).toBe('0002-templates-v2-periods.sql');
+      expect(applied).not.toContain('0001-shard-v1.sql');
+      const [legacy] = await store.pool.query<any[]>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'apm_legacy' AND TABLE_NAME = 'schema_migrations'");
+      expect(Number(legacy[0].n)).toBe(0);
+      expect(await store.migrate()).toEqual([]);
+    } finally {
+      await store.pool.query('DROP DATABASE apm_legacy');
+      await store.close();
+    }
+  });
+});
+
 describe('shard writer edges', () => {
   it('marks a rolled-up table dirty when late rows arrive, in the same transaction', async () => {
     const { account } = await c.directory.createAccount({ name: 'late' });
