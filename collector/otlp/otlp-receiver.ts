@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { InflightBudget } from '../inflight-budget.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 import { decompress, encodeResponse, encodeStatus, formatOf, parseRequest, type Encoded, type OtlpFormat, type PartialSuccess } from './otlp-codec.js';
 import { normalizeExport, rejectionMessage } from './otlp-decode.js';
 import { readOtlpSettings, type OtlpSettings } from './otlp-config.js';
@@ -46,7 +46,7 @@ export class OtlpReceiver {
   readonly state: SeriesStateStore;
   readonly metrics: OtlpMetrics;
   readonly #budget: InflightBudget;
-  readonly #lock = new KeyedLock();
+  readonly #lock = new KeyedLock(32, { action: 'accept metrics export', holders: 'exports of the same sender' });
   readonly #ids: OtlpIds;
   readonly #keys = new Map<string, { accountId: number | undefined; until: number }>();
   readonly #inflight = new Set<Promise<unknown>>();

@@ -19,23 +19,3 @@ export async function withLockRetry<T>(fn: () => Promise<T>, attempts = 6): Prom
     }
   }
 }
-
-/**
- * Runs tasks one at a time per key (in this process): first-sight work such as registering new
- * metric names of one account, where concurrent requests would otherwise insert the same unique keys
- * at once and deadlock each other.
- */
-export class KeyedSerializer {
-  readonly #tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task, task);
-    const tail = next.catch(() => undefined);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
-}

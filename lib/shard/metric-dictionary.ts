@@ -1,5 +1,6 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
-import { KeyedSerializer, withLockRetry } from '../db/deadlock-retry.js';
+import { KeyedLock } from '../concurrency/keyed-lock.js';
+import { withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
 
 export interface MetricName {
@@ -32,7 +33,7 @@ function key(accountId: number, n: MetricName): string {
 export class MetricDictionary {
   readonly #ids = new Map<string, number>();
   readonly #appSets = new Map<string, Promise<Set<number>>>();
-  readonly #serial = new KeyedSerializer();
+  readonly #serial = new KeyedLock(1024);
 
   constructor(
     private readonly pool: PromisePool,

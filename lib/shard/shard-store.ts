@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
-import { KeyedSerializer, withLockRetry } from '../db/deadlock-retry.js';
+import { KeyedLock } from '../concurrency/keyed-lock.js';
+import { withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
@@ -32,7 +33,7 @@ export class ShardStore {
   readonly dictionary: MetricDictionary;
   readonly #tables = new Map<string, Promise<TableInfo>>();
   readonly #agents = new Map<string, number>();
-  readonly #serial = new KeyedSerializer();
+  readonly #serial = new KeyedLock(1024);
   /** kind → version → column names. */
   #templates = new Map<TableKind, Map<number, readonly string[]>>();
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedSerializer, withLockRetry } from '../../lib/db/deadlock-retry.js';
+import { withLockRetry } from '../../lib/db/deadlock-retry.js';
+import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 
 describe('lock-conflict retry', () => {
   it('runs again after a deadlock, and gives up after the last attempt', async () => {
@@ -16,9 +17,9 @@ describe('lock-conflict retry', () => {
   });
 });
 
-describe('keyed serializer', () => {
+describe('keyed lock run()', () => {
   it('runs tasks of one key one at a time, in order, and other keys alongside', async () => {
-    const s = new KeyedSerializer();
+    const s = new KeyedLock();
     const log: string[] = [];
     const task = (name: string, ms: number) => async () => {
       log.push(`start ${name}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedLock } from '../../collector/otlp/keyed-lock.js';
+import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 import { SeriesStateStore } from '../../collector/otlp/otlp-series-state.js';
 
 describe('KeyedLock', () => {
