@@ -8,7 +8,6 @@ import type { TableKind } from '../lib/shard/table-naming.js';
  *   span has ended and everything inside it is rolled up ("sealed"); set back to 'dirty' by a re-roll.
  */
 export type RollupState = 'open' | 'rolling' | 'done' | 'dirty';
-export const ROLLUP_STATES: readonly RollupState[] = ['open', 'rolling', 'done', 'dirty'];
 
 /** One period table on a shard, as the rollup planners see it. Times are Unix seconds UTC. */
 export interface TableState {

@@ -33,7 +33,7 @@ export interface HarvestPiece {
   metrics: HarvestMetric[];
 }
 
-/** What the collector remembers per agent run (stored on the account's shard, harvest_ledger). */
+/** What the collector remembers per agent run (stored on the account's shard, table harvest_records). */
 export interface HarvestRecord {
   start: number;
   end: number;

@@ -7,7 +7,6 @@
  */
 export type MoveState = 'copying' | 'syncing' | 'switching' | 'switched' | 'done' | 'rolled_back';
 
-export const MOVE_STATES: readonly MoveState[] = ['copying', 'syncing', 'switching', 'switched', 'done', 'rolled_back'];
 
 export interface MoveFacts {
   id: number;
@@ -101,7 +100,3 @@ export function recheckTables(snapshot: readonly RegistryEntry[], current: reado
     .map((t) => t.name);
 }
 
-/** Per-period tables of an account on a server, recognised by name (registered or not). */
-export function accountTableNames(names: readonly string[], accountId: number, parse: (n: string) => { accountId: number } | undefined): string[] {
-  return names.filter((n) => parse(n)?.accountId === accountId).sort();
-}
