@@ -6,7 +6,7 @@ import { maxLag, rollupLag, type AccountLag } from './rollup-lag.js';
 import type { RollupMetrics } from './rollup-metrics.js';
 import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
 import { planSeals } from './seal-plan.js';
-import { acquireShardLock } from './shard-lock.js';
+import { acquireRollupLock } from '../lib/shard/rollup-lock.js';
 import { readShardState, ShardRollup } from './shard-rollup.js';
 
 export interface RollupRunnerOptions {
@@ -71,7 +71,7 @@ export class RollupRunner {
     let lock;
     try {
       store = await this.o.shards.storeFor(shardId);
-      lock = await acquireShardLock(store.pool, this.o.lockWaitSeconds);
+      lock = await acquireRollupLock(store.pool, this.o.lockWaitSeconds);
     } catch (err) {
       return this.#shardFailed(report, err);
     }
@@ -194,7 +194,7 @@ export class RollupRunner {
         out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, opts.now, opts.accountId) });
         continue;
       }
-      const lock = await acquireShardLock(store.pool, this.o.lockWaitSeconds);
+      const lock = await acquireRollupLock(store.pool, this.o.lockWaitSeconds);
       if (!lock) {
         out.push({ shardId: shard.id, tables: [], skipped: 'another rollup worker holds the shard lock' });
         continue;

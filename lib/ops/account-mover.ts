@@ -6,7 +6,7 @@ import { dropPeriodTables, periodTablesOn, resolveOptions, SimulatedCrash, utcCo
 import { copyPhase, syncPhase } from './move-copy.js';
 import { MoveJournal, type Move, type MoveLock } from './move-journal.js';
 import { recoveryOf, type Recovery } from './move-plan.js';
-import type { HeldLock } from './rollup-lock.js';
+import type { RollupLock } from '../shard/rollup-lock.js';
 import { commitSwitch, switchPhase } from './move-switch.js';
 
 /** A conflict with the state of things (an unfinished move, a running one): HTTP 409. */
@@ -179,7 +179,7 @@ export class AccountMover {
     }
   }
 
-  async #close(run: MoveRun, lock: MoveLock, rollup: HeldLock | undefined): Promise<void> {
+  async #close(run: MoveRun, lock: MoveLock, rollup: RollupLock | undefined): Promise<void> {
     await rollup?.release();
     run.srcConn.release();
     run.dstConn.release();
@@ -187,7 +187,7 @@ export class AccountMover {
   }
 
   async #drive(run: MoveRun, lock: MoveLock): Promise<Move> {
-    let rollup: HeldLock | undefined;
+    let rollup: RollupLock | undefined;
     try {
       if (run.move.state === 'copying') await copyPhase(run);
       if (run.move.state === 'syncing' || run.move.state === 'switching') {

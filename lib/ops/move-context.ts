@@ -6,7 +6,7 @@ import type { ShardStore } from '../shard/shard-store.js';
 import { parseTableName, templateName, type TableKind } from '../shard/table-naming.js';
 import type { Move, MoveJournal, MoveLock } from './move-journal.js';
 import type { MoveState, RegistryEntry } from './move-plan.js';
-import { acquireRollupLock, type HeldLock } from './rollup-lock.js';
+import { acquireRollupLock, type RollupLock } from '../shard/rollup-lock.js';
 import { ident } from './row-hash-sql.js';
 import type { PeriodTable, Queryable } from './table-sync.js';
 
@@ -154,7 +154,7 @@ export async function utcConnection(store: ShardStore): Promise<PoolConnection> 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A shard's rollup lock, waited for in steps (reporting 'waiting') up to rollupLockWaitSeconds. */
-export async function waitForRollupLock(run: MoveRun, store: ShardStore, maxSeconds = run.o.rollupLockWaitSeconds): Promise<HeldLock> {
+export async function waitForRollupLock(run: MoveRun, store: ShardStore, maxSeconds = run.o.rollupLockWaitSeconds): Promise<RollupLock> {
   const deadline = Date.now() + maxSeconds * 1000;
   let held = await acquireRollupLock(store.pool, 0);
   while (!held) {

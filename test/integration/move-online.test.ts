@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fenceOf } from '../../lib/shard/account-fence.js';
 import { AccountMover, ConflictError } from '../../lib/ops/account-mover.js';
 import { periodTablesOn, type MoveProgress } from '../../lib/ops/move-context.js';
-import { acquireRollupLock } from '../../lib/ops/rollup-lock.js';
+import { acquireRollupLock } from '../../lib/shard/rollup-lock.js';
 import { checksum } from '../../lib/ops/table-sync.js';
 import { openStorage, type Storage } from '../../lib/storage.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';

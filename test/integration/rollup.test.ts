@@ -5,7 +5,7 @@ import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner, type ShardReport } from '../../rollup/rollup-runner.js';
 import { startRollup } from '../../rollup/rollup.js';
-import { shardLockHolder } from '../../rollup/shard-lock.js';
+import { rollupLockHolder } from '../../lib/shard/rollup-lock.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { random, RollupFixture, storedRows } from './rollup-fixture.js';
 
@@ -183,14 +183,14 @@ describe('rollup on real MariaDB', () => {
     await until(async () => (await store.tableInfo(`ts_${a.accountId}_2024030403`))?.rollupState === 'rolling');
     expect(summary(await w2.run())).toEqual({ hours: 0, rerolledHours: 0, days: 0, rerolledDays: 0, failures: 0, skipped: 'locked' });
     expect(await metric(w2.registry, 'apm_rollup_lock_busy_total', { shard: String(store.shardId) })).toBe(1);
-    const holder = await shardLockHolder(store.pool);
+    const holder = await rollupLockHolder(store.pool);
     await store.pool.query(`KILL ${Number(holder)}`); // the worker's connection dies, as with a crashed process
     const died = await dying;
     expect(died.skipped).toBe('failed');
     expect(died.hours).toBe(6); // 00h-02h of both accounts committed before it died
     await blocker.query('ROLLBACK');
     blocker.release();
-    await until(async () => (await shardLockHolder(store.pool)) === undefined);
+    await until(async () => (await rollupLockHolder(store.pool)) === undefined);
     expect(summary(await w2.run())).toEqual({ hours: 6, rerolledHours: 0, days: 0, rerolledDays: 0, failures: 0, skipped: undefined });
     await expectExact(MAR4 + 6 * H);
   });

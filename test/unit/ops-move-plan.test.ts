@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ROLLUP_LOCK_SUFFIX as ROLLUP_SERVICE_LOCK } from '../../rollup/shard-lock.js';
 import { blocksWrites } from '../../lib/shard/account-fence.js';
 import { classifyRowTable } from '../../lib/ops/account-rows.js';
 import { copyOrder, recheckTables, recoveryOf, type MoveFacts, type RegistryEntry } from '../../lib/ops/move-plan.js';
-import { ROLLUP_LOCK_SUFFIX } from '../../lib/ops/rollup-lock.js';
 import { differingPeriods } from '../../lib/ops/table-sync.js';
 
 const move = (state: MoveFacts['state']): MoveFacts => ({ id: 7, accountId: 5, fromShard: 1, toShard: 2, state, tablesTotal: 40, tablesDone: 12 });
@@ -90,9 +88,5 @@ describe('fences and periods', () => {
     const dst = new Map([[60, '1:a'], [120, '2:x'], [240, '1:d']]);
     expect(differingPeriods(src, dst)).toEqual([120, 180, 240]);
     expect(differingPeriods(src, src)).toEqual([]);
-  });
-
-  it('the move takes the same rollup lock as the rollup service', () => {
-    expect(ROLLUP_LOCK_SUFFIX).toBe(ROLLUP_SERVICE_LOCK);
   });
 });
