@@ -6,7 +6,7 @@ import type { InflightBudget } from '../inflight-budget.js';
 import { isAgentMethod } from './agent-methods.js';
 import { parseAgentQuery, type AgentQuery } from './agent-query.js';
 import { exceptionReply, NULL_REPLY, preconnectReply, redirectHost } from './agent-replies.js';
-import { decodeBody } from './body-decoder.js';
+import { decodeBody } from '../../lib/http/decode-body.js';
 import type { AgentHandshake } from './agent-handshake.js';
 import type { HarvestWriter } from './harvest-writer.js';
 import { payloadDigest } from './harvest-plan.js';

@@ -1,6 +1,5 @@
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
-import { InputError, PayloadTooLargeError } from '../../lib/errors.js';
+import { InputError } from '../../lib/errors.js';
+import { decodeBody } from '../../lib/http/decode-body.js';
 import { ExportMetricsServiceRequest, ExportMetricsServiceResponse, RpcStatus, TO_OBJECT } from './otlp-proto.js';
 
 /**
@@ -25,23 +24,9 @@ export function formatOf(contentType: string): OtlpFormat {
   );
 }
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
-
-/** Undoes Content-Encoding (identity, gzip, deflate), refusing output past `limit` bytes. */
-export async function decompress(body: Buffer, contentEncoding: string, limit: number): Promise<Buffer> {
-  const encoding = contentEncoding.trim().toLowerCase();
-  if (encoding === '' || encoding === 'identity') return body;
-  const run = encoding === 'gzip' || encoding === 'x-gzip' ? gunzip : encoding === 'deflate' ? inflate : undefined;
-  if (!run) throw new UnsupportedMediaTypeError(`cannot decode metrics export: Content-Encoding ${JSON.stringify(contentEncoding)} is not gzip, deflate or identity`);
-  try {
-    return await run(body, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new PayloadTooLargeError(`cannot decode metrics export: more than ${limit} bytes once decompressed`);
-    }
-    throw new InputError(`cannot decode metrics export: the ${encoding} body is corrupt (${(err as Error).message})`);
-  }
+/** Undoes Content-Encoding (identity, gzip, deflate) with the shared bounded decoder; 415 for others. */
+export function decompress(body: Buffer, contentEncoding: string, limit: number): Promise<Buffer> {
+  return decodeBody(body, contentEncoding, limit, { what: 'metrics export', unsupported: (m) => new UnsupportedMediaTypeError(m) });
 }
 
 /** The request body as a plain object (lowerCamelCase fields, 64-bit integers as strings or numbers). */

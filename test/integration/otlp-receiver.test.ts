@@ -146,7 +146,7 @@ describe('POST /v1/metrics (plain HTTP listener of the collector)', () => {
       expect([big.status, JSON.parse(big.body.toString()).message]).toEqual([413, 'cannot accept body: more than 100000 bytes']);
     }
     const bomb = await otlpPost(port, zlib.gzipSync(Buffer.alloc(20_000_000, 0x20)), { apiKey: a.key, contentEncoding: 'gzip' });
-    expect([bomb.status, JSON.parse(bomb.body.toString()).message]).toEqual([413, `cannot decode metrics export: more than ${16 * 1024 * 1024} bytes once decompressed`]);
+    expect([bomb.status, JSON.parse(bomb.body.toString()).message]).toEqual([413, `cannot decode metrics export: it decodes to more than the limit of ${16 * 1024 * 1024} bytes`]);
     expect(await rowCount(a.store, a.id)).toBe(0);
   });
 

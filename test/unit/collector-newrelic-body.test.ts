@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InputError, PayloadTooLargeError } from '../../lib/errors.js';
-import { decodeBody } from '../../collector/newrelic/body-decoder.js';
+import { decodeBody } from '../../lib/http/decode-body.js';
 import { bodyText, capture } from '../harness/newrelic-captures.js';
 
 const LIMIT = 16 * 1024 * 1024;
@@ -38,7 +38,7 @@ describe('body decoding (identity, gzip, deflate)', () => {
 
   it('refuses corrupt data and unknown encodings with 400', async () => {
     await expect(decodeBody(Buffer.from('not gzip'), 'gzip', LIMIT)).rejects.toThrow(InputError);
-    await expect(decodeBody(zlib.gzipSync('[1]').subarray(0, 12), 'gzip', LIMIT)).rejects.toThrow(/cannot decode gzip body: unexpected end of file/);
+    await expect(decodeBody(zlib.gzipSync('[1]').subarray(0, 12), 'gzip', LIMIT)).rejects.toThrow(/cannot decode body: the gzip data is corrupt \(unexpected end of file\)/);
     await expect(decodeBody(Buffer.from('x'), 'br', LIMIT)).rejects.toThrow(/unsupported Content-Encoding "br"/);
   });
 });
