@@ -1,6 +1,6 @@
 /*! apm rum.js: real-user monitoring. No dependencies, no cookies, never throws into the page. */
-// Source of the script the beacon serves (beacon/rum-script.ts strips these comment lines and the
-// indentation). Plain ES5 so that every browser parses it; every callback is wrapped so nothing
+// Source of the script the beacon serves (beacon/rum-script.ts minifies it with esbuild when the
+// beacon starts). Plain ES5 so that every browser parses it; every callback is wrapped so nothing
 // reaches the page. Contract with beacon/beacon-payload.ts (payload v1):
 //   {v:1, k:<browser key>, a:<application name>, u:<location.pathname>, t:<navigation type>,
 //    m:[activationStart, requestStart, responseStart, responseEnd, domContentLoadedEventEnd, loadEventEnd],
