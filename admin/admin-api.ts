@@ -7,6 +7,7 @@ import { addShard } from '../lib/ops/shard-admin.js';
 import type { ShardStatsCollector } from '../lib/ops/shard-stats.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { AdminMetrics } from './admin-metrics.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface Answer {
   status: number;
@@ -18,7 +19,7 @@ export interface AdminApiDeps {
   shards: ShardRegistry;
   stats: ShardStatsCollector;
   metrics: AdminMetrics;
-  log: (line: string) => void;
+  log: Log;
   now: () => number;
 }
 
@@ -132,7 +133,7 @@ export class AdminApi {
       },
       (err: Error) => {
         this.d.metrics.moves.inc({ outcome: ctl.signal.aborted ? 'interrupted' : 'failed' });
-        this.d.log(`admin: move ${h.move.id} of account ${accountId} stopped: ${err.message}`);
+        this.d.log.info(`move ${h.move.id} of account ${accountId} stopped: ${err.message}`);
       },
     ).finally(() => {
       this.#running.delete(accountId);

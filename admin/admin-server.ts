@@ -3,6 +3,7 @@ import { holdResponse, readBody, sendError, sendJson, uws, type HttpResponse, ty
 import { jsonObject, positiveInt, type AdminApi, type Answer } from './admin-api.js';
 import type { AdminMetrics } from './admin-metrics.js';
 import { bearerToken, tokenMatches } from './admin-token.js';
+import { type Log } from '../lib/log/log.js';
 
 /** Largest request body the admin API reads (its bodies are a few small JSON fields). */
 export const MAX_ADMIN_BODY = 16 * 1024;
@@ -21,7 +22,7 @@ export interface AdminServerDeps {
   api: AdminApi;
   metrics: AdminMetrics;
   token: string;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /**
@@ -53,7 +54,7 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
         (err: unknown) => {
           const status = httpStatusOf(err);
           d.metrics.requests.inc({ route: name, status: String(status) });
-          if (status === 500) d.log(`admin: ${name} failed: ${(err as Error)?.stack ?? String(err)}`);
+          if (status === 500) d.log.error(`${name} failed: ${(err as Error)?.stack ?? String(err)}`);
           sendError(res, err, status === 401 ? { ...HEADERS, 'WWW-Authenticate': 'Bearer realm="apm-admin"' } : HEADERS);
         },
       );

@@ -8,6 +8,7 @@ import { adminSettings } from './admin-config.js';
 import { AdminMetrics } from './admin-metrics.js';
 import { createAdminApp } from './admin-server.js';
 import { adminToken } from './admin-token.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface AdminHandle extends ServiceHandle {
   /** http://host:port of the admin API. */
@@ -23,19 +24,20 @@ export interface AdminHandle extends ServiceHandle {
  * idempotent. Interrupted moves found at start are logged with what can be done about them.
  */
 export async function startAdmin(deps: ServiceDeps): Promise<AdminHandle> {
+  const log = deps.log.child({ service: 'admin' });
   const settings = adminSettings(deps.config);
   const { token, file } = adminToken(settings.token, deps.dataDir);
   const registry = createServiceRegistry('admin');
   const metrics = new AdminMetrics(registry);
   const stats = new ShardStatsCollector({ directory: deps.directory, shards: deps.shards, credentials: settings.credentials });
-  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log: deps.log, now: deps.now });
-  for (const m of await api.mover.status({ limit: 1000 })) if (m.active && !m.recovery.running) deps.log(`admin: ${m.recovery.message}`);
-  const app = createAdminApp({ api, metrics, token, log: deps.log });
+  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log: log, now: deps.now });
+  for (const m of await api.mover.status({ limit: 1000 })) if (m.active && !m.recovery.running) log.info(`${m.recovery.message}`);
+  const app = createAdminApp({ api, metrics, token, log: log });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const sample = () =>
     stats.collect({ sampleMs: 0 }).then(
       (s) => metrics.observeShards(s),
-      (err: Error) => deps.log(`admin: cannot sample shard stats: ${err.message}`),
+      (err: Error) => log.warn(`cannot sample shard stats: ${err.message}`),
     );
   void sample();
   const timer = setInterval(() => void sample(), settings.statsIntervalMs);

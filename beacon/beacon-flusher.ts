@@ -3,6 +3,7 @@ import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { APPLICATION_SCOPE, type BeaconAggregator, type OpenAggregate } from './beacon-aggregator.js';
 import type { BeaconMetrics } from './beacon-metrics.js';
+import { type Log } from '../lib/log/log.js';
 
 /**
  * A flush: every open aggregate leaves memory as one batch per account, written through the shared
@@ -26,7 +27,7 @@ export interface BeaconFlusherOptions {
   writer: ShardWriter;
   metrics: BeaconMetrics;
   maxPendingBatches: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 function pageViewsOf(aggregates: OpenAggregate[]): number {
@@ -73,7 +74,7 @@ export class BeaconFlusher {
       if (r.status === 'rejected') {
         failed.add(batches[i]!);
         this.o.metrics.flushFailures.inc();
-        this.o.log(`beacon: cannot write batch of account ${batches[i]!.accountId}: ${(r.reason as Error).message} (will retry)`);
+        this.o.log.warn(`cannot write batch of account ${batches[i]!.accountId}: ${(r.reason as Error).message} (will retry)`);
       }
     });
     const tried = new Set(batches);
@@ -95,7 +96,7 @@ export class BeaconFlusher {
     while (this.#pending.length > this.o.maxPendingBatches) {
       const dropped = this.#pending.shift()!;
       this.o.metrics.dropped.inc({ reason: 'pending_overflow' }, dropped.pageViews);
-      this.o.log(`beacon: dropped a batch of ${dropped.pageViews} page views of account ${dropped.accountId}: ${this.o.maxPendingBatches} batches already wait for retry`);
+      this.o.log.warn(`dropped a batch of ${dropped.pageViews} page views of account ${dropped.accountId}: ${this.o.maxPendingBatches} batches already wait for retry`);
     }
     this.o.metrics.pendingBatches.set(this.#pending.length);
   }

@@ -6,6 +6,7 @@ import { BeaconRejection } from './beacon-rejection.js';
 import { normalizeAddress } from './country-lookup.js';
 import { originOfReferer } from './origin-allowed.js';
 import type { RumScript } from './rum-script.js';
+import { type Log } from '../lib/log/log.js';
 
 /**
  * The beacon's route table (uWebSockets.js):
@@ -28,7 +29,7 @@ export interface BeaconRouteDeps {
   script: RumScript;
   maxBodyBytes: number;
   trustForwardedFor: boolean;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** A 43-byte transparent 1×1 GIF. */
@@ -52,7 +53,7 @@ function answer(res: HttpResponse, r: BeaconRejection | undefined, ok: () => voi
 
 /** A bug must not crash the service: log it and answer 500 if the response is still open. */
 function internalError(d: BeaconRouteDeps, res: HttpResponse, err: unknown): void {
-  d.log(`beacon: BUG: ${(err as Error)?.stack ?? String(err)}`);
+  d.log.error(`BUG: ${(err as Error)?.stack ?? String(err)}`);
   try {
     send(res, 500, JSON.stringify({ error: 'internal error' }), { ...NO_STORE, 'Content-Type': 'application/json' });
   } catch {

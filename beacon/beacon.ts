@@ -13,6 +13,7 @@ import { BrowserFamilyCache } from './browser-family.js';
 import { loadCountryLookup } from './country-lookup.js';
 import { PageGroupLimiter } from './page-group.js';
 import { loadRumScript } from './rum-script.js';
+import { type Log } from '../lib/log/log.js';
 
 /** A running beacon with its parts exposed for tests and the benchmark. */
 export interface BeaconHandle extends ServiceHandle {
@@ -38,6 +39,7 @@ const STOP_RETRY_MS = 5_000;
  * writer. stop() closes the listener first, then flushes what is in memory (SIGTERM in bin/start.ts).
  */
 export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
+  const log = deps.log.child({ service: 'beacon' });
   const s = beaconSettings(deps.config);
   const script = loadRumScript();
   const countryOf = s.country ? loadCountryLookup() : undefined;
@@ -54,12 +56,12 @@ export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
     metrics,
     now: deps.now,
   });
-  const flusher = new BeaconFlusher({ aggregator, shards: deps.shards, writer: deps.writer, metrics, maxPendingBatches: s.maxPendingBatches, log: deps.log });
+  const flusher = new BeaconFlusher({ aggregator, shards: deps.shards, writer: deps.writer, metrics, maxPendingBatches: s.maxPendingBatches, log: log });
 
   const app = uws.App();
-  beaconRoutes(app, { intake, metrics, script, maxBodyBytes: s.maxBodyBytes, trustForwardedFor: s.trustForwardedFor, log: deps.log });
+  beaconRoutes(app, { intake, metrics, script, maxBodyBytes: s.maxBodyBytes, trustForwardedFor: s.trustForwardedFor, log: log });
   const { listening: listening, metricsServer } = await listenWithMetrics(app, [registry], { host: s.host, port: s.port, metricsPort: s.metricsPort });
-  const timer = setInterval(() => void flusher.flush().catch((err: Error) => deps.log(`beacon: BUG: flush failed: ${err.stack ?? err.message}`)), s.flushSeconds * 1000);
+  const timer = setInterval(() => void flusher.flush().catch((err: Error) => log.error(`BUG: flush failed: ${err.stack ?? err.message}`)), s.flushSeconds * 1000);
   timer.unref();
 
   const url = `http://${s.host}:${listening.port}`;
@@ -78,7 +80,7 @@ export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
       await flusher.flush();
     }
     const lost = flusher.abandon();
-    if (lost > 0) deps.log(`beacon: stopped with ${lost} page views unwritten (shard unreachable)`);
+    if (lost > 0) log.warn(`stopped with ${lost} page views unwritten (shard unreachable)`);
     await metricsServer.stop();
   };
   return {

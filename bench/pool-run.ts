@@ -15,6 +15,7 @@ import { HourMeter } from './hour-meter.js';
 import { gib, progress, type PoolRunContext, type PoolState } from './pool-state.js';
 import { beaconPhase, dashboardPhase, endToEndPhase, rollupPhase } from './service-phases.js';
 import { startShardServer, type ShardServer } from './shard-server.js';
+import { lineLog } from '../lib/log/log.js';
 
 /** The bench's configuration: the operator's APM_ variables, with every listener on a free loopback port. */
 export function benchConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -68,7 +69,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     for (const a of accounts) ids.push(await resolveIds(store, a, metrics, ctx.o.agents));
     report.setupSeconds = (Date.now() - t0) / 1000;
     ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: ${accounts.length} accounts, ${accounts.length * ctx.o.agents} agents ready in ${report.setupSeconds.toFixed(1)} s`);
-    const deps: ServiceDeps = { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir: ctx.dir, log: ctx.log };
+    const deps: ServiceDeps = { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir: ctx.dir, log: lineLog(ctx.log, 'warn') };
     const st: PoolState = { ctx, server, storage, store, accounts, ids, metrics, clock, deps, report };
     await phase(st, 'ceiling', () => ceilingPhase(st));
     await phase(st, 'end-to-end', () => endToEndPhase(st));

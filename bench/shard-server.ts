@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool } from 'mysql2/promise';
 import { LocalMariadb, type LocalServer } from '../lib/mariadb/local-mariadb.js';
+import { lineLog } from '../lib/log/log.js';
 
 /** One bench shard server: a fresh local MariaDB with the pool size under test. */
 export interface ShardServer {
@@ -27,7 +28,7 @@ export async function startShardServer(dir: string, o: { port: number; bufferPoo
     logFileBytes: o.redoLogBytes,
     flushLogAtTrxCommit: o.flushLogAtTrxCommit,
     tableCache: 8000,
-    log: o.log,
+    log: lineLog(o.log),
   });
   const server = mariadb.servers[0]!;
   const pidFile = path.join(path.dirname(server.dataDir), 'mariadb.pid');

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { commands, type Command } from './apm-commands.js';
 import { openCliContext } from './cli-context.js';
 import { ConfigError } from '../lib/config/config.js';
+import { cliLog } from './app-log.js';
 import { httpStatusOf } from '../lib/errors.js';
 
 function help(list: Command[]): string {
@@ -39,7 +40,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
   let ctx;
   try {
-    ctx = await openCliContext(env, (l) => console.error(`[apm] ${l}`));
+    ctx = await openCliContext(env, cliLog());
   } catch (err) {
     console.error(err instanceof ConfigError ? err.message : `apm: cannot connect: ${(err as Error).message}`);
     return 2;

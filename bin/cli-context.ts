@@ -5,6 +5,7 @@ import type { ServerAddress } from '../lib/db/connect.js';
 import { startEmbeddedShards } from '../lib/mariadb/embedded-shards.js';
 import type { LocalMariadb } from '../lib/mariadb/local-mariadb.js';
 import { openStorage, type Storage } from '../lib/storage.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface CliContext {
   config: Config;
@@ -26,7 +27,7 @@ function accepts(a: ServerAddress): Promise<boolean> {
  * Storage for one CLI command: the configured servers (APM_SHARDS), or the embedded default's
  * servers: used as they are when `npm start` runs, else started for the command and stopped after.
  */
-export async function openCliContext(env: Record<string, string | undefined>, log: (l: string) => void): Promise<CliContext> {
+export async function openCliContext(env: Record<string, string | undefined>, log: Log): Promise<CliContext> {
   const config = loadAppConfig(env);
   let mariadb: LocalMariadb | undefined;
   let shardAddresses: ServerAddress[] | undefined;

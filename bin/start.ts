@@ -22,8 +22,7 @@ import { startAdmin } from '../admin/admin.js';
 import { startDashboard } from '../dashboard/dashboard.js';
 import { startRollup } from '../rollup/rollup.js';
 import { startBeacon } from '../beacon/beacon.js';
-
-const log = (line: string) => console.log(`[apm] ${line}`);
+import { logFromConfig } from './app-log.js';
 
 async function main(): Promise<void> {
   let config;
@@ -36,6 +35,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const rootLog = logFromConfig(config);
+  const log = rootLog.child({ service: 'apm' });
   const dataDir = path.resolve(config.str('APM_DATA_DIR'));
   fs.mkdirSync(dataDir, { recursive: true });
   const handles: ServiceHandle[] = [];
@@ -44,11 +45,11 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stop = (why: string) => {
     stopping ??= (async () => {
-      log(`${why}: stopping`);
-      for (const h of [...handles].reverse()) await h.stop().catch((e: Error) => log(`cannot stop ${h.name}: ${e.message}`));
-      await storage?.close().catch((e: Error) => log(`cannot close storage: ${e.message}`));
+      log.info(`${why}: stopping`);
+      for (const h of [...handles].reverse()) await h.stop().catch((e: Error) => log.warn(`cannot stop ${h.name}: ${e.message}`));
+      await storage?.close().catch((e: Error) => log.warn(`cannot close storage: ${e.message}`));
       await mariadb?.stop();
-      log('stopped');
+      log.info('stopped');
     })();
     return stopping;
   };
@@ -59,11 +60,11 @@ async function main(): Promise<void> {
     const writerRegistry = createServiceRegistry('writer', { defaultMetrics: false });
     storage = await openStorage(config, { ...(mariadb ? { shardAddresses: mariadb.servers.map((s) => s.address) } : {}), registry: writerRegistry });
     const shards = await storage.directory.listShards();
-    log(`directory ready; shards: ${shards.map((s) => `${s.id}=${s.address} (${s.state})`).join(', ')}`);
+    log.info(`directory ready; shards: ${shards.map((s) => `${s.id}=${s.address} (${s.state})`).join(', ')}`);
     await storage.shards.all();
     const writerMetrics = await startMetricsServer([writerRegistry], { host: config.str('APM_BIND_HOST'), port: config.num('APM_WRITER_METRICS_PORT') });
     handles.push({ name: 'writer', addresses: [`${writerMetrics.url} (shared shard writer metrics)`], stop: () => writerMetrics.stop() });
-    log(`writer: ${writerMetrics.url} (shared shard writer metrics)`);
+    log.info(`writer: ${writerMetrics.url} (shared shard writer metrics)`);
     const deps: ServiceDeps = {
       config,
       directory: storage.directory,
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
       writer: storage.writer,
       now: () => Date.now() / 1000,
       dataDir,
-      log,
+      log: rootLog,
     };
     // Upstream services last, so stop() (in reverse) stops them first. APM_SERVICES picks a subset:
     // one process per service when running against existing servers.
@@ -91,14 +92,14 @@ async function main(): Promise<void> {
       if (wanted.size > 0 && !wanted.has(name)) continue;
       const h = await start(deps);
       handles.push(h);
-      for (const a of h.addresses) log(`${h.name}: ${a}`);
+      for (const a of h.addresses) log.info(`${h.name}: ${a}`);
     }
     const demo = config.list('APM_SHARDS').length === 0 && (wanted.size === 0 || wanted.has('collector')) ? await ensureDemoAccount(storage.directory, demoKeysFile(dataDir)) : undefined;
     if (demo) {
-      log(`demo account ${demo.accountId}: dashboard sign-in (read) key ${demo.readKey}`);
-      log(`demo account ${demo.accountId}: browser key for rum.js ${demo.browserKey} (allow your site: npm run apm -- apps set ${demo.accountId} Browser --origin https://your.site)`);
+      log.info(`demo account ${demo.accountId}: dashboard sign-in (read) key ${demo.readKey}`);
+      log.info(`demo account ${demo.accountId}: browser key for rum.js ${demo.browserKey} (allow your site: npm run apm -- apps set ${demo.accountId} Browser --origin https://your.site)`);
     }
-    log(`ready (${handles.length} service(s)). More accounts: npm run apm -- accounts create <name>. Ctrl-C stops everything.`);
+    log.info(`ready (${handles.length} service(s)). More accounts: npm run apm -- accounts create <name>. Ctrl-C stops everything.`);
   } catch (err) {
     console.error(`[apm] cannot start: ${(err as Error).message}`);
     await stop('start-up failed');

@@ -14,6 +14,7 @@ import { ensureRunSecret } from './newrelic/run-secret.js';
 import { RunToken } from './newrelic/run-token.js';
 import { startOtlpHttpServer } from './otlp/otlp-http-server.js';
 import { ensureLocalTls, loadConfiguredTls, type CollectorTls } from './tls/collector-tls.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface CollectorOptions {
   /** Embedded default only: create (once) a "demo" account and print its license key. */
@@ -31,6 +32,7 @@ const STOP_WAIT_MS = 10_000;
  * the shared ShardWriter; a request is answered 200 only after its rows are committed.
  */
 export async function startCollector(deps: ServiceDeps, opts: CollectorOptions = {}): Promise<ServiceHandle> {
+  const log = deps.log.child({ service: 'collector' });
   const settings = readCollectorSettings(deps.config, deps.dataDir);
   const tls = settings.tls ? loadConfiguredTls(settings.tls) : await ensureLocalTls(settings.tlsDir, new Date(deps.now() * 1000));
   const token = new RunToken(ensureRunSecret(settings.runSecret, settings.runSecretFile));
@@ -49,7 +51,7 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   });
   const demo = opts.demoAccount ? await ensureDemoAccount(deps.directory, demoKeysFile(deps.dataDir)) : undefined;
   let port = settings.port;
-  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, metrics, budget, now: deps.now, log: deps.log });
+  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, metrics, budget, now: deps.now, log: log });
 
   const app = uws.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile });
   registerCollectorRoutes(app, deps, registry, agents);
@@ -69,11 +71,11 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
     throw new Error(`cannot start collector: ${err.message}`);
   });
   const purge = setInterval(() => {
-    harvests.purgeRecords(RECORD_MAX_AGE_SECONDS).catch((err: Error) => deps.log(`collector: cannot purge harvest records: ${err.message}`));
+    harvests.purgeRecords(RECORD_MAX_AGE_SECONDS).catch((err: Error) => log.warn(`cannot purge harvest records: ${err.message}`));
   }, PURGE_EVERY_MS);
   purge.unref();
 
-  for (const line of agentSettingsText(settings, tls, port, demo?.licenseKey)) deps.log(line);
+  for (const line of agentSettingsText(settings, tls, port, demo?.licenseKey)) log.info(line);
 
   let stopped: Promise<void> | undefined;
   return {

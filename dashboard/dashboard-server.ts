@@ -6,6 +6,7 @@ import type { DashboardMetrics } from './dashboard-metrics.js';
 import { apiKeyOf, SESSION_COOKIE, type Credentials, type ReadAuth } from './read-auth.js';
 import type { ReadApi } from './read-api.js';
 import type { Asset } from './static-assets.js';
+import { type Log } from '../lib/log/log.js';
 
 /**
  * The dashboard's HTTP routes on one uWebSockets.js App (the house server: the same helpers, abort
@@ -36,7 +37,7 @@ export interface DashboardServerDeps {
   api: ReadApi;
   assets: Map<string, Asset>;
   metrics: DashboardMetrics;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
@@ -56,7 +57,7 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
         (err: unknown) => {
           const status = httpStatusOf(err);
           d.metrics.requests.inc({ route: name, status: String(status) });
-          if (status === 500) d.log(`dashboard: ${name} failed: ${(err as Error)?.stack ?? String(err)}`);
+          if (status === 500) d.log.error(`${name} failed: ${(err as Error)?.stack ?? String(err)}`);
           sendError(res, err, API_HEADERS);
           end();
         },

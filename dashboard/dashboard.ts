@@ -23,6 +23,7 @@ export interface DashboardHandle extends ServiceHandle {
 }
 
 export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle> {
+  const log = deps.log.child({ service: 'dashboard' });
   const settings = dashboardSettings(deps.config);
   const assets = loadAssets();
   const registry = createServiceRegistry('dashboard');
@@ -31,7 +32,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
-  const app = createDashboardApp({ settings, auth, api, assets, metrics, log: deps.log });
+  const app = createDashboardApp({ settings, auth, api, assets, metrics, log: log });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;
   let stopped: Promise<void> | undefined;

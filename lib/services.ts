@@ -2,6 +2,7 @@ import type { Config } from './config/config.js';
 import type { Directory } from './directory/directory.js';
 import type { ShardRegistry } from './shard/shard-registry.js';
 import type { ShardWriter } from './shard/shard-writer.js';
+import { type Log } from './log/log.js';
 
 /** What every service gets from whoever starts it (bin/start.ts, a test, the benchmark). */
 export interface ServiceDeps {
@@ -13,7 +14,7 @@ export interface ServiceDeps {
   now: () => number;
   /** Where the embedded default keeps state (certificates, secrets). */
   dataDir: string;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** A running service. stop() is idempotent and flushes what is in memory. */

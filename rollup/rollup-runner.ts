@@ -8,12 +8,13 @@ import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.
 import { planSeals } from './seal-plan.js';
 import { acquireRollupLock } from '../lib/shard/rollup-lock.js';
 import { readShardState, ShardRollup } from './shard-rollup.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface RollupRunnerOptions {
   directory: Directory;
   shards: ShardRegistry;
   metrics: RollupMetrics;
-  log: (line: string) => void;
+  log: Log;
   graceSeconds: number;
   maxPeriodsPerRun: number;
   lockWaitSeconds: number;
@@ -103,7 +104,7 @@ export class RollupRunner {
     const tasks = planRollup({ ...state, now: opts.now, graceSeconds: this.o.graceSeconds, until: opts.until, accountId: opts.accountId, maxTasks: this.o.maxPeriodsPerRun });
     if (tasks.length === 0) return;
     const shard = report.shardId;
-    this.o.log(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
+    this.o.log.info(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
     const failedDays = new Set<string>();
     let lastLog = Date.now();
     let done = 0;
@@ -127,15 +128,15 @@ export class RollupRunner {
         failedDays.add(dayKey);
         report.failures++;
         this.o.metrics.failures.inc({ stage: task.kind });
-        this.o.log(`rollup shard ${shard}: cannot roll ${describeTask(task)}: ${(err as Error).message}`);
+        this.o.log.warn(`rollup shard ${shard}: cannot roll ${describeTask(task)}: ${(err as Error).message}`);
       }
       if (Date.now() - lastLog >= (this.o.progressEveryMs ?? 10_000)) {
         lastLog = Date.now();
-        this.o.log(`rollup shard ${shard}: ${done}/${tasks.length} periods, now at ${describeTask(task)}, lag ${Math.max(0, opts.now - periodEnd(task) - this.o.graceSeconds)} s`);
+        this.o.log.info(`rollup shard ${shard}: ${done}/${tasks.length} periods, now at ${describeTask(task)}, lag ${Math.max(0, opts.now - periodEnd(task) - this.o.graceSeconds)} s`);
       }
     }
     const { hours, rerolledHours, days, rerolledDays, rowsRead, rowsWritten, failures } = report;
-    this.o.log(
+    this.o.log.info(
       `rollup shard ${shard}: rolled ${hours} hour(s) + ${rerolledHours} re-rolled, ${days} day(s) + ${rerolledDays} re-rolled; ` +
         `${rowsRead} rows read, ${rowsWritten} written, ${failures} failure(s)`,
     );
@@ -154,7 +155,7 @@ export class RollupRunner {
         if (isFatal(err)) throw err;
         report.failures++;
         this.o.metrics.failures.inc({ stage: 'seal' });
-        this.o.log(`rollup shard ${report.shardId}: cannot seal table ${t.name}: ${(err as Error).message}`);
+        this.o.log.warn(`rollup shard ${report.shardId}: cannot seal table ${t.name}: ${(err as Error).message}`);
       }
     }
   }
@@ -171,10 +172,10 @@ export class RollupRunner {
         if (isFatal(err)) throw err;
         report.failures++;
         this.o.metrics.failures.inc({ stage: 'purge' });
-        this.o.log(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
+        this.o.log.warn(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
       }
     }
-    if (dropped.length > 0) this.o.log(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
+    if (dropped.length > 0) this.o.log.warn(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
     return dropped;
   }
 
@@ -224,7 +225,7 @@ export class RollupRunner {
   #shardFailed(report: ShardReport, err: unknown): ShardReport {
     this.o.metrics.failures.inc({ stage: 'shard' });
     const error = (err as Error).message;
-    this.o.log(`rollup shard ${report.shardId}: cannot run: ${error}`);
+    this.o.log.warn(`rollup shard ${report.shardId}: cannot run: ${error}`);
     return { ...report, skipped: 'failed', error };
   }
 }

@@ -5,6 +5,7 @@ import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { rollupSettings } from './rollup-config.js';
 import { RollupMetrics } from './rollup-metrics.js';
 import { RollupRunner, type ShardReport } from './rollup-runner.js';
+import { type Log } from '../lib/log/log.js';
 
 export interface RollupHandle extends ServiceHandle {
   runner: RollupRunner;
@@ -20,6 +21,7 @@ export interface RollupHandle extends ServiceHandle {
  * Self-metrics on their own port (APM_ROLLUP_METRICS_PORT).
  */
 export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry } = {}): Promise<RollupHandle> {
+  const log = deps.log.child({ service: 'rollup' });
   const settings = rollupSettings(deps.config);
   const registry = opts.registry ?? createServiceRegistry('rollup');
   const metrics = new RollupMetrics(registry);
@@ -27,7 +29,7 @@ export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry
     directory: deps.directory,
     shards: deps.shards,
     metrics,
-    log: deps.log,
+    log: log,
     graceSeconds: settings.graceSeconds,
     maxPeriodsPerRun: settings.maxPeriodsPerRun,
     lockWaitSeconds: settings.lockWaitSeconds,
@@ -49,7 +51,7 @@ export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry
     } catch (err) {
       // run() catches per shard; this is only reachable when the directory itself cannot be read.
       metrics.runs.inc({ outcome: 'failed' });
-      deps.log(`rollup: cannot run: ${(err as Error).message}`);
+      log.warn(`cannot run: ${(err as Error).message}`);
       return [];
     } finally {
       end();

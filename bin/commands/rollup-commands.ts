@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import type { Command } from '../command.js';
 import { intArg, table } from '../command.js';
 import type { CliContext } from '../cli-context.js';
+import { cliLog } from '../app-log.js';
 import { InputError } from '../../lib/errors.js';
 import { rollupSettings } from '../../rollup/rollup-config.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
@@ -22,7 +23,7 @@ function runnerFor(ctx: CliContext, waitSeconds: number): RollupRunner {
     directory: ctx.storage.directory,
     shards: ctx.storage.shards,
     metrics: new RollupMetrics(new Registry()),
-    log: (l) => console.error(`[apm] ${l}`),
+    log: cliLog(),
     graceSeconds: settings.graceSeconds,
     maxPeriodsPerRun: settings.maxPeriodsPerRun,
     lockWaitSeconds: waitSeconds,

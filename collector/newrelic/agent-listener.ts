@@ -12,6 +12,7 @@ import type { HarvestWriter } from './harvest-writer.js';
 import { payloadDigest } from './harvest-plan.js';
 import { parseMetricData } from './metric-data.js';
 import type { RunToken } from './run-token.js';
+import { type Log } from '../../lib/log/log.js';
 
 export interface AgentListenerDeps {
   settings: CollectorSettings;
@@ -23,7 +24,7 @@ export interface AgentListenerDeps {
   metrics: CollectorMetrics;
   budget: InflightBudget;
   now: () => number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** What the synchronous part of a request hands to the asynchronous part (uWS req dies at the first await). */
@@ -91,7 +92,7 @@ export class AgentListener {
         return;
       }
       status = httpStatusOf(err);
-      if (status === 500) this.d.log(`collector: ${method} failed: ${(err as Error).stack ?? String(err)}`);
+      if (status === 500) this.d.log.error(`${method} failed: ${(err as Error).stack ?? String(err)}`);
       this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
       const headers: Record<string, string> = {};
       const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;

@@ -13,6 +13,7 @@ import { planExport, type PlanOutcome } from './otlp-plan.js';
 import { OtlpIds } from './otlp-ids.js';
 import { buildRows } from './otlp-rows.js';
 import { SeriesStateStore } from './otlp-series-state.js';
+import { type Log } from '../../lib/log/log.js';
 
 /** One OTLP/HTTP request as the route read it (headers are copied before anything async). */
 export interface OtlpRequest {
@@ -195,7 +196,7 @@ export class OtlpReceiver {
 
   #error(format: OtlpFormat, err: unknown): OtlpAnswer {
     const status = httpStatusOf(err);
-    if (status === 500) this.deps.log(`otlp: ${(err as Error)?.stack ?? String(err)}`);
+    if (status === 500) this.deps.log.info(`${(err as Error)?.stack ?? String(err)}`);
     const headers: Record<string, string> = {};
     if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
     return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);

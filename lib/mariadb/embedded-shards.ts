@@ -2,11 +2,12 @@ import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { LocalMariadb } from './local-mariadb.js';
 import { autoBufferPoolBytes, parseByteSize } from './mariadb-settings.js';
+import { type Log } from '../log/log.js';
 
 const GIB = 1024 * 1024 * 1024;
 
 /** The embedded default's shard servers: APM_EMBEDDED_SHARDS local MariaDB servers under APM_DATA_DIR. */
-export async function startEmbeddedShards(config: Config, log: (line: string) => void): Promise<LocalMariadb> {
+export async function startEmbeddedShards(config: Config, log: Log): Promise<LocalMariadb> {
   const count = config.num('APM_EMBEDDED_SHARDS');
   const base = config.num('APM_EMBEDDED_BASE_PORT');
   const pool = config.str('APM_MARIADB_BUFFER_POOL');

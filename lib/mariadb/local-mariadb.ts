@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { ensureMariadb } from './mariadb-install.js';
 import { mariadbArgs, type MariadbSettings } from './mariadb-settings.js';
 import type { ServerAddress } from '../db/connect.js';
+import { silentLog, type Log } from '../log/log.js';
 
 export interface LocalMariadbOptions {
   /** Each server gets <baseDir>/shard-<n>/ (data, socket, logs). Reused when it exists. */
@@ -14,7 +15,7 @@ export interface LocalMariadbOptions {
   logFileBytes: number;
   flushLogAtTrxCommit: 1 | 2;
   tableCache: number;
-  log?: (line: string) => void;
+  log?: Log;
   /** Milliseconds to wait for each server to accept connections. */
   startTimeoutMs?: number;
 }
@@ -53,11 +54,11 @@ async function sleep(ms: number): Promise<void> {
 }
 
 /** A server left running by a parent that was killed outright: stop it before reusing its data. */
-async function stopStale(pidFile: string, log: (l: string) => void): Promise<void> {
+async function stopStale(pidFile: string, log: Log): Promise<void> {
   if (!fs.existsSync(pidFile)) return;
   const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
-  log(`stopping a MariaDB server left running (pid ${pid}) before reusing its data directory`);
+  log.info(`stopping a MariaDB server left running (pid ${pid}) before reusing its data directory`);
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 600 && processAlive(pid); i++) await sleep(100);
   if (processAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -81,10 +82,10 @@ export class LocalMariadb {
   readonly #children: ChildProcess[] = [];
   #stopping: Promise<void> | undefined;
 
-  private constructor(private readonly log: (line: string) => void) {}
+  private constructor(private readonly log: Log) {}
 
   static async start(opts: LocalMariadbOptions): Promise<LocalMariadb> {
-    const log = opts.log ?? (() => {});
+    const log = opts.log ?? silentLog;
     const bins = ensureMariadb(log);
     const self = new LocalMariadb(log);
     installExitHook();
@@ -147,7 +148,7 @@ export class LocalMariadb {
         await sleep(100);
       }
     }
-    this.log(`MariaDB shard server ${index + 1} listening on 127.0.0.1:${port} (data ${dataDir})`);
+    this.log.info(`MariaDB shard server ${index + 1} listening on 127.0.0.1:${port} (data ${dataDir})`);
     this.servers.push({ index, address, dataDir, socket: settings.socket, errorLog: settings.errorLog });
   }
 

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { silentLog, type Log } from '../log/log.js';
 
 export interface MariadbBinaries {
   mariadbd: string;
@@ -27,7 +28,7 @@ export function findMariadb(): MariadbBinaries | undefined {
  * as root. The package's service is not started: a policy-rc.d that denies starts is in place while
  * apt runs. Not root: throws saying exactly what to install.
  */
-export function ensureMariadb(log: (line: string) => void = () => {}): MariadbBinaries {
+export function ensureMariadb(log: Log = silentLog): MariadbBinaries {
   const found = findMariadb();
   if (found) return found;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -37,7 +38,7 @@ export function ensureMariadb(log: (line: string) => void = () => {}): MariadbBi
         '(Debian/Ubuntu) or point APM_SHARDS at existing servers.',
     );
   }
-  log('mariadbd is missing: installing Debian mariadb-server (the system service is not started)');
+  log.info('mariadbd is missing: installing Debian mariadb-server (the system service is not started)');
   const policy = '/usr/sbin/policy-rc.d';
   const hadPolicy = fs.existsSync(policy);
   if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });

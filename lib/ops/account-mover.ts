@@ -8,6 +8,7 @@ import { MoveJournal, type Move, type MoveLock } from './move-journal.js';
 import { recoveryOf, type Recovery } from './move-plan.js';
 import type { RollupLock } from '../shard/rollup-lock.js';
 import { commitSwitch, switchPhase } from './move-switch.js';
+import { type Log } from '../log/log.js';
 
 /** A conflict with the state of things (an unfinished move, a running one): HTTP 409. */
 export class ConflictError extends InputError {
@@ -72,7 +73,7 @@ export class AccountMover {
       await this.#close(run, lock, undefined);
       throw err;
     }
-    this.#o.log(`move ${move.id}: account ${accountId} from shard ${move.fromShard} to shard ${toShard}`);
+    this.#o.log.info(`move ${move.id}: account ${accountId} from shard ${move.fromShard} to shard ${toShard}`);
     return { move: { ...move }, done: this.#drive(run, lock) };
   }
 
@@ -95,7 +96,7 @@ export class AccountMover {
       await lock.release();
       throw err;
     }
-    this.#o.log(`move ${move.id}: resuming (${move.state})`);
+    this.#o.log.info(`move ${move.id}: resuming (${move.state})`);
     return { move: { ...move }, done: this.#drive(run, lock) };
   }
 
@@ -109,7 +110,7 @@ export class AccountMover {
       if (!r.canRollback) throw new ConflictError(`cannot roll back: ${r.message}`);
       run = await this.#open(move, lock);
       await rollbackPhase(run);
-      this.#o.log(`move ${move.id}: rolled back`);
+      this.#o.log.info(`move ${move.id}: rolled back`);
       return await this.journal.get(move.id);
     } finally {
       if (run) await this.#close(run, lock, undefined);
@@ -205,12 +206,12 @@ export class AccountMover {
         await cleanupPhase(run);
       }
       await this.journal.update(run.move.id, { rowsCopied: run.move.rowsCopied });
-      this.#o.log(`move ${run.move.id}: done (writes fenced ${run.move.fencedMs ?? '?'} ms, ${run.move.rowsCopied} rows copied)`);
+      this.#o.log.info(`move ${run.move.id}: done (writes fenced ${run.move.fencedMs ?? '?'} ms, ${run.move.rowsCopied} rows copied)`);
       return await this.journal.get(run.move.id);
     } catch (err) {
       if (!(err instanceof SimulatedCrash)) {
         const message = (err as Error).message;
-        this.#o.log(`move ${run.move.id}: stopped while ${run.move.state}: ${message}`);
+        this.#o.log.warn(`move ${run.move.id}: stopped while ${run.move.state}: ${message}`);
         await this.journal.update(run.move.id, { error: message }).catch(() => undefined);
       }
       throw err;

@@ -9,6 +9,7 @@ import type { MoveState, RegistryEntry } from './move-plan.js';
 import { acquireRollupLock, type RollupLock } from '../shard/rollup-lock.js';
 import { ident } from './row-hash-sql.js';
 import type { PeriodTable, Queryable } from './table-sync.js';
+import { silentLog, type Log } from '../log/log.js';
 
 /** Points where the test hook `crashAt` makes a mover behave as if its process died. */
 export type MoveCheckpoint = 'copying' | 'syncing' | 'fenced' | 'away' | 'switched';
@@ -27,7 +28,7 @@ export interface MoveProgress {
 export interface MoverOptions {
   directory: Directory;
   shards: ShardRegistry;
-  log?: (line: string) => void;
+  log?: Log;
   onProgress?: (p: MoveProgress) => void;
   /** Seconds a switch's write fence holds without being extended (a dead mover blocks no longer). */
   leaseSeconds?: number;
@@ -45,7 +46,7 @@ export interface MoverOptions {
   crashAt?: MoveCheckpoint;
 }
 
-export type ResolvedOptions = Required<Omit<MoverOptions, 'crashAt' | 'onProgress' | 'log'>> & Pick<MoverOptions, 'crashAt' | 'onProgress'> & { log: (line: string) => void };
+export type ResolvedOptions = Required<Omit<MoverOptions, 'crashAt' | 'onProgress' | 'log'>> & Pick<MoverOptions, 'crashAt' | 'onProgress'> & { log: Log };
 
 export function resolveOptions(o: MoverOptions): ResolvedOptions {
   return {
@@ -55,7 +56,7 @@ export function resolveOptions(o: MoverOptions): ResolvedOptions {
     chunkRows: 5000,
     switchAttempts: 3,
     now: () => Date.now() / 1000,
-    log: () => {},
+    log: silentLog,
     ...o,
   };
 }

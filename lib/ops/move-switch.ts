@@ -6,6 +6,7 @@ import type { VerifiedSummary } from './move-journal.js';
 import { recheckTables } from './move-plan.js';
 import { ident } from './row-hash-sql.js';
 import { copyRows, syncPeriodTable, tableColumns } from './table-sync.js';
+import { type Log } from '../log/log.js';
 
 /** The fence's lease lapsed before the switch finished: writes may have gone through; start again. */
 class LeaseLost extends Error {
@@ -153,9 +154,9 @@ async function switchAttempts(run: MoveRun, snap: SyncSnapshot): Promise<void> {
       result = await attempt(run, snap);
     } catch (err) {
       if ((err as Error).name === 'SimulatedCrash') throw err;
-      await undoAttempt(run).catch((e: Error) => run.o.log(`move ${run.move.id}: cannot undo the switch attempt: ${e.message}`));
+      await undoAttempt(run).catch((e: Error) => run.o.log.warn(`move ${run.move.id}: cannot undo the switch attempt: ${e.message}`));
       if (n >= run.o.switchAttempts) throw err;
-      run.o.log(`move ${run.move.id}: switch attempt ${n} failed (${(err as Error).message}); trying again`);
+      run.o.log.error(`move ${run.move.id}: switch attempt ${n} failed (${(err as Error).message}); trying again`);
       continue;
     }
     await commitSwitch(run, result.fencedMs, result.verified);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureMariadb } from '../../lib/mariadb/mariadb-install.js';
+import { lineLog } from '../../lib/log/log.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -23,7 +24,7 @@ function newestMtime(dir: string): number {
  */
 export default function setup(): void {
   const log = (l: string) => console.log(`[test setup] ${l}`);
-  ensureMariadb(log);
+  ensureMariadb(lineLog(log));
   if (!fs.existsSync('/usr/bin/chromium')) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (!isRoot) throw new Error('cannot run browser tests: /usr/bin/chromium is missing; install it with `sudo apt-get install chromium`');

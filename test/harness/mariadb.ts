@@ -11,6 +11,7 @@ import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 import { openStorage, type Storage } from '../../lib/storage.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { freePort } from './ports.js';
+import { silentLog } from '../../lib/log/log.js';
 
 export interface TestCluster {
   servers: LocalServer[];
@@ -67,7 +68,7 @@ export async function startTestCluster(opts: { shards?: number; env?: Record<str
     storage,
     metrics,
     dataDir,
-    deps: (o = {}) => ({ config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir, log: () => {}, ...o }),
+    deps: (o = {}) => ({ config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir, log: silentLog, ...o }),
     stop() {
       stopped ??= (async () => {
         await storage.close().catch(() => undefined);

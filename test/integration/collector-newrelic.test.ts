@@ -6,6 +6,7 @@ import type { TestCluster } from '../harness/mariadb.js';
 import type { RefusingWriter } from '../harness/refusing-writer.js';
 import { capture, countsOf, shiftedMetricData } from '../harness/newrelic-captures.js';
 import { agentPost, committed, connectAgent, rowCount, scrape, startTestCollector, type RunningCollector, startCollectorCluster, type CollectorCluster } from './collector-newrelic-helpers.js';
+import { lineLog } from '../../lib/log/log.js';
 
 let c: TestCluster;
 let col: RunningCollector;
@@ -178,7 +179,7 @@ describe('production TLS files', () => {
     const prod = await startTestCollector(
       c,
       { APM_COLLECTOR_TLS_KEY: write('k.pem', server.keyPem), APM_COLLECTOR_TLS_CERT: write('c.pem', server.certPem), APM_COLLECTOR_TLS_CA: write('ca.pem', ca.certPem) },
-      { log: (l) => lines.push(l) },
+      { log: lineLog((l) => lines.push(l)) },
     );
     try {
       const a = await account('prod-tls');

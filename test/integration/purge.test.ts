@@ -9,6 +9,7 @@ import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner } from '../../rollup/rollup-runner.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { random, RollupFixture, storedRows } from './rollup-fixture.js';
+import { silentLog } from '../../lib/log/log.js';
 
 const H = 3600;
 const DAY = 86400;
@@ -31,7 +32,7 @@ async function cli(path: string, values: Record<string, string | boolean> = {}):
 }
 
 async function scheduledRun() {
-  const runner = new RollupRunner({ directory: cluster.directory, shards: cluster.registry, metrics, log: () => {}, graceSeconds: 300, maxPeriodsPerRun: 1000, lockWaitSeconds: 0 });
+  const runner = new RollupRunner({ directory: cluster.directory, shards: cluster.registry, metrics, log: silentLog, graceSeconds: 300, maxPeriodsPerRun: 1000, lockWaitSeconds: 0 });
   return (await runner.run({ now: clock, purge: true }))[0]!;
 }
 

@@ -8,6 +8,7 @@ import { startRollup } from '../../rollup/rollup.js';
 import { rollupLockHolder } from '../../lib/shard/rollup-lock.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { random, RollupFixture, storedRows } from './rollup-fixture.js';
+import { lineLog } from '../../lib/log/log.js';
 
 const H = 3600;
 const DAY = 86400;
@@ -29,7 +30,7 @@ function runner(opts: { maxPeriodsPerRun?: number; lockWaitSeconds?: number; sha
     directory: cluster.directory,
     shards: opts.shards ?? cluster.registry,
     metrics,
-    log: (l) => logs.push(l),
+    log: lineLog((l) => logs.push(l)),
     graceSeconds: GRACE,
     maxPeriodsPerRun: opts.maxPeriodsPerRun ?? 10_000,
     lockWaitSeconds: opts.lockWaitSeconds ?? 0,
