@@ -5,7 +5,7 @@ import { parseByteSize } from '../lib/mariadb/mariadb-settings.js';
  * What one benchmark run does. Every phase is bounded in count (the shape) and in time (the phase
  * timeout and the overall deadline); everything listens on and talks to 127.0.0.1 only.
  */
-export const PHASES = ['ceiling', 'end-to-end', 'dashboard', 'rollup', 'beacons'] as const;
+export const PHASES = ['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons'] as const;
 export type BenchPhase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -112,7 +112,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --agents N               agents per account (default ${FULL_DEFAULTS.agents})
   --metrics N              metrics per agent harvest (default ${FULL_DEFAULTS.metrics})
   --minutes N              simulated minutes per hour phase, 1..60 (default ${FULL_DEFAULTS.minutes})
-  --phases LIST            some of ${PHASES.join(',')} (default all)
+  --phases LIST            some of ${PHASES.join(',')} (default all; peer = VictoriaMetrics fed the
+                           end-to-end hour's agent rows, and implies end-to-end)
   --pools 512M,4G          InnoDB buffer pool of each pool run (default 512M,4G)
   --flush-log 1|2          innodb_flush_log_at_trx_commit (default 1, as npm start)
   --concurrency N          harvest posts in flight (default ${FULL_DEFAULTS.concurrency})
@@ -165,6 +166,8 @@ function phasesOf(raw: string | undefined, fallback: BenchPhase[]): BenchPhase[]
   const asked = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const p of asked) if (!(PHASES as readonly string[]).includes(p)) throw fail(`--phases: ${JSON.stringify(p)} is not one of ${PHASES.join(', ')}`);
   if (asked.length === 0) throw fail('--phases needs at least one phase');
+  // The peer phase reports end to end ÷ peer: it needs the end-to-end hour of the same run.
+  if (asked.includes('peer')) asked.push('end-to-end');
   return PHASES.filter((p) => asked.includes(p));
 }
 

@@ -103,6 +103,27 @@ export interface RollupFigures {
   shardCpu?: CpuFigure;
 }
 
+export interface PeerFigures {
+  minutes: number;
+  /** Influx lines posted (one per agent row, six fields each). */
+  rowsSent: number;
+  /** call_count samples counted through its /api/v1/query. */
+  rowsCounted: number;
+  callCountExpected: number;
+  callCountCounted: number;
+  exact: boolean;
+  /** From the first post until every row was counted. */
+  seconds: number;
+  /** Of which: from the last post answered until the count was complete. */
+  secondsToLand: number;
+  rowsPerSecond: number;
+  peerCpu?: CpuFigure;
+  /** The bench process building and posting the lines. */
+  senderCpu?: CpuFigure;
+  /** Our end-to-end rows/s ÷ its rows/s (ours include the application-wide rows). */
+  ratio?: number;
+}
+
 export interface PoolRunReport {
   bufferPoolBytes: number;
   redoLogBytes: number;
@@ -116,6 +137,8 @@ export interface PoolRunReport {
   historyRows?: number;
   rollup?: RollupFigures;
   beacons?: BeaconFigures;
+  /** VictoriaMetrics fed the agent rows of the end-to-end hour (bench/peer-phase.ts). */
+  peer?: PeerFigures;
   errors: string[];
   skipped: string[];
 }

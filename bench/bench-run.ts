@@ -77,6 +77,7 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
           runDeadline,
           load,
           log: env.log,
+          freePort: env.freePort,
         }),
       );
     }

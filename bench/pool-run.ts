@@ -14,6 +14,7 @@ import { dropHour } from './db-census.js';
 import { HourMeter } from './hour-meter.js';
 import { gib, progress, type PoolRunContext, type PoolState } from './pool-state.js';
 import { beaconPhase, dashboardPhase, endToEndPhase, rollupPhase } from './service-phases.js';
+import { peerPhase } from './peer-phase.js';
 import { startShardServer, type ShardServer } from './shard-server.js';
 import { lineLog } from '../lib/log/log.js';
 
@@ -73,6 +74,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     const st: PoolState = { ctx, server, storage, store, accounts, ids, metrics, clock, deps, report };
     await phase(st, 'ceiling', () => ceilingPhase(st));
     await phase(st, 'end-to-end', () => endToEndPhase(st));
+    await phase(st, 'peer', () => peerPhase(st));
     await phase(st, 'dashboard', () => dashboardPhase(st));
     await phase(st, 'rollup', () => rollupPhase(st));
     await phase(st, 'beacons', () => beaconPhase(st));

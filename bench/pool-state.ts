@@ -21,6 +21,8 @@ export interface PoolRunContext {
   runDeadline: number;
   load: LoadDriver;
   log: (line: string) => void;
+  /** A free loopback port (the peer phase's VictoriaMetrics). */
+  freePort?: () => Promise<number>;
 }
 
 /** What the phases of one pool run share. */

@@ -70,6 +70,7 @@ function runDetails(run: PoolRunReport): string[] {
         `the hour's tables hold ${mib(phase.tableBytes)} (${phase.rowsCounted > 0 ? Math.round(phase.tableBytes / phase.rowsCounted) : 0} B/row) against a ${gib(run.bufferPoolBytes)} pool; ` +
         `shard CPU ${cores(phase.shardCpu)}, bench process CPU ${cores(phase.benchCpu)}${phase.generatorCpu ? `, generator CPU ${cores(phase.generatorCpu)}` : ''}.`,
     );
+    out.push(`- CPU per stored row: ${cpuPerRow(phase)}.`);
     const p = phase.posts;
     if (p) {
       const statuses = Object.entries(p.statuses).map(([k, v]) => `${k}: ${int(v)}`).join(', ');
@@ -80,6 +81,22 @@ function runDetails(run: PoolRunReport): string[] {
       );
       for (const f of p.failures) out.push(`  - ${f}`);
     }
+  }
+  if (run.ceiling && run.endToEnd) {
+    const c = pipelineMicros(run.ceiling);
+    const e = pipelineMicros(run.endToEnd);
+    if (c !== undefined && e !== undefined && c > 0) out.push(`- CPU per stored row, end to end ÷ ceiling (shard + bench process): ${us(e)} ÷ ${us(c)} = ${(e / c).toFixed(2)}.`);
+  }
+  if (run.peer) {
+    const v = run.peer;
+    const per = (c: CpuFigure | undefined) => (c && v.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / v.rowsCounted) : '—');
+    out.push(
+      `- Peer (VictoriaMetrics, Debian's package, per-agent rows only, one Influx line of six fields each): ${v.minutes} minutes, ${int(v.rowsCounted)} rows counted ` +
+        `through its /api/v1/query (sent ${int(v.rowsSent)}; call_count sum ${int(v.callCountCounted)}, expected ${int(v.callCountExpected)}): ${v.exact ? 'exact' : 'MISMATCH'}; ` +
+        `${int(v.rowsPerSecond)} rows/s over ${dur(v.seconds)} (${dur(v.secondsToLand)} of it waiting for the last rows to be queryable); ` +
+        `CPU per row: VictoriaMetrics ${per(v.peerCpu)}, the bench process building and posting lines ${per(v.senderCpu)}` +
+        `${v.ratio !== undefined ? `; our end to end ÷ peer = ${v.ratio.toFixed(2)} (ours also store the application-wide rows)` : ''}.`,
+    );
   }
   if (run.rollup) {
     const ro = run.rollup;
@@ -105,6 +122,23 @@ function runDetails(run: PoolRunReport): string[] {
   return out;
 }
 
+/** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart. */
+export function cpuPerRow(p: HourPhaseReport): string {
+  const per = (c: CpuFigure | undefined) => (c && p.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / p.rowsCounted) : '—');
+  const total = pipelineMicros(p);
+  return (
+    `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}, together ${total !== undefined ? us(total) : '—'}` +
+    `${p.generatorCpu ? ` (load generator apart: ${per(p.generatorCpu)})` : ''}`
+  );
+}
+
+/** Shard + bench process CPU µs per counted row (the pipeline's work; the generator is the agents'). */
+export function pipelineMicros(p: HourPhaseReport): number | undefined {
+  if (!p.shardCpu || !p.benchCpu || p.rowsCounted === 0) return undefined;
+  return ((p.shardCpu.cpuSeconds + p.benchCpu.cpuSeconds) * 1e6) / p.rowsCounted;
+}
+
+const us = (n: number) => `${n.toFixed(1)} µs`;
 const loads = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n >= 100 ? `${Math.round(n)} ms` : `${n.toFixed(n >= 10 ? 1 : 2)} ms`);

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Pool as PromisePool } from 'mysql2/promise';
+import type { WriteGuard } from '../../lib/shard/shard-writer.js';
 import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
 import type { HarvestMetric } from './metric-data.js';
 
@@ -63,26 +64,30 @@ export class HarvestRecords {
   }
 
   /**
-   * Stores `record` if the stored version is still `expected` (undefined = no record yet) and returns
-   * the new version; undefined when the stored record changed meanwhile (nothing saved).
+   * The statement that stores `record` if the stored version is still `expected` (undefined = no record
+   * yet): it changes exactly one row when it saved, none when the stored record changed meanwhile. The
+   * shard writer runs it as the guard of the piece's rows (same transaction: saved together or not at
+   * all); after it committed, the stored version is `(expected ?? 0) + 1`.
    */
-  async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
+  async saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<WriteGuard> {
     const blob = await encodeRecord(record);
-    let changed: number;
     if (expected === undefined) {
-      const [res] = await this.pool.query<any>(
-        'INSERT IGNORE INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?)',
-        [accountId, nonce, record.start, blob],
-      );
-      changed = Number(res.affectedRows);
-    } else {
-      const [res] = await this.pool.query<any>(
-        'UPDATE harvest_records SET version = version + 1, harvest_start = ?, state = ? WHERE account_id = ? AND run_nonce = ? AND version = ?',
-        [record.start, blob, accountId, nonce, expected],
-      );
-      changed = Number(res.affectedRows);
+      return {
+        sql: 'INSERT IGNORE INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?)',
+        params: [accountId, nonce, record.start, blob],
+      };
     }
-    return changed === 1 ? (expected ?? 0) + 1 : undefined;
+    return {
+      sql: 'UPDATE harvest_records SET version = version + 1, harvest_start = ?, state = ? WHERE account_id = ? AND run_nonce = ? AND version = ?',
+      params: [record.start, blob, accountId, nonce, expected],
+    };
+  }
+
+  /** saveStatement on its own (a piece with no rows): the new version, or undefined when the record changed meanwhile. */
+  async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
+    const { sql, params } = await this.saveStatement(accountId, nonce, record, expected);
+    const [res] = await this.pool.query<any>(sql, params as unknown[]);
+    return Number(res.affectedRows) === 1 ? (expected ?? 0) + 1 : undefined;
   }
 
   /** Forgets a run (after its shutdown). */

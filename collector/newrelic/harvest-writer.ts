@@ -1,7 +1,7 @@
 import { AuthError, InputError, NotFoundError, PayloadTooLargeError, RetryableError } from '../../lib/errors.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
-import type { ShardWriter } from '../../lib/shard/shard-writer.js';
+import type { ShardWriter, WriteGuard, WriteOutcome } from '../../lib/shard/shard-writer.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
 import { planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
 import { HarvestRecords } from './harvest-records.js';
@@ -15,7 +15,9 @@ const MAX_REMEMBERED_RUNS = 100_000;
 /**
  * Writes validated harvests: the harvest record decides what is new (harvest-plan.ts), names go
  * through the account's dictionary, and every piece goes to the shared ShardWriter under its own
- * dedupe key. Resolves only after every piece is committed; shard trouble is RetryableError (503).
+ * dedupe key, with the record's update as the piece's guard (record and rows commit in one
+ * transaction: one commit per harvest). Resolves only after every piece is committed; shard trouble
+ * is RetryableError (503).
  */
 export class HarvestWriter {
   readonly #records = new WeakMap<ShardStore, HarvestRecords>();
@@ -38,17 +40,23 @@ export class HarvestWriter {
     const records = this.#recordsOf(store);
     const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
     const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
-    const save = async (record: HarvestRecord, expected: number | undefined) => {
-      const version = await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected));
-      if (version !== undefined) this.#remember(runKey, { version, start: record.start });
-      return version;
+    /** The record saved (if still at `expected`) and the piece's rows written, in one transaction. */
+    const saveAndWrite = async (record: HarvestRecord, expected: number | undefined, piece: HarvestPiece): Promise<boolean> => {
+      let saved: boolean;
+      if (piece.metrics.length === 0) {
+        saved = (await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected))) !== undefined;
+      } else {
+        const guard = await records.saveStatement(claims.accountId, claims.nonce, record, expected);
+        saved = (await this.#writePiece(claims, shardId, store, piece, guard)) !== 'conflict';
+      }
+      if (saved) this.#remember(runKey, { version: (expected ?? 0) + 1, start: record.start });
+      return saved;
     };
     // Fast path, the usual case: this collector saved the run's last harvest and this one starts later.
     const known = this.#runs.get(runKey);
     if (known && harvest.start > known.start) {
       const plan = planHarvest(undefined, harvest, digest, keyOf);
-      if (plan.kind === 'new' && (await save(plan.save, known.version)) !== undefined) {
-        await this.#writePiece(claims, shardId, store, plan.write);
+      if (plan.kind === 'new' && (await saveAndWrite(plan.save, known.version, plan.write))) {
         this.metrics.harvests.inc({ kind: plan.kind });
         return plan.kind;
       }
@@ -56,15 +64,14 @@ export class HarvestWriter {
     this.#runs.delete(runKey);
     const stored = await retryable(`shard ${shardId}`, () => records.load(claims.accountId, claims.nonce));
     const plan = planHarvest(stored?.record, harvest, digest, keyOf);
-    const saveOrRetry = async (record: HarvestRecord) => {
-      if ((await save(record, stored?.version)) === undefined) {
+    const saveOrRetry = async (record: HarvestRecord, piece: HarvestPiece) => {
+      if (!(await saveAndWrite(record, stored?.version, piece))) {
         throw new RetryableError('cannot accept metric_data: another harvest of this agent run is being written at the same time', 1);
       }
     };
     switch (plan.kind) {
       case 'new':
-        await saveOrRetry(plan.save);
-        await this.#writePiece(claims, shardId, store, plan.write);
+        await saveOrRetry(plan.save, plan.write);
         break;
       case 'older':
       case 'duplicate':
@@ -73,8 +80,7 @@ export class HarvestWriter {
       case 'merged':
         // The previous piece first: once it is committed (now or before), the record may move on.
         await this.#writePiece(claims, shardId, store, plan.confirm);
-        await saveOrRetry(plan.save);
-        await this.#writePiece(claims, shardId, store, plan.write);
+        await saveOrRetry(plan.save, plan.write);
         break;
     }
     this.metrics.harvests.inc({ kind: plan.kind });
@@ -126,8 +132,9 @@ export class HarvestWriter {
     return r;
   }
 
-  async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece): Promise<void> {
-    if (piece.metrics.length === 0) return;
+  /** Writes a piece (with the guard that saves its harvest record, if any); 'conflict': the guard found the record changed. */
+  async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece, guard?: WriteGuard): Promise<WriteOutcome | undefined> {
+    if (piece.metrics.length === 0) return undefined;
     const names = piece.metrics.map((m) => ({ name: m.name, scope: m.scope }));
     let folded = 0;
     const targets: ApplicationTarget[] = [];
@@ -145,12 +152,14 @@ export class HarvestWriter {
       shardId,
       rows: rows.map((row) => ({ kind: 'minute' as const, t: piece.period, row })),
       dedupeKey: piece.key,
+      ...(guard ? { guard } : {}),
     });
     if (outcome === 'committed') {
       this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.rowsWritten.inc({ shard: String(shardId) }, rows.length);
       if (folded > 0) this.metrics.overflowNames.inc(folded);
     }
+    return outcome;
   }
 }
 

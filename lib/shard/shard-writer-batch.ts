@@ -34,3 +34,29 @@ export function takeBatch<T extends Batchable>(queue: readonly T[], busy: Readon
   }
   return { batch, rest, rows };
 }
+
+/** What splitting a batch by dedupe key needs of a queued write. */
+export interface Keyed {
+  req: { accountId: number };
+  digest: Buffer | undefined;
+}
+
+/**
+ * Two deliveries with one dedupe key in one batch: the first leads (it is written), the later ones
+ * follow its outcome. Keys are compared as bytes per account (a string only for keyed requests).
+ */
+export function splitFollowers<T extends Keyed>(batch: readonly T[]): { leaders: T[]; leaderOf: Map<T, T> } {
+  const first = new Map<string, T>();
+  const leaderOf = new Map<T, T>();
+  const leaders: T[] = [];
+  for (const p of batch) {
+    const k = p.digest ? `${p.req.accountId}:${p.digest.toString('latin1')}` : undefined;
+    const lead = k === undefined ? undefined : first.get(k);
+    if (lead) leaderOf.set(p, lead);
+    else {
+      if (k !== undefined) first.set(k, p);
+      leaders.push(p);
+    }
+  }
+  return { leaders, leaderOf };
+}

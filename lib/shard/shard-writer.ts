@@ -1,68 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { PoolConnection } from 'mysql2/promise';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { RetryableError } from '../errors.js';
-import { RowMerger } from '../timeslice/row-merger.js';
-import type { TimesliceRow } from '../timeslice/timeslice.js';
-import type { ShardRegistry } from './shard-registry.js';
-import type { ShardStore } from './shard-store.js';
-import { takeBatch } from './shard-writer-batch.js';
-import { isWritableRow, ledgerDdl, upsertSql, valuesTuple } from './shard-writer-sql.js';
-import type { Fence } from './account-fence.js';
 import { WriterFences } from './writer-fences.js';
-import { ledgerTableName, type TableKind } from './table-naming.js';
+import type { ShardRegistry } from './shard-registry.js';
+import { splitFollowers, takeBatch } from './shard-writer-batch.js';
+import { commitBatch, type CommitDeps } from './shard-writer-commit.js';
+import { WriteLedger } from './shard-writer-ledger.js';
+import { writerMetrics, type WriterMetrics } from './shard-writer-metrics.js';
+import { earliestT, ShardQueue } from './shard-writer-queue.js';
+import { isWritableRow, valuesTuple } from './shard-writer-sql.js';
+import { LedgerSweeper } from './shard-writer-sweep.js';
+import type { Pending, WriteOutcome, WriteRequest, WriterOptions } from './shard-writer-types.js';
 
-export interface WriteRow {
-  kind: TableKind;
-  /** Any second inside the row's table span (usually the row's period). */
-  t: number;
-  row: TimesliceRow;
-}
-
-export interface WriteRequest {
-  accountId: number;
-  shardId: number;
-  rows: WriteRow[];
-  /**
-   * Identifies a delivery: a request whose key was already committed for this account is
-   * acknowledged without writing (see "Retries and deduplication" in schema/README.md).
-   */
-  dedupeKey?: string;
-}
-
-export interface WriterOptions {
-  batchRows: number;
-  flushMs: number;
-  maxPendingRows: number;
-  connections: number;
-  timeoutMs: number;
-  now: () => number;
-  registry?: Registry;
-}
-
-interface Pending {
-  req: WriteRequest;
-  digest: Buffer | undefined;
-  deadline: number;
-  resolve: (r: WriteOutcome) => void;
-  reject: (e: Error) => void;
-}
-
-export type WriteOutcome = 'committed' | 'duplicate';
-
-class ShardQueue {
-  queue: Pending[] = [];
-  pendingRows = 0;
-  inFlight = 0;
-  /** Accounts a transaction in flight holds: their other requests wait for the next transaction. */
-  busyAccounts = new Set<number>();
-  timer: NodeJS.Timeout | undefined;
-  downUntil = 0;
-}
-
-const RETRIES = 4;
-const NO_SUCH_TABLE = 1146;
-const TRANSIENT = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */, 1062 /* ledger key raced */]);
+export type { WriteGuard, WriteOutcome, WriteRequest, WriteRow, WriterOptions } from './shard-writer-types.js';
 
 /**
  * The shared batched writer. Rows of many concurrent requests are grouped per shard into
@@ -71,29 +20,33 @@ const TRANSIENT = new Set([1213 /* deadlock */, 1205 /* lock wait timeout */, 10
  * A request's promise resolves only after its transaction committed. Back-pressure: past
  * `maxPendingRows` queued rows per shard, or when the shard is unreachable, writes fail at once with
  * RetryableError (503); a request still queued at its deadline fails the same way. A request that
- * entered a transaction is never failed while its outcome is unknown.
+ * entered a transaction is never failed while its outcome is unknown. A request whose values cannot be
+ * stored fails alone with UnwritableDataError (400); the rest of its batch commits
+ * (shard-writer-commit.ts). The parts: queue (shard-writer-queue.ts), batch picking
+ * (shard-writer-batch.ts), transaction (shard-writer-transaction.ts), ledger (shard-writer-ledger.ts),
+ * commit verification (shard-writer-verify.ts), ledger sweeping (shard-writer-sweep.ts), metrics.
  */
 export class ShardWriter {
   readonly #queues = new Map<number, ShardQueue>();
-  /** "<shard>:<ledger table>" known to exist. */
-  readonly #ledgers = new Set<string>();
-  /** Online account moves: see lib/shard/account-fence.ts (the fence the writer needs lives beside it). */
-  readonly #fences = new WriterFences();
-  readonly #ledgerSweeps = new Map<number, number>();
   #stopped = false;
   readonly #sweeper: NodeJS.Timeout;
-  readonly #m;
+  readonly #m: WriterMetrics;
+  readonly #deps: CommitDeps;
 
-  constructor(private readonly shards: ShardRegistry, private readonly o: WriterOptions) {
-    const registers = o.registry ? [o.registry] : [];
-    this.#m = {
-      rows: new Counter({ name: 'apm_writer_rows_written_total', help: 'Timeslice rows upserted, per shard', labelNames: ['shard'], registers }),
-      requests: new Counter({ name: 'apm_writer_requests_total', help: 'Write requests by outcome', labelNames: ['outcome'], registers }),
-      batch: new Histogram({ name: 'apm_writer_batch_rows', help: 'Rows per committed transaction', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 20000], registers }),
-      commit: new Histogram({ name: 'apm_writer_commit_seconds', help: 'Transaction latency from BEGIN to COMMIT', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
-      pending: new Gauge({ name: 'apm_writer_pending_rows', help: 'Rows queued, not yet in a transaction, per shard', labelNames: ['shard'], registers }),
+  constructor(shards: ShardRegistry, private readonly o: WriterOptions) {
+    this.#m = writerMetrics(o.registry);
+    const ledger = new WriteLedger();
+    this.#deps = {
+      shards,
+      // Online account moves: see lib/shard/account-fence.ts (the fence the writer needs lives beside it).
+      fences: new WriterFences(),
+      ledger,
+      sweeper: new LedgerSweeper(ledger, o.now),
+      metrics: this.#m,
+      batchRows: o.batchRows,
+      now: o.now,
     };
-    this.#sweeper = setInterval(() => this.#sweep(), 250);
+    this.#sweeper = setInterval(() => this.#expire(), 250);
     this.#sweeper.unref();
   }
 
@@ -121,8 +74,7 @@ export class ShardWriter {
     }
     return new Promise<WriteOutcome>((resolve, reject) => {
       const digest = req.dedupeKey === undefined ? undefined : createHash('sha256').update(req.dedupeKey).digest();
-      q.queue.push({ req, digest, deadline: Date.now() + this.o.timeoutMs, resolve, reject });
-      q.pendingRows += req.rows.length;
+      q.add({ req, digest, ledgerT: earliestT(req.rows), deadline: Date.now() + this.o.timeoutMs, resolve, reject });
       this.#m.pending.set({ shard: String(req.shardId) }, q.pendingRows);
       this.#schedule(req.shardId, q);
     });
@@ -151,18 +103,13 @@ export class ShardWriter {
     }
   }
 
-  #sweep(): void {
+  #expire(): void {
     const now = Date.now();
     for (const [shardId, q] of this.#queues) {
-      const keep: Pending[] = [];
-      for (const p of q.queue) {
-        if (p.deadline < now) {
-          q.pendingRows -= p.req.rows.length;
-          this.#m.requests.inc({ outcome: 'timeout' });
-          p.reject(new RetryableError(`cannot write to shard ${shardId}: not committed within ${this.o.timeoutMs} ms`, 5));
-        } else keep.push(p);
+      for (const p of q.expire(now)) {
+        this.#m.requests.inc({ outcome: 'timeout' });
+        p.reject(new RetryableError(`cannot write to shard ${shardId}: not committed within ${this.o.timeoutMs} ms`, 5));
       }
-      q.queue = keep;
     }
   }
 
@@ -186,193 +133,21 @@ export class ShardWriter {
 
   async #commit(shardId: number, q: ShardQueue, batch: Pending[]): Promise<void> {
     // Two deliveries with the same key in one batch: the later one follows the first one's outcome.
-    const first = new Map<string, Pending>();
-    const followers: Array<[Pending, Pending]> = [];
-    const leaders: Pending[] = [];
+    const { leaders, leaderOf } = splitFollowers(batch);
+    const { settled, connectionLost } = await commitBatch(this.#deps, shardId, leaders);
+    if (connectionLost) q.downUntil = Date.now() + 1000;
     for (const p of batch) {
-      const k = p.digest ? `${p.req.accountId}:${p.digest.toString('hex')}` : undefined;
-      const lead = k ? first.get(k) : undefined;
-      if (lead) followers.push([p, lead]);
-      else {
-        if (k) first.set(k, p);
-        leaders.push(p);
-      }
-    }
-    const outcomes = new Map<Pending, WriteOutcome>();
-    // Requests of an account that is being moved (or has moved) are refused: 503, the client resends.
-    const refused = new Map<Pending, RetryableError>();
-    try {
-      const store = await this.shards.storeFor(shardId);
-      const pre = await this.#fences.precheck(store.pool, shardId, leaders.map((p) => p.req.accountId));
-      const live = leaders.filter((p) => !pre.has(p.req.accountId));
-      for (const p of leaders) if (pre.has(p.req.accountId)) refused.set(p, this.#fences.refuse(this.shards, store, pre.get(p.req.accountId)!));
-      for (let attempt = 1; live.length > 0; attempt++) {
-        try {
-          const { dups, fenced } = await this.#transaction(store, live);
-          for (const p of live) {
-            const f = fenced.get(p.req.accountId);
-            if (f) refused.set(p, this.#fences.refuse(this.shards, store, f));
-            else outcomes.set(p, dups.has(p) ? 'duplicate' : 'committed');
-          }
-          break;
-        } catch (err) {
-          const errno = (err as { errno?: number }).errno ?? 0;
-          if (attempt < RETRIES && errno === NO_SUCH_TABLE) {
-            // Another process dropped or moved a table this process had cached: look it up again.
-            for (const p of leaders) store.forgetTables(p.req.accountId);
-            continue;
-          }
-          if (attempt < RETRIES && TRANSIENT.has(errno)) continue;
-          throw err;
-        }
-      }
-    } catch (err) {
-      const retryable = err instanceof RetryableError ? err : new RetryableError(`cannot write to shard ${shardId}: ${(err as Error).message}`, 5);
-      if (isConnectionError(err)) q.downUntil = Date.now() + 1000;
-      this.#m.requests.inc({ outcome: 'failed' }, batch.length);
-      for (const p of batch) p.reject(retryable);
-      return;
-    }
-    const leaderOf = new Map(followers);
-    for (const p of batch) {
-      const r = refused.get(leaderOf.get(p) ?? p);
-      if (r) {
-        this.#m.requests.inc({ outcome: 'fenced' });
-        p.reject(r);
-        continue;
-      }
-      const o = outcomes.get(p) ?? 'duplicate';
-      this.#m.requests.inc({ outcome: o });
-      p.resolve(o);
-    }
-  }
-
-  /**
-   * One transaction for the batch; returns the requests that were duplicates (not written) and the
-   * accounts refused by a move fence (nothing of theirs written).
-   */
-  async #transaction(store: ShardStore, batch: Pending[]): Promise<{ dups: Set<Pending>; fenced: Map<number, Fence> }> {
-    const tables = new Map<string, { kind: TableKind; accountId: number; t: number }>();
-    for (const p of batch) for (const w of p.req.rows) {
-      const key = `${w.kind}:${p.req.accountId}:${w.t}`;
-      if (!tables.has(key)) tables.set(key, { kind: w.kind, accountId: p.req.accountId, t: w.t });
-    }
-    const infos = new Map<string, Awaited<ReturnType<ShardStore['ensureTable']>>>();
-    for (const [key, t] of tables) infos.set(key, await store.ensureTable(t.accountId, t.kind, t.t));
-    const conn = await store.pool.getConnection();
-    const started = process.hrtime.bigint();
-    let dups = new Set<Pending>();
-    let fenced = new Map<number, Fence>();
-    let written = 0;
-    try {
-      // DDL commits implicitly in MySQL, so the day's ledger table is made before the transaction.
-      for (const name of this.#ledgerTables(batch).keys()) {
-        if (!this.#ledgers.has(`${store.shardId}:${name}`)) {
-          await conn.query(ledgerDdl(name));
-          this.#ledgers.add(`${store.shardId}:${name}`);
-        }
-      }
-      await conn.beginTransaction();
-      // First statement: the move fence (shared locks held until commit; lib/shard/account-fence.ts).
-      fenced = await this.#fences.check(conn, batch.map((p) => p.req.accountId));
-      const live = fenced.size === 0 ? batch : batch.filter((p) => !fenced.has(p.req.accountId));
-      dups = await this.#ledger(conn, live);
-      // Merge in memory per table and row key, then upsert table by table.
-      const perTable = new Map<string, RowMerger>();
-      for (const p of live) {
-        if (dups.has(p)) continue;
-        for (const w of p.req.rows) {
-          const name = infos.get(`${w.kind}:${p.req.accountId}:${w.t}`)!.name;
-          let rows = perTable.get(name);
-          if (!rows) perTable.set(name, (rows = new RowMerger()));
-          rows.add(w.row);
-        }
-      }
-      for (const [name, rows] of perTable) {
-        const list = rows.rows();
-        for (let i = 0; i < list.length; i += this.o.batchRows) await conn.query(upsertSql(name, list.slice(i, i + this.o.batchRows)));
-        written += list.length;
-      }
-      // Late rows for a table whose span has ended: the rollup must (re)roll it.
-      const ended = [...infos.values()].filter((i) => i.end <= this.o.now() && perTable.has(i.name)).map((i) => i.name);
-      if (ended.length > 0) {
-        await conn.query(
-          `UPDATE table_registry SET rollup_state = 'dirty' WHERE rollup_state IN ('rolling', 'done') AND name IN (${ended.map(() => '?').join(', ')})`,
-          ended,
-        );
-      }
-      await this.#commitOrVerify(conn, live, dups);
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      conn.release();
-      throw err;
-    }
-    conn.release();
-    this.#m.commit.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.#maybeDropLedgers(store);
-    this.#m.batch.observe(written);
-    this.#m.rows.inc({ shard: String(store.shardId) }, written);
-    return { dups, fenced };
-  }
-
-  /** Finds already-committed keys (locking their ledger range) and records the new ones. */
-  /** At most once an hour per shard, drop ledger tables older than a few days (in the background). */
-  #maybeDropLedgers(store: ShardStore): void {
-    const last = this.#ledgerSweeps.get(store.shardId) ?? 0;
-    if (Date.now() - last < 3_600_000) return;
-    this.#ledgerSweeps.set(store.shardId, Date.now());
-    store.dropOldLedgers(this.o.now()).then(
-      (dropped) => dropped.forEach((name) => this.#ledgers.delete(`${store.shardId}:${name}`)),
-      () => undefined,
-    );
-  }
-
-  /** Keyed requests grouped by the ledger table of their earliest row's day. */
-  #ledgerTables(batch: Pending[]): Map<string, Pending[]> {
-    const byTable = new Map<string, Pending[]>();
-    for (const p of batch) {
-      if (!p.digest || p.req.rows.length === 0) continue;
-      const name = ledgerTableName(Math.min(...p.req.rows.map((w) => w.t)));
-      byTable.set(name, [...(byTable.get(name) ?? []), p]);
-    }
-    return byTable;
-  }
-
-  async #ledger(conn: PoolConnection, batch: Pending[]): Promise<Set<Pending>> {
-    const dups = new Set<Pending>();
-    for (const [name, ps] of this.#ledgerTables(batch)) {
-      const [rows] = await conn.query<any[]>(
-        `SELECT account_id, dedupe_key FROM ${name} WHERE (account_id, dedupe_key) IN (${ps.map(() => '(?, ?)').join(', ')}) FOR UPDATE`,
-        ps.flatMap((p) => [p.req.accountId, p.digest]),
-      );
-      const seen = new Set(rows.map((r) => `${r.account_id}:${Buffer.from(r.dedupe_key).toString('hex')}`));
-      const fresh = ps.filter((p) => {
-        const dup = seen.has(`${p.req.accountId}:${p.digest!.toString('hex')}`);
-        if (dup) dups.add(p);
-        return !dup;
-      });
-      if (fresh.length > 0) {
-        await conn.query(`INSERT INTO ${name} (account_id, dedupe_key) VALUES ${fresh.map(() => '(?, ?)').join(', ')}`, fresh.flatMap((p) => [p.req.accountId, p.digest]));
-      }
-    }
-    return dups;
-  }
-
-  /**
-   * COMMIT; when the connection fails during COMMIT the outcome is unknown: if every keyed request of
-   * the batch is in the ledger, the commit happened. Unkeyed batches fail (the client retries).
-   */
-  async #commitOrVerify(conn: PoolConnection, batch: Pending[], dups: Set<Pending>): Promise<void> {
-    try {
-      await conn.commit();
-    } catch (err) {
-      const keyed = batch.filter((p) => p.digest && !dups.has(p) && p.req.rows.length > 0);
-      if (keyed.length === 0 || keyed.length !== batch.length - dups.size) throw err;
-      const store = await this.shards.storeFor(batch[0]!.req.shardId);
-      for (const p of keyed) {
-        const name = ledgerTableName(Math.min(...p.req.rows.map((w) => w.t)));
-        const [rows] = await store.pool.query<any[]>(`SELECT 1 FROM ${name} WHERE account_id = ? AND dedupe_key = ?`, [p.req.accountId, p.digest]);
-        if (rows.length === 0) throw err;
+      const s = settled.get(leaderOf.get(p) ?? p);
+      if (!s) {
+        p.reject(new Error('BUG: a request of the batch was not settled'));
+      } else if ('error' in s) {
+        this.#m.requests.inc({ outcome: s.reason });
+        p.reject(s.error);
+      } else {
+        // A follower's rows are its leader's: once those are committed, the follower is a duplicate.
+        const outcome = s.outcome === 'committed' && leaderOf.has(p) ? 'duplicate' : s.outcome;
+        this.#m.requests.inc({ outcome });
+        p.resolve(outcome);
       }
     }
   }
@@ -395,9 +170,4 @@ export class ShardWriter {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
-}
-
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return /ECONNREFUSED|ETIMEDOUT|PROTOCOL_CONNECTION_LOST|ECONNRESET|EHOSTUNREACH|ENOTFOUND/.test(code);
 }

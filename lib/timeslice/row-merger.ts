@@ -8,6 +8,8 @@ import { mergeInto, type TimesliceRow } from './timeslice.js';
 export class RowMerger {
   readonly #byMetric = new Map<number, Map<number, Map<number, TimesliceRow>>>();
   readonly #order: TimesliceRow[] = [];
+  /** How many add() calls merged into an existing row (0: every row is a copy of one caller's row). */
+  merged = 0;
 
   add(row: TimesliceRow): void {
     let byAgent = this.#byMetric.get(row.metricId);
@@ -17,6 +19,7 @@ export class RowMerger {
     const have = byPeriod.get(row.period);
     if (have) {
       mergeInto(have, row);
+      this.merged++;
       return;
     }
     const copy = { ...row };

@@ -12,7 +12,7 @@ describe('bench flags', () => {
     expect(Math.min(...o.bufferPools)).toBeLessThanOrEqual(4 * GIB);
     expect(rowsPerMinute(o)).toBe(25 * (50 * 100 + 100));
     expect([o.minutes, o.generator, o.flushLogAtTrxCommit]).toEqual([60, 'child', 1]);
-    expect(o.phases).toEqual(['ceiling', 'end-to-end', 'dashboard', 'rollup', 'beacons']);
+    expect(o.phases).toEqual(['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons']);
   });
 
   it('scales the shape and the run by flag', () => {
@@ -41,7 +41,8 @@ describe('bench flags', () => {
     expect(() => parse('--pools', '16M')).toThrow('cannot parse bench flags: --pools: 16M is below the 32M MariaDB accepts for the bench');
     expect(() => parse('--flush-log', '0')).toThrow('cannot parse bench flags: --flush-log must be 1 or 2, got "0"');
     expect(() => parse('--generator', 'thread')).toThrow('cannot parse bench flags: --generator must be child or inline, got "thread"');
-    expect(() => parse('--phases', 'ceiling,warp')).toThrow('cannot parse bench flags: --phases: "warp" is not one of ceiling, end-to-end, dashboard, rollup, beacons');
+    expect(parse('--phases', 'peer').phases).toEqual(['end-to-end', 'peer']);
+    expect(() => parse('--phases', 'ceiling,warp')).toThrow('cannot parse bench flags: --phases: "warp" is not one of ceiling, end-to-end, peer, dashboard, rollup, beacons');
     expect(() => parse('--beacon-seconds', '-1')).toThrow(/cannot parse bench flags: .*beacon-seconds/);
     expect(() => parse('--bogus')).toThrow(/cannot parse bench flags: Unknown option '--bogus'/);
   });

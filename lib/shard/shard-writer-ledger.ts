@@ -1,0 +1,82 @@
+import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { ledgerDdl } from './shard-writer-sql.js';
+import type { Pending } from './shard-writer-types.js';
+import { ledgerTableName } from './table-naming.js';
+
+/**
+ * The write ledger (schema/README.md, "Write path and the write ledger"): one `wl_<YYYYMMDD>` table per
+ * shard and UTC day of a request's earliest row, `PRIMARY KEY (account_id, dedupe_key)`. A key is
+ * recorded in the same transaction as the request's rows, so a key in the ledger means its rows are
+ * committed.
+ */
+export class WriteLedger {
+  /** "<shard>:<ledger table>" known to exist (a few per shard: one per day). */
+  readonly #known = new Set<string>();
+
+  /** Keyed requests grouped by ledger table. */
+  tablesOf(batch: readonly Pending[]): Map<string, Pending[]> {
+    const byTable = new Map<string, Pending[]>();
+    for (const p of batch) {
+      if (!p.digest || p.req.rows.length === 0) continue;
+      const name = ledgerTableName(p.ledgerT);
+      const list = byTable.get(name);
+      if (list) list.push(p);
+      else byTable.set(name, [p]);
+    }
+    return byTable;
+  }
+
+  /** Creates the batch's ledger tables. DDL commits implicitly in MySQL: call before BEGIN. */
+  async ensure(conn: PoolConnection, shardId: number, names: Iterable<string>): Promise<void> {
+    for (const name of names) {
+      if (this.#known.has(`${shardId}:${name}`)) continue;
+      await conn.query(ledgerDdl(name));
+      this.#known.add(`${shardId}:${name}`);
+    }
+  }
+
+  forget(shardId: number, names: readonly string[]): void {
+    for (const name of names) this.#known.delete(`${shardId}:${name}`);
+  }
+
+  /**
+   * Records the keys of `batch` (no two requests share a key: followers were set apart) and returns the
+   * requests whose key was already committed. The usual case costs one `INSERT IGNORE` per ledger table
+   * and no locking read: when it inserted every key there is no duplicate. Otherwise (a resend) the
+   * insert is undone to a savepoint and the keys are read with a locking read, then the new ones inserted.
+   */
+  async record(conn: PoolConnection, batch: readonly Pending[]): Promise<Set<Pending>> {
+    const dups = new Set<Pending>();
+    for (const [name, ps] of this.tablesOf(batch)) {
+      const params = ps.flatMap((p) => [p.req.accountId, p.digest]);
+      await conn.query('SAVEPOINT apm_ledger');
+      const [res] = await conn.query<any>(`INSERT IGNORE INTO ${name} (account_id, dedupe_key) VALUES ${tuples(ps.length)}`, params);
+      if (Number(res.affectedRows) === ps.length) continue;
+      await conn.query('ROLLBACK TO SAVEPOINT apm_ledger');
+      const [rows] = await conn.query<any[]>(
+        `SELECT account_id, dedupe_key FROM ${name} WHERE (account_id, dedupe_key) IN (${tuples(ps.length)}) FOR UPDATE`,
+        params,
+      );
+      const seen = new Set(rows.map((r) => `${r.account_id}:${Buffer.from(r.dedupe_key).toString('hex')}`));
+      const fresh = ps.filter((p) => {
+        const dup = seen.has(`${p.req.accountId}:${p.digest!.toString('hex')}`);
+        if (dup) dups.add(p);
+        return !dup;
+      });
+      if (fresh.length > 0) {
+        await conn.query(`INSERT INTO ${name} (account_id, dedupe_key) VALUES ${tuples(fresh.length)}`, fresh.flatMap((p) => [p.req.accountId, p.digest]));
+      }
+    }
+    return dups;
+  }
+
+  /** Whether the request's key is committed (after a COMMIT whose answer was lost). */
+  async isCommitted(pool: PromisePool, p: Pending): Promise<boolean> {
+    const [rows] = await pool.query<any[]>(`SELECT 1 FROM ${ledgerTableName(p.ledgerT)} WHERE account_id = ? AND dedupe_key = ?`, [p.req.accountId, p.digest]);
+    return rows.length > 0;
+  }
+}
+
+function tuples(n: number): string {
+  return Array.from({ length: n }, () => '(?, ?)').join(', ');
+}

@@ -1,0 +1,121 @@
+import type { PoolConnection } from 'mysql2/promise';
+import type { Fence } from './account-fence.js';
+import type { WriterFences } from './writer-fences.js';
+import { RowMerger } from '../timeslice/row-merger.js';
+import type { TableInfo } from './shard-database.js';
+import type { ShardStore } from './shard-store.js';
+import { MergeOverflowError } from './shard-writer-errors.js';
+import type { WriteLedger } from './shard-writer-ledger.js';
+import { isWritableRow, upsertSql } from './shard-writer-sql.js';
+import type { Pending } from './shard-writer-types.js';
+import { commitOrVerify } from './shard-writer-verify.js';
+
+export interface TransactionDeps {
+  fences: WriterFences;
+  ledger: WriteLedger;
+  batchRows: number;
+  now: () => number;
+}
+
+export interface TransactionResult {
+  /** Keyed requests already committed before: nothing written. */
+  dups: Set<Pending>;
+  /** Accounts refused by a move fence: nothing of theirs written. */
+  fenced: Map<number, Fence>;
+  /** Requests whose guard changed no row: nothing written. */
+  conflicts: Set<Pending>;
+  /** Rows upserted (after merging). */
+  written: number;
+}
+
+/**
+ * One transaction for the batch, in this order (the lock order every writer keeps): the move fence
+ * (shared locks), the requests' guards, the ledger keys, the rows table by table, then the registry
+ * rows of tables whose span has ended (late rows: the rollup must roll them again). Throws on any
+ * failure after rolling back; the caller decides whether to retry, split or fail.
+ */
+export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
+  const { infos, distinct } = await tablesOf(store, batch);
+  const conn = await store.pool.getConnection();
+  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0 };
+  try {
+    await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
+    await conn.beginTransaction();
+    result.fenced = await deps.fences.check(conn, batch.map((p) => p.req.accountId));
+    let live = result.fenced.size === 0 ? batch : batch.filter((p) => !result.fenced.has(p.req.accountId));
+    for (const p of live) {
+      if (!p.req.guard) continue;
+      const [res] = await conn.query<any>(p.req.guard.sql, p.req.guard.params as unknown[]);
+      if (Number(res.affectedRows) !== 1) result.conflicts.add(p);
+    }
+    if (result.conflicts.size > 0) live = live.filter((p) => !result.conflicts.has(p));
+    result.dups = await deps.ledger.record(conn, live);
+    const perTable = mergeRows(live, result.dups, infos);
+    for (const [name, rows] of perTable) {
+      const list = rows.rows();
+      for (let i = 0; i < list.length; i += deps.batchRows) await conn.query(upsertSql(name, list.slice(i, i + deps.batchRows)));
+      result.written += list.length;
+    }
+    await markLate(conn, [...distinct].filter((i) => i.end <= deps.now() && perTable.has(i.name)).map((i) => i.name));
+    await commitOrVerify(conn, store.pool, deps.ledger, live.filter((p) => !result.dups.has(p)));
+  } catch (err) {
+    await conn.rollback().catch(() => undefined);
+    conn.release();
+    throw err;
+  }
+  conn.release();
+  return result;
+}
+
+/** The tables of the batch's rows, created when missing (DDL: before BEGIN), keyed by the request. */
+async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{ infos: Map<Pending, TableInfo[]>; distinct: Set<TableInfo> }> {
+  const out = new Map<Pending, TableInfo[]>();
+  const distinct = new Set<TableInfo>();
+  for (const p of batch) {
+    // Rows of one request nearly always share one table: look it up again only when kind or span change.
+    const list: TableInfo[] = [];
+    let last: TableInfo | undefined;
+    for (const w of p.req.rows) {
+      if (!last || last.kind !== w.kind || w.t < last.start || w.t >= last.end) {
+        last = await store.ensureTable(p.req.accountId, w.kind, w.t);
+        distinct.add(last);
+      }
+      list.push(last);
+    }
+    out.set(p, list);
+  }
+  return { infos: out, distinct };
+}
+
+/** Rows merged per table and key (numbers only); throws MergeOverflowError when a merge is not finite. */
+function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: Map<Pending, TableInfo[]>): Map<string, RowMerger> {
+  const perTable = new Map<string, RowMerger>();
+  let merger: RowMerger | undefined;
+  let mergerOf = '';
+  for (const p of live) {
+    if (dups.has(p)) continue;
+    const tables = infos.get(p)!;
+    for (let i = 0; i < p.req.rows.length; i++) {
+      const name = tables[i]!.name;
+      if (name !== mergerOf) {
+        merger = perTable.get(name);
+        if (!merger) perTable.set(name, (merger = new RowMerger()));
+        mergerOf = name;
+      }
+      merger!.add(p.req.rows[i]!.row);
+    }
+  }
+  for (const rows of perTable.values()) {
+    if (rows.merged === 0) continue; // no key was merged: every row was checked finite at write()
+    for (const r of rows.rows()) if (!isWritableRow(r)) throw new MergeOverflowError('cannot merge rows: a sum is not finite');
+  }
+  return perTable;
+}
+
+async function markLate(conn: PoolConnection, ended: string[]): Promise<void> {
+  if (ended.length === 0) return;
+  await conn.query(
+    `UPDATE table_registry SET rollup_state = 'dirty' WHERE rollup_state IN ('rolling', 'done') AND name IN (${ended.map(() => '?').join(', ')})`,
+    ended,
+  );
+}

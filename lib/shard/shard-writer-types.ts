@@ -1,0 +1,63 @@
+import type { TimesliceRow } from '../timeslice/timeslice.js';
+import type { TableKind } from './table-naming.js';
+
+export interface WriteRow {
+  kind: TableKind;
+  /** Any second inside the row's table span (usually the row's period). */
+  t: number;
+  row: TimesliceRow;
+}
+
+/**
+ * A statement that must change exactly one row for the request to be written, run in the request's
+ * transaction before its rows (e.g. an optimistic update of the collector's harvest record). When it
+ * changes none, nothing of the request is written and the request resolves 'conflict'. Parameters are
+ * bound; the statement text must name no request value.
+ */
+export interface WriteGuard {
+  sql: string;
+  params: readonly unknown[];
+}
+
+export interface WriteRequest {
+  accountId: number;
+  shardId: number;
+  rows: WriteRow[];
+  /**
+   * Identifies a delivery: a request whose key was already committed for this account is
+   * acknowledged without writing (see "Retries and deduplication" in schema/README.md).
+   */
+  dedupeKey?: string;
+  guard?: WriteGuard;
+}
+
+export interface WriterOptions {
+  batchRows: number;
+  flushMs: number;
+  maxPendingRows: number;
+  connections: number;
+  timeoutMs: number;
+  now: () => number;
+  registry?: import('prom-client').Registry;
+}
+
+/**
+ * 'committed': the rows are committed. 'duplicate': the dedupe key was committed before (nothing
+ * written). 'conflict': the request's guard changed no row (nothing written).
+ */
+export type WriteOutcome = 'committed' | 'duplicate' | 'conflict';
+
+/** A queued request and the promise it answers. */
+export interface Pending {
+  req: WriteRequest;
+  /** SHA-256 of the dedupe key (what the ledger stores). */
+  digest: Buffer | undefined;
+  /** Time of the request's earliest row, Unix s: its UTC day names the ledger table. */
+  ledgerT: number;
+  deadline: number;
+  resolve: (r: WriteOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+/** How a request ended: an outcome, or the error its caller gets. */
+export type Settled = { outcome: WriteOutcome } | { error: Error; reason: 'fenced' | 'failed' | 'unwritable' };
