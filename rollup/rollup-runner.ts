@@ -7,7 +7,8 @@ import type { RollupMetrics } from './rollup-metrics.js';
 import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
 import { planSeals } from './seal-plan.js';
 import { acquireShardLock } from './shard-lock.js';
-import { readShardState, ShardRollup } from './shard-rollup.js';
+import { purgeRanges, readPurgeableTables, readShardState, tableCounts, type ShardState } from './rollup-state.js';
+import { ShardRollup } from './shard-rollup.js';
 
 export interface RollupRunnerOptions {
   directory: Directory;
@@ -29,6 +30,8 @@ export interface RunOptions {
   until?: number;
   /** Drop expired tables after rolling (the scheduled runs; `apm rollup run` does not). */
   purge: boolean;
+  /** Create the next hour's minute tables of active accounts ahead of time (the scheduled runs). */
+  precreate?: (store: ShardStore, now: number) => Promise<number>;
 }
 
 /** What one run did on one shard. */
@@ -46,7 +49,9 @@ export interface ShardReport {
   failures: number;
   sealed: string[];
   dropped: string[];
-  /** Per account, after the run. */
+  /** Next-hour minute tables created ahead of time by this run. */
+  precreated?: number;
+  /** Per account with unfinished tables or days, after the run. */
   lag: AccountLag[];
 }
 
@@ -65,6 +70,7 @@ export class RollupRunner {
   }
 
   async runShard(shardId: number, opts: RunOptions): Promise<ShardReport> {
+    const started = Date.now();
     const report = emptyReport(shardId);
     const label = { shard: String(shardId) };
     let store: ShardStore;
@@ -80,15 +86,20 @@ export class RollupRunner {
       return { ...report, skipped: 'locked' };
     }
     try {
+      // The registry is read by state (rollup-state.ts): the unfinished tables only, again only when a
+      // period was rolled; with nothing due a run costs a handful of indexed queries.
       const rollup = new ShardRollup(store, lock.conn);
-      await this.#roll(rollup, opts, report);
-      await this.#seal(rollup, opts, report);
-      if (opts.purge) report.dropped = (await this.#purge(rollup, opts.now, opts.accountId, report)).map((t) => t.name);
-      const state = await rollup.readState();
+      let state = await rollup.readState();
+      if (await this.#roll(rollup, state, opts, report)) state = await rollup.readState();
+      await this.#seal(rollup, state, opts, report);
+      if (opts.purge) report.dropped = (await this.#purge(rollup, state, opts.now, opts.accountId, report)).map((t) => t.name);
       report.lag = rollupLag(state.tables, state.days, opts.now, this.o.graceSeconds);
+      this.o.metrics.unfinishedTables.set(label, state.tables.length);
       this.o.metrics.lag.set(label, maxLag(report.lag));
       this.o.metrics.pending.set({ ...label, kind: 'hour' }, report.lag.reduce((n, l) => n + l.pendingHours + l.dirtyHours, 0));
       this.o.metrics.pending.set({ ...label, kind: 'day' }, report.lag.reduce((n, l) => n + l.pendingDays + l.dirtyDays, 0));
+      if (opts.precreate) report.precreated = await opts.precreate(store, opts.now);
+      this.o.metrics.shardRunSeconds.set(label, (Date.now() - started) / 1000);
       return report;
     } catch (err) {
       return this.#shardFailed(report, err);
@@ -97,11 +108,10 @@ export class RollupRunner {
     }
   }
 
-  /** Rolls the planned periods in order; a day whose hour failed in this run waits for the next. */
-  async #roll(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
-    const state = await rollup.readState();
+  /** Rolls the planned periods in order; a day whose hour failed in this run waits for the next. True when any was tried. */
+  async #roll(rollup: ShardRollup, state: ShardState, opts: RunOptions, report: ShardReport): Promise<boolean> {
     const tasks = planRollup({ ...state, now: opts.now, graceSeconds: this.o.graceSeconds, until: opts.until, accountId: opts.accountId, maxTasks: this.o.maxPeriodsPerRun });
-    if (tasks.length === 0) return;
+    if (tasks.length === 0) return false;
     const shard = report.shardId;
     this.o.log(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
     const failedDays = new Set<string>();
@@ -139,10 +149,10 @@ export class RollupRunner {
       `rollup shard ${shard}: rolled ${hours} hour(s) + ${rerolledHours} re-rolled, ${days} day(s) + ${rerolledDays} re-rolled; ` +
         `${rowsRead} rows read, ${rowsWritten} written, ${failures} failure(s)`,
     );
+    return true;
   }
 
-  async #seal(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
-    const state = await rollup.readState();
+  async #seal(rollup: ShardRollup, state: ShardState, opts: RunOptions, report: ShardReport): Promise<void> {
     for (const t of planSeals(state.tables, state.days, opts.now, this.o.graceSeconds)) {
       if (opts.accountId !== undefined && t.accountId !== opts.accountId) continue;
       try {
@@ -159,9 +169,9 @@ export class RollupRunner {
     }
   }
 
-  async #purge(rollup: ShardRollup, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
+  async #purge(rollup: ShardRollup, state: ShardState | undefined, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
     const dropped: PurgeCandidate[] = [];
-    for (const t of await this.#purgeCandidates(rollup.store, now, accountId)) {
+    for (const t of await this.#purgeCandidates(rollup.store, state, now, accountId)) {
       try {
         if (await rollup.drop(t)) {
           dropped.push(t);
@@ -178,11 +188,13 @@ export class RollupRunner {
     return dropped;
   }
 
-  async #purgeCandidates(store: ShardStore, now: number, accountId?: number): Promise<PurgeCandidate[]> {
+  /** 'done' tables in the retention ranges (an index probe each), checked by planPurge against the unfinished ones. */
+  async #purgeCandidates(store: ShardStore, known: ShardState | undefined, now: number, accountId?: number): Promise<PurgeCandidate[]> {
     const retention = new Map<number, Retention>();
     for (const a of await this.o.directory.listAccounts()) retention.set(a.id, a.retention);
-    const state = await readShardState(store);
-    return planPurge(state.tables, state.days, (id) => retention.get(id), now, accountId);
+    const state = known ?? (await readShardState(store));
+    const done = await readPurgeableTables(store, purgeRanges(retention.values(), now), accountId);
+    return planPurge([...done, ...state.tables], state.days, (id) => retention.get(id), now, accountId);
   }
 
   /** `apm purge`: drops (or with dryRun only lists) expired tables on every shard. */
@@ -191,7 +203,7 @@ export class RollupRunner {
     for (const shard of await this.o.directory.listShards()) {
       const store = await this.o.shards.storeFor(shard.id);
       if (opts.dryRun) {
-        out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, opts.now, opts.accountId) });
+        out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, undefined, opts.now, opts.accountId) });
         continue;
       }
       const lock = await acquireShardLock(store.pool, this.o.lockWaitSeconds);
@@ -200,7 +212,7 @@ export class RollupRunner {
         continue;
       }
       try {
-        const tables = await this.#purge(new ShardRollup(store, lock.conn), opts.now, opts.accountId, emptyReport(shard.id));
+        const tables = await this.#purge(new ShardRollup(store, lock.conn), undefined, opts.now, opts.accountId, emptyReport(shard.id));
         out.push({ shardId: shard.id, tables });
       } finally {
         await lock.release();
@@ -213,9 +225,8 @@ export class RollupRunner {
   async status(now: number): Promise<Array<{ shardId: number; lag: AccountLag[]; tables: Record<string, number> }>> {
     const out = [];
     for (const shard of await this.o.directory.listShards()) {
-      const state = await readShardState(await this.o.shards.storeFor(shard.id));
-      const tables: Record<string, number> = {};
-      for (const t of state.tables) tables[`${t.kind}/${t.state}`] = (tables[`${t.kind}/${t.state}`] ?? 0) + 1;
+      const store = await this.o.shards.storeFor(shard.id);
+      const [state, tables] = await Promise.all([readShardState(store), tableCounts(store)]);
       out.push({ shardId: shard.id, lag: rollupLag(state.tables, state.days, now, this.o.graceSeconds), tables });
     }
     return out;

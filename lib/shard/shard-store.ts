@@ -105,28 +105,26 @@ export class ShardStore {
     return p;
   }
 
+  /**
+   * Two round trips when the registry row exists (a pre-created table: read it, then a no-op CREATE …
+   * IF NOT EXISTS that also heals a row whose table a crash never made), three otherwise. No lock: every
+   * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
+   * racing processes all end with the same row and one table LIKE the template version in that row.
+   */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const conn = await this.pool.getConnection();
-    try {
-      const [lock] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 30) AS got', [`.${name}`]);
-      if (lock[0]?.got !== 1) throw new Error(`cannot create table ${name}: lock not granted in 30 s`);
-      try {
-        const start = tableSpanStart(kind, t);
-        // The registry row comes first, so a crash between the two statements heals on the next call.
-        await conn.query(
-          'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
-          [name, accountId, kind, start, this.newestTemplateVersion(kind)],
-        );
-        const [rows] = await conn.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]);
-        const info = this.#infoOf(rows[0]);
-        await conn.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
-        return info;
-      } finally {
-        await conn.query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', [`.${name}`]);
-      }
-    } finally {
-      conn.release();
+    const read = async () => (await this.pool.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]))[0][0];
+    let row = await read();
+    if (!row) {
+      await this.pool.query(
+        'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
+        [name, accountId, kind, tableSpanStart(kind, t), this.newestTemplateVersion(kind)],
+      );
+      row = await read();
+      if (!row) throw new Error(`cannot create table ${name}: its registry row vanished (dropped meanwhile)`);
     }
+    const info = this.#infoOf(row);
+    await this.pool.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
+    return info;
   }
 
   #infoOf(r: any): TableInfo {
