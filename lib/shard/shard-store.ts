@@ -106,14 +106,23 @@ export class ShardStore {
   }
 
   /**
-   * Two round trips when the registry row exists (a pre-created table: read it, then a no-op CREATE …
-   * IF NOT EXISTS that also heals a row whose table a crash never made), three otherwise. No lock: every
+   * One round trip for a table that exists (pre-created before its hour): the registry row and whether
+   * the table is there (an information_schema lookup by exact name, which opens no table). Otherwise
+   * the row is inserted when missing and the table created: three round trips. No lock: every
    * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
-   * racing processes all end with the same row and one table LIKE the template version in that row.
+   * racing processes all end with the same row and one table LIKE the template version in that row (a
+   * row whose table a crash never made is healed here).
    */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const read = async () => (await this.pool.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]))[0][0];
+    const read = async () =>
+      (
+        await this.pool.query<any[]>(
+          'SELECT r.*, (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?) AS present FROM table_registry r WHERE r.name = ?',
+          [name, name],
+        )
+      )[0][0];
     let row = await read();
+    if (row && Number(row.present) > 0) return this.#infoOf(row);
     if (!row) {
       await this.pool.query(
         'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',

@@ -140,14 +140,25 @@ describe('rollup at many tables', () => {
     const inserts = await status('Com_insert');
     expect((await store.ensureTable(accounts[0]!, 'minute', next + 60)).name).toBe(tableName('minute', accounts[0]!, next));
     expect(await status('Com_create_table')).toBe(creates);
-    // A writer in another process: the registry read and a no-op CREATE … IF NOT EXISTS, no insert.
+    // A writer in another process: one read of the registry (the table is there), no insert, no CREATE,
+    // no table opened.
+    await store.pool.query('FLUSH TABLES');
+    const opened = await status('Opened_tables');
     const other = new ShardStore(1, createPool<ShardDatabase>(cluster.servers[0]!.address, { user: 'root', password: '', database: 'apm_shard', connectionLimit: 2 }), { maxMetricsPerApplication: 1000 });
     try {
       await other.loadTemplates();
       const info = await other.ensureTable(accounts[1]!, 'minute', next + 120);
       expect(info).toMatchObject({ name: tableName('minute', accounts[1]!, next), rollupState: 'open' });
-      expect(await status('Com_create_table')).toBe(creates + 1);
+      expect(await status('Com_create_table')).toBe(creates);
       expect(await status('Com_insert')).toBe(inserts);
+      expect((await status('Opened_tables')) - opened).toBeLessThan(5);
+      // A registry row whose table a crash never made is healed by the next call.
+      await store.pool.query(`DROP TABLE ${tableName('minute', accounts[2]!, next)}`);
+      other.forgetTables();
+      expect((await other.ensureTable(accounts[2]!, 'minute', next)).name).toBe(tableName('minute', accounts[2]!, next));
+      expect(await status('Com_create_table')).toBe(creates + 1);
+      const [back] = await store.pool.query<any[]>('SHOW TABLES LIKE ?', [tableName('minute', accounts[2]!, next)]);
+      expect(back.length).toBe(1);
     } finally {
       await other.close();
     }
