@@ -107,6 +107,15 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
     const st = await globalStatus(store.pool, ['Open_tables', 'Opened_tables', 'Open_table_definitions']);
     report.server = { ...processResources(pid), openTables: st.Open_tables!, openTableDefinitions: st.Open_table_definitions!, diskBytes: diskBytes(server.dataDir) };
 
+    // Before #19, for comparison on the same server: the size query over information_schema.TABLES (opens
+    // every table) and one whole-registry read (the rollup did up to four per minute).
+    const b0 = await globalStatus(store.pool, ['Opened_tables']);
+    const schemaMs = await repeat(1, () => store.pool.query('SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS b FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()'));
+    const b1 = await globalStatus(store.pool, ['Opened_tables']);
+    const registryMs = await repeat(3, () => store.listTables());
+    report.before = { informationSchemaSizeMs: Math.round(schemaMs[0]!), informationSchemaOpenedTables: b1.Opened_tables! - b0.Opened_tables!, wholeRegistryReadMs: timingOf(registryMs) };
+    o.log(`tenants: before #19: information_schema size query ${report.before.informationSchemaSizeMs} ms (${report.before.informationSchemaOpenedTables} tables opened), whole registry read p50 ${report.before.wholeRegistryReadMs.p50} ms`);
+
     // Start-up: stop the server, start it again, open the shard (migrations checked, templates loaded).
     await harvester.close();
     harvester = undefined;

@@ -33,6 +33,8 @@ export interface TenantsReport {
   move?: { tables: number; seconds: number };
   server?: { rssBytes: number | null; openFiles: number | null; openTables: number; openTableDefinitions: number; diskBytes: number };
   startup?: { serverSeconds: number; storageSeconds: number };
+  /** What the code before #19 did, measured on the same server. */
+  before?: { informationSchemaSizeMs: number; informationSchemaOpenedTables: number; wholeRegistryReadMs: Timing };
   errors: string[];
 }
 
@@ -65,6 +67,8 @@ export function tenantsMarkdown(r: TenantsReport): string[] {
     `| open tables / table definitions | ${r.server ? `${r.server.openTables} / ${r.server.openTableDefinitions}` : '—'} |`,
     `| data directory | ${mib(r.server?.diskBytes)} |`,
     `| start-up: server ready / shard store open | ${r.startup ? `${r.startup.serverSeconds.toFixed(1)} s / ${r.startup.storageSeconds.toFixed(1)} s` : '—'} |`,
+    `| before #19: size from information_schema.TABLES (one pass) | ${r.before ? `${r.before.informationSchemaSizeMs} ms, ${r.before.informationSchemaOpenedTables} tables opened` : '—'} |`,
+    `| before #19: one whole-registry read (up to 4 per rollup run) | ${ms(r.before?.wholeRegistryReadMs)} |`,
     '',
   ];
   for (const e of r.errors) out.push(`- error: ${e}`);

@@ -169,21 +169,33 @@ export class RollupRunner {
     }
   }
 
+  /** Drops the candidates PURGE_PARALLEL at a time (a DROP TABLE waits on its own redo flush), oldest first. */
   async #purge(rollup: ShardRollup, state: ShardState | undefined, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
-    const dropped: PurgeCandidate[] = [];
-    for (const t of await this.#purgeCandidates(rollup.store, state, now, accountId)) {
-      try {
-        if (await rollup.drop(t)) {
-          dropped.push(t);
-          this.o.metrics.tablesDropped.inc({ kind: t.kind });
+    const candidates = await this.#purgeCandidates(rollup.store, state, now, accountId);
+    const done = new Set<PurgeCandidate>();
+    let fatal: unknown;
+    let next = 0;
+    const worker = async () => {
+      while (fatal === undefined && next < candidates.length) {
+        const t = candidates[next++]!;
+        try {
+          if (await rollup.drop(t)) {
+            done.add(t);
+            this.o.metrics.tablesDropped.inc({ kind: t.kind });
+          }
+        } catch (err) {
+          if (isFatal(err)) fatal = err;
+          else {
+            report.failures++;
+            this.o.metrics.failures.inc({ stage: 'purge' });
+            this.o.log(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
+          }
         }
-      } catch (err) {
-        if (isFatal(err)) throw err;
-        report.failures++;
-        this.o.metrics.failures.inc({ stage: 'purge' });
-        this.o.log(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: PURGE_PARALLEL }, worker));
+    if (fatal !== undefined) throw fatal;
+    const dropped = candidates.filter((t) => done.has(t));
     if (dropped.length > 0) this.o.log(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
     return dropped;
   }
@@ -239,6 +251,9 @@ export class RollupRunner {
     return { ...report, skipped: 'failed', error };
   }
 }
+
+/** Tables dropped at once by a purge (each DROP TABLE waits for its own durable commit). */
+const PURGE_PARALLEL = 4;
 
 function emptyReport(shardId: number): ShardReport {
   return { shardId, hours: 0, rerolledHours: 0, days: 0, rerolledDays: 0, rowsRead: 0, rowsWritten: 0, failures: 0, sealed: [], dropped: [], lag: [] };
