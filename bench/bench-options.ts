@@ -53,6 +53,8 @@ export interface BenchOptions {
   /** The tenants phase: accounts on its one shard, days of minute tables each (docs/benchmark.md). */
   tenantAccounts: number;
   tenantDays: number;
+  /** The tenants phase registers its tables without creating them (registry-bound jobs only). */
+  tenantRegistryOnly: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -91,6 +93,7 @@ export const FULL_DEFAULTS: BenchOptions = {
   keepData: false,
   tenantAccounts: 1500,
   tenantDays: 8,
+  tenantRegistryOnly: false,
 };
 
 /** The quick mode run inside `npm test`: the same phases on a tiny shape, in seconds. */
@@ -124,6 +127,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --phases LIST            some of ${PHASES.join(',')} (default all but tenants)
   --tenant-accounts N      tenants phase: accounts on its one shard (default ${FULL_DEFAULTS.tenantAccounts})
   --tenant-days N          tenants phase: days of minute tables per account (default ${FULL_DEFAULTS.tenantDays})
+  --tenant-registry-only   tenants phase: register the tables without creating them (times the registry-bound jobs only)
   --pools 512M,4G          InnoDB buffer pool of each pool run (default 512M,4G)
   --flush-log 1|2          innodb_flush_log_at_trx_commit (default 1, as npm start)
   --concurrency N          harvest posts in flight (default ${FULL_DEFAULTS.concurrency})
@@ -209,6 +213,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'keep-data': { type: 'boolean' },
         'tenant-accounts': { type: 'string' },
         'tenant-days': { type: 'string' },
+        'tenant-registry-only': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -242,6 +247,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     keepData: v['keep-data'] ?? base.keepData,
     tenantAccounts: whole('tenant-accounts', v['tenant-accounts'], 1, 20_000, base.tenantAccounts),
     tenantDays: whole('tenant-days', v['tenant-days'], 1, 60, base.tenantDays),
+    tenantRegistryOnly: v['tenant-registry-only'] ?? base.tenantRegistryOnly,
   };
   o.probeAccounts = Math.min(o.probeAccounts, o.accounts);
   return o;

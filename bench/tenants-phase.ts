@@ -29,7 +29,7 @@ const creds = { user: 'root', password: '' };
  */
 export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
   const tableCache = tableCacheFor(o.accounts);
-  const report: TenantsReport = { accounts: o.accounts, minuteDays: o.minuteDays, tableCache, expectedOverheadBytes: expectedOverheadBytes(tableCache), errors: [] };
+  const report: TenantsReport = { ...(o.registryOnly ? { registryOnly: true } : {}), accounts: o.accounts, minuteDays: o.minuteDays, tableCache, expectedOverheadBytes: expectedOverheadBytes(tableCache), errors: [] };
   fs.rmSync(o.dir, { recursive: true, force: true });
   const settings = { bufferPoolBytes: o.bufferPoolBytes, logFileBytes: 256 * 1024 * 1024, flushLogAtTrxCommit: 2 as const, tableCache, log: o.log };
   let big: LocalMariadb | undefined = await LocalMariadb.start({ ...settings, baseDir: path.join(o.dir, 'big'), ports: [o.ports[0]] });
@@ -47,7 +47,7 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
     report.accountsSeconds = (Date.now() - t0) / 1000;
     const currentHour = Math.floor(Date.now() / 1000 / H) * H;
     const diskBefore = diskBytes(server.dataDir);
-    report.seed = await seedTenants(server.address, store, accounts, { currentHour, minuteDays: o.minuteDays }, { parallel: o.parallel, log: o.log });
+    report.seed = await seedTenants(server.address, store, accounts, { currentHour, minuteDays: o.minuteDays }, { parallel: o.parallel, log: o.log, registryOnly: o.registryOnly === true });
     report.diskBytesPerTable = Math.round((diskBytes(server.dataDir) - diskBefore) / report.seed.tables);
     o.log(`tenants: ${report.seed.tables.toLocaleString('en-US')} tables in ${report.seed.seconds.toFixed(0)} s (${Math.round(report.seed.tablesPerSecond)}/s), ${report.diskBytesPerTable} B on disk each`);
     await addShard(storage.directory, storage.shards, `${small.servers[0]!.address.host}:${small.servers[0]!.address.port}`, 'closed');
@@ -82,6 +82,10 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
     report.rollupPrecreate = { ...timingOf(windowMs), tables: precreated };
     o.log(`tenants: rollup with nothing due p50 ${report.rollupIdle.p50} ms, max ${report.rollupIdle.max} ms; pre-creation runs max ${report.rollupPrecreate.max} ms (${precreated} tables)`);
 
+    if (o.registryOnly) {
+      report.before = { informationSchemaSizeMs: 0, informationSchemaOpenedTables: 0, wholeRegistryReadMs: timingOf(await repeat(3, () => store.listTables())) };
+      return report;
+    }
     // Harvests from a collector process of its own (its own ShardStore: the pre-created tables are not in its cache).
     harvester = await openStorage(config, { shardAddresses: [server.address], registry: createServiceRegistry('writer', { defaultMetrics: false }) });
     const h = { concurrency: o.harvestConcurrency, rows: 30 };

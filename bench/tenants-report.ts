@@ -14,11 +14,14 @@ export interface TenantsOptions {
   /** The big shard's port, the move target's port. */
   ports: [number, number];
   keepData: boolean;
+  /** Register the tables without creating them; time only the registry-bound jobs. */
+  registryOnly?: boolean;
   log: (line: string) => void;
 }
 
 export interface TenantsReport {
   accounts: number;
+  registryOnly?: boolean;
   minuteDays: number;
   tableCache: number;
   expectedOverheadBytes: number;
@@ -46,7 +49,7 @@ export function tenantsMarkdown(r: TenantsReport): string[] {
   const out = [
     `## Tenants: ${r.accounts.toLocaleString('en-US')} accounts × ${r.minuteDays} days of minute tables on one shard`,
     '',
-    `table_open_cache = table_definition_cache = ${r.tableCache} (tableCacheFor), innodb_file_per_table=OFF.`,
+    `table_open_cache = table_definition_cache = ${r.tableCache} (tableCacheFor), innodb_file_per_table=OFF.${r.registryOnly ? ' Registry only: the tables are registered, not created (registry-bound jobs only).' : ''}`,
     '',
     '| measure | value |',
     '|---|---|',

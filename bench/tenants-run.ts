@@ -21,6 +21,7 @@ export async function tenantsRun(o: BenchOptions, env: BenchEnv, deadline: numbe
     dir: path.resolve(o.dataDir, 'tenants'),
     ports: [await env.freePort(), await env.freePort()],
     keepData: o.keepData,
+    registryOnly: o.tenantRegistryOnly,
     log: env.log,
   });
 }

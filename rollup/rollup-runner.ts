@@ -4,7 +4,7 @@ import type { ShardStore } from '../lib/shard/shard-store.js';
 import { planPurge, type PurgeCandidate, type Retention } from './purge-plan.js';
 import { maxLag, rollupLag, type AccountLag } from './rollup-lag.js';
 import type { RollupMetrics } from './rollup-metrics.js';
-import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
+import { closedBefore, dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
 import { planSeals } from './seal-plan.js';
 import { acquireShardLock } from './shard-lock.js';
 import { purgeRanges, readPurgeableTables, readShardState, tableCounts, type ShardState } from './rollup-state.js';
@@ -89,8 +89,9 @@ export class RollupRunner {
       // The registry is read by state (rollup-state.ts): the unfinished tables only, again only when a
       // period was rolled; with nothing due a run costs a handful of indexed queries.
       const rollup = new ShardRollup(store, lock.conn);
-      let state = await rollup.readState();
-      if (await this.#roll(rollup, state, opts, report)) state = await rollup.readState();
+      const closed = closedBefore(opts.now, this.o.graceSeconds);
+      let state = await rollup.readState(closed);
+      if (await this.#roll(rollup, state, opts, report)) state = await rollup.readState(closed);
       await this.#seal(rollup, state, opts, report);
       if (opts.purge) report.dropped = (await this.#purge(rollup, state, opts.now, opts.accountId, report)).map((t) => t.name);
       report.lag = rollupLag(state.tables, state.days, opts.now, this.o.graceSeconds);
@@ -200,12 +201,18 @@ export class RollupRunner {
     return dropped;
   }
 
-  /** 'done' tables in the retention ranges (an index probe each), checked by planPurge against the unfinished ones. */
+  /**
+   * 'done' tables in the retention ranges of the plans (an index probe per tier: empty when nothing is
+   * due), checked by planPurge against each account's retention and the unfinished tables.
+   */
   async #purgeCandidates(store: ShardStore, known: ShardState | undefined, now: number, accountId?: number): Promise<PurgeCandidate[]> {
+    const [plans] = await this.o.directory.db.promise.query<any[]>('SELECT minute_days, hour_days, day_days FROM plans');
+    const ranges = purgeRanges(plans.map((p) => ({ minuteDays: Number(p.minute_days), hourDays: Number(p.hour_days), dayDays: p.day_days === null ? null : Number(p.day_days) })), now);
+    const done = await readPurgeableTables(store, ranges, accountId);
+    if (done.length === 0) return [];
     const retention = new Map<number, Retention>();
     for (const a of await this.o.directory.listAccounts()) retention.set(a.id, a.retention);
     const state = known ?? (await readShardState(store));
-    const done = await readPurgeableTables(store, purgeRanges(retention.values(), now), accountId);
     return planPurge([...done, ...state.tables], state.days, (id) => retention.get(id), now, accountId);
   }
 

@@ -19,8 +19,24 @@ export interface ShardState {
 
 export const UNFINISHED = ['open', 'rolling', 'dirty'] as const;
 
-export async function readShardState(store: ShardStore): Promise<ShardState> {
-  const tables = (await store.listTables({ states: [...UNFINISHED] })).map(tableStateOf);
+/**
+ * With `closedBefore` (the latest end a period may have to be rolled now: closedBefore() of
+ * rollup-plan.ts), only the unfinished tables a planner can act on are read: minute tables starting
+ * before it (a later one is neither due nor inside a due day), hour tables starting 28 days and day
+ * tables 365 days before it (a month or year that started later has not ended, so it cannot be
+ * sealed, and its hours block no due day). That leaves out the current month's hour table, the
+ * current year's day table and the pre-created next hour of every account. Without it: every
+ * unfinished table (`apm rollup status`).
+ */
+export async function readShardState(store: ShardStore, closedBefore?: number): Promise<ShardState> {
+  const tables: TableState[] = [];
+  if (closedBefore === undefined) tables.push(...(await store.listTables({ states: [...UNFINISHED] })).map(tableStateOf));
+  else {
+    const bound: Record<TableKind, number> = { minute: closedBefore, hour: closedBefore - 28 * DAY, day: closedBefore - 365 * DAY };
+    for (const kind of ['minute', 'hour', 'day'] as const) {
+      tables.push(...(await store.listTables({ kind, states: [...UNFINISHED], to: bound[kind] })).map(tableStateOf));
+    }
+  }
   const [rows] = await store.pool.query<any[]>("SELECT account_id, day, state FROM rollup_days WHERE state <> 'done' ORDER BY day, account_id");
   const days = rows.map((r) => ({ accountId: Number(r.account_id), day: Number(r.day), state: r.state as DayState }));
   return { tables, days };

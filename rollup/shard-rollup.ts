@@ -30,8 +30,9 @@ export class ShardRollup {
     readonly conn: PoolConnection,
   ) {}
 
-  readState(): Promise<ShardState> {
-    return readShardState(this.store);
+  /** The unfinished tables and days the planners need (rollup-state.ts); `closedBefore` narrows the read. */
+  readState(closedBefore?: number): Promise<ShardState> {
+    return readShardState(this.store, closedBefore);
   }
 
   /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nextHourStart, planPrecreate } from '../../rollup/precreate-plan.js';
 import { purgeRanges } from '../../rollup/rollup-state.js';
 import { planPurge } from '../../rollup/purge-plan.js';
+import { tenantTables } from '../../bench/tenants-seed.js';
 
 const H = 3600;
 const D = 86400;
@@ -82,5 +83,19 @@ describe('purge ranges of the registry by state', () => {
     // ends at or before now − 8 days: starts now − 8 d − 1 h and older, 9 × 24 − 8 × 24 − 1 + 1 = 24 tables
     expect(all.length).toBe(24);
     expect(inRange.length).toBe(24);
+  });
+});
+
+describe('bench tenants: the tables one tenant keeps', () => {
+  it('8 days of minute tables ending with the current hour, their months and years', () => {
+    const now = Date.UTC(2026, 11, 6, 2) / 1000; // 2026-12-06T02:00Z
+    const t = tenantTables(7, { currentHour: now, minuteDays: 8 });
+    expect(t.filter((x) => x.kind === 'minute')).toHaveLength(192);
+    expect(t.filter((x) => x.kind === 'minute' && x.state === 'open').map((x) => x.name)).toEqual(['ts_7_2026120602']);
+    expect(t.filter((x) => x.kind === 'minute')[0]!.name).toBe('ts_7_2026112803');
+    expect(t.filter((x) => x.kind !== 'minute').map((x) => `${x.name}:${x.state}`)).toEqual(['th_7_202611:done', 'th_7_202612:open', 'td_7_2026:open']);
+    // Across a new year: two months, two years.
+    const jan = Date.UTC(2027, 0, 2, 0) / 1000;
+    expect(tenantTables(7, { currentHour: jan, minuteDays: 8 }).filter((x) => x.kind !== 'minute').map((x) => x.name)).toEqual(['th_7_202612', 'th_7_202701', 'td_7_2026', 'td_7_2027']);
   });
 });
