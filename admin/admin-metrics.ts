@@ -13,6 +13,7 @@ export class AdminMetrics {
   readonly shardBytes: Gauge<'shard'>;
   readonly shardRows: Gauge<'shard'>;
   readonly shardLag: Gauge<'shard' | 'replica'>;
+  readonly shardStatsSeconds: Gauge<'shard'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -25,6 +26,7 @@ export class AdminMetrics {
     this.shardTables = new Gauge({ name: 'apm_admin_shard_tables', help: 'Registered per-period tables on the shard', labelNames: ['shard', 'kind'], registers });
     this.shardBytes = new Gauge({ name: 'apm_admin_shard_data_bytes', help: 'Data and index bytes of the shard database', labelNames: ['shard'], registers });
     this.shardRows = new Gauge({ name: 'apm_admin_shard_rows_written_per_minute', help: 'InnoDB rows inserted + updated per minute on the shard server, recently', labelNames: ['shard'], registers });
+    this.shardStatsSeconds = new Gauge({ name: 'apm_admin_shard_stats_seconds', help: 'How long the last health check + statistics pass of the shard took (grows with what the shard holds; budget 5 s)', labelNames: ['shard'], registers });
     this.shardLag = new Gauge({ name: 'apm_admin_shard_replication_lag_seconds', help: 'Replication lag of the shard server (replica="self") or of its replicas', labelNames: ['shard', 'replica'], registers });
   }
 
@@ -34,6 +36,7 @@ export class AdminMetrics {
       const shard = String(s.id);
       this.shardUp.set({ shard }, s.health.reachable ? 1 : 0);
       this.shardAccounts.set({ shard }, s.accounts);
+      if (s.statsMs !== undefined) this.shardStatsSeconds.set({ shard }, s.statsMs / 1000);
       if (s.tables) for (const kind of ['minute', 'hour', 'day'] as const) this.shardTables.set({ shard, kind }, s.tables[kind]);
       if (s.dataBytes !== null) this.shardBytes.set({ shard }, s.dataBytes);
       if (s.rowsPerMinute !== null) this.shardRows.set({ shard }, s.rowsPerMinute);

@@ -5,7 +5,9 @@ import { parseByteSize } from '../lib/mariadb/mariadb-settings.js';
  * What one benchmark run does. Every phase is bounded in count (the shape) and in time (the phase
  * timeout and the overall deadline); everything listens on and talks to 127.0.0.1 only.
  */
-export const PHASES = ['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons'] as const;
+export const PHASES = ['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons', 'tenants'] as const;
+/** Phases run when --phases is not given: `tenants` (hundreds of thousands of tables, GBs of disk) only when asked. */
+export const DEFAULT_PHASES: BenchPhase[] = PHASES.filter((p) => p !== 'tenants');
 export type BenchPhase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -48,6 +50,11 @@ export interface BenchOptions {
   /** Where the bench's MariaDB data directories go (removed after each pool run unless keepData). */
   dataDir: string;
   keepData: boolean;
+  /** The tenants phase: accounts on its one shard, days of minute tables each (docs/benchmark.md). */
+  tenantAccounts: number;
+  tenantDays: number;
+  /** The tenants phase registers its tables without creating them (registry-bound jobs only). */
+  tenantRegistryOnly: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -62,7 +69,7 @@ const MIB = 1024 ** 2;
  */
 export const FULL_DEFAULTS: BenchOptions = {
   mode: 'full',
-  phases: [...PHASES],
+  phases: [...DEFAULT_PHASES],
   accounts: 25,
   agents: 50,
   metrics: 100,
@@ -84,6 +91,9 @@ export const FULL_DEFAULTS: BenchOptions = {
   outDir: 'bench/results',
   dataDir: 'data/bench',
   keepData: false,
+  tenantAccounts: 1500,
+  tenantDays: 8,
+  tenantRegistryOnly: false,
 };
 
 /** The quick mode run inside `npm test`: the same phases on a tiny shape, in seconds. */
@@ -102,6 +112,8 @@ export const QUICK_DEFAULTS: BenchOptions = {
   beaconConcurrency: 4,
   dashboardRequests: 3,
   probeAccounts: 1,
+  tenantAccounts: 5,
+  tenantDays: 1,
   phaseTimeoutSeconds: 60,
   deadlineSeconds: 300,
 };
@@ -112,8 +124,11 @@ export const USAGE = `usage: npm run bench -- [flags]
   --agents N               agents per account (default ${FULL_DEFAULTS.agents})
   --metrics N              metrics per agent harvest (default ${FULL_DEFAULTS.metrics})
   --minutes N              simulated minutes per hour phase, 1..60 (default ${FULL_DEFAULTS.minutes})
-  --phases LIST            some of ${PHASES.join(',')} (default all; peer = VictoriaMetrics fed the
-                           end-to-end hour's agent rows, and implies end-to-end)
+  --phases LIST            some of ${PHASES.join(',')} (default all but tenants; peer = VictoriaMetrics
+                           fed the end-to-end hour's agent rows, and implies end-to-end)
+  --tenant-accounts N      tenants phase: accounts on its one shard (default ${FULL_DEFAULTS.tenantAccounts})
+  --tenant-days N          tenants phase: days of minute tables per account (default ${FULL_DEFAULTS.tenantDays})
+  --tenant-registry-only   tenants phase: register the tables without creating them (times the registry-bound jobs only)
   --pools 512M,4G          InnoDB buffer pool of each pool run (default 512M,4G)
   --flush-log 1|2          innodb_flush_log_at_trx_commit (default 1, as npm start)
   --concurrency N          harvest posts in flight (default ${FULL_DEFAULTS.concurrency})
@@ -199,6 +214,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         out: { type: 'string' },
         data: { type: 'string' },
         'keep-data': { type: 'boolean' },
+        'tenant-accounts': { type: 'string' },
+        'tenant-days': { type: 'string' },
+        'tenant-registry-only': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -230,6 +248,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     outDir: v.out ?? base.outDir,
     dataDir: v.data ?? base.dataDir,
     keepData: v['keep-data'] ?? base.keepData,
+    tenantAccounts: whole('tenant-accounts', v['tenant-accounts'], 1, 20_000, base.tenantAccounts),
+    tenantDays: whole('tenant-days', v['tenant-days'], 1, 60, base.tenantDays),
+    tenantRegistryOnly: v['tenant-registry-only'] ?? base.tenantRegistryOnly,
   };
   o.probeAccounts = Math.min(o.probeAccounts, o.accounts);
   return o;

@@ -1,3 +1,4 @@
+import type { TenantsReport } from './tenants-report.js';
 import type { DashboardFigure } from './dashboard-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
@@ -13,6 +14,8 @@ export interface BenchReport {
   loadAverage: { start: number[]; end: number[] };
   shape: { accounts: number; agents: number; metrics: number; minutes: number; rowsPerMinute: number; concurrency: number; generator: 'child' | 'inline' };
   runs: PoolRunReport[];
+  /** The tenants phase (--phases tenants), when run. */
+  tenants?: TenantsReport;
   notes: string[];
 }
 

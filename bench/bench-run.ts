@@ -9,6 +9,7 @@ import { childLoad, inlineLoad, type LoadDriver } from './load-driver.js';
 import { runPool } from './pool-run.js';
 import { gib } from './pool-state.js';
 import { renderMarkdown } from './report-markdown.js';
+import { tenantsRun } from './tenants-run.js';
 
 export interface BenchEnv {
   /** A free TCP port on 127.0.0.1 (the test suite passes its harness's). */
@@ -61,7 +62,7 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
   };
   const load: LoadDriver = o.generator === 'child' ? await childLoad() : inlineLoad();
   try {
-    for (const [i, pool] of o.bufferPools.entries()) {
+    for (const [i, pool] of (o.phases.some((p) => p !== 'tenants') ? o.bufferPools : []).entries()) {
       if (Date.now() >= runDeadline) {
         report.notes.push(`pool run ${gib(pool)} skipped: the deadline (--deadline ${o.deadlineSeconds}) had passed`);
         continue;
@@ -81,6 +82,7 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
         }),
       );
     }
+    if (o.phases.includes('tenants')) report.tenants = await tenantsRun(o, env, runDeadline);
   } finally {
     await load.close();
   }

@@ -1,6 +1,8 @@
 import type { BenchReport, CpuFigure, HourPhaseReport, PoolRunReport } from './bench-report.js';
+import { tenantsMarkdown } from './tenants-report.js';
 
 /** The Markdown rendering of a bench report (pure). */
+
 export function renderMarkdown(r: BenchReport): string {
   const lines: string[] = [];
   const m = r.machine;
@@ -34,6 +36,7 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push('', '"rows/s" = timeslice rows counted in the database (COUNT(*) of the hour\'s tables) over the wall time of the phase; "ratio" = end to end ÷ ceiling.', '');
   lines.push(...decadeTable(r.runs), '');
   for (const run of r.runs) lines.push(...runDetails(run), '');
+  if (r.tenants) lines.push(...tenantsMarkdown(r.tenants), '');
   if (r.notes.length > 0) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@ export const rollupVariables: VariableSpec[] = [
   { name: 'APM_ROLLUP_MAX_PERIODS_PER_RUN', type: 'integer', default: '2000', min: 1, max: 1000000, doc: 'Periods one run rolls per shard, oldest first; catch-up after downtime continues in the next runs.' },
   { name: 'APM_ROLLUP_LOCK_WAIT_SECONDS', type: 'integer', default: '0', min: 0, max: 3600, doc: 'How long a run waits for the per-shard rollup lock held by another worker before skipping that shard.' },
   { name: 'APM_ROLLUP_PURGE', type: 'boolean', default: 'true', doc: 'Whether scheduled runs drop tables past their plan\'s retention (apm purge works either way).' },
+  { name: 'APM_ROLLUP_PRECREATE_MINUTES', type: 'integer', default: '10', min: 0, max: 59, doc: 'Scheduled runs create the next hour\'s minute tables of accounts active in the last two hours, spread over this many minutes before the hour (0 = off), so the first harvest of an hour creates no table.' },
   { name: 'APM_ROLLUP_METRICS_PORT', type: 'port', default: '9466', doc: 'Port of the rollup\'s Prometheus /metrics endpoint (0 = any free port).' },
 ];
 
@@ -19,6 +20,7 @@ export interface RollupSettings {
   maxPeriodsPerRun: number;
   lockWaitSeconds: number;
   purge: boolean;
+  precreateMinutes: number;
   metricsHost: string;
   metricsPort: number;
 }
@@ -35,6 +37,7 @@ export function rollupSettings(config: Config): RollupSettings {
     maxPeriodsPerRun: config.num('APM_ROLLUP_MAX_PERIODS_PER_RUN'),
     lockWaitSeconds: config.num('APM_ROLLUP_LOCK_WAIT_SECONDS'),
     purge: config.bool('APM_ROLLUP_PURGE'),
+    precreateMinutes: config.num('APM_ROLLUP_PRECREATE_MINUTES'),
     metricsHost: config.str('APM_BIND_HOST'),
     metricsPort: config.num('APM_ROLLUP_METRICS_PORT'),
   };

@@ -12,6 +12,9 @@ export class RollupMetrics {
   readonly rowsWritten: Counter<'kind'>;
   readonly tablesSealed: Counter<'kind'>;
   readonly tablesDropped: Counter<'kind'>;
+  readonly tablesPrecreated: Counter;
+  readonly unfinishedTables: Gauge<'shard'>;
+  readonly shardRunSeconds: Gauge<'shard'>;
   readonly failures: Counter<'stage'>;
   readonly lockBusy: Counter<'shard'>;
   readonly runs: Counter<'outcome'>;
@@ -26,6 +29,9 @@ export class RollupMetrics {
     this.rowsWritten = new Counter({ name: 'apm_rollup_rows_written_total', help: 'Rows written (inserted or replaced) by rollups, by target kind.', labelNames: ['kind'], registers });
     this.tablesSealed = new Counter({ name: 'apm_rollup_tables_sealed_total', help: 'Hour and day tables marked done (everything in their span rolled).', labelNames: ['kind'], registers });
     this.tablesDropped = new Counter({ name: 'apm_rollup_tables_dropped_total', help: 'Tables dropped by purge, by kind.', labelNames: ['kind'], registers });
+    this.tablesPrecreated = new Counter({ name: 'apm_rollup_tables_precreated_total', help: 'Next-hour minute tables created ahead of time (APM_ROLLUP_PRECREATE_MINUTES).', registers });
+    this.unfinishedTables = new Gauge({ name: 'apm_rollup_unfinished_tables', help: 'Period tables of the shard not done yet (what each run reads: about 4 per active account).', labelNames: ['shard'], registers });
+    this.shardRunSeconds = new Gauge({ name: 'apm_rollup_shard_run_seconds', help: 'Duration of the last run on the shard (with nothing due: the periodic cost of the shard\'s size).', labelNames: ['shard'], registers });
     this.failures = new Counter({ name: 'apm_rollup_failures_total', help: 'Rollup failures by stage (hour, day, seal, purge, shard).', labelNames: ['stage'], registers });
     this.lockBusy = new Counter({ name: 'apm_rollup_lock_busy_total', help: 'Shard runs skipped because another rollup worker held the shard lock.', labelNames: ['shard'], registers });
     this.runs = new Counter({ name: 'apm_rollup_runs_total', help: 'Rollup runs by outcome (ok, failed, overlapped: skipped while the previous run was still going).', labelNames: ['outcome'], registers });

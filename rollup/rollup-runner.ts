@@ -4,10 +4,11 @@ import type { ShardStore } from '../lib/shard/shard-store.js';
 import { planPurge, type PurgeCandidate, type Retention } from './purge-plan.js';
 import { maxLag, rollupLag, type AccountLag } from './rollup-lag.js';
 import type { RollupMetrics } from './rollup-metrics.js';
-import { dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
+import { closedBefore, dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
 import { planSeals } from './seal-plan.js';
 import { acquireRollupLock } from '../lib/shard/rollup-lock.js';
-import { readShardState, ShardRollup } from './shard-rollup.js';
+import { purgeRanges, readPurgeableTables, readShardState, tableCounts, type ShardState } from './rollup-state.js';
+import { ShardRollup } from './shard-rollup.js';
 import { type Log } from '../lib/log/log.js';
 
 export interface RollupRunnerOptions {
@@ -30,6 +31,8 @@ export interface RunOptions {
   until?: number;
   /** Drop expired tables after rolling (the scheduled runs; `apm rollup run` does not). */
   purge: boolean;
+  /** Create the next hour's minute tables of active accounts ahead of time (the scheduled runs). */
+  precreate?: (store: ShardStore, now: number) => Promise<number>;
 }
 
 /** What one run did on one shard. */
@@ -47,7 +50,9 @@ export interface ShardReport {
   failures: number;
   sealed: string[];
   dropped: string[];
-  /** Per account, after the run. */
+  /** Next-hour minute tables created ahead of time by this run. */
+  precreated?: number;
+  /** Per account with unfinished tables or days, after the run. */
   lag: AccountLag[];
 }
 
@@ -66,6 +71,7 @@ export class RollupRunner {
   }
 
   async runShard(shardId: number, opts: RunOptions): Promise<ShardReport> {
+    const started = Date.now();
     const report = emptyReport(shardId);
     const label = { shard: String(shardId) };
     let store: ShardStore;
@@ -81,15 +87,21 @@ export class RollupRunner {
       return { ...report, skipped: 'locked' };
     }
     try {
+      // The registry is read by state (rollup-state.ts): the unfinished tables only, again only when a
+      // period was rolled; with nothing due a run costs a handful of indexed queries.
       const rollup = new ShardRollup(store, lock.conn);
-      await this.#roll(rollup, opts, report);
-      await this.#seal(rollup, opts, report);
-      if (opts.purge) report.dropped = (await this.#purge(rollup, opts.now, opts.accountId, report)).map((t) => t.name);
-      const state = await rollup.readState();
+      const closed = closedBefore(opts.now, this.o.graceSeconds);
+      let state = await rollup.readState(closed);
+      if (await this.#roll(rollup, state, opts, report)) state = await rollup.readState(closed);
+      await this.#seal(rollup, state, opts, report);
+      if (opts.purge) report.dropped = (await this.#purge(rollup, state, opts.now, opts.accountId, report)).map((t) => t.name);
       report.lag = rollupLag(state.tables, state.days, opts.now, this.o.graceSeconds);
+      this.o.metrics.unfinishedTables.set(label, state.tables.length);
       this.o.metrics.lag.set(label, maxLag(report.lag));
       this.o.metrics.pending.set({ ...label, kind: 'hour' }, report.lag.reduce((n, l) => n + l.pendingHours + l.dirtyHours, 0));
       this.o.metrics.pending.set({ ...label, kind: 'day' }, report.lag.reduce((n, l) => n + l.pendingDays + l.dirtyDays, 0));
+      if (opts.precreate) report.precreated = await opts.precreate(store, opts.now);
+      this.o.metrics.shardRunSeconds.set(label, (Date.now() - started) / 1000);
       return report;
     } catch (err) {
       return this.#shardFailed(report, err);
@@ -98,11 +110,10 @@ export class RollupRunner {
     }
   }
 
-  /** Rolls the planned periods in order; a day whose hour failed in this run waits for the next. */
-  async #roll(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
-    const state = await rollup.readState();
+  /** Rolls the planned periods in order; a day whose hour failed in this run waits for the next. True when any was tried. */
+  async #roll(rollup: ShardRollup, state: ShardState, opts: RunOptions, report: ShardReport): Promise<boolean> {
     const tasks = planRollup({ ...state, now: opts.now, graceSeconds: this.o.graceSeconds, until: opts.until, accountId: opts.accountId, maxTasks: this.o.maxPeriodsPerRun });
-    if (tasks.length === 0) return;
+    if (tasks.length === 0) return false;
     const shard = report.shardId;
     this.o.log.info(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
     const failedDays = new Set<string>();
@@ -140,10 +151,10 @@ export class RollupRunner {
       `rollup shard ${shard}: rolled ${hours} hour(s) + ${rerolledHours} re-rolled, ${days} day(s) + ${rerolledDays} re-rolled; ` +
         `${rowsRead} rows read, ${rowsWritten} written, ${failures} failure(s)`,
     );
+    return true;
   }
 
-  async #seal(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
-    const state = await rollup.readState();
+  async #seal(rollup: ShardRollup, state: ShardState, opts: RunOptions, report: ShardReport): Promise<void> {
     for (const t of planSeals(state.tables, state.days, opts.now, this.o.graceSeconds)) {
       if (opts.accountId !== undefined && t.accountId !== opts.accountId) continue;
       try {
@@ -160,30 +171,50 @@ export class RollupRunner {
     }
   }
 
-  async #purge(rollup: ShardRollup, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
-    const dropped: PurgeCandidate[] = [];
-    for (const t of await this.#purgeCandidates(rollup.store, now, accountId)) {
-      try {
-        if (await rollup.drop(t)) {
-          dropped.push(t);
-          this.o.metrics.tablesDropped.inc({ kind: t.kind });
+  /** Drops the candidates PURGE_PARALLEL at a time (a DROP TABLE waits on its own redo flush), oldest first. */
+  async #purge(rollup: ShardRollup, state: ShardState | undefined, now: number, accountId: number | undefined, report: ShardReport): Promise<PurgeCandidate[]> {
+    const candidates = await this.#purgeCandidates(rollup.store, state, now, accountId);
+    const done = new Set<PurgeCandidate>();
+    let fatal: unknown;
+    let next = 0;
+    const worker = async () => {
+      while (fatal === undefined && next < candidates.length) {
+        const t = candidates[next++]!;
+        try {
+          if (await rollup.drop(t)) {
+            done.add(t);
+            this.o.metrics.tablesDropped.inc({ kind: t.kind });
+          }
+        } catch (err) {
+          if (isFatal(err)) fatal = err;
+          else {
+            report.failures++;
+            this.o.metrics.failures.inc({ stage: 'purge' });
+            this.o.log.warn(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
+          }
         }
-      } catch (err) {
-        if (isFatal(err)) throw err;
-        report.failures++;
-        this.o.metrics.failures.inc({ stage: 'purge' });
-        this.o.log.warn(`rollup shard ${report.shardId}: cannot drop table ${t.name}: ${(err as Error).message}`);
       }
-    }
-    if (dropped.length > 0) this.o.log.warn(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
+    };
+    await Promise.all(Array.from({ length: PURGE_PARALLEL }, worker));
+    if (fatal !== undefined) throw fatal;
+    const dropped = candidates.filter((t) => done.has(t));
+    if (dropped.length > 0) this.o.log.info(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
     return dropped;
   }
 
-  async #purgeCandidates(store: ShardStore, now: number, accountId?: number): Promise<PurgeCandidate[]> {
+  /**
+   * 'done' tables in the retention ranges of the plans (an index probe per tier: empty when nothing is
+   * due), checked by planPurge against each account's retention and the unfinished tables.
+   */
+  async #purgeCandidates(store: ShardStore, known: ShardState | undefined, now: number, accountId?: number): Promise<PurgeCandidate[]> {
+    const [plans] = await this.o.directory.db.promise.query<any[]>('SELECT minute_days, hour_days, day_days FROM plans');
+    const ranges = purgeRanges(plans.map((p) => ({ minuteDays: Number(p.minute_days), hourDays: Number(p.hour_days), dayDays: p.day_days === null ? null : Number(p.day_days) })), now);
+    const done = await readPurgeableTables(store, ranges, accountId);
+    if (done.length === 0) return [];
     const retention = new Map<number, Retention>();
     for (const a of await this.o.directory.listAccounts()) retention.set(a.id, a.retention);
-    const state = await readShardState(store);
-    return planPurge(state.tables, state.days, (id) => retention.get(id), now, accountId);
+    const state = known ?? (await readShardState(store));
+    return planPurge([...done, ...state.tables], state.days, (id) => retention.get(id), now, accountId);
   }
 
   /** `apm purge`: drops (or with dryRun only lists) expired tables on every shard. */
@@ -192,7 +223,7 @@ export class RollupRunner {
     for (const shard of await this.o.directory.listShards()) {
       const store = await this.o.shards.storeFor(shard.id);
       if (opts.dryRun) {
-        out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, opts.now, opts.accountId) });
+        out.push({ shardId: shard.id, tables: await this.#purgeCandidates(store, undefined, opts.now, opts.accountId) });
         continue;
       }
       const lock = await acquireRollupLock(store.pool, this.o.lockWaitSeconds);
@@ -201,7 +232,7 @@ export class RollupRunner {
         continue;
       }
       try {
-        const tables = await this.#purge(new ShardRollup(store, lock.conn), opts.now, opts.accountId, emptyReport(shard.id));
+        const tables = await this.#purge(new ShardRollup(store, lock.conn), undefined, opts.now, opts.accountId, emptyReport(shard.id));
         out.push({ shardId: shard.id, tables });
       } finally {
         await lock.release();
@@ -214,9 +245,8 @@ export class RollupRunner {
   async status(now: number): Promise<Array<{ shardId: number; lag: AccountLag[]; tables: Record<string, number> }>> {
     const out = [];
     for (const shard of await this.o.directory.listShards()) {
-      const state = await readShardState(await this.o.shards.storeFor(shard.id));
-      const tables: Record<string, number> = {};
-      for (const t of state.tables) tables[`${t.kind}/${t.state}`] = (tables[`${t.kind}/${t.state}`] ?? 0) + 1;
+      const store = await this.o.shards.storeFor(shard.id);
+      const [state, tables] = await Promise.all([readShardState(store), tableCounts(store)]);
       out.push({ shardId: shard.id, lag: rollupLag(state.tables, state.days, now, this.o.graceSeconds), tables });
     }
     return out;
@@ -229,6 +259,9 @@ export class RollupRunner {
     return { ...report, skipped: 'failed', error };
   }
 }
+
+/** Tables dropped at once by a purge (each DROP TABLE waits for its own durable commit). */
+const PURGE_PARALLEL = 4;
 
 function emptyReport(shardId: number): ShardReport {
   return { shardId, hours: 0, rerolledHours: 0, days: 0, rerolledDays: 0, rowsRead: 0, rowsWritten: 0, failures: 0, sealed: [], dropped: [], lag: [] };

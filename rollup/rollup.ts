@@ -2,6 +2,8 @@ import cron from 'node-cron';
 import type { Registry } from 'prom-client';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
+import type { ShardStore } from '../lib/shard/shard-store.js';
+import { precreateNextHour } from './precreate.js';
 import { rollupSettings } from './rollup-config.js';
 import { RollupMetrics } from './rollup-metrics.js';
 import { RollupRunner, type ShardReport } from './rollup-runner.js';
@@ -43,7 +45,12 @@ export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry
       return undefined;
     }
     const end = metrics.runSeconds.startTimer();
-    running = runner.run({ now: deps.now(), purge: settings.purge });
+    const precreate = async (store: ShardStore, now: number) => {
+      const n = await precreateNextHour(store, now, { windowMinutes: settings.precreateMinutes });
+      if (n > 0) metrics.tablesPrecreated.inc(n);
+      return n;
+    };
+    running = runner.run({ now: deps.now(), purge: settings.purge, precreate });
     try {
       const reports = await running;
       metrics.runs.inc({ outcome: reports.some((r) => r.skipped === 'failed' || r.failures > 0) ? 'failed' : 'ok' });

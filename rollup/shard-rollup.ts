@@ -5,7 +5,8 @@ import { tableName } from '../lib/shard/table-naming.js';
 import type { DayTask, HourTask } from './rollup-plan.js';
 import { dayStart } from './rollup-plan.js';
 import { recordsOf, rollupStatement, sourceCountStatement, type RollupStatement } from './rollup-sql.js';
-import { DAY, HOUR, type DayPeriod, type DayState, type TableState } from './table-state.js';
+import { readShardState, type ShardState } from './rollup-state.js';
+import { DAY, HOUR, type DayState, type TableState } from './table-state.js';
 
 /** What rolling one period did. */
 export interface RollResult {
@@ -29,8 +30,9 @@ export class ShardRollup {
     readonly conn: PoolConnection,
   ) {}
 
-  readState(): Promise<ShardState> {
-    return readShardState(this.store);
+  /** The unfinished tables and days the planners need (rollup-state.ts); `closedBefore` narrows the read. */
+  readState(closedBefore?: number): Promise<ShardState> {
+    return readShardState(this.store, closedBefore);
   }
 
   /**
@@ -139,19 +141,4 @@ export class ShardRollup {
   }
 }
 
-/** What the planners need of a shard: every registered period table, every day not rolled yet. */
-export interface ShardState {
-  tables: TableState[];
-  days: DayPeriod[];
-}
-
-export async function readShardState(store: ShardStore): Promise<ShardState> {
-  const tables = (await store.listTables()).map(tableStateOf);
-  const [rows] = await store.pool.query<any[]>("SELECT account_id, day, state FROM rollup_days WHERE state <> 'done' ORDER BY day, account_id");
-  const days = rows.map((r) => ({ accountId: Number(r.account_id), day: Number(r.day), state: r.state as DayState }));
-  return { tables, days };
-}
-
-export function tableStateOf(t: TableInfo): TableState {
-  return { name: t.name, accountId: t.accountId, kind: t.kind, start: t.start, end: t.end, state: t.rollupState };
-}
+export { readShardState, tableStateOf, type ShardState } from './rollup-state.js';

@@ -9,7 +9,7 @@ export function shardRow(s: ShardStats): Record<string, string | number> {
     id: s.id,
     address: s.address,
     state: s.state,
-    health: h.reachable ? `up ${h.latencyMs} ms` : `DOWN (${h.error ?? 'unreachable'})`,
+    health: h.reachable ? `up ${h.latencyMs} ms${s.statsError ? ' (stats late)' : ''}` : `DOWN (${h.error ?? 'unreachable'})`,
     accounts: s.accounts,
     moving: moving || '-',
     'tables m/h/d': s.tables ? `${s.tables.minute}/${s.tables.hour}/${s.tables.day}` : '-',

@@ -16,6 +16,7 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_EMBEDDED_SHARDS', type: 'integer', default: '2', min: 1, max: 16, doc: 'How many local MariaDB shard servers the embedded default starts.' },
   { name: 'APM_EMBEDDED_BASE_PORT', type: 'port', default: '13306', doc: 'Port of the first embedded MariaDB server; the next ones count up.' },
   { name: 'APM_MARIADB_BUFFER_POOL', type: 'string', default: 'auto', doc: 'InnoDB buffer pool per embedded server, e.g. 4G or 512M; auto = 60% of the machine memory split across the embedded servers.' },
+  { name: 'APM_SHARD_EXPECTED_ACCOUNTS', type: 'integer', default: '1500', min: 1, max: 100000, doc: 'Accounts each embedded shard server is sized for: table_open_cache and table_definition_cache = 7.5 per account (at least 2,000), open_files_limit from them (docs/operations.md).' },
   { name: 'APM_MARIADB_FLUSH_LOG_AT_TRX_COMMIT', type: 'enum', values: ['1', '2'], default: '1', doc: 'innodb_flush_log_at_trx_commit of the embedded servers: 1 survives an OS crash (every acknowledged batch is on disk), 2 only a server crash.' },
   { name: 'APM_WRITER_BATCH_ROWS', type: 'integer', default: '2000', min: 1, max: 100000, doc: 'Rows per multi-row upsert statement of the shard writer.' },
   { name: 'APM_WRITER_FLUSH_MS', type: 'integer', default: '10', min: 0, max: 10000, doc: 'How long the shard writer waits to gather more rows into a batch.' },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { LocalMariadb } from './local-mariadb.js';
-import { autoBufferPoolBytes, parseByteSize } from './mariadb-settings.js';
+import { autoBufferPoolBytes, parseByteSize, tableCacheFor } from './mariadb-settings.js';
 import { type Log } from '../log/log.js';
 
 const GIB = 1024 * 1024 * 1024;
@@ -19,7 +19,8 @@ export async function startEmbeddedShards(config: Config, log: Log): Promise<Loc
     bufferPoolBytes,
     logFileBytes: GIB,
     flushLogAtTrxCommit: config.str('APM_MARIADB_FLUSH_LOG_AT_TRX_COMMIT') === '2' ? 2 : 1,
-    tableCache: 8000,
+    // Sized for the accounts a shard is expected to hold (lib/mariadb/mariadb-settings.ts, docs/operations.md).
+    tableCache: tableCacheFor(config.num('APM_SHARD_EXPECTED_ACCOUNTS')),
     log,
   });
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -12,9 +13,19 @@ import os from 'node:os';
  * - innodb_log_file_size: large redo log (1 GiB embedded) so checkpoints do not throttle bulk upserts.
  * - innodb_flush_log_at_trx_commit: 1 by default (an acknowledged batch survives an OS crash; group
  *   commit makes it cheap because the writer commits thousands of rows per transaction); 2 on request.
- * - table_open_cache / table_definition_cache / innodb_open_files: at least 4 tables per account are
- *   hot (current and previous hour, hourly, daily) plus the dashboard's reads; 8000 avoids the
- *   1.5 ms-per-table cache misses measured at 40,000 tables.
+ * - table_open_cache / table_definition_cache: derived from the accounts a shard is expected to hold
+ *   (tableCacheFor below): a shard holds accounts × (24 × minute days + months + years) tables (about
+ *   200 per account), but only about 6 per account are hot (previous, current and next hour, the
+ *   month's hour table, the year's day table, a dashboard read), so the caches hold the hot set, not
+ *   every table. Nothing periodic opens the cold ones (lib/ops/shard-stats.ts reads InnoDB's own
+ *   statistics, never information_schema.TABLES), so they are not evicted by housekeeping.
+ * - innodb_file_per_table=OFF: a new table lives in the system tablespace: an empty table costs one
+ *   16 KiB page + its 4 KiB .frm (about 20 KiB) instead of a 64–96 KiB .ibd file + .frm, creates and
+ *   drops are 1.5–3× faster (no file to make, fsync and unlink), and 300,000 tables need no open file
+ *   handles (innodb_open_files only matters for older file-per-table tables). Dropped tables' pages
+ *   are reused for new tables; the file never shrinks (docs/operations.md).
+ * - open_files_limit: 2 × table_open_cache + max_connections + headroom, as mariadbd requires (else it
+ *   shrinks table_open_cache), capped by the process's hard limit when not running as root.
  * - skip-name-resolve, bind 127.0.0.1 only for embedded servers; no binary log (single server per
  *   shard); performance_schema off (memory); max_allowed_packet 64M for large multi-row statements.
  */
@@ -28,6 +39,7 @@ export interface MariadbSettings {
   bufferPoolBytes: number;
   logFileBytes: number;
   flushLogAtTrxCommit: 1 | 2;
+  /** table_open_cache and table_definition_cache (tableCacheFor: from the expected accounts). */
   tableCache: number;
   /** 'root' when running as root (mariadbd refuses root without --user=root). */
   user?: string;
@@ -49,6 +61,60 @@ export function parseByteSize(text: string): number | undefined {
   return Number(m[1]) * unit;
 }
 
+/** Tables hot per account: previous, current and next hour, the month's hour table, the year's day table, a read. */
+export const HOT_TABLES_PER_ACCOUNT = 6;
+export const MAX_CONNECTIONS = 1000;
+
+/** Tables one account keeps on a shard with this retention (minute tables per hour, one per month/year). */
+export function tablesPerAccount(r: { minuteDays: number; hourDays: number; dayDays: number | null }): number {
+  const months = Math.ceil(r.hourDays / 28) + 1;
+  const years = r.dayDays === null ? 10 : Math.ceil(r.dayDays / 365) + 1;
+  return r.minuteDays * 24 + 1 + months + years;
+}
+
+/** table_open_cache / table_definition_cache for a shard expected to hold `accounts` accounts: the hot set, at least 2,000. */
+export function tableCacheFor(accounts: number): number {
+  const hot = Math.ceil(Math.max(0, accounts) * HOT_TABLES_PER_ACCOUNT * 1.25);
+  return Math.max(2000, Math.ceil(hot / 500) * 500);
+}
+
+/**
+ * open_files_limit for a table cache: mariadbd wants 2 × table_open_cache + max_connections + 10 or it
+ * lowers table_open_cache. `hardLimit` (not root: the process's hard RLIMIT_NOFILE) caps it.
+ */
+export function openFilesLimitFor(tableCache: number, hardLimit?: number): number {
+  const wanted = 2 * tableCache + MAX_CONNECTIONS + innodbOpenFilesFor(tableCache) + 200;
+  return hardLimit === undefined ? wanted : Math.min(wanted, hardLimit);
+}
+
+/** innodb_open_files: .ibd files of file-per-table tables (only those made before file_per_table=OFF). */
+export function innodbOpenFilesFor(tableCache: number): number {
+  return Math.min(tableCache, 4000);
+}
+
+/** The hard open-files limit of this process (Linux /proc/self/limits), undefined when unknown or unlimited. */
+export function hardOpenFilesLimit(limits = readLimits()): number | undefined {
+  const m = /^Max open files\s+\S+\s+(\d+)/m.exec(limits);
+  return m ? Number(m[1]) : undefined;
+}
+
+function readLimits(): string {
+  try {
+    return fs.readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Rough resident memory of mariadbd besides the buffer pool, for docs and the bench's comparison:
+ * about 12 KiB per cached table definition (TABLE_SHARE + InnoDB dictionary entry of a 9-column table)
+ * and 8 KiB per open table handle, plus a fixed 200 MiB (log buffer, threads, AHI and other caches).
+ */
+export function expectedOverheadBytes(tableCache: number): number {
+  return 200 * MIB + tableCache * (12 + 8) * 1024;
+}
+
 export function mariadbArgs(s: MariadbSettings): string[] {
   const args = [
     '--no-defaults',
@@ -66,9 +132,10 @@ export function mariadbArgs(s: MariadbSettings): string[] {
     `--innodb-flush-log-at-trx-commit=${s.flushLogAtTrxCommit}`,
     `--table-open-cache=${s.tableCache}`,
     `--table-definition-cache=${s.tableCache}`,
-    `--innodb-open-files=${s.tableCache}`,
-    '--open-files-limit=20000',
-    '--max-connections=1000',
+    `--innodb-open-files=${innodbOpenFilesFor(s.tableCache)}`,
+    `--open-files-limit=${openFilesLimitFor(s.tableCache, s.user === 'root' ? undefined : hardOpenFilesLimit())}`,
+    '--innodb-file-per-table=OFF',
+    `--max-connections=${MAX_CONNECTIONS}`,
     '--max-allowed-packet=64M',
     '--character-set-server=utf8mb4',
     '--collation-server=utf8mb4_bin',

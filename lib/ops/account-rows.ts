@@ -38,17 +38,26 @@ export function classifyRowTable(name: string): RowTableMode | 'skip' {
   return 'replace';
 }
 
+/**
+ * The shard's tables that may hold per-account rows: every table but the per-period and template ones,
+ * by name only. information_schema.TABLES reading TABLE_NAME alone lists the database directory without
+ * opening a table ("Skip_open_table"), where a COLUMNS scan would open all of a shard's 300,000 tables.
+ */
+export async function candidateRowTables(db: Queryable): Promise<string[]> {
+  const [rows] = await db.query<any[]>(
+    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'ts\\_%' AND TABLE_NAME NOT LIKE 'th\\_%' AND TABLE_NAME NOT LIKE 'td\\_%' ORDER BY TABLE_NAME",
+  );
+  return rows.map((r) => String(r.t)).filter((name) => classifyRowTable(name) !== 'skip');
+}
+
 /** Every per-account row table of the shard behind `db`, with columns and primary key. */
 export async function accountRowTables(db: Queryable): Promise<AccountRowTable[]> {
-  const [rows] = await db.query<any[]>(
-    "SELECT TABLE_NAME AS t FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'account_id' ORDER BY TABLE_NAME",
-  );
   const out: AccountRowTable[] = [];
-  for (const r of rows) {
-    const name = String(r.t);
+  for (const name of await candidateRowTables(db)) {
     const mode = classifyRowTable(name);
     if (mode === 'skip') continue;
     const [columns, keys] = await Promise.all([tableColumns(db, name), primaryKey(db, name)]);
+    if (!columns.includes('account_id')) continue;
     if (keys.length === 0) throw new Error(`cannot move rows of table ${name}: it has no primary key`);
     const insertedAt = mode === 'insert-only' ? ['committed_at', 'created_at'].find((c) => columns.includes(c)) : undefined;
     out.push({ name, columns, keys, mode, ...(insertedAt ? { insertedAt } : {}) });

@@ -4,6 +4,7 @@ import type { Directory, Shard } from '../directory/directory.js';
 import type { ShardRegistry } from '../shard/shard-registry.js';
 import type { ShardStore } from '../shard/shard-store.js';
 import { fencedAccounts } from '../shard/account-fence.js';
+import { beforeDeadline, boundedQuery } from './bounded-query.js';
 import { MoveJournal } from './move-journal.js';
 import { parseReplicaHosts, parseReplicaStatus, rowsPerMinute, writeSampleOf, type ReplicaOf, type WriteSample } from './replication-status.js';
 
@@ -42,36 +43,46 @@ export interface ShardStats {
   dataBytes: number | null;
   /** InnoDB rows inserted + updated per minute on the server over the sampling window. */
   rowsPerMinute: number | null;
+  /** Statistics that did not answer in time or failed (the shard is up: its health check answered). */
+  statsError?: string;
+  /** How long this shard's pass took, ms. */
+  statsMs?: number;
 }
+
+type Query = <T = any[]>(sql: string, what: string) => Promise<T>;
 
 export interface ShardStatsOptions {
   directory: Directory;
   shards: ShardRegistry;
   credentials: Credentials;
-  /** Per-shard budget, ms: a shard that does not answer in time is reported unreachable. */
+  /**
+   * Per-shard budget, ms, of the health check (one `SELECT VERSION()`): a shard that does not answer in
+   * time is reported unreachable. Each statistic has the same budget of its own: one that runs out is
+   * cancelled on the server and reported missing (null, with statsError), never as the shard DOWN.
+   */
   timeoutMs?: number;
 }
 
 const WINDOW_MS = 5 * 60_000;
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`cannot ${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]);
-}
+type Measured = Pick<ShardStats, 'health' | 'tables' | 'dataBytes' | 'rowsPerMinute' | 'fenced' | 'statsError' | 'statsMs'>;
 
 /**
  * Load and health of every shard, for `apm shards list` and the admin API. Keeps the write-counter
  * samples of the last five minutes per shard, so a long-lived caller (the admin service) reports the
  * rate over its recent past and a one-shot caller samples twice, `sampleMs` apart.
+ *
+ * Nothing here opens the shard's period tables (a shard holds hundreds of thousands; opening them
+ * evicts the writer's hot tables from the table cache): table counts come from the registry (an index
+ * scan), sizes from InnoDB's persistent statistics (mysql.innodb_table_stats, the page counts InnoDB
+ * keeps per index, refreshed by its background statistics). Every statement is cancelled on the server
+ * at its deadline (bounded-query.ts), and a pass still running when the next is asked for is joined,
+ * never started twice.
  */
 export class ShardStatsCollector {
   readonly #samples = new Map<number, WriteSample[]>();
   readonly #journal: MoveJournal;
+  readonly #inFlight = new Map<number, Promise<Measured>>();
 
   constructor(private readonly o: ShardStatsOptions) {
     this.#journal = new MoveJournal(o.directory.db.promise);
@@ -93,53 +104,94 @@ export class ShardStatsCollector {
     );
   }
 
-  async #one(s: Shard, sampleMs: number): Promise<Pick<ShardStats, 'health' | 'tables' | 'dataBytes' | 'rowsPerMinute' | 'fenced'>> {
-    const budget = this.o.timeoutMs ?? 5000;
-    try {
-      return await within(this.#measure(s, sampleMs), budget + sampleMs, `ask shard ${s.id}`);
-    } catch (err) {
-      return { health: { reachable: false, latencyMs: null, version: null, error: (err as Error).message, replicas: [] }, tables: null, dataBytes: null, rowsPerMinute: null, fenced: 0 };
+  #one(s: Shard, sampleMs: number): Promise<Measured> {
+    let p = this.#inFlight.get(s.id);
+    if (!p) {
+      p = this.#measure(s, sampleMs).finally(() => this.#inFlight.delete(s.id));
+      this.#inFlight.set(s.id, p);
     }
+    return p;
   }
 
-  async #measure(s: Shard, sampleMs: number): Promise<Pick<ShardStats, 'health' | 'tables' | 'dataBytes' | 'rowsPerMinute' | 'fenced'>> {
-    const store = await this.o.shards.storeFor(s.id);
-    const t0 = process.hrtime.bigint();
-    const [v] = await store.pool.query<any[]>('SELECT VERSION() AS v');
-    const latencyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const [tables, size, fenced, replication] = await Promise.all([this.#tables(store), this.#size(store), fencedAccounts(store.pool), this.#replication(store)]);
+  async #measure(s: Shard, sampleMs: number): Promise<Measured> {
+    const budget = this.o.timeoutMs ?? 5000;
+    const t0 = Date.now();
+    const down = (err: unknown): Measured => ({
+      health: { reachable: false, latencyMs: null, version: null, error: (err as Error).message, replicas: [] },
+      tables: null, dataBytes: null, rowsPerMinute: null, fenced: 0, statsMs: Date.now() - t0,
+    });
+    let store: ShardStore;
+    let version: string;
+    let latencyMs: number;
+    try {
+      store = await beforeDeadline(this.o.shards.storeFor(s.id), t0 + budget, `open shard ${s.id}`);
+      const h0 = process.hrtime.bigint();
+      const v = await boundedQuery<any[]>(store.pool, 'SELECT VERSION() AS v', [], budget, { mariadb: false, what: `ask shard ${s.id}` });
+      latencyMs = Number(process.hrtime.bigint() - h0) / 1e6;
+      version = String(v[0].v);
+    } catch (err) {
+      return down(err);
+    }
+    const q = <T = any[]>(sql: string, what: string) => boundedQuery<T>(store.pool, sql, [], budget, { mariadb: /mariadb/i.test(version), what: `${what} of shard ${s.id}` });
+    const errors: string[] = [];
+    const soft = async <T>(p: Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await p;
+      } catch (err) {
+        errors.push((err as Error).message);
+        return fallback;
+      }
+    };
+    const [tables, size, fenced, replication, rate] = await Promise.all([
+      soft(this.#tables(q), null),
+      soft(this.#size(q), null),
+      soft(beforeDeadline(fencedAccounts(store.pool), Date.now() + budget, `read the fences of shard ${s.id}`), []),
+      soft(beforeDeadline(this.#replication(store), Date.now() + budget, `read the replication of shard ${s.id}`), { replicas: [] as ReplicaHealth[] }),
+      soft(this.#rate(s.id, q, sampleMs), null),
+    ]);
     return {
-      health: { reachable: true, latencyMs: Math.round(latencyMs * 10) / 10, version: String(v[0].v), ...replication },
+      health: { reachable: true, latencyMs: Math.round(latencyMs * 10) / 10, version, ...replication },
       tables,
       dataBytes: size,
-      rowsPerMinute: await this.#rate(s.id, store, sampleMs),
+      rowsPerMinute: rate,
       fenced: fenced.filter((f) => f.state === 'fenced' && f.leased).length,
+      ...(errors.length ? { statsError: errors.join('; ') } : {}),
+      statsMs: Date.now() - t0,
     };
   }
 
-  async #tables(store: ShardStore): Promise<{ minute: number; hour: number; day: number }> {
-    const [rows] = await store.pool.query<any[]>('SELECT kind, COUNT(*) AS n FROM table_registry GROUP BY kind');
+  /** Registered tables by kind: a covering scan of the registry's (kind, period_start, account_id) index. */
+  async #tables(q: Query): Promise<{ minute: number; hour: number; day: number }> {
+    const rows = await q('SELECT kind, COUNT(*) AS n FROM table_registry GROUP BY kind', 'count the tables');
     const out = { minute: 0, hour: 0, day: 0 };
     for (const r of rows) out[r.kind as 'minute' | 'hour' | 'day'] = Number(r.n);
     return out;
   }
 
-  async #size(store: ShardStore): Promise<number> {
-    const [rows] = await store.pool.query<any[]>('SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS b FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()');
+  /**
+   * Data + index bytes from InnoDB's persistent statistics (pages per index × page size): no table is
+   * opened. Approximate like information_schema's figures (which come from the same statistics, after
+   * opening every table); null when the statistics cannot be read (no SELECT on mysql.*).
+   */
+  async #size(q: Query): Promise<number> {
+    const rows = await q(
+      'SELECT COALESCE(SUM(clustered_index_size + sum_of_other_index_sizes), 0) * @@innodb_page_size AS b FROM mysql.innodb_table_stats WHERE database_name = DATABASE()',
+      'read the size',
+    );
     return Number(rows[0].b);
   }
 
-  async #sample(store: ShardStore): Promise<WriteSample> {
-    const [rows] = await store.pool.query<any[]>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted', 'Innodb_rows_updated')");
+  async #sample(q: Query): Promise<WriteSample> {
+    const rows = await q("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted', 'Innodb_rows_updated')", 'sample the write counters');
     return writeSampleOf(rows, Date.now());
   }
 
-  async #rate(shardId: number, store: ShardStore, sampleMs: number): Promise<number | null> {
+  async #rate(shardId: number, q: Query, sampleMs: number): Promise<number | null> {
     const list = (this.#samples.get(shardId) ?? []).filter((x) => x.at >= Date.now() - WINDOW_MS);
-    list.push(await this.#sample(store));
+    list.push(await this.#sample(q));
     if (list[0]!.at > Date.now() - sampleMs && sampleMs > 0) {
       await new Promise((r) => setTimeout(r, sampleMs));
-      list.push(await this.#sample(store));
+      list.push(await this.#sample(q));
     }
     this.#samples.set(shardId, list.slice(-100));
     return rowsPerMinute(list);

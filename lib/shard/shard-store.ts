@@ -106,28 +106,35 @@ export class ShardStore {
     return p;
   }
 
+  /**
+   * One round trip for a table that exists (pre-created before its hour): the registry row and whether
+   * the table is there (an information_schema lookup by exact name, which opens no table). Otherwise
+   * the row is inserted when missing and the table created: three round trips. No lock: every
+   * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
+   * racing processes all end with the same row and one table LIKE the template version in that row (a
+   * row whose table a crash never made is healed here).
+   */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const conn = await this.pool.getConnection();
-    try {
-      const [lock] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 30) AS got', [`.${name}`]);
-      if (lock[0]?.got !== 1) throw new Error(`cannot create table ${name}: lock not granted in 30 s`);
-      try {
-        const start = tableSpanStart(kind, t);
-        // The registry row comes first, so a crash between the two statements heals on the next call.
-        await conn.query(
-          'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
-          [name, accountId, kind, start, this.newestTemplateVersion(kind)],
-        );
-        const [rows] = await conn.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]);
-        const info = this.#infoOf(rows[0]);
-        await conn.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
-        return info;
-      } finally {
-        await conn.query('SELECT RELEASE_LOCK(CONCAT(DATABASE(), ?))', [`.${name}`]);
-      }
-    } finally {
-      conn.release();
+    const read = async () =>
+      (
+        await this.pool.query<any[]>(
+          'SELECT r.*, (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?) AS present FROM table_registry r WHERE r.name = ?',
+          [name, name],
+        )
+      )[0][0];
+    let row = await read();
+    if (row && Number(row.present) > 0) return this.#infoOf(row);
+    if (!row) {
+      await this.pool.query(
+        'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
+        [name, accountId, kind, tableSpanStart(kind, t), this.newestTemplateVersion(kind)],
+      );
+      row = await read();
+      if (!row) throw new Error(`cannot create table ${name}: its registry row vanished (dropped meanwhile)`);
     }
+    const info = this.#infoOf(row);
+    await this.pool.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
+    return info;
   }
 
   #infoOf(r: any): TableInfo {

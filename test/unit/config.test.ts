@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config/config.js';
 import { allVariables, loadAppConfig } from '../../bin/app-variables.js';
-import { autoBufferPoolBytes, mariadbArgs, parseByteSize } from '../../lib/mariadb/mariadb-settings.js';
+import { autoBufferPoolBytes, hardOpenFilesLimit, mariadbArgs, openFilesLimitFor, parseByteSize, tableCacheFor, tablesPerAccount } from '../../lib/mariadb/mariadb-settings.js';
 import { nextShard } from '../../lib/directory/directory.js';
 
 describe('config', () => {
@@ -62,6 +62,24 @@ describe('MariaDB settings', () => {
     expect(args).toContain('--innodb-flush-log-at-trx-commit=1');
     expect(args).toContain('--table-open-cache=8000');
     expect(args).toContain('--bind-address=127.0.0.1');
+    expect(args).toContain('--table-definition-cache=8000');
+    expect(args).toContain('--innodb-file-per-table=OFF');
+    expect(args).toContain('--innodb-open-files=4000');
+  });
+
+  it('derives the table caches and open files from the expected accounts', () => {
+    expect(tableCacheFor(1)).toBe(2000);
+    expect(tableCacheFor(100)).toBe(2000);
+    expect(tableCacheFor(1500)).toBe(11500); // 1500 × 6 × 1.25 = 11250 → next 500
+    expect(tableCacheFor(10000)).toBe(75000);
+    expect(openFilesLimitFor(11500)).toBe(2 * 11500 + 1000 + 4000 + 200);
+    expect(openFilesLimitFor(2000)).toBe(4000 + 1000 + 2000 + 200);
+    expect(openFilesLimitFor(11500, 20000)).toBe(20000);
+    expect(hardOpenFilesLimit('Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n')).toBe(524288);
+    expect(hardOpenFilesLimit('Max open files            unlimited            unlimited            files\n')).toBeUndefined();
+    // 8 days of minute tables, 90 days of hours (5 months), a year of days (2 years): 192 + 1 + 5 + 2.
+    expect(tablesPerAccount({ minuteDays: 8, hourDays: 90, dayDays: 365 })).toBe(200);
+    expect(tablesPerAccount({ minuteDays: 8, hourDays: 90, dayDays: null })).toBe(208);
   });
 });
 

@@ -12,6 +12,7 @@ describe('rollup settings', () => {
       maxPeriodsPerRun: 2000,
       lockWaitSeconds: 0,
       purge: true,
+      precreateMinutes: 10,
       metricsHost: '127.0.0.1',
       metricsPort: 9466,
     });
