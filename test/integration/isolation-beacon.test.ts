@@ -78,7 +78,8 @@ function rawExchange(port: number, requests: Buffer[], done: (text: string) => b
       else if (first) for (const r of afterFirstAnswer) sock.write(r);
     });
     sock.on('close', () => finish(true));
-    sock.on('error', reject);
+    // The server may close right after its answer: writing the rest then fails (EPIPE, ECONNRESET).
+    sock.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? finish(true) : reject(err)));
     sock.on('connect', () => {
       for (const r of requests) sock.write(r);
     });
@@ -93,7 +94,6 @@ describe('beacon 413', () => {
     const next = Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     // The body and the next request leave after the 413 arrived (as a client streaming its body does).
     const got = await rawExchange(port, [head], (t) => t.includes('ok\n'), [big, next]);
-    console.log(JSON.stringify(got));
     expect(got.text).toMatch(/^HTTP\/1\.1 413 /);
     expect(got.text).toContain('over the 1024-byte limit');
     // Either the server closed after the 413 (the client reconnects) or it answered the next request; never a hang.
