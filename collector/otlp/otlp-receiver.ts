@@ -135,6 +135,7 @@ export class OtlpReceiver {
       if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);
       txn.commit(this.deps.now());
       this.#countPoints(decoded, plan, rejected.length);
+      for (const r of rejected) this.metrics.rejectedPoints.inc({ reason: r.code ?? 'invalid' });
       return rejected.length > 0 ? { rejectedDataPoints: rejected.length, errorMessage: rejectionMessage(rejected) } : undefined;
     } finally {
       release();
@@ -150,7 +151,9 @@ export class OtlpReceiver {
       resolved = await this.#ids.resolve(store, accountId, decoded, plan.rows, (n) => this.metrics.overflowNames.inc(n));
     } catch (err) {
       if (err instanceof InputError || err instanceof RetryableError) throw err;
-      throw new RetryableError(`cannot store metrics export: ${(err as Error).message}`, 5);
+      // The answer names the problem; the details (SQL, table names) go to the log only.
+      this.deps.log(`otlp: cannot resolve ids of account ${accountId}: ${(err as Error).message}`);
+      throw new RetryableError(`cannot store metrics export: the account's shard is unavailable`, 5);
     }
     const rows = buildRows(plan.rows, resolved);
     const started = process.hrtime.bigint();
@@ -176,7 +179,8 @@ export class OtlpReceiver {
     let hit = this.#keys.get(key);
     if (!hit || hit.until < now) {
       const account = await this.deps.directory.accountByLicenseKey(key).catch((err: Error) => {
-        throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
+        this.deps.log(`otlp: cannot check api-key: ${err.message}`);
+        throw new RetryableError('cannot check api-key: the directory is unavailable', 5);
       });
       if (this.#keys.size >= 10_000) this.#keys.clear();
       hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };

@@ -13,7 +13,11 @@ import type { DistributionState } from './otlp-distribution.js';
 export type SeriesEntry =
   | { kind: 'counter'; timeNs: bigint; value: number }
   | { kind: 'distribution'; timeNs: bigint; state: DistributionState }
-  | { kind: 'gauge'; minute: number; timeNs: bigint; last: number };
+  /** recent: times of the newest samples (≤ GAUGE_RECENT_TIMES), to tell a resend from an out-of-order sample. */
+  | { kind: 'gauge'; minute: number; timeNs: bigint; last: number; recent: readonly bigint[] };
+
+/** Sample times remembered per gauge series (a resent export of up to this many samples is recognised). */
+export const GAUGE_RECENT_TIMES = 8;
 
 interface Stored {
   entry: SeriesEntry;
