@@ -132,6 +132,10 @@ export function exponentialPoint(p: Record<string, unknown>, factor: number, w: 
   const pos = side(p.positive, 1);
   if (typeof neg === 'string') return neg;
   if (typeof pos === 'string') return pos;
+  // At extreme scales and offsets 2^(i·2^-scale) overflows: such buckets cannot be stored or estimated from.
+  if ([...neg, ...pos].some((b) => b.count > 0 && !(Number.isFinite(b.lo) && Number.isFinite(b.hi)))) {
+    return `${OUT_OF_BOUNDS}exponential bucket bounds are not finite at scale ${scale} (offsets too large)`;
+  }
   const buckets = [...neg.reverse(), { lo: -zeroThreshold * factor, hi: zeroThreshold * factor, count: zeroCount }, ...pos];
   const total = buckets.reduce((s, b) => s + b.count, 0);
   if (total !== stats.count) return `exponential buckets add up to ${total}, not to count ${stats.count}`;
