@@ -92,6 +92,8 @@ export class AgentListener {
       }
       status = httpStatusOf(err);
       if (status === 500) this.d.log(`collector: ${method} failed: ${(err as Error).stack ?? String(err)}`);
+      const cause = (err as { cause?: unknown }).cause;
+      if (status === 503 && cause instanceof Error) this.d.log(`collector: ${method} answered 503 (${(err as Error).message}): ${cause.message}`);
       this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
       const headers: Record<string, string> = {};
       const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;

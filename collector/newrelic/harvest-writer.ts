@@ -169,6 +169,7 @@ async function retryable<T>(what: string, fn: () => Promise<T>): Promise<T> {
     ) {
       throw err;
     }
-    throw new RetryableError(`cannot write harvest: ${what} is unavailable: ${(err as Error).message}`, 10);
+    // The answer names the problem; the driver's text (SQL, table names) stays in `cause`, for the log.
+    throw Object.assign(new RetryableError(`cannot write harvest: ${what} is unavailable`, 10), { cause: err });
   }
 }

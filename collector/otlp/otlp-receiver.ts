@@ -200,6 +200,8 @@ export class OtlpReceiver {
   #error(format: OtlpFormat, err: unknown): OtlpAnswer {
     const status = httpStatusOf(err);
     if (status === 500) this.deps.log(`otlp: ${(err as Error)?.stack ?? String(err)}`);
+    const cause = (err as { cause?: unknown } | undefined)?.cause;
+    if (status === 503 && cause instanceof Error) this.deps.log(`otlp: answered 503 (${(err as Error).message}): ${cause.message}`);
     const headers: Record<string, string> = {};
     if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
     return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);

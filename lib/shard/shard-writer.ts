@@ -227,7 +227,8 @@ export class ShardWriter {
         }
       }
     } catch (err) {
-      const retryable = err instanceof RetryableError ? err : new RetryableError(`cannot write to shard ${shardId}: ${(err as Error).message}`, 5);
+      // The answer names the problem; the driver's text (SQL, table names) stays in `cause`, for logs (#18.9).
+      const retryable = err instanceof RetryableError ? err : Object.assign(new RetryableError(`cannot write to shard ${shardId}: the transaction failed`, 5), { cause: err });
       if (isConnectionError(err)) q.downUntil = Date.now() + 1000;
       this.#m.requests.inc({ outcome: 'failed' }, batch.length);
       for (const p of batch) p.reject(retryable);
