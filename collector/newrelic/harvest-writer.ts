@@ -3,7 +3,8 @@ import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
-import { planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
+import { checkMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { harvestMinute, planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
 import { HarvestRecords } from './harvest-records.js';
 import { harvestRows, type ApplicationTarget } from './harvest-rows.js';
 import type { Harvest } from './metric-data.js';
@@ -31,10 +32,13 @@ export class HarvestWriter {
     private readonly shards: ShardRegistry,
     private readonly writer: ShardWriter,
     private readonly metrics: CollectorMetrics,
+    private readonly now: () => number = () => Date.now() / 1000,
   ) {}
 
   async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
-    const { shardId, store } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
+    const { shardId, store, minuteDays } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
+    // Its minute table may be purged already: writing would recreate it (and a rollup lose the retained hour).
+    checkMinuteRetention('metric_data', harvestMinute(harvest.start, harvest.end), minuteDays, this.now());
     const records = this.#recordsOf(store);
     const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
     const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
@@ -106,7 +110,7 @@ export class HarvestWriter {
     return n;
   }
 
-  async #locate(accountId: number): Promise<{ shardId: number; store: ShardStore }> {
+  async #locate(accountId: number): Promise<{ shardId: number; store: ShardStore; minuteDays: number }> {
     let located: Awaited<ReturnType<ShardRegistry['storeForAccount']>>;
     try {
       located = await this.shards.storeForAccount(accountId);
@@ -117,7 +121,7 @@ export class HarvestWriter {
     }
     const { account, store } = located;
     this.metrics.watchStore(store);
-    return { shardId: account.shardId, store };
+    return { shardId: account.shardId, store, minuteDays: account.retention.minuteDays };
   }
 
   #recordsOf(store: ShardStore): HarvestRecords {

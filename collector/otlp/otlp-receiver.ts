@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
 import type { ServiceDeps } from '../../lib/services.js';
+import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { NAME_PREFIX } from './otlp-attributes.js';
 import { InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from './keyed-lock.js';
 import { decompress, encodeResponse, encodeStatus, formatOf, parseRequest, type Encoded, type OtlpFormat, type PartialSuccess } from './otlp-codec.js';
@@ -131,6 +133,7 @@ export class OtlpReceiver {
     try {
       const txn = this.state.begin();
       const plan = planExport(decoded, accountId, txn);
+      await this.#dropPastRetention(accountId, plan);
       const rejected = [...decoded.rejected, ...plan.rejected];
       if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);
       txn.commit(this.deps.now());
@@ -140,6 +143,27 @@ export class OtlpReceiver {
     } finally {
       release();
     }
+  }
+
+  /** Points whose minute is past the account's minute retention are not written (its table is purged): rejected. */
+  async #dropPastRetention(accountId: number, plan: PlanOutcome): Promise<void> {
+    if (plan.rows.length === 0) return;
+    let minuteDays: number;
+    try {
+      minuteDays = (await this.deps.shards.storeForAccount(accountId)).account.retention.minuteDays;
+    } catch (err) {
+      if (err instanceof InputError || err instanceof RetryableError) throw err;
+      this.deps.log(`otlp: cannot locate account ${accountId}: ${(err as Error).message}`);
+      throw new RetryableError("cannot store metrics export: the account's shard is unavailable", 5);
+    }
+    const now = this.deps.now();
+    const kept = plan.rows.filter((r) => !pastMinuteRetention(r.minute, minuteDays, now));
+    for (const r of plan.rows) {
+      if (!pastMinuteRetention(r.minute, minuteDays, now)) continue;
+      plan.rejected.push({ metric: r.names[0]!.slice(NAME_PREFIX.length), reason: `its minute is past the account's minute retention (${minuteDays} days)`, code: 'past_retention' });
+      plan.written--;
+    }
+    plan.rows = kept;
   }
 
   async #write(accountId: number, decoded: DecodedExport, plan: PlanOutcome, digest: string): Promise<void> {
