@@ -40,7 +40,7 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   const registry = createServiceRegistry('collector');
   const metrics = new CollectorMetrics(registry);
   const budget = new InflightBudget(settings.maxInflightBytes, (used) => metrics.bytesInFlight.set(used));
-  const harvests = new HarvestWriter(deps.shards, deps.writer, metrics, deps.now);
+  const harvests = new HarvestWriter(deps.shards, deps.writer, metrics, deps.now, deps.config.num('APM_WRITER_MAX_PENDING_ROWS'));
   const handshake = new AgentHandshake({
     directory: deps.directory,
     shards: deps.shards,

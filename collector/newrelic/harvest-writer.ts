@@ -4,6 +4,7 @@ import type { ShardStore } from '../../lib/shard/shard-store.js';
 import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
 import { checkMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { checkRequestRows } from '../../lib/shard/request-rows.js';
 import { harvestMinute, planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
 import { HarvestRecords } from './harvest-records.js';
 import { harvestRows, type ApplicationTarget } from './harvest-rows.js';
@@ -33,9 +34,12 @@ export class HarvestWriter {
     private readonly writer: ShardWriter,
     private readonly metrics: CollectorMetrics,
     private readonly now: () => number = () => Date.now() / 1000,
+    private readonly maxRequestRows = Number.MAX_SAFE_INTEGER,
   ) {}
 
   async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
+    // Per metric and application: the agent's row and the application pseudo-agent's (harvest-rows.ts).
+    checkRequestRows('metric_data', harvest.metrics.length * claims.applications.length * 2, this.maxRequestRows);
     const { shardId, store, minuteDays } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
     // Its minute table may be purged already: writing would recreate it (and a rollup lose the retained hour).
     checkMinuteRetention('metric_data', harvestMinute(harvest.start, harvest.end), minuteDays, this.now());

@@ -1,8 +1,10 @@
+import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { checkRequestRows } from '../../lib/shard/request-rows.js';
 import { NAME_PREFIX } from './otlp-attributes.js';
 import { InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -50,7 +52,8 @@ export class OtlpReceiver {
   readonly #budget: InflightBudget;
   readonly #lock = new KeyedLock();
   readonly #ids: OtlpIds;
-  readonly #keys = new Map<string, { accountId: number | undefined; until: number }>();
+  /** License key → account (misses too), briefly: LRU-bounded (keys are ≤ a few hundred bytes each). */
+  readonly #keys = new LRUCache<string, { accountId: number | undefined; until: number }>({ max: 10_000 });
   readonly #inflight = new Set<Promise<unknown>>();
 
   static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
@@ -64,6 +67,7 @@ export class OtlpReceiver {
     this.metrics = new OtlpMetrics(registry, () => this.state.size);
     this.state = new SeriesStateStore({
       maxSeries: this.settings.maxSeries,
+      maxBytes: this.settings.maxSeriesBytes,
       idleSeconds: this.settings.seriesIdleSeconds,
       startedAtNs: BigInt(Math.floor(deps.now() * 1000)) * 1_000_000n,
       onEvict: () => this.metrics.evictedSeries.inc(),
@@ -134,6 +138,9 @@ export class OtlpReceiver {
       const txn = this.state.begin();
       const plan = planExport(decoded, accountId, txn);
       await this.#dropPastRetention(accountId, plan);
+      // Each point goes to every name of it, for the agent and the application (otlp-rows.ts): at most this many rows.
+      const rows = plan.rows.reduce((n, r) => n + r.names.length * (decoded.resources[r.resource]!.identity.instance === undefined ? 1 : 2), 0);
+      checkRequestRows('metrics export', rows, this.deps.config.num('APM_WRITER_MAX_PENDING_ROWS'));
       const rejected = [...decoded.rejected, ...plan.rejected];
       if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);
       txn.commit(this.deps.now());
@@ -206,7 +213,6 @@ export class OtlpReceiver {
         this.deps.log(`otlp: cannot check api-key: ${err.message}`);
         throw new RetryableError('cannot check api-key: the directory is unavailable', 5);
       });
-      if (this.#keys.size >= 10_000) this.#keys.clear();
       hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };
       this.#keys.set(key, hit);
     }

@@ -333,7 +333,7 @@ export class ShardWriter {
     const byTable = new Map<string, Pending[]>();
     for (const p of batch) {
       if (!p.digest || p.req.rows.length === 0) continue;
-      const name = ledgerTableName(Math.min(...p.req.rows.map((w) => w.t)));
+      const name = ledgerTableName(earliestT(p.req.rows));
       byTable.set(name, [...(byTable.get(name) ?? []), p]);
     }
     return byTable;
@@ -371,7 +371,7 @@ export class ShardWriter {
       if (keyed.length === 0 || keyed.length !== batch.length - dups.size) throw err;
       const store = await this.shards.storeFor(batch[0]!.req.shardId);
       for (const p of keyed) {
-        const name = ledgerTableName(Math.min(...p.req.rows.map((w) => w.t)));
+        const name = ledgerTableName(earliestT(p.req.rows));
         const [rows] = await store.pool.query<any[]>(`SELECT 1 FROM ${name} WHERE account_id = ? AND dedupe_key = ?`, [p.req.accountId, p.digest]);
         if (rows.length === 0) throw err;
       }
@@ -401,4 +401,11 @@ export class ShardWriter {
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return /ECONNREFUSED|ETIMEDOUT|PROTOCOL_CONNECTION_LOST|ECONNRESET|EHOSTUNREACH|ENOTFOUND/.test(code);
+}
+
+/** The earliest `t` of a request's rows (a loop: spreading 125k+ rows into Math.min overflows the stack). */
+function earliestT(rows: readonly WriteRow[]): number {
+  let min = Infinity;
+  for (const w of rows) if (w.t < min) min = w.t;
+  return min;
 }

@@ -19,7 +19,7 @@ let cluster: CollectorCluster;
 
 beforeAll(async () => {
   port = await freePort();
-  cluster = await startCollectorCluster({ clusterEnv: { APM_MAX_METRICS_PER_APP: '10' }, collectorEnv: { APM_OTLP_HTTP_PORT: String(port) } });
+  cluster = await startCollectorCluster({ clusterEnv: { APM_MAX_METRICS_PER_APP: '10' }, collectorEnv: { APM_OTLP_HTTP_PORT: String(port), APM_WRITER_MAX_PENDING_ROWS: '1000' } });
   ({ c, col } = cluster);
 });
 afterAll(async () => cluster?.stop());
@@ -103,6 +103,20 @@ describe('New Relic: one tenant never hurts another', () => {
     const rows = await committed(a.store, a.id, await a.store.applicationAgentId(a.id, app.id));
     expect(rows.get('Custom/pad|')).toEqual({ count: 3, total: 5, exclusive: 5, min: 1, max: 2, sumsq: 9 });
     expect([...rows.keys()]).toEqual(['Custom/pad|']);
+  });
+
+  it('a harvest over the row bound gets 413 naming the bound, and stores nothing', async () => {
+    const a = await account('too-many-rows');
+    const run = await connectAgent(col, a.key, { apps: ['rows'], host: 'h', pid: 7 });
+    const end = nowS() - 1;
+    const metrics = Array.from({ length: 501 }, (_, i) => [{ name: `Custom/m${i}` }, [1, 1, 1, 1, 1, 1]]);
+    const before = await dictionarySize(a.store, a.id);
+    const r = await agentPost(col, 'metric_data', [run, end - 60, end, metrics], { licenseKey: a.key, runId: run });
+    expect(r.status).toBe(413);
+    expect(r.body.exception.message).toBe(
+      'cannot accept metric_data: it makes 1002 rows, more than the 1000 one request may write (APM_WRITER_MAX_PENDING_ROWS); send it in smaller parts',
+    );
+    expect(await dictionarySize(a.store, a.id)).toBe(before);
   });
 
   it('files an aligned harvest [m, m + 60) under minute m, not m + 60', async () => {
