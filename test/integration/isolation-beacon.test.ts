@@ -100,4 +100,14 @@ describe('beacon 413', () => {
     expect(got.closed || got.text.includes('ok\n')).toBe(true);
     expect(got.text.match(/HTTP\/1\.1 /g)!.length).toBe(got.closed ? 1 : 2);
   });
+
+  it('a client that stops sending its body on the 413 (as HTTP clients do) is not left hanging on its next request', async () => {
+    const port = Number(new URL(beacon.url).port);
+    const head = Buffer.from('POST /beacon HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n');
+    const next = Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const got = await rawExchange(port, [head], (t) => t.includes('ok\n'), [next]);
+    expect(got.text).toMatch(/^HTTP\/1\.1 413 /);
+    // Closed right after the 413 (a reconnect follows); before the fix the next request was read as body: a hang.
+    expect(got.closed).toBe(true);
+  });
 });
