@@ -119,6 +119,17 @@ describe('New Relic: one tenant never hurts another', () => {
     expect(await dictionarySize(a.store, a.id)).toBe(before);
   });
 
+  it('a name stored with a trailing space before names were canonical is found again, not duplicated', async () => {
+    const a = await account('old-pad');
+    await a.store.pool.query("INSERT INTO metric_names (account_id, id, name, scope) VALUES (?, 900, 'Custom/old ', '')", [a.id]);
+    await a.store.pool.query('INSERT INTO account_counters (account_id, next_metric_id) VALUES (?, 901)', [a.id]);
+    const ids = await a.store.metricIds(a.id, [{ name: 'Custom/old', scope: '' }, { name: 'Custom/old  ', scope: '' }, { name: '/\ud800', scope: '' }]);
+    expect(ids.slice(0, 2)).toEqual([900, 900]);
+    const again = await a.store.metricIds(a.id, [{ name: '/\ufffd', scope: '' }]);
+    expect(again).toEqual([ids[2]]);
+    expect(await dictionarySize(a.store, a.id)).toBe(2);
+  });
+
   it('files an aligned harvest [m, m + 60) under minute m, not m + 60', async () => {
     const a = await account('minute');
     const run = await connectAgent(col, a.key, { apps: ['minute'], host: 'h', pid: 6 });
