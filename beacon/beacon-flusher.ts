@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { InputError } from '../lib/errors.js';
+import { canonicalMetricName, metricNameProblem } from '../lib/shard/metric-name.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { APPLICATION_SCOPE, type BeaconAggregator, type OpenAggregate } from './beacon-aggregator.js';
@@ -71,7 +73,11 @@ export class BeaconFlusher {
     const results = await Promise.allSettled(batches.map((b) => this.#write(b)));
     const failed = new Set<PendingBatch>();
     results.forEach((r, i) => {
-      if (r.status === 'rejected') {
+      if (r.status === 'rejected' && r.reason instanceof InputError) {
+        // Permanent (the batch itself is at fault): retrying cannot help; the other batches go on.
+        this.o.metrics.dropped.inc({ reason: 'rejected' }, batches[i]!.pageViews);
+        this.o.log.warn(`dropped a batch of account ${batches[i]!.accountId}: ${(r.reason as Error).message}`);
+      } else if (r.status === 'rejected') {
         failed.add(batches[i]!);
         this.o.metrics.flushFailures.inc();
         this.o.log.warn(`cannot write batch of account ${batches[i]!.accountId}: ${(r.reason as Error).message} (will retry)`);
@@ -101,6 +107,17 @@ export class BeaconFlusher {
     this.o.metrics.pendingBatches.set(this.#pending.length);
   }
 
+  /** False (counted in apm_beacon_page_views_dropped_total{reason="bad_name"}, logged) for a name that cannot be stored. */
+  #storable(b: PendingBatch, name: string, a: OpenAggregate): boolean {
+    const why = metricNameProblem(canonicalMetricName(name), false) ?? metricNameProblem(canonicalMetricName(a.scope), true);
+    if (why === undefined) return true;
+    if (name === 'Browser/PageLoad') {
+      this.o.metrics.dropped.inc({ reason: 'bad_name' }, a.metrics.get(name)!.callCount);
+      this.o.log.info(`left out page views of account ${b.accountId}: metric ${JSON.stringify(name)} scope ${JSON.stringify(a.scope.slice(0, 80))} ${why}`);
+    }
+    return false;
+  }
+
   async #write(b: PendingBatch): Promise<void> {
     const { account, store } = await this.o.shards.storeForAccount(b.accountId);
     const byApp = new Map<number, OpenAggregate[]>();
@@ -111,15 +128,11 @@ export class BeaconFlusher {
     }
     const rows: WriteRow[] = [];
     for (const [applicationId, list] of byApp) {
-      const names = list.flatMap((a) => [...a.metrics.keys()].map((name) => ({ name, scope: a.scope })));
-      const ids = await store.metricIds(b.accountId, names, { applicationId });
+      // A name the dictionary cannot store is left out alone (counted): it never fails the other rows.
+      const storable = list.flatMap((a) => [...a.metrics].filter(([name]) => this.#storable(b, name, a)).map(([name, slice]) => ({ a, name, slice })));
+      const ids = await store.metricIds(b.accountId, storable.map((s) => ({ name: s.name, scope: s.a.scope })), { applicationId });
       const agentId = await store.applicationAgentId(b.accountId, applicationId);
-      let i = 0;
-      for (const a of list) {
-        for (const slice of a.metrics.values()) {
-          rows.push({ kind: 'minute', t: a.minute, row: { ...slice, metricId: ids[i++]!, agentId, period: a.minute } });
-        }
-      }
+      storable.forEach(({ a, slice }, i) => rows.push({ kind: 'minute', t: a.minute, row: { ...slice, metricId: ids[i]!, agentId, period: a.minute } }));
     }
     const outcome = await this.o.writer.write({ accountId: b.accountId, shardId: account.shardId, rows, dedupeKey: b.dedupeKey });
     if (outcome === 'committed') this.o.metrics.rowsFlushed.inc(rows.length);

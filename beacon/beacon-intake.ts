@@ -1,3 +1,4 @@
+import { canonicalMetricName } from '../lib/shard/metric-name.js';
 import type { BeaconAggregator } from './beacon-aggregator.js';
 import type { AppLookup, BeaconApps } from './beacon-apps.js';
 import type { BeaconMetrics } from './beacon-metrics.js';
@@ -83,7 +84,8 @@ export class BeaconIntake {
         ),
       );
     }
-    const group = this.d.limiter.limit(`${lookup.accountId}:${lookup.applicationId}`, pageGroupOf(view.path));
+    // The dictionary's canonical form (no lone surrogate, no trailing space), so the limiter counts what is stored.
+    const group = this.d.limiter.limit(`${lookup.accountId}:${lookup.applicationId}`, canonicalMetricName(pageGroupOf(view.path)) || '/');
     const added = this.d.aggregator.add({
       accountId: lookup.accountId,
       applicationId: lookup.applicationId,

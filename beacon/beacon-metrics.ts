@@ -12,7 +12,8 @@ import { REJECT_REASONS } from './beacon-rejection.js';
  * - apm_beacon_flush_failures_total: batch write attempts that failed and stay queued for retry.
  * - apm_beacon_pending_batches: flushed batches waiting for a retry (shard down).
  * - apm_beacon_page_views_dropped_total{reason}: page views lost: "pending_overflow" (retry queue
- *   full), "stop" (still unwritable when the service stopped).
+ *   full), "stop" (still unwritable when the service stopped), "bad_name" (a page group the
+ *   dictionary cannot store: left out alone), "rejected" (a batch refused for good: not retried).
  * - apm_beacon_page_group_overflow_total: page views folded into the overflow page group.
  * - apm_beacon_script_requests_total{version="pinned"|"latest"}: rum.js downloads.
  */

@@ -1,5 +1,5 @@
 import { PayloadTooLargeError } from '../lib/errors.js';
-import { holdResponse, readBody, send, statusLine, type HttpRequest, type HttpResponse, type TemplatedApp } from '../lib/http/uws.js';
+import { holdResponse, isAborted, readBody, send, statusLine, type HttpRequest, type HttpResponse, type TemplatedApp } from '../lib/http/uws.js';
 import type { BeaconIntake, BeaconRequestMeta } from './beacon-intake.js';
 import type { BeaconMetrics } from './beacon-metrics.js';
 import { BeaconRejection } from './beacon-rejection.js';
@@ -51,6 +51,18 @@ function answer(res: HttpResponse, r: BeaconRejection | undefined, ok: () => voi
   else send(res, r.status, JSON.stringify({ error: r.message }), { ...NO_STORE, 'Content-Type': 'application/json' });
 }
 
+/**
+ * 413 for a body that is not read (whole or rest): the answer, then the connection is closed
+ * (`end(body, true)`), or the unread bytes would be taken as the next keep-alive request and it hangs.
+ */
+function tooLarge(res: HttpResponse, r: BeaconRejection): void {
+  if (isAborted(res)) return;
+  res.cork(() => {
+    res.writeStatus(statusLine(r.status)).writeHeader('Cache-Control', 'no-store').writeHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ error: r.message }), true);
+  });
+}
+
 /** A bug must not crash the service: log it and answer 500 if the response is still open. */
 function internalError(d: BeaconRouteDeps, res: HttpResponse, err: unknown): void {
   d.log.error(`BUG: ${(err as Error)?.stack ?? String(err)}`);
@@ -67,7 +79,11 @@ function settle(d: BeaconRouteDeps, res: HttpResponse, result: BeaconRejection |
   result
     .then(
       (r) => answer(res, r, ok),
-      (err: Error) => answer(res, new BeaconRejection('unavailable', `cannot accept beacon: ${err.message}`), ok),
+      (err: Error) => {
+        // The answer names the problem; the details (SQL, addresses) go to the log only.
+        d.log.warn(`cannot resolve the browser key: ${err.message}`);
+        answer(res, new BeaconRejection('unavailable', 'cannot accept beacon: the account directory is unavailable'), ok);
+      },
     )
     .catch((err: unknown) => internalError(d, res, err));
 }
@@ -79,16 +95,15 @@ function postBeacon(d: BeaconRouteDeps, res: HttpResponse, req: HttpRequest): vo
   const meta = metaOf(res, req, req.getHeader('origin') || undefined, d.trustForwardedFor);
   const declared = Number(req.getHeader('content-length') || '0');
   if (declared > d.maxBodyBytes) {
-    // Answer without reading: uWebSockets.js drops the rest of the body with the connection.
-    const r = d.intake.reject(new BeaconRejection('too_large', `cannot accept beacon: body of ${declared} bytes is over the ${d.maxBodyBytes}-byte limit`));
-    return answer(res, r, noContent(res));
+    // Answer without reading, and close: the unread body must not become the next request.
+    return tooLarge(res, d.intake.reject(new BeaconRejection('too_large', `cannot accept beacon: body of ${declared} bytes is over the ${d.maxBodyBytes}-byte limit`)));
   }
   readBody(res, { limit: d.maxBodyBytes })
     .then(
       (body) => settle(d, res, d.intake.accept(body.toString('utf8'), meta), noContent(res)),
       (err: Error) => {
         if (err instanceof PayloadTooLargeError) {
-          answer(res, d.intake.reject(new BeaconRejection('too_large', `cannot accept beacon: body is over the ${d.maxBodyBytes}-byte limit`)), noContent(res));
+          tooLarge(res, d.intake.reject(new BeaconRejection('too_large', `cannot accept beacon: body is over the ${d.maxBodyBytes}-byte limit`)));
         }
         // Otherwise the client went away: nothing to answer, nothing counted.
       },

@@ -80,7 +80,7 @@ export async function startBeacon(deps: ServiceDeps): Promise<BeaconHandle> {
       await flusher.flush();
     }
     const lost = flusher.abandon();
-    if (lost > 0) log.warn(`stopped with ${lost} page views unwritten (shard unreachable)`);
+    if (lost > 0) log.warn(`stopped with ${lost} page views unwritten (their batches still failed; the reasons are logged above)`);
     await metricsServer.stop();
   };
   return {

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /**
  * Page grouping: a page's path becomes a bounded-cardinality group name, the scope of the per-page
  * Browser/* metrics. Query strings and fragments are dropped; empty segments (`//`, trailing `/`)
@@ -54,13 +56,22 @@ export function pageGroupOf(path: string): string {
  * at most maxPerApplication names per application.
  */
 export class PageGroupLimiter {
-  readonly #groups = new Map<string, Set<string>>();
+  /**
+   * Per application, its groups; LRU-bounded by the groups held in all (`maxGroups`). An application
+   * evicted (idle while many others report) starts over: its bound then counts from there, and the
+   * dictionary's per-application bound still applies on top.
+   */
+  readonly #groups: LRUCache<string, Set<string>>;
   #overflowed = 0;
 
-  constructor(readonly maxPerApplication: number) {
+  constructor(
+    readonly maxPerApplication: number,
+    maxGroups = 1_000_000,
+  ) {
     if (!Number.isInteger(maxPerApplication) || maxPerApplication < 1) {
       throw new Error(`BUG: maxPerApplication must be a positive integer, got ${maxPerApplication}`);
     }
+    this.#groups = new LRUCache<string, Set<string>>({ maxSize: maxGroups, sizeCalculation: (set) => set.size + 1 });
   }
 
   /** The group to record for `group` of application `applicationKey` (e.g. "<account>:<application id>"). */
@@ -70,6 +81,7 @@ export class PageGroupLimiter {
     if (set.has(group)) return group;
     if (set.size < this.maxPerApplication) {
       set.add(group);
+      this.#groups.set(applicationKey, set); // re-measured: it grew
       return group;
     }
     this.#overflowed++;

@@ -16,7 +16,7 @@ export const collectorVariables: VariableSpec[] = [
   { name: 'APM_COLLECTOR_MAX_DECODED_BYTES', type: 'integer', default: String(16 * 1024 * 1024), min: 1024, max: 256 * 1024 * 1024, doc: 'Largest body after gzip/deflate decoding (bounds compression bombs); larger bodies get 413.' },
   { name: 'APM_COLLECTOR_MAX_INFLIGHT_BYTES', type: 'integer', default: String(128 * 1024 * 1024), min: 1024 * 1024, doc: 'Request bytes (as sent plus decoded) held by requests in progress; past it new requests get 503 (back-pressure).' },
   { name: 'APM_COLLECTOR_MAX_FUTURE_SECONDS', type: 'integer', default: '300', min: 0, max: 86400, doc: 'A harvest window ending more than this many seconds after the collector clock is refused with 400.' },
-  { name: 'APM_COLLECTOR_MAX_AGE_SECONDS', type: 'integer', default: '86400', min: 60, doc: 'A harvest window ending longer ago than this is refused with 400.' },
+  { name: 'APM_COLLECTOR_MAX_AGE_SECONDS', type: 'integer', default: '86400', min: 60, doc: 'A harvest window ending longer ago than this is refused with 400. Must stay below the shortest minute retention of any plan (checked at start-up) so late data never recreates a purged minute table.' },
   { name: 'APM_COLLECTOR_EVENT_PERIOD_MS', type: 'integer', default: '60000', min: 1000, max: 60000, doc: 'Event harvest period announced to agents at connect (events are answered and counted, not stored).' },
   // OTLP: variables of collector/otlp go below this line.
   ...otlpVariables,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { closeListen, listen, uws } from '../lib/http/uws.js';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
+import { maxAgeProblem } from '../lib/shard/minute-retention.js';
 import { readCollectorSettings, type CollectorSettings } from './collector-config.js';
 import { CollectorMetrics } from './collector-metrics.js';
 import { registerCollectorRoutes } from './collector-routes.js';
@@ -34,12 +35,14 @@ const STOP_WAIT_MS = 10_000;
 export async function startCollector(deps: ServiceDeps, opts: CollectorOptions = {}): Promise<ServiceHandle> {
   const log = deps.log.child({ service: 'collector' });
   const settings = readCollectorSettings(deps.config, deps.dataDir);
+  const ageProblem = maxAgeProblem(settings.maxAgeSeconds, await deps.directory.shortestMinuteRetentionDays());
+  if (ageProblem) throw new Error(ageProblem);
   const tls = settings.tls ? loadConfiguredTls(settings.tls) : await ensureLocalTls(settings.tlsDir, new Date(deps.now() * 1000));
   const token = new RunToken(ensureRunSecret(settings.runSecret, settings.runSecretFile));
   const registry = createServiceRegistry('collector');
   const metrics = new CollectorMetrics(registry);
   const budget = new InflightBudget(settings.maxInflightBytes, (used) => metrics.bytesInFlight.set(used));
-  const harvests = new HarvestWriter(deps.shards, deps.writer, metrics);
+  const harvests = new HarvestWriter(deps.shards, deps.writer, metrics, deps.now, deps.config.num('APM_WRITER_MAX_PENDING_ROWS'));
   const handshake = new AgentHandshake({
     directory: deps.directory,
     shards: deps.shards,

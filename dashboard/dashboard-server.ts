@@ -1,3 +1,4 @@
+import { unavailableAsRetryable } from '../lib/db/storage-unavailable.js';
 import { AuthError, httpStatusOf, InputError, NotFoundError } from '../lib/errors.js';
 import { holdResponse, readBody, send, sendError, sendJson, uws, type HttpRequest, type HttpResponse, type TemplatedApp } from '../lib/http/uws.js';
 import type { Account } from '../lib/directory/directory.js';
@@ -54,10 +55,13 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
           else sendJson(res, a.status, a.body, { ...API_HEADERS, ...a.headers });
           end();
         },
-        (err: unknown) => {
+        (thrown: unknown) => {
+          // A shard or the directory that cannot answer is 503 + Retry-After (docs/api.md), its details only logged.
+          const err = unavailableAsRetryable(thrown, `cannot answer ${name}: the account's storage is unavailable`);
           const status = httpStatusOf(err);
           d.metrics.requests.inc({ route: name, status: String(status) });
           if (status === 500) d.log.error(`${name} failed: ${(err as Error)?.stack ?? String(err)}`);
+          if (err !== thrown) d.log.warn(`${name} answered 503: ${(thrown as Error).message}`);
           sendError(res, err, API_HEADERS);
           end();
         },

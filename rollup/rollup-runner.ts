@@ -1,4 +1,5 @@
 import type { Directory } from '../lib/directory/directory.js';
+import { pastMinuteRetention } from '../lib/shard/minute-retention.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { planPurge, type PurgeCandidate, type Retention } from './purge-plan.js';
@@ -117,6 +118,7 @@ export class RollupRunner {
     const shard = report.shardId;
     this.o.log.info(`rollup shard ${shard}: ${tasks.length} period(s) to roll, oldest ${describeTask(tasks[0]!)}, newest ${describeTask(tasks[tasks.length - 1]!)}`);
     const failedDays = new Set<string>();
+    const minuteDays = await this.#minuteRetention();
     let lastLog = Date.now();
     let done = 0;
     for (const task of tasks) {
@@ -124,6 +126,16 @@ export class RollupRunner {
       done++;
       if (task.kind === 'day' && failedDays.has(dayKey)) continue;
       try {
+        const days = minuteDays.get(task.accountId);
+        if (task.kind === 'hour' && days !== undefined && pastMinuteRetention(task.period, days, opts.now)) {
+          // Never replace a retained hour with late rows alone (#18 part 5): rows it did not read stay.
+          const left = await rollup.retireIfLosing(task);
+          if (left !== undefined) {
+            this.o.metrics.periods.inc({ kind: 'hour', outcome: 'past_retention' });
+            this.o.log.warn(`rollup shard ${shard}: ${describeTask(task)} is past minute retention and its minute table lost rows that were rolled (purged, then re-created by late data): its ${left} late row(s) are left out`);
+            continue;
+          }
+        }
         const r = task.kind === 'hour' ? await rollup.rollHour(task) : await rollup.rollDay(task);
         if (!r.rolled) continue;
         const outcome = r.reroll ? 'rerolled' : 'rolled';
@@ -200,6 +212,11 @@ export class RollupRunner {
     const dropped = candidates.filter((t) => done.has(t));
     if (dropped.length > 0) this.o.log.info(`purge shard ${report.shardId}: dropped ${dropped.length} table(s): ${dropped.slice(0, 10).map((t) => t.name).join(', ')}${dropped.length > 10 ? ', …' : ''}`);
     return dropped;
+  }
+
+  /** account → minute retention days. */
+  async #minuteRetention(): Promise<Map<number, number>> {
+    return new Map((await this.o.directory.listAccounts()).map((a) => [a.id, a.retention.minuteDays]));
   }
 
   /**

@@ -117,6 +117,35 @@ export class ShardRollup {
     await this.conn.query("UPDATE table_registry SET rollup_state = 'dirty' WHERE name = ? AND rollup_state = 'done'", [name]);
   }
 
+  /**
+   * For an hour past its account's minute retention (issue #18 part 5): when its minute table no
+   * longer holds every row the hour's rolled rows were made of (it was purged and re-created by late
+   * data), rolling would replace those rows with the late part alone. Rows were lost when the hour
+   * table has a key of that hour the minute table lacks, or (v2 hour tables) a `periods` count above
+   * the minute rows the key has now (minute rows only ever grow, unless their table was dropped).
+   * Then the minute table is set 'done' without rolling and this returns how many rows it held (left
+   * out; the caller counts them); otherwise undefined and the hour is rolled as usual.
+   */
+  async retireIfLosing(task: HourTask): Promise<number | undefined> {
+    const target = await this.store.tableInfo(tableName('hour', task.accountId, task.period));
+    if (!target) return undefined;
+    const [had] = await this.conn.query<any[]>(`SELECT COUNT(*) AS n FROM ${target.name} WHERE period = ?`, [task.period]);
+    const targetKeys = Number(had[0]?.n ?? 0);
+    if (targetKeys === 0) return undefined;
+    const shrunk = target.columns.includes('periods') ? 'SUM(t.periods > s.n)' : '0';
+    const [cmp] = await this.conn.query<any[]>(
+      `SELECT COUNT(*) AS keys_, ${shrunk} AS shrunk, COALESCE(SUM(s.n), 0) AS rows_ FROM
+         (SELECT metric_id, agent_id, COUNT(*) AS n FROM ${task.source} WHERE period >= ? AND period < ? GROUP BY metric_id, agent_id) s
+       JOIN ${target.name} t ON t.metric_id = s.metric_id AND t.agent_id = s.agent_id AND t.period = ?`,
+      [task.period, task.period + HOUR, task.period],
+    );
+    const losing = Number(cmp[0]?.shrunk ?? 0) > 0 || Number(cmp[0]?.keys_ ?? 0) < targetKeys;
+    if (!losing) return undefined;
+    const [count] = await this.conn.query<any[]>(`SELECT COUNT(*) AS n FROM ${task.source}`);
+    await this.conn.query("UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ?", [task.source]);
+    return Number(count[0]?.n ?? 0);
+  }
+
   async #registryState(name: string, forUpdate: boolean): Promise<string | undefined> {
     const [rows] = await this.conn.query<any[]>(`SELECT rollup_state FROM table_registry WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`, [name]);
     return rows[0]?.rollup_state as string | undefined;

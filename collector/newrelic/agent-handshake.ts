@@ -75,6 +75,6 @@ async function directoryCall<T>(fn: () => Promise<T>): Promise<T> {
     if (err instanceof InputError || err instanceof AuthError || err instanceof RetryableError) throw err;
     if (err instanceof NotFoundError) throw new AuthError(`cannot connect agent: ${err.message}`);
     if (err instanceof Error && err.message.startsWith('BUG:')) throw err;
-    throw new RetryableError(`cannot connect agent: storage is unavailable: ${(err as Error).message}`, 15);
+    throw Object.assign(new RetryableError('cannot connect agent: storage is unavailable', 15), { cause: err });
   }
 }

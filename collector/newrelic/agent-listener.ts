@@ -1,4 +1,5 @@
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf } from '../../lib/errors.js';
+import { PastRetentionError } from '../../lib/shard/minute-retention.js';
 import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
 import type { CollectorSettings } from '../collector-config.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
@@ -93,6 +94,8 @@ export class AgentListener {
       }
       status = httpStatusOf(err);
       if (status === 500) this.d.log.error(`${method} failed: ${(err as Error).stack ?? String(err)}`);
+      const cause = (err as { cause?: unknown }).cause;
+      if (status === 503 && cause instanceof Error) this.d.log.warn(`${method} answered 503 (${(err as Error).message}): ${cause.message}`);
       this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
       const headers: Record<string, string> = {};
       const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
@@ -166,6 +169,7 @@ function countItems(body: unknown): number {
 
 function reasonOf(err: unknown, status: number): string {
   if (err instanceof AuthError) return 'auth';
+  if (err instanceof PastRetentionError) return 'past_retention';
   if (status === 413) return 'too_large';
   if (status === 503 || status === 429) return 'retryable';
   if (status === 400) return 'bad_input';

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '../../lib/errors.js';
-import { rowPeriodStart } from '../../lib/shard/table-naming.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import type { Harvest, HarvestMetric } from './metric-data.js';
 
@@ -22,7 +21,7 @@ import type { Harvest, HarvestMetric } from './metric-data.js';
  *   and write only the delta = payload minus cumulative, under the payload's own key.
  * - same start, not a superset: not something an agent does; 400.
  * - start earlier than the record's (a stray old copy): written alone under its own key.
- * Rows of a piece go to the minute containing its payload's end.
+ * Rows of a piece go to the minute holding most of its payload's window (harvestMinute).
  */
 
 /** Rows to write under one dedupe key, all in one minute. */
@@ -53,6 +52,17 @@ export type HarvestPlan =
 
 export const MAX_SEEN_DIGESTS = 32;
 
+/**
+ * The minute a harvest [start, end] is filed under (rule version 2, documented in schema/README.md,
+ * "Minute"): the minute holding most of its window, which is the minute of its midpoint; an aligned
+ * window [m, m + 60) goes to m. A midpoint exactly on a minute boundary (two minutes hold equal
+ * shares) goes to the later minute. Rule version 1 (until this change) filed it under the minute
+ * holding `end`, one minute late for an aligned window.
+ */
+export function harvestMinute(start: number, end: number): number {
+  return Math.floor((start + end) / 2 / 60) * 60;
+}
+
 /** Digest of a decoded payload (hex SHA-256). */
 export function payloadDigest(decoded: Buffer | string): string {
   return createHash('sha256').update(decoded).digest('hex');
@@ -65,7 +75,7 @@ export function pieceKey(accountId: number, runNonce: string, start: number, end
 
 /** Decides what to write for `harvest` given the run's record (pure). Throws InputError on a conflict. */
 export function planHarvest(record: HarvestRecord | undefined, harvest: Harvest, digest: string, keyOf: (end: number, digest: string) => string): HarvestPlan {
-  const piece = (metrics: HarvestMetric[]): HarvestPiece => ({ key: keyOf(harvest.end, digest), period: rowPeriodStart('minute', harvest.end), metrics });
+  const piece = (metrics: HarvestMetric[]): HarvestPiece => ({ key: keyOf(harvest.end, digest), period: harvestMinute(harvest.start, harvest.end), metrics });
   if (record === undefined || harvest.start > record.start) {
     const write = piece(harvest.metrics);
     return { kind: 'new', write, save: { start: harvest.start, end: harvest.end, seen: [digest], cumulative: harvest.metrics, pending: write } };

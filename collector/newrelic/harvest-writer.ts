@@ -3,7 +3,9 @@ import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import type { ShardWriter, WriteGuard, WriteOutcome } from '../../lib/shard/shard-writer.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
-import { planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
+import { checkMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { checkRequestRows } from '../../lib/shard/request-rows.js';
+import { harvestMinute, planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
 import { HarvestRecords } from './harvest-records.js';
 import { harvestRows, type ApplicationTarget } from './harvest-rows.js';
 import type { Harvest } from './metric-data.js';
@@ -33,10 +35,16 @@ export class HarvestWriter {
     private readonly shards: ShardRegistry,
     private readonly writer: ShardWriter,
     private readonly metrics: CollectorMetrics,
+    private readonly now: () => number = () => Date.now() / 1000,
+    private readonly maxRequestRows = Number.MAX_SAFE_INTEGER,
   ) {}
 
   async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
-    const { shardId, store } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
+    // Per metric and application: the agent's row and the application pseudo-agent's (harvest-rows.ts).
+    checkRequestRows('metric_data', harvest.metrics.length * claims.applications.length * 2, this.maxRequestRows);
+    const { shardId, store, minuteDays } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
+    // Its minute table may be purged already: writing would recreate it (and a rollup lose the retained hour).
+    checkMinuteRetention('metric_data', harvestMinute(harvest.start, harvest.end), minuteDays, this.now());
     const records = this.#recordsOf(store);
     const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
     const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
@@ -112,7 +120,7 @@ export class HarvestWriter {
     return n;
   }
 
-  async #locate(accountId: number): Promise<{ shardId: number; store: ShardStore }> {
+  async #locate(accountId: number): Promise<{ shardId: number; store: ShardStore; minuteDays: number }> {
     let located: Awaited<ReturnType<ShardRegistry['storeForAccount']>>;
     try {
       located = await this.shards.storeForAccount(accountId);
@@ -123,7 +131,7 @@ export class HarvestWriter {
     }
     const { account, store } = located;
     this.metrics.watchStore(store);
-    return { shardId: account.shardId, store };
+    return { shardId: account.shardId, store, minuteDays: account.retention.minuteDays };
   }
 
   #recordsOf(store: ShardStore): HarvestRecords {
@@ -178,6 +186,7 @@ async function retryable<T>(what: string, fn: () => Promise<T>): Promise<T> {
     ) {
       throw err;
     }
-    throw new RetryableError(`cannot write harvest: ${what} is unavailable: ${(err as Error).message}`, 10);
+    // The answer names the problem; the driver's text (SQL, table names) stays in `cause`, for the log.
+    throw Object.assign(new RetryableError(`cannot write harvest: ${what} is unavailable`, 10), { cause: err });
   }
 }

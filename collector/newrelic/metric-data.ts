@@ -1,7 +1,9 @@
 import { InputError } from '../../lib/errors.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import { mergeInto } from '../../lib/timeslice/timeslice.js';
+import { canonicalMetricName } from '../../lib/shard/metric-name.js';
 import { nameProblem, shown } from './metric-name-check.js';
+import { parseStats } from './metric-stats.js';
 
 /** One metric of a harvest: (name, scope) and its stats over the whole harvest window. */
 export interface HarvestMetric {
@@ -32,6 +34,11 @@ export interface MetricDataLimits {
 
 /** More metrics than any agent sends in one minute (the 1 MB body limit allows ~60k). */
 export const MAX_METRICS_PER_HARVEST = 100_000;
+/**
+ * Longest harvest window accepted (an agent that could not report for an hour merges everything
+ * since into one harvest; filing more than that under one minute would distort it more than refusing).
+ */
+export const MAX_WINDOW_SECONDS = 3600;
 
 const fail = (why: string) => new InputError(`cannot accept metric_data: ${why}`);
 
@@ -63,6 +70,7 @@ function checkWindow(start: unknown, end: unknown, limits: MetricDataLimits): vo
   if (typeof start !== 'number' || !Number.isFinite(start) || start < 0) throw fail('start (element 1) must be a Unix time in seconds');
   if (typeof end !== 'number' || !Number.isFinite(end) || end < 0) throw fail('end (element 2) must be a Unix time in seconds');
   if (start > end) throw fail(`the window starts (${start}) after it ends (${end})`);
+  if (end - start > MAX_WINDOW_SECONDS) throw fail(`the window (start, element 1, to end, element 2) is ${Math.round(end - start)} s long, more than ${MAX_WINDOW_SECONDS} s`);
   if (end > limits.now + limits.maxFutureSeconds) {
     throw fail(`the window ends ${Math.round(end - limits.now)} s in the future (more than ${limits.maxFutureSeconds} s ahead of the collector clock)`);
   }
@@ -81,24 +89,10 @@ function parseEntry(entry: unknown, i: number): HarvestMetric {
   if (nameWhy) throw fail(`metric #${i}: name ${nameWhy}`);
   const scopeWhy = nameProblem(scope, true);
   if (scopeWhy) throw fail(`metric #${i} ${shown(name as string)}: scope ${scopeWhy}`);
-  return { name: name as string, scope: scope as string, stats: parseStats(stats, `metric #${i} ${shown(name as string)}`) };
-}
-
-const SLOTS = ['call count', 'total', 'exclusive total', 'min', 'max', 'sum of squares'] as const;
-
-/** `[count, total, exclusive, min, max, sumOfSquares]`; Apdex reuses the slots (all rules still hold). */
-function parseStats(stats: unknown, what: string): Timeslice {
-  if (!Array.isArray(stats) || stats.length !== 6) throw fail(`${what}: stats must be [count, total, exclusive, min, max, sum_of_squares]`);
-  for (let k = 0; k < 6; k++) {
-    const v = stats[k] as unknown;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what}: ${SLOTS[k]} must be a finite number, got ${JSON.stringify(v) ?? 'undefined'}`);
-  }
-  const [callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares] = stats as number[] as [number, number, number, number, number, number];
-  if (callCount < 0) throw fail(`${what}: call count ${callCount} is negative`);
-  if (!Number.isSafeInteger(callCount)) throw fail(`${what}: call count ${callCount} is not a whole number`);
-  if (sumOfSquares < 0) throw fail(`${what}: sum of squares ${sumOfSquares} is negative`);
-  if (minTime > maxTime) throw fail(`${what}: min ${minTime} is greater than max ${maxTime}`);
-  return { callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares };
+  // The dictionary's canonical form (no trailing spaces), so `Custom/pad ` and `Custom/pad` merge here.
+  const canonical = canonicalMetricName(name as string);
+  if (canonical === '') throw fail(`metric #${i}: name ${shown(name as string)} is only spaces`);
+  return { name: canonical, scope: canonicalMetricName(scope as string), stats: parseStats(stats, canonical, `metric #${i} ${shown(canonical)}`) };
 }
 
 /** All six slots zero: nothing measured. Storing it would drag a real min down to 0 when merged. */

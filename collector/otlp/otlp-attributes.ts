@@ -9,7 +9,8 @@ import type { Attributes } from './otlp-model.js';
  *   OTLP/<instrument>/~long-attributes        attribute sets whose name would pass 255 characters
  *
  * Keys escape `%`, `,`, `=` and `/`; values escape `%` and `,` (percent-encoding), so a name parses
- * back: the attribute part starts after the last `/` before the first `=`.
+ * back: the attribute part starts after the last `/` before the first `=`. Both escape control
+ * characters (percent-encoded UTF-8), so no control character becomes part of a name.
  */
 
 export const NAME_PREFIX = 'OTLP/';
@@ -77,8 +78,12 @@ export function attribute(attrs: Attributes, key: string): string | undefined {
   return undefined;
 }
 
-const escapeKey = (s: string) => s.replace(/[%,=/]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-const escapeValue = (s: string) => s.replace(/[%,]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+// Control characters (C0, DEL, C1) are escaped too, as the percent-encoding of their UTF-8 bytes
+// (`%0A`, `%C2%85`): they never reach a metric name, and the name still parses back.
+// eslint-disable-next-line no-control-regex
+const escapeKey = (s: string) => s.replace(/[%,=/\u0000-\u001f\u007f-\u009f]/g, encodeURIComponent);
+// eslint-disable-next-line no-control-regex
+const escapeValue = (s: string) => s.replace(/[%,\u0000-\u001f\u007f-\u009f]/g, encodeURIComponent);
 
 /** `k1=v1,k2=v2` with escaping; '' for no attributes. */
 export function attributesText(attrs: Attributes): string {

@@ -1,7 +1,8 @@
 import { InputError } from '../../lib/errors.js';
 import { attribute, canonicalAttributes, MAX_INSTRUMENT_CHARS } from './otlp-attributes.js';
-import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, OtlpResource, Rejection, ResourceIdentity, Temporality } from './otlp-model.js';
-import { exponentialPoint, histogramPoint, numberPoint, summaryPoint, type TimeWindow } from './otlp-points.js';
+import { canonicalMetricName, CONTROL_CHARACTER } from '../../lib/shard/metric-name.js';
+import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, OtlpResource, RejectCode, Rejection, ResourceIdentity, Temporality } from './otlp-model.js';
+import { exponentialPoint, histogramPoint, numberPoint, OUT_OF_BOUNDS, summaryPoint, type TimeWindow } from './otlp-points.js';
 import { unitFactor } from './otlp-units.js';
 
 /**
@@ -18,7 +19,8 @@ export function normalizeExport(body: unknown, w: TimeWindow): DecodedExport {
   for (const rm of list ?? []) {
     if (rm === null || typeof rm !== 'object') throw new InputError('cannot decode metrics export: a resourceMetrics entry is not an object');
     const r = rm as { resource?: { attributes?: unknown }; scopeMetrics?: unknown };
-    const resource: OtlpResource = { identity: identityOf(canonicalAttributes(r.resource?.attributes)), metrics: [] };
+    const identity = identityOf(canonicalAttributes(r.resource?.attributes));
+    const resource: OtlpResource = { identity, metrics: [] };
     for (const sm of Array.isArray(r.scopeMetrics) ? r.scopeMetrics : []) {
       const metrics = (sm as { metrics?: unknown } | null)?.metrics;
       for (const m of Array.isArray(metrics) ? metrics : []) {
@@ -26,7 +28,14 @@ export function normalizeExport(body: unknown, w: TimeWindow): DecodedExport {
         if (metric && metric.points.length > 0) resource.metrics.push(metric);
       }
     }
-    if (resource.metrics.length > 0) out.resources.push(resource);
+    // A service or instance name with control characters never becomes an application or agent name.
+    const identityProblem = identityProblemOf(identity);
+    if (identityProblem !== undefined) {
+      for (const metric of resource.metrics) {
+        for (let i = 0; i < metric.points.length; i++) out.rejected.push({ metric: metric.name, reason: identityProblem, code: 'bad_name' });
+        out.acceptedPoints -= metric.points.length;
+      }
+    } else if (resource.metrics.length > 0) out.resources.push(resource);
   }
   return out;
 }
@@ -48,13 +57,29 @@ const LANGUAGE_CHARS = 32;
 
 /** service.name → application; service.instance.id, else host.name → agent (see docs/api.md). */
 export function identityOf(attrs: ReturnType<typeof canonicalAttributes>): ResourceIdentity {
-  const serviceName = truncateBytes((attribute(attrs, 'service.name') ?? '').trim(), APPLICATION_NAME_BYTES) || 'unknown_service';
+  // Canonical like metric names (no lone surrogate: the database would store U+FFFD instead).
+  const serviceName = canonicalMetricName(truncateBytes((attribute(attrs, 'service.name') ?? '').trim(), APPLICATION_NAME_BYTES)) || 'unknown_service';
   const instance = (attribute(attrs, 'service.instance.id') ?? attribute(attrs, 'host.name'))?.trim() || undefined;
   const pidText = attribute(attrs, 'process.pid');
   const pid = pidText !== undefined && /^[0-9]{1,10}$/.test(pidText) && Number(pidText) <= 4_294_967_295 ? Number(pidText) : 0;
   const sdk = attribute(attrs, 'telemetry.sdk.language');
   const language = (sdk ? `otlp/${sdk}` : 'otlp').slice(0, LANGUAGE_CHARS);
   return { serviceName, instance: instance?.slice(0, HOST_CHARS), pid, language };
+}
+
+function identityProblemOf(who: ResourceIdentity): string | undefined {
+  if (CONTROL_CHARACTER.test(who.serviceName)) return 'service.name contains a control character';
+  if (who.instance !== undefined && CONTROL_CHARACTER.test(who.instance)) return 'service.instance.id (or host.name) contains a control character';
+  if (CONTROL_CHARACTER.test(who.language)) return 'telemetry.sdk.language contains a control character';
+  return undefined;
+}
+
+/** The self-metrics label of a point converter's reason (otlp-points.ts). */
+function rejectCodeOf(reason: string): RejectCode {
+  if (reason.startsWith(OUT_OF_BOUNDS)) return 'out_of_bounds';
+  if (/^time .* is older than /.test(reason)) return 'too_old';
+  if (/^time .* in the future$/.test(reason)) return 'too_new';
+  return 'invalid';
 }
 
 function temporalityOf(v: unknown): Temporality | undefined {
@@ -77,18 +102,17 @@ function metricOf(m: unknown, w: TimeWindow, out: DecodedExport): OtlpMetric | u
   const data = o.gauge ?? o.sum ?? o.histogram ?? o.exponentialHistogram ?? o.summary;
   if (data === undefined || data === null) return undefined; // a metric with no data has no points
   const points = dataPointsOf(data);
-  const kind = name === '' || name.length > MAX_INSTRUMENT_CHARS || /[\u0000-\u001f]/.test(name)
-    ? `metric name must be 1 to ${MAX_INSTRUMENT_CHARS} printable characters`
-    : kindOf(o, name, w);
+  const badName = name === '' || name.length > MAX_INSTRUMENT_CHARS || CONTROL_CHARACTER.test(name);
+  const kind = badName ? `metric name must be 1 to ${MAX_INSTRUMENT_CHARS} printable characters` : kindOf(o, name, w);
   if (typeof kind === 'string') {
-    for (let i = 0; i < points.length; i++) out.rejected.push({ metric: name, reason: kind });
+    for (let i = 0; i < points.length; i++) out.rejected.push({ metric: name, reason: kind, code: badName ? 'bad_name' : 'invalid' });
     return undefined;
   }
   const { metric, convert } = kind;
   for (const p of points) {
     const r = convert(p);
     if (r === 'skip') out.skippedPoints++;
-    else if (typeof r === 'string') out.rejected.push({ metric: name, reason: r });
+    else if (typeof r === 'string') out.rejected.push({ metric: name, reason: r, code: rejectCodeOf(r) });
     else {
       (metric.points as Array<NumberPoint | DistributionPoint>).push(r);
       out.acceptedPoints++;
@@ -130,7 +154,7 @@ function rejectNegativeDeltas(metric: OtlpMetric, out: DecodedExport): void {
   if (metric.temporality !== 'delta') return;
   const pts = metric.points as NumberPoint[];
   const kept = pts.filter((p) => p.value >= 0);
-  for (let i = kept.length; i < pts.length; i++) out.rejected.push({ metric: metric.name, reason: 'a monotonic delta sum point is negative' });
+  for (let i = kept.length; i < pts.length; i++) out.rejected.push({ metric: metric.name, reason: 'a monotonic delta sum point is negative', code: 'invalid' });
   out.acceptedPoints -= pts.length - kept.length;
   metric.points = kept;
 }

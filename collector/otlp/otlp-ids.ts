@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Directory } from '../../lib/directory/directory.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import type { DecodedExport } from './otlp-model.js';
@@ -12,7 +13,7 @@ const MAX_CACHED_APPLICATIONS = 100_000;
  * dictionary with the per-application bound (past it they fold into Overflow/MetricNames).
  */
 export class OtlpIds {
-  readonly #apps = new Map<string, number>();
+  readonly #apps = new LRUCache<string, number>({ max: MAX_CACHED_APPLICATIONS, maxSize: 64 * 1024 * 1024, sizeCalculation: (_v, k) => k.length * 2 + 64 });
 
   constructor(private readonly directory: Directory) {}
 
@@ -43,7 +44,6 @@ export class OtlpIds {
     const hit = this.#apps.get(key);
     if (hit !== undefined) return hit;
     const app = await this.directory.ensureApplication(accountId, name);
-    if (this.#apps.size >= MAX_CACHED_APPLICATIONS) this.#apps.clear();
     this.#apps.set(key, app.id);
     return app.id;
   }

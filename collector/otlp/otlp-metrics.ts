@@ -9,6 +9,7 @@ export type PointOutcome = 'written' | 'rejected' | 'baseline' | 'duplicate' | '
 export class OtlpMetrics {
   readonly requests: Counter<'format' | 'status'>;
   readonly points: Counter<'outcome'>;
+  readonly rejectedPoints: Counter<'reason'>;
   readonly rowsWritten: Counter<'shard'>;
   readonly duplicateExports: Counter;
   readonly overflowNames: Counter;
@@ -22,6 +23,12 @@ export class OtlpMetrics {
       name: 'apm_collector_otlp_points_total',
       help: 'OTLP data points by outcome (written, rejected, baseline, duplicate, empty, skipped)',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.rejectedPoints = new Counter({
+      name: 'apm_collector_otlp_points_rejected_total',
+      help: 'OTLP data points not stored, reported in partialSuccess, by reason (see schema/README.md, "Points not stored")',
+      labelNames: ['reason'],
       registers,
     });
     this.rowsWritten = new Counter({ name: 'apm_collector_otlp_rows_written_total', help: 'Minute rows committed from OTLP exports, per shard', labelNames: ['shard'], registers });

@@ -80,10 +80,24 @@ export interface OtlpResource {
   metrics: OtlpMetric[];
 }
 
+/**
+ * Why points are not stored, as a bounded label of apm_collector_otlp_points_rejected_total{reason}
+ * (documented in schema/README.md, "OTLP mapping", "Points not stored"):
+ * invalid (malformed or unusable point), out_of_bounds (a value, after unit scaling and conversion,
+ * is not finite or beyond the value bounds), too_old / too_new (outside the accepted time window),
+ * past_retention (its minute is past the account's minute retention), out_of_order (a gauge sample
+ * older than the series' newest), went_down (a cumulative value went down without a new start time),
+ * bad_name (an instrument name or resource that cannot be a metric or application name).
+ */
+export type RejectCode = 'invalid' | 'out_of_bounds' | 'too_old' | 'too_new' | 'past_retention' | 'out_of_order' | 'went_down' | 'bad_name';
+export const REJECT_CODES: readonly RejectCode[] = ['invalid', 'out_of_bounds', 'too_old', 'too_new', 'past_retention', 'out_of_order', 'went_down', 'bad_name'];
+
 /** A point the receiver refused, with the reason the answer's partialSuccess reports. */
 export interface Rejection {
   metric: string;
   reason: string;
+  /** The self-metrics label; 'invalid' when not given. */
+  code?: RejectCode;
 }
 
 export interface DecodedExport {

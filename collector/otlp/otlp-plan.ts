@@ -1,8 +1,9 @@
+import { timesliceProblem } from '../../lib/timeslice/timeslice-bounds.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import { attributedMetricName, attributesText, instrumentMetricName } from './otlp-attributes.js';
 import { diffDistribution, distributionTimeslice, stateOf } from './otlp-distribution.js';
 import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, Rejection, ResourceIdentity } from './otlp-model.js';
-import type { SeriesEntry, SeriesTxn } from './otlp-series-state.js';
+import { GAUGE_RECENT_TIMES, type SeriesEntry, type SeriesTxn } from './otlp-series-state.js';
 
 /**
  * Decoded export → per-minute timeslice contributions, through the temporality state (pure apart
@@ -52,6 +53,12 @@ export function planExport(exp: DecodedExport, accountId: number, txn: SeriesTxn
         const id = seriesId(accountId, resource.identity, metric, attributesText(p.attributes));
         const slice = sliceOf(metric, p, id, accountId, txn, out);
         if (!slice) continue;
+        // After deltas, estimates and merging of buckets: never a value the merge could overflow with.
+        const problem = timesliceProblem(slice);
+        if (problem !== undefined) {
+          out.rejected.push({ metric: metric.name, reason: `out of bounds: ${problem}`, code: 'out_of_bounds' });
+          continue;
+        }
         const attributed = attributedMetricName(metric.name, p.attributes);
         const names = attributed ? [instrumentMetricName(metric.name), attributed] : [instrumentMetricName(metric.name)];
         out.rows.push({ resource: r, names, minute: minuteOf(p.timeNs), slice });
@@ -65,7 +72,7 @@ export function planExport(exp: DecodedExport, accountId: number, txn: SeriesTxn
 function sliceOf(metric: OtlpMetric, p: NumberPoint | DistributionPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
   if (metric.shape === 'distribution') return distributionSlice(metric, p as DistributionPoint, id, accountId, txn, out);
   const np = p as NumberPoint;
-  if (metric.shape === 'gauge') return gaugeSlice(np, id, accountId, txn, out);
+  if (metric.shape === 'gauge') return gaugeSlice(np, id, accountId, txn, out, metric.name);
   if (metric.temporality === 'delta') return valueSlice(np.value);
   return counterSlice(np, id, accountId, txn, out, metric.name);
 }
@@ -114,7 +121,7 @@ function counterSlice(p: NumberPoint, id: string, accountId: number, txn: Series
   if (p.value < step.prev.value) {
     // Without a start time a drop is the only sign of a reset: the value counts from zero.
     if (p.startNs === 0n) return valueSlice(p.value);
-    out.rejected.push({ metric: name, reason: 'cumulative value went down without a new start time' });
+    out.rejected.push({ metric: name, reason: 'cumulative value went down without a new start time', code: 'went_down' });
     return undefined;
   }
   return valueSlice(p.value - step.prev.value);
@@ -128,7 +135,7 @@ function distributionSlice(metric: OtlpMetric, p: DistributionPoint, id: string,
   const d = diffDistribution(step.prev.state, p);
   if (typeof d === 'string') {
     if (p.startNs === 0n && p.count < step.prev.state.count) return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
-    out.rejected.push({ metric: metric.name, reason: d });
+    out.rejected.push({ metric: metric.name, reason: d, code: 'went_down' });
     return undefined;
   }
   return nonEmpty(d, out) ? distributionTimeslice(d) : undefined;
@@ -144,18 +151,25 @@ function nonEmpty(d: { count: number }, out: PlanOutcome): boolean {
  * A gauge sample: call_count 1, total/min/max/sum of squares of the value, and exclusive_time
  * carrying the minute's LAST value. Rows merge by addition, so exclusive_time is written as the
  * correction (new last − last already written for this series and minute). A sample not newer than
- * the newest one remembered for the series is taken as a resend and skipped (never counted twice).
+ * the newest one, or at the time of one of the series' recent samples, is a resend and skipped (never
+ * counted twice); another older one is out of order: rejected (partialSuccess), since its minute's last slot may hold a later sample.
  */
-function gaugeSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
+function gaugeSlice(p: NumberPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome, metricName: string): Timeslice | undefined {
   const key = `g\u0000${id}`;
   const prev = txn.get(key);
   const minute = minuteOf(p.timeNs);
   const v = p.value;
-  if (prev?.kind === 'gauge' && p.timeNs <= prev.timeNs) {
+  if (prev?.kind === 'gauge' && (p.timeNs === prev.timeNs || prev.recent.includes(p.timeNs))) {
     out.duplicate++;
     return undefined;
   }
+  if (prev?.kind === 'gauge' && p.timeNs < prev.timeNs) {
+    // Its minute's "last" slot may already hold a later sample: not stored, and said so.
+    out.rejected.push({ metric: metricName, reason: 'gauge sample is older than the newest sample of its series (out of order)', code: 'out_of_order' });
+    return undefined;
+  }
   const last = prev?.kind === 'gauge' && prev.minute === minute ? v - prev.last : v;
-  txn.set(key, { kind: 'gauge', minute, timeNs: p.timeNs, last: v }, accountId, 0n);
+  const recent = [...(prev?.kind === 'gauge' ? prev.recent : []), p.timeNs].slice(-GAUGE_RECENT_TIMES);
+  txn.set(key, { kind: 'gauge', minute, timeNs: p.timeNs, last: v, recent }, accountId, 0n);
   return { callCount: 1, totalTime: v, exclusiveTime: last, minTime: v, maxTime: v, sumOfSquares: v * v };
 }

@@ -2,6 +2,9 @@ import { canonicalAttributes } from './otlp-attributes.js';
 import type { Bucket, DistributionPoint, NumberPoint } from './otlp-model.js';
 import { scaled } from './otlp-units.js';
 
+/** Prefix of reasons counted as out_of_bounds (see rejectCodeOf in otlp-decode.ts). */
+export const OUT_OF_BOUNDS = 'out of bounds: ';
+
 /**
  * Validation and conversion of single OTLP data points (as the JSON parser or protobufjs's toObject
  * give them: lowerCamelCase, 64-bit integers as numbers or decimal strings). Each function returns the
@@ -70,7 +73,10 @@ export function numberPoint(p: Record<string, unknown>, factor: number, w: TimeW
   } else if (flagsOf(p) & NO_RECORDED_VALUE) return 'skip';
   else return 'point has neither as_double nor as_int';
   if (value === undefined || !Number.isFinite(value)) return `value ${String(p.asDouble ?? p.asInt)} is not a finite number`;
-  return { attributes: canonicalAttributes(p.attributes), ...t, value: scaled(value, factor) };
+  const v = scaled(value, factor);
+  // A cumulative value may be large; what is stored (the delta or the sample) is bounded in otlp-plan.ts.
+  if (!Number.isFinite(v)) return `${OUT_OF_BOUNDS}value ${value} is ${String(v)} after unit scaling`;
+  return { attributes: canonicalAttributes(p.attributes), ...t, value: v };
 }
 
 /** An explicit-bucket HistogramDataPoint. */
@@ -126,6 +132,10 @@ export function exponentialPoint(p: Record<string, unknown>, factor: number, w: 
   const pos = side(p.positive, 1);
   if (typeof neg === 'string') return neg;
   if (typeof pos === 'string') return pos;
+  // At extreme scales and offsets 2^(i·2^-scale) overflows: such buckets cannot be stored or estimated from.
+  if ([...neg, ...pos].some((b) => b.count > 0 && !(Number.isFinite(b.lo) && Number.isFinite(b.hi)))) {
+    return `${OUT_OF_BOUNDS}exponential bucket bounds are not finite at scale ${scale} (offsets too large)`;
+  }
   const buckets = [...neg.reverse(), { lo: -zeroThreshold * factor, hi: zeroThreshold * factor, count: zeroCount }, ...pos];
   const total = buckets.reduce((s, b) => s + b.count, 0);
   if (total !== stats.count) return `exponential buckets add up to ${total}, not to count ${stats.count}`;
@@ -170,7 +180,10 @@ function countSumMinMax(p: Record<string, unknown>): Stats | string {
   return { count, sum, min, max };
 }
 
-function distribution(p: Record<string, unknown>, t: { startNs: bigint; timeNs: bigint }, s: Stats, factor: number, buckets: Bucket[]): DistributionPoint {
+function distribution(p: Record<string, unknown>, t: { startNs: bigint; timeNs: bigint }, s: Stats, factor: number, buckets: Bucket[]): DistributionPoint | string {
+  for (const [field, v] of [['sum', s.sum], ['min', s.min], ['max', s.max]] as const) {
+    if (v !== undefined && !Number.isFinite(scaled(v, factor))) return `${OUT_OF_BOUNDS}${field} ${v} is not finite after unit scaling`;
+  }
   return {
     attributes: canonicalAttributes(p.attributes),
     ...t,

@@ -1,7 +1,11 @@
+import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
 import type { ServiceDeps } from '../../lib/services.js';
+import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
+import { checkRequestRows } from '../../lib/shard/request-rows.js';
+import { NAME_PREFIX } from './otlp-attributes.js';
 import { InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 import { decompress, encodeResponse, encodeStatus, formatOf, parseRequest, type Encoded, type OtlpFormat, type PartialSuccess } from './otlp-codec.js';
@@ -49,7 +53,8 @@ export class OtlpReceiver {
   readonly #budget: InflightBudget;
   readonly #lock = new KeyedLock(32, { action: 'accept metrics export', holders: 'exports of the same sender' });
   readonly #ids: OtlpIds;
-  readonly #keys = new Map<string, { accountId: number | undefined; until: number }>();
+  /** License key → account (misses too), briefly: LRU-bounded (keys are ≤ a few hundred bytes each). */
+  readonly #keys = new LRUCache<string, { accountId: number | undefined; until: number }>({ max: 10_000 });
   readonly #inflight = new Set<Promise<unknown>>();
 
   static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
@@ -63,6 +68,7 @@ export class OtlpReceiver {
     this.metrics = new OtlpMetrics(registry, () => this.state.size);
     this.state = new SeriesStateStore({
       maxSeries: this.settings.maxSeries,
+      maxBytes: this.settings.maxSeriesBytes,
       idleSeconds: this.settings.seriesIdleSeconds,
       startedAtNs: BigInt(Math.floor(deps.now() * 1000)) * 1_000_000n,
       onEvict: () => this.metrics.evictedSeries.inc(),
@@ -132,14 +138,40 @@ export class OtlpReceiver {
     try {
       const txn = this.state.begin();
       const plan = planExport(decoded, accountId, txn);
+      await this.#dropPastRetention(accountId, plan);
+      // Each point goes to every name of it, for the agent and the application (otlp-rows.ts): at most this many rows.
+      const rows = plan.rows.reduce((n, r) => n + r.names.length * (decoded.resources[r.resource]!.identity.instance === undefined ? 1 : 2), 0);
+      checkRequestRows('metrics export', rows, this.deps.config.num('APM_WRITER_MAX_PENDING_ROWS'));
       const rejected = [...decoded.rejected, ...plan.rejected];
       if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);
       txn.commit(this.deps.now());
       this.#countPoints(decoded, plan, rejected.length);
+      for (const r of rejected) this.metrics.rejectedPoints.inc({ reason: r.code ?? 'invalid' });
       return rejected.length > 0 ? { rejectedDataPoints: rejected.length, errorMessage: rejectionMessage(rejected) } : undefined;
     } finally {
       release();
     }
+  }
+
+  /** Points whose minute is past the account's minute retention are not written (its table is purged): rejected. */
+  async #dropPastRetention(accountId: number, plan: PlanOutcome): Promise<void> {
+    if (plan.rows.length === 0) return;
+    let minuteDays: number;
+    try {
+      minuteDays = (await this.deps.shards.storeForAccount(accountId)).account.retention.minuteDays;
+    } catch (err) {
+      if (err instanceof InputError || err instanceof RetryableError) throw err;
+      this.deps.log.warn(`cannot locate account ${accountId}: ${(err as Error).message}`);
+      throw new RetryableError("cannot store metrics export: the account's shard is unavailable", 5);
+    }
+    const now = this.deps.now();
+    const kept = plan.rows.filter((r) => !pastMinuteRetention(r.minute, minuteDays, now));
+    for (const r of plan.rows) {
+      if (!pastMinuteRetention(r.minute, minuteDays, now)) continue;
+      plan.rejected.push({ metric: r.names[0]!.slice(NAME_PREFIX.length), reason: `its minute is past the account's minute retention (${minuteDays} days)`, code: 'past_retention' });
+      plan.written--;
+    }
+    plan.rows = kept;
   }
 
   async #write(accountId: number, decoded: DecodedExport, plan: PlanOutcome, digest: string): Promise<void> {
@@ -151,7 +183,9 @@ export class OtlpReceiver {
       resolved = await this.#ids.resolve(store, accountId, decoded, plan.rows, (n) => this.metrics.overflowNames.inc(n));
     } catch (err) {
       if (err instanceof InputError || err instanceof RetryableError) throw err;
-      throw new RetryableError(`cannot store metrics export: ${(err as Error).message}`, 5);
+      // The answer names the problem; the details (SQL, table names) go to the log only.
+      this.deps.log.warn(`cannot resolve ids of account ${accountId}: ${(err as Error).message}`);
+      throw new RetryableError(`cannot store metrics export: the account's shard is unavailable`, 5);
     }
     const rows = buildRows(plan.rows, resolved);
     const started = process.hrtime.bigint();
@@ -177,9 +211,9 @@ export class OtlpReceiver {
     let hit = this.#keys.get(key);
     if (!hit || hit.until < now) {
       const account = await this.deps.directory.accountByLicenseKey(key).catch((err: Error) => {
-        throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
+        this.deps.log.warn(`cannot check api-key: ${err.message}`);
+        throw new RetryableError('cannot check api-key: the directory is unavailable', 5);
       });
-      if (this.#keys.size >= 10_000) this.#keys.clear();
       hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };
       this.#keys.set(key, hit);
     }
@@ -196,7 +230,9 @@ export class OtlpReceiver {
 
   #error(format: OtlpFormat, err: unknown): OtlpAnswer {
     const status = httpStatusOf(err);
-    if (status === 500) this.deps.log.info(`${(err as Error)?.stack ?? String(err)}`);
+    if (status === 500) this.deps.log.error(`otlp: ${(err as Error)?.stack ?? String(err)}`);
+    const cause = (err as { cause?: unknown } | undefined)?.cause;
+    if (status === 503 && cause instanceof Error) this.deps.log.warn(`otlp: answered 503 (${(err as Error).message}): ${cause.message}`);
     const headers: Record<string, string> = {};
     if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
     return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);

@@ -92,6 +92,12 @@ export class Directory {
     return this.getShard(id);
   }
 
+  /** The shortest minute retention of any plan, in days (bounds how late collectors accept data). */
+  async shortestMinuteRetentionDays(): Promise<number> {
+    const r = await this.db.kysely.selectFrom('plans').select((eb) => eb.fn.min('minute_days').as('d')).executeTakeFirst();
+    return Number(r?.d ?? 0);
+  }
+
   async plans(): Promise<string[]> {
     return (await this.db.kysely.selectFrom('plans').select('name').orderBy('name').execute()).map((r) => r.name);
   }

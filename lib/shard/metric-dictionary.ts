@@ -1,7 +1,12 @@
+import { LRUCache } from 'lru-cache';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { KeyedLock } from '../concurrency/keyed-lock.js';
 import { withLockRetry } from '../db/deadlock-retry.js';
+import { InputError } from '../errors.js';
 import { reserveIds } from './id-allocator.js';
+import { canonicalMetricName, metricNameProblem } from './metric-name.js';
+
+export { canonicalMetricName, metricNameProblem, MAX_METRIC_NAME_CHARS } from './metric-name.js';
 
 export interface MetricName {
   name: string;
@@ -16,63 +21,114 @@ export interface MetricIdsOptions {
   onOverflow?: (folded: number) => void;
 }
 
+export interface MetricDictionaryLimits {
+  /** Cached (account, name, scope) → id entries. */
+  maxCachedNames: number;
+  /** Bytes the cached names may take (UTF-16 key length × 2 + overhead per entry). */
+  maxCachedNameBytes: number;
+  /** Metric ids held in the cached per-application sets, all applications together. */
+  maxCachedApplicationIds: number;
+}
+
+export const DEFAULT_DICTIONARY_LIMITS: MetricDictionaryLimits = {
+  maxCachedNames: 1_000_000,
+  maxCachedNameBytes: 192 * 1024 * 1024,
+  maxCachedApplicationIds: 2_000_000,
+};
+
 /** Where names past the per-application bound go. */
 export const OVERFLOW_METRIC: MetricName = { name: 'Overflow/MetricNames', scope: '' };
 
 const CHUNK = 500;
+/** Bytes per cache entry besides its key's characters (map node, number, bookkeeping). */
+const ENTRY_OVERHEAD = 96;
 
 function key(accountId: number, n: MetricName): string {
   return `${accountId}\u0000${n.name}\u0000${n.scope}`;
 }
 
+/** The name in canonical form (metric-name.ts); a name that cannot be stored is an InputError. */
+function canonicalOf(n: MetricName): MetricName {
+  const c = { name: canonicalMetricName(n.name), scope: canonicalMetricName(n.scope) };
+  const why = metricNameProblem(c.name, false) ?? metricNameProblem(c.scope, true);
+  if (why) throw new InputError(`cannot store metric name ${JSON.stringify(c.name.slice(0, 80))} (scope ${JSON.stringify(c.scope.slice(0, 80))}): ${why}`);
+  return c;
+}
+
 /**
  * The per-account metric-name dictionary ((name, scope) → id) with an in-memory cache, and the
- * per-application bound on distinct names. The cache is bounded: past `maxCached` entries it is
- * cleared and refilled from the database on demand.
+ * per-application bound on distinct names. Names are looked up in canonical form (metric-name.ts),
+ * so what the database returns always matches what was asked. With an application, the bound is
+ * applied BEFORE anything is stored: names past it are never inserted (no orphan names), they fold
+ * into OVERFLOW_METRIC. Both caches are LRU-bounded by count and size.
  */
 export class MetricDictionary {
-  readonly #ids = new Map<string, number>();
-  readonly #appSets = new Map<string, Promise<Set<number>>>();
+  readonly #ids: LRUCache<string, number>;
+  readonly #appSets: LRUCache<string, Set<number>>;
+  readonly #appLoads = new Map<string, Promise<Set<number>>>();
   readonly #serial = new KeyedLock(1024);
 
   constructor(
     private readonly pool: PromisePool,
     private readonly maxPerApplication: number,
-    private readonly maxCached = 2_000_000,
-  ) {}
+    limits: MetricDictionaryLimits = DEFAULT_DICTIONARY_LIMITS,
+  ) {
+    this.#ids = new LRUCache<string, number>({
+      max: limits.maxCachedNames,
+      maxSize: limits.maxCachedNameBytes,
+      sizeCalculation: (_v, k) => k.length * 2 + ENTRY_OVERHEAD,
+    });
+    this.#appSets = new LRUCache<string, Set<number>>({ maxSize: limits.maxCachedApplicationIds, sizeCalculation: (s) => s.size + 1 });
+  }
 
   get size(): number {
     return this.#ids.size;
   }
 
+  /** Ids of `names` in order. Names are mapped to their canonical form first; an unstorable one is an InputError. */
   async ids(accountId: number, names: readonly MetricName[], opts: MetricIdsOptions = {}): Promise<number[]> {
-    if (names.some((n) => !this.#ids.has(key(accountId, n)))) {
-      // First sight of names: one resolution per account at a time in this process (concurrent
-      // agents of one account bring the same new names), retried when another process deadlocks us.
-      await this.#serial.run(`names:${accountId}`, async () => {
-        const missing = names.filter((n) => !this.#ids.has(key(accountId, n)));
-        if (missing.length > 0) await withLockRetry(() => this.#resolve(accountId, dedupe(accountId, missing)));
-      });
+    const canon = names.map(canonicalOf);
+    if (opts.applicationId === undefined) {
+      const found = await this.#lookup(accountId, canon, true);
+      return canon.map((n) => idOf(found, accountId, n));
     }
-    const ids = names.map((n) => this.#ids.get(key(accountId, n))!);
-    if (opts.applicationId === undefined) return ids;
-    return this.#bound(accountId, opts.applicationId, ids, opts.onOverflow);
+    return this.#bounded(accountId, opts.applicationId, canon, opts.onOverflow);
   }
 
   /** Forgets everything cached for an account (after it moved away). */
   forgetAccount(accountId: number): void {
     const prefix = `${accountId}\u0000`;
-    for (const k of this.#ids.keys()) if (k.startsWith(prefix)) this.#ids.delete(k);
-    for (const k of this.#appSets.keys()) if (k.startsWith(prefix)) this.#appSets.delete(k);
+    for (const k of [...this.#ids.keys()]) if (k.startsWith(prefix)) this.#ids.delete(k);
+    for (const k of [...this.#appSets.keys()]) if (k.startsWith(prefix)) this.#appSets.delete(k);
   }
 
-  async #resolve(accountId: number, names: MetricName[]): Promise<void> {
-    if (this.#ids.size + names.length > this.maxCached) this.#ids.clear();
+  /**
+   * key → id of the given canonical names: cache first, then the database; with `insert`, names not
+   * there are stored (one resolution per account at a time in this process, retried on deadlock).
+   */
+  async #lookup(accountId: number, names: readonly MetricName[], insert: boolean): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const missing: MetricName[] = [];
+    for (const n of names) {
+      const k = key(accountId, n);
+      const id = this.#ids.get(k);
+      if (id !== undefined) found.set(k, id);
+      else if (!found.has(k)) missing.push(n);
+    }
+    if (missing.length === 0) return found;
+    const todo = dedupe(accountId, missing);
+    const resolve = () => withLockRetry(() => this.#resolve(accountId, todo, insert, found));
+    if (insert) await this.#serial.run(`names:${accountId}`, resolve);
+    else await resolve();
+    return found;
+  }
+
+  async #resolve(accountId: number, names: MetricName[], insert: boolean, into: Map<string, number>): Promise<void> {
     for (let i = 0; i < names.length; i += CHUNK) {
       const chunk = names.slice(i, i + CHUNK);
       let found = await this.#select(accountId, chunk);
       const absent = chunk.filter((n) => !found.has(key(accountId, n)));
-      if (absent.length > 0) {
+      if (insert && absent.length > 0) {
         const conn = await this.pool.getConnection();
         try {
           const first = await reserveIds(conn, accountId, 'metric', absent.length);
@@ -82,9 +138,12 @@ export class MetricDictionary {
           conn.release();
         }
         found = await this.#select(accountId, chunk);
+        if (found.size !== chunk.length) throw new Error(`BUG: metric dictionary resolved ${found.size} of ${chunk.length} names`);
       }
-      for (const [k, id] of found) this.#ids.set(k, id);
-      if (found.size !== chunk.length) throw new Error(`BUG: metric dictionary resolved ${found.size} of ${chunk.length} names`);
+      for (const [k, id] of found) {
+        this.#ids.set(k, id);
+        into.set(k, id);
+      }
     }
   }
 
@@ -96,53 +155,81 @@ export class MetricDictionary {
       `SELECT id, name, scope FROM metric_names WHERE account_id = ? AND (name, scope) IN (${tuples})`,
       params,
     );
-    return new Map(rows.map((r) => [key(accountId, { name: r.name, scope: r.scope }), Number(r.id)]));
+    // Rows stored before names were canonical may hold trailing spaces: read them back canonical too.
+    return new Map(rows.map((r) => [key(accountId, { name: canonicalMetricName(String(r.name)), scope: canonicalMetricName(String(r.scope)) }), Number(r.id)]));
   }
 
-  async #bound(accountId: number, applicationId: number, ids: number[], onOverflow?: (n: number) => void): Promise<number[]> {
+  async #appSet(accountId: number, applicationId: number): Promise<{ setKey: string; set: Set<number> }> {
     const setKey = `${accountId}\u0000${applicationId}`;
-    let setP = this.#appSets.get(setKey);
-    if (!setP) {
-      setP = this.pool
+    const cached = this.#appSets.get(setKey);
+    if (cached) return { setKey, set: cached };
+    let load = this.#appLoads.get(setKey);
+    if (!load) {
+      load = this.pool
         .query<any[]>('SELECT metric_id FROM application_metrics WHERE account_id = ? AND application_id = ?', [accountId, applicationId])
-        .then(([rows]) => new Set(rows.map((r) => Number(r.metric_id))));
-      this.#appSets.set(setKey, setP);
-      setP.catch(() => this.#appSets.delete(setKey));
+        .then(([rows]) => {
+          const set = new Set(rows.map((r) => Number(r.metric_id)));
+          this.#appSets.set(setKey, set);
+          return set;
+        })
+        .finally(() => this.#appLoads.delete(setKey));
+      this.#appLoads.set(setKey, load);
     }
-    const set = await setP;
-    const fresh: number[] = [];
-    let overflowId: number | undefined;
-    let folded = 0;
-    const out: number[] = [];
-    for (const id of ids) {
-      if (set.has(id)) {
-        out.push(id);
-      } else if (set.size < this.maxPerApplication) {
-        set.add(id);
-        fresh.push(id);
-        out.push(id);
-      } else {
-        overflowId ??= (await this.ids(accountId, [OVERFLOW_METRIC]))[0]!;
-        if (!set.has(overflowId)) {
-          set.add(overflowId);
-          fresh.push(overflowId);
-        }
-        folded++;
-        out.push(overflowId);
-      }
+    return { setKey, set: this.#appSets.get(setKey) ?? (await load) };
+  }
+
+  /**
+   * The bound, applied before storing: names the application already has keep their ids; new ones
+   * are admitted (and only then stored) while the application has room; the rest fold into
+   * OVERFLOW_METRIC, which is stored once.
+   */
+  async #bounded(accountId: number, applicationId: number, names: MetricName[], onOverflow?: (n: number) => void): Promise<number[]> {
+    const { setKey, set } = await this.#appSet(accountId, applicationId);
+    const distinct = dedupe(accountId, names);
+    const known = await this.#lookup(accountId, distinct, false);
+    let room = this.maxPerApplication - set.size;
+    const admitted: MetricName[] = [];
+    const foldedKeys = new Set<string>();
+    for (const n of distinct) {
+      const k = key(accountId, n);
+      const id = known.get(k);
+      if (id !== undefined && set.has(id)) continue;
+      if (room > 0) {
+        admitted.push(n);
+        room--;
+      } else foldedKeys.add(k);
     }
+    const toInsert = admitted.filter((n) => !known.has(key(accountId, n)));
+    if (toInsert.length > 0) for (const [k, id] of await this.#lookup(accountId, toInsert, true)) known.set(k, id);
+    if (foldedKeys.size > 0) {
+      const overflowKey = key(accountId, OVERFLOW_METRIC);
+      for (const [k, id] of await this.#lookup(accountId, [OVERFLOW_METRIC], true)) known.set(k, id);
+      for (const k of foldedKeys) known.set(k, known.get(overflowKey)!);
+      admitted.push(OVERFLOW_METRIC);
+    }
+    const fresh = [...new Set(admitted.map((n) => idOf(known, accountId, n)))].filter((id) => !set.has(id));
     if (fresh.length > 0) {
       const values = fresh.map((id) => [accountId, applicationId, id]);
       await this.#serial.run(`apps:${accountId}`, () =>
         withLockRetry(() => this.pool.query('INSERT IGNORE INTO application_metrics (account_id, application_id, metric_id) VALUES ?', [values])),
       );
+      for (const id of fresh) set.add(id);
+      this.#appSets.set(setKey, set); // re-measured: its size grew
     }
+    let folded = 0;
+    for (const n of names) if (foldedKeys.has(key(accountId, n))) folded++;
     if (folded > 0) onOverflow?.(folded);
-    return out;
+    return names.map((n) => idOf(known, accountId, n));
   }
 }
 
-function dedupe(accountId: number, names: MetricName[]): MetricName[] {
+function idOf(found: ReadonlyMap<string, number>, accountId: number, n: MetricName): number {
+  const id = found.get(key(accountId, n));
+  if (id === undefined) throw new Error(`BUG: metric dictionary has no id for ${JSON.stringify(n.name)}`);
+  return id;
+}
+
+function dedupe(accountId: number, names: readonly MetricName[]): MetricName[] {
   const seen = new Map<string, MetricName>();
   for (const n of names) seen.set(key(accountId, n), n);
   return [...seen.values()];

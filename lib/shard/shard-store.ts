@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
@@ -31,8 +32,10 @@ export interface ListTablesFilter {
  */
 export class ShardStore {
   readonly dictionary: MetricDictionary;
-  readonly #tables = new Map<string, Promise<TableInfo>>();
-  readonly #agents = new Map<string, number>();
+  /** One entry per table this process wrote or read (account × hour adds up): LRU-bounded. */
+  readonly #tables = new LRUCache<string, Promise<TableInfo>>({ max: 200_000 });
+  /** Agent identity → id, LRU-bounded by count and by the bytes of the identities. */
+  readonly #agents = new LRUCache<string, number>({ max: 1_000_000, maxSize: 128 * 1024 * 1024, sizeCalculation: (_v, k) => k.length * 2 + 64 });
   readonly #serial = new KeyedLock(1024);
   /** kind → version → column names. */
   #templates = new Map<TableKind, Map<number, readonly string[]>>();
@@ -210,7 +213,7 @@ export class ShardStore {
   /** Forgets cached tables (after another process dropped or moved some). */
   forgetTables(accountId?: number): void {
     if (accountId === undefined) this.#tables.clear();
-    else for (const k of this.#tables.keys()) if (k.split('_')[1] === String(accountId)) this.#tables.delete(k);
+    else for (const k of [...this.#tables.keys()]) if (k.split('_')[1] === String(accountId)) this.#tables.delete(k);
   }
 
   metricIds(accountId: number, names: readonly MetricName[], opts?: MetricIdsOptions): Promise<number[]> {
@@ -285,7 +288,6 @@ export class ShardStore {
       if (made === undefined) throw new Error('BUG: agent row missing after insert');
       return made;
     });
-    if (this.#agents.size > 1_000_000) this.#agents.clear();
     this.#agents.set(k, id);
     return id;
   }

@@ -50,5 +50,6 @@ export function retryableOf(shardId: number, err: unknown): RetryableError {
   if (err instanceof RetryableError) return err;
   const code = (err as { code?: string }).code;
   // The message names the problem, not the SQL (issue #18.9): the driver's code is enough to act on.
-  return new RetryableError(`cannot write to shard ${shardId}: the shard database failed${code ? ` (${code})` : ''}; retry`, 5);
+  // The driver's error (with its SQL) stays in `cause`, for the logs.
+  return Object.assign(new RetryableError(`cannot write to shard ${shardId}: the shard database failed${code ? ` (${code})` : ''}; retry`, 5), { cause: err });
 }

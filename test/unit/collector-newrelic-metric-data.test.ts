@@ -69,9 +69,10 @@ describe('metric_data parsing over the captured payloads', () => {
     ]);
   });
 
-  it('accepts negative values of Custom metrics (recordMetric with a negative value)', () => {
-    const h = parseMetricData([RUN, 100, 160, [[{ name: 'Custom/Delta' }, [2, -3, -3, -2, -1, 5]]]], RUN, limitsAt(200));
-    expect(h.metrics[0]!.stats.totalTime).toBe(-3);
+  it('refuses negative values, even of Custom metrics (#18: a negative total time is meaningless)', () => {
+    expect(() => parseMetricData([RUN, 100, 160, [[{ name: 'Custom/Delta' }, [2, -3, -3, -2, -1, 5]]]], RUN, limitsAt(200))).toThrow(
+      /metric #0 "Custom\/Delta": total time -3 is negative/,
+    );
   });
 });
 
@@ -94,7 +95,7 @@ describe('metric_data bad input: 400 with a message naming the problem', () => {
     ['bad scope', [RUN, 100, 160, [[{ name: 'A', scope: 5 }, [1, 0, 0, 0, 0, 0]]]], /scope must be a string/],
     ['short stats', [RUN, 100, 160, [[{ name: 'A' }, [1, 0, 0]]]], /stats must be \[count/],
     ['NaN as string', [RUN, 100, 160, [[{ name: 'A' }, ['NaN', 0, 0, 0, 0, 0]]]], /call count must be a finite number, got "NaN"/],
-    ['null value', [RUN, 100, 160, [[{ name: 'A' }, [1, null, 0, 0, 0, 0]]]], /total must be a finite number, got null/],
+    ['null value', [RUN, 100, 160, [[{ name: 'A' }, [1, null, 0, 0, 0, 0]]]], /total time must be a finite number, got null/],
     ['negative count', [RUN, 100, 160, [[{ name: 'A' }, [-1, 0, 0, 0, 0, 0]]]], /call count -1 is negative/],
     ['fractional count', [RUN, 100, 160, [[{ name: 'A' }, [1.5, 0, 0, 0, 0, 0]]]], /call count 1.5 is not a whole number/],
     ['min > max', [RUN, 100, 160, [[{ name: 'A' }, [2, 1, 1, 0.9, 0.1, 0.82]]]], /min 0.9 is greater than max 0.1/],

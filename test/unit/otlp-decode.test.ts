@@ -118,7 +118,7 @@ describe('OTLP point validation', () => {
     [hist({ count: -2, sum: 1 }), 'count -2 is not a count'],
     [hist({ count: 2, sum: 1, min: 3, max: 1 }), 'min 3 is greater than max 1'],
   ])('rejects a bad point with its reason (%#)', (d, reason) => {
-    expect(d.rejected).toEqual([{ metric: 'm', reason }]);
+    expect(d.rejected).toMatchObject([{ metric: 'm', reason }]);
     expect(d.acceptedPoints).toBe(0);
     expect(d.resources).toEqual([]);
   });
@@ -131,7 +131,7 @@ describe('OTLP point validation', () => {
   it('rejects a name that is empty or too long, and keeps the other metrics', () => {
     const ok = { name: 'ok', gauge: { dataPoints: [{ timeUnixNano: t, asDouble: 1 }] } };
     const d = normalizeExport({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'x'.repeat(201), gauge: { dataPoints: [{ timeUnixNano: t, asDouble: 1 }] } }, ok] }] }] }, CAPTURE_WINDOW);
-    expect(d.rejected).toEqual([{ metric: 'x'.repeat(201), reason: 'metric name must be 1 to 200 printable characters' }]);
+    expect(d.rejected).toMatchObject([{ metric: 'x'.repeat(201), reason: 'metric name must be 1 to 200 printable characters' }]);
     expect(d.resources[0]!.metrics.map((m) => m.name)).toEqual(['ok']);
   });
 
