@@ -1,4 +1,5 @@
-import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf } from '../../lib/errors.js';
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, retryAfterOf } from '../../lib/errors.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
 import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
 import type { CollectorSettings } from '../collector-config.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
@@ -58,7 +59,8 @@ export class AgentListener {
       contentLength: /^[0-9]{1,12}$/.test(len) ? Number(len) : undefined,
     };
     this.#inProgress++;
-    void this.#serve(res, head).finally(() => this.#inProgress--);
+    // Every database statement of the request is bounded (a frozen shard gives a 503, not a hang).
+    void withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#serve(res, head)).finally(() => this.#inProgress--);
   };
 
   async #serve(res: HttpResponse, head: RequestHead): Promise<void> {
@@ -94,7 +96,7 @@ export class AgentListener {
       if (status === 500) this.d.log(`collector: ${method} failed: ${(err as Error).stack ?? String(err)}`);
       this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
       const headers: Record<string, string> = {};
-      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      const retryAfter = retryAfterOf(err);
       if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
       if (!isAborted(res)) sendJson(res, status, exceptionReply(status, publicMessageOf(err)), headers);
     } finally {

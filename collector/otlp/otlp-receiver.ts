@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError, retryAfterOf } from '../../lib/errors.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -72,7 +73,7 @@ export class OtlpReceiver {
 
   /** Handles one request; never throws (every failure becomes an OTLP error answer). */
   handle(req: OtlpRequest): Promise<OtlpAnswer> {
-    const p = this.#handle(req);
+    const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#handle(req));
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
     return p;
@@ -197,7 +198,8 @@ export class OtlpReceiver {
     const status = httpStatusOf(err);
     if (status === 500) this.deps.log(`otlp: ${(err as Error)?.stack ?? String(err)}`);
     const headers: Record<string, string> = {};
-    if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    const retryAfter = retryAfterOf(err);
+    if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
     return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);
   }
 }
