@@ -7,6 +7,11 @@ export class InputError extends Error {
   readonly status: number = 400;
 }
 
+/** A conflict with the state of things (an unfinished move, accounts still on a shard): HTTP 409. */
+export class ConflictError extends InputError {
+  override readonly status: number = 409;
+}
+
 export class PayloadTooLargeError extends Error {
   override readonly name = 'PayloadTooLargeError';
   readonly status = 413;

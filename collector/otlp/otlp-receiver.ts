@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError, retryAfterOf } from '../../lib/errors.js';
 import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
+import { keyEpoch } from '../../lib/directory/key-epoch.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -49,7 +50,7 @@ export class OtlpReceiver {
   readonly #budget: InflightBudget;
   readonly #lock = new KeyedLock();
   readonly #ids: OtlpIds;
-  readonly #keys = new Map<string, { accountId: number | undefined; until: number }>();
+  readonly #keys = new Map<string, { accountId: number | undefined; until: number; epoch: number }>();
   readonly #inflight = new Set<Promise<unknown>>();
 
   static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
@@ -175,12 +176,17 @@ export class OtlpReceiver {
   async #account(key: string): Promise<number> {
     const now = Date.now();
     let hit = this.#keys.get(key);
-    if (!hit || hit.until < now) {
+    // Trusted only while no key was rotated (key-epoch.ts); the last known epoch while the directory is down.
+    const epoch = await keyEpoch(this.deps.directory).catch((err: Error) => {
+      if (hit) return hit.epoch;
+      throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
+    });
+    if (!hit || hit.until < now || hit.epoch !== epoch) {
       const account = await this.deps.directory.accountByLicenseKey(key).catch((err: Error) => {
         throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
       });
       if (this.#keys.size >= 10_000) this.#keys.clear();
-      hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };
+      hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000), epoch };
       this.#keys.set(key, hit);
     }
     if (hit.accountId === undefined) throw new AuthError('cannot accept metrics export: the api-key is not a license key of any account', 403);
