@@ -3,7 +3,7 @@ import { InputError, NotFoundError } from '../lib/errors.js';
 import { AccountMover, type MoveHandle } from '../lib/ops/account-mover.js';
 import type { MoveProgress } from '../lib/ops/move-context.js';
 import type { Move } from '../lib/ops/move-journal.js';
-import { addShard } from '../lib/ops/shard-admin.js';
+import { addShard, removeShard } from '../lib/ops/shard-admin.js';
 import type { ShardStatsCollector } from '../lib/ops/shard-stats.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { AdminMetrics } from './admin-metrics.js';
@@ -76,6 +76,10 @@ export class AdminApi {
     return { status: shard.existed ? 200 : 201, body: shard };
   }
 
+  async removeShard(id: number): Promise<Answer> {
+    return { status: 200, body: await removeShard(this.d.directory, this.d.shards, id) };
+  }
+
   async setShardState(id: number, state: 'open' | 'closed'): Promise<Answer> {
     return { status: 200, body: await this.d.directory.setShardState(id, state) };
   }
@@ -107,7 +111,8 @@ export class AdminApi {
   /** Starts a move in the background: 202 with the journaled move; follow it with GET /admin/moves/{id}. */
   async startMove(accountId: number, body: Record<string, unknown>): Promise<Answer> {
     const to = positiveInt(body.to, 'target shard "to"');
-    return this.#background(accountId, (signal) => this.mover.begin(accountId, to, signal));
+    if (body.force !== undefined && typeof body.force !== 'boolean') throw new InputError('cannot move account: "force" must be true or false');
+    return this.#background(accountId, (signal) => this.mover.begin(accountId, to, signal, { force: body.force === true }));
   }
 
   async resume(accountId: number): Promise<Answer> {

@@ -33,7 +33,7 @@ export interface AdminServerDeps {
  */
 export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   const app = uws.App();
-  const route = (method: 'get' | 'post', pattern: string, name: string, fn: Handler, opts: { open?: boolean } = {}) => {
+  const route = (method: 'get' | 'post' | 'del', pattern: string, name: string, fn: Handler, opts: { open?: boolean } = {}) => {
     const nParams = (pattern.match(/:/g) ?? []).length;
     app[method](pattern, (res, req) => {
       const incoming: Incoming = {
@@ -66,6 +66,7 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('get', '/healthz', 'healthz', async () => ({ status: 200, body: { ok: true } }), { open: true });
   route('get', '/admin/shards', 'shards', () => d.api.shards());
   route('post', '/admin/shards', 'add_shard', async (_i, res) => d.api.addShard(await body(res, 'add shard')));
+  route('del', '/admin/shards/:id', 'remove_shard', async (i) => d.api.removeShard(id(i, 0, 'shard id')));
   route('post', '/admin/shards/:id/close', 'close_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'closed'));
   route('post', '/admin/shards/:id/open', 'open_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'open'));
   route('get', '/admin/accounts', 'accounts', () => d.api.accounts());

@@ -1,4 +1,5 @@
 import type { Directory } from '../lib/directory/directory.js';
+import { keyEpoch } from '../lib/directory/key-epoch.js';
 import { BeaconRejection } from './beacon-rejection.js';
 
 /** Where a beacon's page views go, and what its application allows. */
@@ -41,6 +42,8 @@ export class BeaconApps {
   readonly #inflight = new Map<string, Promise<AppLookup>>();
   readonly #maxEntries: number;
   readonly #maxInflight: number;
+  #epoch: number | undefined;
+  #epochCheck: Promise<void> | undefined;
 
   constructor(
     private readonly directory: Directory,
@@ -52,6 +55,7 @@ export class BeaconApps {
 
   /** The cached answer when there is one (refreshing it in the background when stale), else a look-up. */
   resolve(browserKey: string, application: string): AppLookup | Promise<AppLookup> {
+    this.#watchKeyEpoch();
     const k = `${browserKey}\u0000${application}`;
     const hit = this.#cache.get(k);
     if (hit) {
@@ -65,6 +69,23 @@ export class BeaconApps {
       return hit.value;
     }
     return this.#lookup(k, browserKey, application);
+  }
+
+  /**
+   * A key rotated anywhere (key-epoch.ts, re-read at most every 2 s) empties the cache, so a rotated
+   * browser key is refused within seconds. Checked in the background: the hot path stays synchronous.
+   */
+  #watchKeyEpoch(): void {
+    if (this.#epochCheck) return;
+    this.#epochCheck = keyEpoch(this.directory)
+      .then(
+        (e) => {
+          if (this.#epoch !== undefined && e !== this.#epoch) this.#cache.clear();
+          this.#epoch = e;
+        },
+        () => undefined,
+      )
+      .finally(() => (this.#epochCheck = undefined));
   }
 
   /** Forgets every cached answer (tests; after `apm apps set` in the same process). */

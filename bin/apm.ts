@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The `apm` operator CLI. Every command takes --help and --json; see `apm --help`. */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { commands, type Command } from './apm-commands.js';
 import { openCliContext } from './cli-context.js';
@@ -7,8 +9,15 @@ import { ConfigError } from '../lib/config/config.js';
 import { cliLog } from './app-log.js';
 import { httpStatusOf } from '../lib/errors.js';
 
+const SETTINGS_NOTE = [
+  'The CLI manages the system whose APM_* settings it is given (environment variables, as for `npm start`):',
+  'APM_SHARDS / APM_DIRECTORY and APM_DB_USER / APM_DB_PASSWORD for existing servers; for the embedded default it',
+  'finds the servers a running `npm start` uses under APM_DATA_DIR (default ./data) itself, whatever their ports.',
+  'It never stops a server it did not start, and never registers a shard except through `apm shards add`.',
+].join('\n');
+
 function help(list: Command[]): string {
-  return ['usage:', ...list.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`)].join('\n');
+  return ['usage:', ...list.map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`), '', SETTINGS_NOTE].join('\n');
 }
 
 export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -58,6 +67,18 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/apm.js')) {
+/** True when this module is the program run (`node dist/bin/apm.js`, `npx apm`, the installed bin
+ * through its symlink), not when a test imports it. */
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return fs.realpathSync(script) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   runCli(process.argv.slice(2), process.env).then((code) => process.exit(code));
 }

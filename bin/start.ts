@@ -14,7 +14,7 @@ import type { LocalMariadb } from '../lib/mariadb/local-mariadb.js';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { openStorage, type Storage } from '../lib/storage.js';
-import { demoKeysFile, ensureDemoAccount } from '../collector/demo-account.js';
+import { demoKeyCommand, demoKeysFile, ensureDemoAccount, keyPrefix } from '../collector/demo-account.js';
 // Service imports: one line per service (keep this marker).
 import { startCollector } from '../collector/collector.js';
 // @service-imports
@@ -23,6 +23,7 @@ import { startDashboard } from '../dashboard/dashboard.js';
 import { startRollup } from '../rollup/rollup.js';
 import { startBeacon } from '../beacon/beacon.js';
 import { logFromConfig } from './app-log.js';
+import { type Log } from '../lib/log/log.js';
 
 async function main(): Promise<void> {
   let config;
@@ -58,10 +59,15 @@ async function main(): Promise<void> {
   try {
     if (config.list('APM_SHARDS').length === 0) mariadb = await startEmbeddedShards(config, log);
     const writerRegistry = createServiceRegistry('writer', { defaultMetrics: false });
-    storage = await openStorage(config, { ...(mariadb ? { shardAddresses: mariadb.servers.map((s) => s.address) } : {}), registry: writerRegistry });
+    storage = await openStorage(config, { ...(mariadb ? { shardAddresses: mariadb.servers.map((s) => s.address) } : {}), registry: writerRegistry, log });
     const shards = await storage.directory.listShards();
     log.info(`directory ready; shards: ${shards.map((s) => `${s.id}=${s.address} (${s.state})`).join(', ')}`);
-    await storage.shards.all();
+    // A shard that does not answer does not stop the start: its accounts get 503 with Retry-After
+    // until it answers; it is reconnected on the next use, without a restart.
+    const opened = await Promise.allSettled(shards.map((s) => storage!.shards.storeFor(s.id)));
+    opened.forEach((r, i) => {
+      if (r.status === 'rejected') log.info(`shard ${shards[i]!.id} at ${shards[i]!.address} is DOWN (${(r.reason as Error).message}); its accounts get 503 with Retry-After until it answers`);
+    });
     const writerMetrics = await startMetricsServer([writerRegistry], { host: config.str('APM_BIND_HOST'), port: config.num('APM_WRITER_METRICS_PORT') });
     handles.push({ name: 'writer', addresses: [`${writerMetrics.url} (shared shard writer metrics)`], stop: () => writerMetrics.stop() });
     log.info(`writer: ${writerMetrics.url} (shared shard writer metrics)`);
@@ -88,16 +94,27 @@ async function main(): Promise<void> {
     const wanted = new Set(config.list('APM_SERVICES'));
     const unknown = [...wanted].filter((n) => !starters.some(([name]) => name === n));
     if (unknown.length > 0) throw new Error(`APM_SERVICES names unknown service(s) ${unknown.join(', ')} (known: ${starters.map(([n]) => n).join(', ')})`);
+    // Before the collector (which reads the same keys file), so this call sees whether it was created.
+    const demo = config.list('APM_SHARDS').length === 0 && (wanted.size === 0 || wanted.has('collector')) ? await ensureDemoAccount(storage.directory, demoKeysFile(dataDir)) : undefined;
     for (const [name, start] of starters) {
       if (wanted.size > 0 && !wanted.has(name)) continue;
       const h = await start(deps);
       handles.push(h);
       for (const a of h.addresses) log.info(`${h.name}: ${a}`);
     }
-    const demo = config.list('APM_SHARDS').length === 0 && (wanted.size === 0 || wanted.has('collector')) ? await ensureDemoAccount(storage.directory, demoKeysFile(dataDir)) : undefined;
     if (demo) {
-      log.info(`demo account ${demo.accountId}: dashboard sign-in (read) key ${demo.readKey}`);
-      log.info(`demo account ${demo.accountId}: browser key for rum.js ${demo.browserKey} (allow your site: npm run apm -- apps set ${demo.accountId} Browser --origin https://your.site)`);
+      // Keys never go into the log (it may be shipped elsewhere): shown once, on a terminal, when the
+      // account is created; otherwise their first characters and where to read them.
+      const file = demoKeysFile(dataDir);
+      if (demo.created && process.stdout.isTTY) {
+        process.stdout.write(
+          `\nDemo account ${demo.accountId} created. Its keys, shown only now (also kept in ${file}, mode 0600):\n` +
+            `  license key (agents):       ${demo.licenseKey}\n  browser key (rum.js):       ${demo.browserKey}\n  read key (dashboard sign-in): ${demo.readKey}\n\n`,
+        );
+      }
+      log.info(`demo account ${demo.accountId}: keys in ${file} (license ${keyPrefix(demo.licenseKey)}, browser ${keyPrefix(demo.browserKey)}, read ${keyPrefix(demo.readKey)})`);
+      log.info(`demo account ${demo.accountId}: print the dashboard sign-in (read) key with: ${demoKeyCommand(file, 'readKey')}`);
+      log.info(`demo account ${demo.accountId}: allow your site for rum.js: npm run apm -- apps set ${demo.accountId} Browser --origin https://your.site`);
     }
     log.info(`ready (${handles.length} service(s)). More accounts: npm run apm -- accounts create <name>. Ctrl-C stops everything.`);
   } catch (err) {

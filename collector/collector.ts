@@ -6,7 +6,7 @@ import { maxAgeProblem } from '../lib/shard/minute-retention.js';
 import { readCollectorSettings, type CollectorSettings } from './collector-config.js';
 import { CollectorMetrics } from './collector-metrics.js';
 import { registerCollectorRoutes } from './collector-routes.js';
-import { demoKeysFile, ensureDemoAccount } from './demo-account.js';
+import { demoKeyCommand, demoKeysFile, ensureDemoAccount } from './demo-account.js';
 import { InflightBudget } from './inflight-budget.js';
 import { AgentHandshake } from './newrelic/agent-handshake.js';
 import { AgentListener } from './newrelic/agent-listener.js';
@@ -78,7 +78,9 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   }, PURGE_EVERY_MS);
   purge.unref();
 
-  for (const line of agentSettingsText(settings, tls, port, demo?.licenseKey)) log.info(line);
+  // Never the key itself in a log: a command reading it from the demo keys file (mode 0600).
+  const licenseKey = demo ? `"$(${demoKeyCommand(demoKeysFile(deps.dataDir), 'licenseKey')})"` : undefined;
+  for (const line of agentSettingsText(settings, tls, port, licenseKey)) log.info(line);
 
   let stopped: Promise<void> | undefined;
   return {

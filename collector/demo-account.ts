@@ -9,6 +9,18 @@ export interface DemoAccount {
   licenseKey: string;
   browserKey: string;
   readKey: string;
+  /** True only for the call that created the account (its keys may be shown, once). */
+  created?: boolean;
+}
+
+/** What a log line may show of a secret key: its first characters. */
+export function keyPrefix(key: string): string {
+  return `${key.slice(0, key.startsWith('apm') ? 9 : 6)}…`;
+}
+
+/** A shell command printing one demo key from the keys file (so no log holds the key). */
+export function demoKeyCommand(file: string, which: 'licenseKey' | 'browserKey' | 'readKey'): string {
+  return `node -p 'require(${JSON.stringify(path.resolve(file))}).${which}'`;
 }
 
 /** Where the embedded default keeps the demo account's keys (mode 0600). */
@@ -37,5 +49,5 @@ export async function ensureDemoAccount(directory: Directory, file: string): Pro
   const demo: DemoAccount = { accountId: made.account.id, licenseKey: made.licenseKey, browserKey: made.browserKey, readKey: made.readKey };
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, `${JSON.stringify(demo)}\n`, { mode: 0o600 });
-  return demo;
+  return { ...demo, created: true };
 }

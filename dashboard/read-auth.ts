@@ -1,4 +1,5 @@
 import type { Account, Directory } from '../lib/directory/directory.js';
+import { keyEpoch } from '../lib/directory/key-epoch.js';
 import { AuthError, InputError } from '../lib/errors.js';
 import { parseCookies, type Session, type SessionStore } from './session-store.js';
 
@@ -22,7 +23,7 @@ export interface Credentials {
  * signing in with it. A key sees only its own account. Checked keys are cached briefly (bounded).
  */
 export class ReadAuth {
-  readonly #keys = new Map<string, { account: Account; at: number }>();
+  readonly #keys = new Map<string, { account: Account; at: number; epoch: number }>();
 
   constructor(
     private readonly directory: Directory,
@@ -36,14 +37,16 @@ export class ReadAuth {
     if (k.length === 0 || k.length > MAX_KEY_LENGTH) throw new AuthError('cannot authenticate: the read API key is missing or malformed');
     const now = this.now();
     const hit = this.#keys.get(k);
-    if (hit && now - hit.at < RECHECK_SECONDS) return hit.account;
+    // Trusted only while no key was rotated (key-epoch.ts).
+    const epoch = await keyEpoch(this.directory);
+    if (hit && now - hit.at < RECHECK_SECONDS && hit.epoch === epoch) return hit.account;
     const account = await this.directory.accountByReadKey(k);
     if (!account) {
       this.#keys.delete(k);
       throw new AuthError('cannot authenticate: unknown read API key');
     }
     if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-    this.#keys.set(k, { account, at: now });
+    this.#keys.set(k, { account, at: now, epoch });
     return account;
   }
 

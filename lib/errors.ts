@@ -7,6 +7,11 @@ export class InputError extends Error {
   readonly status: number = 400;
 }
 
+/** A conflict with the state of things (an unfinished move, accounts still on a shard): HTTP 409. */
+export class ConflictError extends InputError {
+  override readonly status: number = 409;
+}
+
 export class PayloadTooLargeError extends Error {
   override readonly name = 'PayloadTooLargeError';
   readonly status = 413;
@@ -36,8 +41,29 @@ export class RetryableError extends Error {
   }
 }
 
-/** The one error → HTTP status mapping. Anything unknown is a bug: 500. */
+/** Error codes of a database server that is down, frozen or out of reach (mysql2, node:net). */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_WAIT_TIMEOUT',
+  'ER_STATEMENT_TIMEOUT', 'ER_QUERY_TIMEOUT',
+]);
+
+/** A database that cannot answer now (down, frozen, timed out): the client should retry later. */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || err.message === 'Queue limit reached.' || err.message === 'Pool is closed.';
+}
+
+/** Seconds a client should wait before retrying (Retry-After), or undefined when retrying is no use. */
+export function retryAfterOf(err: unknown): number | undefined {
+  if (err instanceof RetryableError) return err.retryAfterSeconds;
+  return isUnavailable(err) ? 5 : undefined;
+}
+
+/** The one error → HTTP status mapping. An unreachable database is 503; anything unknown is a bug: 500. */
 export function httpStatusOf(err: unknown): number {
+  if (isUnavailable(err)) return 503;
   if (
     err instanceof InputError ||
     err instanceof PayloadTooLargeError ||
@@ -52,6 +78,7 @@ export function httpStatusOf(err: unknown): number {
 
 /** Message safe to send to a client: our own messages as they are, anything else hidden. */
 export function publicMessageOf(err: unknown): string {
+  if (isUnavailable(err)) return 'storage is unavailable for now; retry later';
   if (httpStatusOf(err) !== 500 && err instanceof Error) return err.message;
   return 'internal error';
 }

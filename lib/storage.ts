@@ -5,6 +5,7 @@ import type { DirectoryDatabase } from './directory/directory-database.js';
 import { Directory } from './directory/directory.js';
 import { ShardRegistry } from './shard/shard-registry.js';
 import { ShardWriter } from './shard/shard-writer.js';
+import { type Log } from './log/log.js';
 
 export interface Storage {
   directory: Directory;
@@ -16,11 +17,19 @@ export interface Storage {
 
 /**
  * Opens the directory (migrating it), registers the configured shard servers (APM_SHARDS, or the
- * embedded ones given as `shardAddresses`), and builds the shard registry and the shared writer.
+ * embedded ones given as `shardAddresses`) when the directory has no shard yet, and builds the shard
+ * registry and the shared writer.
  */
 export async function openStorage(
   config: Config,
-  opts: { shardAddresses?: ServerAddress[]; registry?: Registry; now?: () => number } = {},
+  opts: {
+    shardAddresses?: ServerAddress[];
+    registry?: Registry;
+    now?: () => number;
+    /** Register the shard servers when the directory has none yet (first start); false: never (the CLI). */
+    registerShards?: boolean;
+    log?: Log;
+  } = {},
 ): Promise<Storage> {
   const creds = { user: config.str('APM_DB_USER'), password: config.str('APM_DB_PASSWORD') };
   const shardAddresses = opts.shardAddresses ?? config.list('APM_SHARDS').map(parseAddress);
@@ -30,7 +39,14 @@ export async function openStorage(
   await ensureDatabase(directoryAddress, creds, database);
   const directory = new Directory(createPool<DirectoryDatabase>(directoryAddress, { ...creds, database, connectionLimit: 8 }));
   await directory.migrate();
-  for (const a of shardAddresses) await directory.addShard(formatAddress(a));
+  // An address becomes a shard only on a fresh directory (the first start) or by `apm shards add`.
+  const registered = await directory.listShards();
+  if (registered.length === 0 && opts.registerShards !== false) {
+    for (const a of shardAddresses) await directory.addShard(formatAddress(a));
+  } else {
+    const unknown = shardAddresses.map(formatAddress).filter((a) => !registered.some((s) => s.address === a));
+    if (unknown.length > 0) opts.log?.warn(`not a registered shard (register it with \`apm shards add\`): ${unknown.join(', ')}`);
+  }
   const shards = new ShardRegistry(directory, {
     ...creds,
     database: config.str('APM_SHARD_DATABASE'),

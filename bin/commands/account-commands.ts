@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { intArg, table } from '../command.js';
 import { InputError } from '../../lib/errors.js';
 import type { Account } from '../../lib/directory/directory.js';
+import { KEY_EPOCH_MAX_AGE_MS, rotateKey } from '../../lib/directory/key-epoch.js';
 
 function row(a: Account) {
   return {
@@ -33,6 +34,22 @@ export const accountCommands: Command[] = [
         'These keys are shown only now: the license and read keys are stored hashed.',
       ].join('\n');
       return { json, text };
+    },
+  },
+  {
+    path: ['accounts', 'rotate-key'],
+    usage: 'apm accounts rotate-key <account> license|read|browser [--json]',
+    summary: 'Give an account a new key of that kind and print it, once; the old key is refused everywhere within seconds.',
+    async run(ctx, { positionals }) {
+      const id = intArg(positionals[0], 'account id');
+      const kind = positionals[1];
+      if (kind !== 'license' && kind !== 'read' && kind !== 'browser') throw new InputError(`cannot rotate key: say which key, license, read or browser (got ${JSON.stringify(kind ?? '')})`);
+      const key = await rotateKey(ctx.storage.directory, id, kind);
+      const what = { license: 'license key (agents)', read: 'read API key (dashboard)', browser: 'browser key (rum.js)' }[kind];
+      return {
+        json: { accountId: id, kind, key },
+        text: `account ${id}: new ${what}: ${key}\nShown only now${kind === 'browser' ? '' : ' (stored hashed)'}; the old key is refused from now on (by every running process within ${KEY_EPOCH_MAX_AGE_MS / 1000} s).`,
+      };
     },
   },
   {

@@ -65,9 +65,9 @@ function statusRow(m: MoveStatus) {
 export const moveCommands: Command[] = [
   {
     path: ['accounts', 'move'],
-    usage: 'apm accounts move <account> (--to <shard> | --resume | --rollback) [--json]',
+    usage: 'apm accounts move <account> (--to <shard> [--force] | --resume | --rollback) [--json]',
     summary: 'Move an account to another shard while its agents keep posting (progress bar on stderr); resume or roll back an interrupted move.',
-    options: { to: { type: 'string' }, resume: { type: 'boolean' }, rollback: { type: 'boolean' } },
+    options: { to: { type: 'string' }, resume: { type: 'boolean' }, rollback: { type: 'boolean' }, force: { type: 'boolean' } },
     async run(ctx, { positionals, values }) {
       const accountId = intArg(positionals[0], 'account id');
       const modes = [values.to !== undefined, values.resume === true, values.rollback === true].filter(Boolean).length;
@@ -78,7 +78,7 @@ export const moveCommands: Command[] = [
       }
       if (values.resume) return runWithProgress(ctx, accountId, (mover, signal) => mover.resume(accountId, signal));
       const to = intArg(String(values.to), 'shard id');
-      return runWithProgress(ctx, accountId, (mover, signal) => mover.move(accountId, to, signal));
+      return runWithProgress(ctx, accountId, (mover, signal) => mover.move(accountId, to, signal, { force: values.force === true }));
     },
   },
   {

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { intArg, table } from '../command.js';
 import { InputError } from '../../lib/errors.js';
-import { addShard } from '../../lib/ops/shard-admin.js';
+import { addShard, removeShard } from '../../lib/ops/shard-admin.js';
 import { ShardStatsCollector } from '../../lib/ops/shard-stats.js';
 import { shardRow } from './shard-view.js';
 
@@ -33,6 +33,15 @@ export const shardCommands: Command[] = [
       if (!address) throw new InputError('cannot add shard: give its address as host:port');
       const s = await addShard(ctx.storage.directory, ctx.storage.shards, address, values.closed ? 'closed' : 'open');
       return { json: s, text: `shard ${s.id} at ${s.address} is ${s.state}${s.existed ? ' (already registered)' : ''} (templates v${s.templates.minute})` };
+    },
+  },
+  {
+    path: ['shards', 'remove'],
+    usage: 'apm shards remove <id> [--json]',
+    summary: 'Unregister a shard server that holds no account and no unfinished move (its data stays on the server).',
+    async run(ctx, { positionals }) {
+      const s = await removeShard(ctx.storage.directory, ctx.storage.shards, intArg(positionals[0], 'shard id'));
+      return { json: s, text: `shard ${s.id} at ${s.address} is no longer registered` };
     },
   },
   ...(['close', 'open'] as const).map(

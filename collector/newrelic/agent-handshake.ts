@@ -1,5 +1,6 @@
 import { AuthError, InputError, NotFoundError, RetryableError } from '../../lib/errors.js';
 import type { Account, Directory } from '../../lib/directory/directory.js';
+import { keyEpoch } from '../../lib/directory/key-epoch.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
 import { connectReply } from './agent-replies.js';
@@ -25,18 +26,37 @@ const MAX_CACHED_KEYS = 10_000;
  * account's shard, and signs all of it into the run id.
  */
 export class AgentHandshake {
-  readonly #keys = new Map<string, { account: Account; until: number }>();
+  readonly #keys = new Map<string, { account: Account; until: number; epoch: number }>();
 
   constructor(private readonly d: HandshakeDeps) {}
 
-  /** The account of a license key (cached for a minute); AuthError (401) when unknown. */
+  /**
+   * The account of a license key (cached for a minute, and only while no key was rotated: key-epoch.ts);
+   * AuthError (401) when unknown. While the directory cannot be read, a cached answer is used.
+   */
   async account(licenseKey: string): Promise<Account> {
     const hit = this.#keys.get(licenseKey);
-    if (hit && hit.until > Date.now()) return hit.account;
-    const account = await directoryCall(() => this.d.directory.accountByLicenseKey(licenseKey));
-    if (!account) throw new AuthError('cannot connect agent: unknown license key');
+    let epoch: number;
+    try {
+      epoch = await directoryCall(() => keyEpoch(this.d.directory));
+    } catch (err) {
+      if (hit) return hit.account;
+      throw err;
+    }
+    if (hit && hit.until > Date.now() && hit.epoch === epoch) return hit.account;
+    let account: Account | undefined;
+    try {
+      account = await directoryCall(() => this.d.directory.accountByLicenseKey(licenseKey));
+    } catch (err) {
+      if (hit && err instanceof RetryableError) return hit.account;
+      throw err;
+    }
+    if (!account) {
+      this.#keys.delete(licenseKey);
+      throw new AuthError('cannot connect agent: unknown license key');
+    }
     if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-    this.#keys.set(licenseKey, { account, until: Date.now() + KEY_TTL_MS });
+    this.#keys.set(licenseKey, { account, until: Date.now() + KEY_TTL_MS, epoch });
     return account;
   }
 

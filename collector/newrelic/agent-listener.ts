@@ -1,5 +1,6 @@
-import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf } from '../../lib/errors.js';
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, retryAfterOf } from '../../lib/errors.js';
 import { PastRetentionError } from '../../lib/shard/minute-retention.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
 import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
 import type { CollectorSettings } from '../collector-config.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
@@ -60,7 +61,8 @@ export class AgentListener {
       contentLength: /^[0-9]{1,12}$/.test(len) ? Number(len) : undefined,
     };
     this.#inProgress++;
-    void this.#serve(res, head).finally(() => this.#inProgress--);
+    // Every database statement of the request is bounded (a frozen shard gives a 503, not a hang).
+    void withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#serve(res, head)).finally(() => this.#inProgress--);
   };
 
   async #serve(res: HttpResponse, head: RequestHead): Promise<void> {
@@ -98,7 +100,7 @@ export class AgentListener {
       if (status === 503 && cause instanceof Error) this.d.log.warn(`${method} answered 503 (${(err as Error).message}): ${cause.message}`);
       this.d.metrics.rejected.inc({ reason: reasonOf(err, status) });
       const headers: Record<string, string> = {};
-      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      const retryAfter = retryAfterOf(err);
       if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
       if (!isAborted(res)) sendJson(res, status, exceptionReply(status, publicMessageOf(err)), headers);
     } finally {
@@ -118,6 +120,11 @@ export class AgentListener {
         break;
     }
     const claims = this.d.token.verify(q.runId!, q.licenseKey);
+    // The key must still be the account's (a rotated one is refused within seconds, key-epoch.ts).
+    const holder = await this.d.handshake.account(q.licenseKey).catch((err: unknown) => {
+      throw err instanceof AuthError ? new AuthError('cannot accept run id: its license key was revoked (reconnect with the new key)') : err;
+    });
+    if (holder.id !== claims.accountId) throw new AuthError('cannot accept run id: its license key now belongs to another account (reconnect)');
     switch (q.method) {
       case 'metric_data': {
         const s = this.d.settings;

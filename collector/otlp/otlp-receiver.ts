@@ -1,7 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError } from '../../lib/errors.js';
+import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError, retryAfterOf } from '../../lib/errors.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
+import { keyEpoch } from '../../lib/directory/key-epoch.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
 import { checkRequestRows } from '../../lib/shard/request-rows.js';
@@ -54,7 +56,7 @@ export class OtlpReceiver {
   readonly #lock = new KeyedLock(32, { action: 'accept metrics export', holders: 'exports of the same sender' });
   readonly #ids: OtlpIds;
   /** License key → account (misses too), briefly: LRU-bounded (keys are ≤ a few hundred bytes each). */
-  readonly #keys = new LRUCache<string, { accountId: number | undefined; until: number }>({ max: 10_000 });
+  readonly #keys = new LRUCache<string, { accountId: number | undefined; until: number; epoch: number }>({ max: 10_000 });
   readonly #inflight = new Set<Promise<unknown>>();
 
   static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
@@ -79,7 +81,7 @@ export class OtlpReceiver {
 
   /** Handles one request; never throws (every failure becomes an OTLP error answer). */
   handle(req: OtlpRequest): Promise<OtlpAnswer> {
-    const p = this.#handle(req);
+    const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#handle(req));
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
     return p;
@@ -209,12 +211,17 @@ export class OtlpReceiver {
   async #account(key: string): Promise<number> {
     const now = Date.now();
     let hit = this.#keys.get(key);
-    if (!hit || hit.until < now) {
+    // Trusted only while no key was rotated (key-epoch.ts); the last known epoch while the directory is down.
+    const epoch = await keyEpoch(this.deps.directory).catch((err: Error) => {
+      if (hit) return hit.epoch;
+      throw new RetryableError(`cannot check api-key: the directory is unavailable (${err.message})`, 5);
+    });
+    if (!hit || hit.until < now || hit.epoch !== epoch) {
       const account = await this.deps.directory.accountByLicenseKey(key).catch((err: Error) => {
         this.deps.log.warn(`cannot check api-key: ${err.message}`);
         throw new RetryableError('cannot check api-key: the directory is unavailable', 5);
       });
-      hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000) };
+      hit = { accountId: account?.id, until: now + (account ? 60_000 : 10_000), epoch };
       this.#keys.set(key, hit);
     }
     if (hit.accountId === undefined) throw new AuthError('cannot accept metrics export: the api-key is not a license key of any account', 403);
@@ -234,7 +241,8 @@ export class OtlpReceiver {
     const cause = (err as { cause?: unknown } | undefined)?.cause;
     if (status === 503 && cause instanceof Error) this.deps.log.warn(`otlp: answered 503 (${(err as Error).message}): ${cause.message}`);
     const headers: Record<string, string> = {};
-    if (err instanceof RetryableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    const retryAfter = retryAfterOf(err);
+    if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
     return this.#answer(format, status, encodeStatus(format, status, publicMessageOf(err)), headers);
   }
 }

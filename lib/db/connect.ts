@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { Kysely, MysqlDialect } from 'kysely';
@@ -31,6 +32,54 @@ export interface PoolOptions extends Credentials {
   connectTimeout?: number;
 }
 
+/**
+ * The bound on every statement run on behalf of a request (harvests, OTLP exports, dashboard reads):
+ * code running inside withStatementTimeout(ms, fn) — including the writer batches it starts — has
+ * each statement fail after ms with PROTOCOL_SEQUENCE_TIMEOUT (a 503 with Retry-After at the edge,
+ * lib/errors.ts), and the connection that waited is destroyed (a frozen server cannot hold it).
+ * Work outside such a scope (rollups, moves, migrations at start) is not bounded here.
+ */
+const statementScope = new AsyncLocalStorage<number>();
+
+/** Default bound for request paths: with the 3 s connect timeout, a 503 comes within 10 s. */
+export const REQUEST_STATEMENT_TIMEOUT_MS = 5000;
+
+export function withStatementTimeout<T>(ms: number, fn: () => T): T {
+  return statementScope.run(ms, fn);
+}
+
+/** The statement bound in force here (undefined: none). */
+export function statementTimeout(): number | undefined {
+  return statementScope.getStore();
+}
+
+type Callback = (err: (Error & { code?: string }) | null, ...rest: unknown[]) => void;
+
+/** Gives every statement of `conn` started inside a statement scope its timeout (see above). */
+function boundStatements(conn: any): void {
+  for (const method of ['query', 'execute'] as const) {
+    const original = conn[method];
+    if (typeof original !== 'function') continue;
+    conn[method] = function (this: unknown, sql: any, values?: any, cb?: any) {
+      const ms = statementScope.getStore();
+      if (ms === undefined) return original.call(conn, sql, values, cb);
+      const destroyOnTimeout = (done: Callback): Callback => (err, ...rest) => {
+        if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
+        done(err, ...rest);
+      };
+      if (sql && typeof sql === 'object' && typeof sql.start === 'function') {
+        // A command object made by the pool (pool.query): set its timeout before it starts.
+        if (!sql.timeout) sql.timeout = ms;
+        if (typeof sql.onResult === 'function') sql.onResult = destroyOnTimeout(sql.onResult);
+        return original.call(conn, sql, values, cb);
+      }
+      const options = typeof sql === 'string' ? { sql, timeout: ms } : { ...sql, timeout: sql.timeout || ms };
+      if (typeof values === 'function') return original.call(conn, options, destroyOnTimeout(values));
+      return original.call(conn, options, values, typeof cb === 'function' ? destroyOnTimeout(cb) : cb);
+    };
+  }
+}
+
 /** A connection pool with both APIs: `promise` for our SQL, `kysely` for typed queries. */
 export interface DbPool<DB> {
   address: ServerAddress;
@@ -57,6 +106,7 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
     multipleStatements: false,
     charset: 'utf8mb4_bin',
   });
+  pool.on('connection', boundStatements);
   const kysely = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
   let ended: Promise<void> | undefined;
   return {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { DbPool } from '../db/connect.js';
 import { formatAddress, parseAddress } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Account, Application, DirectoryDatabase, NewAccount, Shard, ShardState } from './directory-database.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
 
@@ -96,6 +96,23 @@ export class Directory {
   async shortestMinuteRetentionDays(): Promise<number> {
     const r = await this.db.kysely.selectFrom('plans').select((eb) => eb.fn.min('minute_days').as('d')).executeTakeFirst();
     return Number(r?.d ?? 0);
+  }
+
+  /**
+   * Unregisters a shard that holds no account and is part of no unfinished move. Serialised with
+   * account creation (the assignment cursor's lock), so no account lands on it meanwhile.
+   */
+  async removeShard(id: number): Promise<Shard> {
+    const shard = await this.getShard(id);
+    await this.db.kysely.transaction().execute(async (trx) => {
+      await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+      const accounts = await trx.selectFrom('accounts').select(sql<number>`COUNT(*)`.as('n')).where('shard_id', '=', id).executeTakeFirstOrThrow();
+      if (Number(accounts.n) > 0) throw new ConflictError(`cannot remove shard ${id}: it holds ${accounts.n} account(s); move them away first (apm accounts move <account> --to <shard>)`);
+      const [moves] = (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM account_moves WHERE active = 1 AND (from_shard = ${id} OR to_shard = ${id})`.execute(trx)).rows;
+      if (Number(moves?.n ?? 0) > 0) throw new ConflictError(`cannot remove shard ${id}: an unfinished move involves it; finish or roll it back first (apm accounts moves)`);
+      await trx.deleteFrom('shards').where('id', '=', id).execute();
+    });
+    return shard;
   }
 
   async plans(): Promise<string[]> {

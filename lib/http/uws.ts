@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
-import { httpStatusOf, PayloadTooLargeError, publicMessageOf, RetryableError } from '../errors.js';
+import { httpStatusOf, PayloadTooLargeError, publicMessageOf, RetryableError, retryAfterOf } from '../errors.js';
 
 /**
  * uWebSockets.js, loaded once. The registry build falls back to a slow pure-Node implementation when
@@ -107,7 +107,8 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, heade
 export function sendError(res: HttpResponse, err: unknown, headers: Record<string, string> = {}): void {
   const status = httpStatusOf(err);
   const extra: Record<string, string> = { ...headers };
-  if (err instanceof RetryableError) extra['Retry-After'] = String(err.retryAfterSeconds);
+  const retryAfter = retryAfterOf(err);
+  if (retryAfter !== undefined) extra['Retry-After'] = String(retryAfter);
   sendJson(res, status, { error: publicMessageOf(err) }, extra);
 }
 

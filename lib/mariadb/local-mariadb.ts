@@ -1,7 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { acquireDir } from './data-dir-lock.js';
 import { ensureMariadb } from './mariadb-install.js';
 import { mariadbArgs, type MariadbSettings } from './mariadb-settings.js';
 import type { ServerAddress } from '../db/connect.js';
@@ -40,28 +42,16 @@ function installExitHook(): void {
   });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-/** A server left running by a parent that was killed outright: stop it before reusing its data. */
-async function stopStale(pidFile: string, log: Log): Promise<void> {
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
-  log.info(`stopping a MariaDB server left running (pid ${pid}) before reusing its data directory`);
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 600 && processAlive(pid); i++) await sleep(100);
-  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }
 
 function tail(file: string, lines = 15): string {
@@ -80,6 +70,7 @@ function tail(file: string, lines = 15): string {
 export class LocalMariadb {
   readonly servers: LocalServer[] = [];
   readonly #children: ChildProcess[] = [];
+  readonly #locks: Array<{ release(): void }> = [];
   #stopping: Promise<void> | undefined;
 
   private constructor(private readonly log: Log) {}
@@ -118,7 +109,10 @@ export class LocalMariadb {
       ...(isRoot ? { user: 'root' } : {}),
     };
     fs.mkdirSync(settings.tmpDir, { recursive: true });
-    await stopStale(settings.pidFile, this.log);
+    // Never a server over a directory another process uses, and never stop what we did not start.
+    const lock = acquireDir(dir, index, port);
+    this.#locks.push(lock);
+    if (await accepts(port)) throw new Error(`cannot start MariaDB on port ${port}: another server already listens there (set APM_EMBEDDED_BASE_PORT to free ports)`);
     if (!fs.existsSync(path.join(dataDir, 'mysql'))) {
       fs.rmSync(dataDir, { recursive: true, force: true });
       const args = ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'];
@@ -128,6 +122,7 @@ export class LocalMariadb {
       if (r.status !== 0) throw new Error(`cannot initialise MariaDB data directory ${dataDir}: ${r.stderr || r.stdout}`);
     }
     const child = spawn(bins.mariadbd, mariadbArgs(settings), { stdio: 'ignore' });
+    if (child.pid !== undefined) lock.update(child.pid);
     live.add(child);
     this.#children.push(child);
     let exited: string | undefined;
@@ -152,7 +147,8 @@ export class LocalMariadb {
     this.servers.push({ index, address, dataDir, socket: settings.socket, errorLog: settings.errorLog });
   }
 
-  /** Clean shutdown (SIGTERM, wait; SIGKILL only after 60 s). Idempotent. */
+  /** Clean shutdown of the servers this object started (SIGTERM, wait; SIGKILL only after 60 s), then
+   * their directory locks are released. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= Promise.all(
       this.#children.map(async (child) => {
@@ -163,7 +159,9 @@ export class LocalMariadb {
         await done;
         clearTimeout(timer);
       }),
-    ).then(() => undefined);
+    ).then(() => {
+      for (const lock of this.#locks) lock.release();
+    });
     return this.#stopping;
   }
 }

@@ -1,7 +1,7 @@
-import { InputError, NotFoundError, RetryableError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError, RetryableError } from '../errors.js';
 import { ensureFenceRows, fenceOf, setFence } from '../shard/account-fence.js';
 import { accountRowTables, deleteAccountRows } from './account-rows.js';
-import { cleanupPhase, rollbackPhase } from './move-cleanup.js';
+import { cleanupPhase, rollbackPhase, targetRowsOf } from './move-cleanup.js';
 import { dropPeriodTables, periodTablesOn, resolveOptions, SimulatedCrash, utcConnection, waitForRollupLock, type MoveRun, type MoverOptions, type ResolvedOptions } from './move-context.js';
 import { copyPhase, syncPhase } from './move-copy.js';
 import { MoveJournal, type Move, type MoveLock } from './move-journal.js';
@@ -10,10 +10,7 @@ import type { RollupLock } from '../shard/rollup-lock.js';
 import { commitSwitch, switchPhase } from './move-switch.js';
 import { type Log } from '../log/log.js';
 
-/** A conflict with the state of things (an unfinished move, a running one): HTTP 409. */
-export class ConflictError extends InputError {
-  override readonly status: number = 409;
-}
+export { ConflictError };
 
 export interface MoveStatus extends Move {
   recovery: Recovery;
@@ -41,16 +38,20 @@ export class AccountMover {
   }
 
   /** Moves the account and resolves when the move is done (or rejects where it stopped). */
-  async move(accountId: number, toShard: number, signal?: AbortSignal): Promise<Move> {
-    return (await this.begin(accountId, toShard, signal)).done;
+  async move(accountId: number, toShard: number, signal?: AbortSignal, opts: { force?: boolean } = {}): Promise<Move> {
+    return (await this.begin(accountId, toShard, signal, opts)).done;
   }
 
-  /** Checks, journals and locks a new move, then runs it in the background. */
-  async begin(accountId: number, toShard: number, signal?: AbortSignal): Promise<MoveHandle> {
+  /** Checks, journals and locks a new move, then runs it in the background. A closed target (a shard
+   * being drained) is refused unless `force`. */
+  async begin(accountId: number, toShard: number, signal?: AbortSignal, opts: { force?: boolean } = {}): Promise<MoveHandle> {
     const d = this.#o.directory;
     const account = await d.getAccount(accountId);
     if (account.shardId === toShard) throw new InputError(`cannot move account ${accountId}: it already lives on shard ${toShard}`);
-    await d.getShard(toShard);
+    const target = await d.getShard(toShard);
+    if (target.state !== 'open' && !opts.force) {
+      throw new ConflictError(`cannot move account ${accountId} to shard ${toShard}: that shard is closed (taken out of the assignment queue, perhaps being drained); open it first (apm shards open ${toShard}) or move anyway with --force ("force": true in the admin API)`);
+    }
     const active = await this.journal.active(accountId);
     if (active) throw new ConflictError(`cannot move account ${accountId}: ${(await this.#recovery(active)).message}`);
     const [src, dst] = await Promise.all([this.#store(account.shardId), this.#store(toShard)]);
@@ -66,6 +67,7 @@ export class AccountMover {
       throw err;
     }
     try {
+      await this.journal.setTargetBefore(move.id, await targetRowsOf(dst.pool, accountId));
       for (const t of await accountRowTables(dst.pool)) if (t.mode !== 'counters') await deleteAccountRows(dst.pool, t.name, accountId);
       await setFence(dst.pool, accountId, 'away', move.id);
       await ensureFenceRows(src.pool, [accountId]);

@@ -1,4 +1,5 @@
-import { fenceOf, setFence } from '../shard/account-fence.js';
+import { fenceOf, setFence, type FenceState } from '../shard/account-fence.js';
+import type { TargetBefore } from './move-journal.js';
 import { accountRowTables, copyAccountRows, deleteAccountRows } from './account-rows.js';
 import { dropPeriodTables, periodTablesOn, report, sleep, type MoveRun } from './move-context.js';
 
@@ -30,10 +31,20 @@ export async function cleanupPhase(run: MoveRun): Promise<void> {
   report(run, 'done');
 }
 
+/** The target's fence and id-counter rows of the account, recorded before a move touches it. */
+export async function targetRowsOf(pool: import('mysql2/promise').Pool, accountId: number): Promise<TargetBefore> {
+  const [fences] = await pool.query<any[]>('SELECT state, move_id FROM account_fences WHERE account_id = ?', [accountId]);
+  const [counters] = await pool.query<any[]>('SELECT 1 FROM account_counters WHERE account_id = ?', [accountId]);
+  const f = fences[0];
+  return { fence: f ? { state: String(f.state), moveId: f.move_id === null ? null : Number(f.move_id) } : null, counters: counters.length > 0 };
+}
+
 /**
  * Rolls a move back while the directory still points at the source: the target forgets everything it
- * was given (tables, registry rows, per-account rows; its fence row says 'away'), then the source's
- * fence is lifted if this move had raised it.
+ * was given (tables, registry rows, per-account rows) and its fence and id-counter rows go back to what
+ * they were before the move (none, for a target that never held the account), then the source's fence
+ * is lifted if this move had raised it. The target stays 'away' while it forgets, so no writer can
+ * write there meanwhile.
  */
 export async function rollbackPhase(run: MoveRun): Promise<void> {
   const acct = run.move.accountId;
@@ -42,6 +53,12 @@ export async function rollbackPhase(run: MoveRun): Promise<void> {
   await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
   await dropPeriodTables(run.dstConn, acct, await periodTablesOn(run.dstConn, acct));
   for (const t of await accountRowTables(run.dstConn)) if (t.mode !== 'counters') await deleteAccountRows(run.dstConn, t.name, acct);
+  const before = await run.journal.targetBefore(run.move.id);
+  if (before) {
+    if (!before.counters) await run.dstConn.query('DELETE FROM account_counters WHERE account_id = ?', [acct]);
+    if (before.fence === null) await run.dstConn.query('DELETE FROM account_fences WHERE account_id = ? AND move_id = ?', [acct, run.move.id]);
+    else await setFence(run.dst.pool, acct, before.fence.state as FenceState, before.fence.moveId);
+  }
   run.dst.forgetTables(acct);
   run.dst.dictionary.forgetAccount(acct);
   const f = await fenceOf(run.src.pool, acct);

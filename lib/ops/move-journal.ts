@@ -31,6 +31,12 @@ export interface VerifiedSummary {
   accountRows: Record<string, number>;
 }
 
+/** The target's fence row and id-counter row of the account before a move (null / false: none). */
+export interface TargetBefore {
+  fence: { state: string; moveId: number | null } | null;
+  counters: boolean;
+}
+
 export type MovePatch = Partial<Pick<Move, 'state' | 'tablesTotal' | 'tablesDone' | 'rowsCopied' | 'fencedMs' | 'verified' | 'error'>>;
 
 function toMove(r: any): Move {
@@ -94,6 +100,18 @@ export class MoveJournal {
       }
       throw err;
     }
+  }
+
+  /** Records what the target held of the account before the move touched it (see move-cleanup.ts rollbackPhase). */
+  async setTargetBefore(id: number, before: TargetBefore): Promise<void> {
+    await this.pool.query('UPDATE account_moves SET target_before = ? WHERE id = ?', [JSON.stringify(before), id]);
+  }
+
+  /** What setTargetBefore recorded; undefined for moves journaled before it existed. */
+  async targetBefore(id: number): Promise<TargetBefore | undefined> {
+    const [rows] = await this.pool.query<any[]>('SELECT target_before FROM account_moves WHERE id = ?', [id]);
+    const text = rows[0]?.target_before;
+    return typeof text === 'string' ? (JSON.parse(text) as TargetBefore) : undefined;
   }
 
   async get(id: number): Promise<Move> {

@@ -100,3 +100,28 @@ export function recheckTables(snapshot: readonly RegistryEntry[], current: reado
     .map((t) => t.name);
 }
 
+/**
+ * Inside the write fence, only the delta: of the tables to compare again (recheckTables), those the
+ * pass just before the fence found equal are skipped when their registry entry is unchanged since and
+ * the server reports no commit into them since that pass began. `updatedAt` is InnoDB's UPDATE_TIME
+ * per table (Unix seconds, set at commit; null when unknown, e.g. after a restart or an eviction from
+ * the dictionary cache: such a table is compared again). `startedAt` is the server's clock when the
+ * pre-fence pass began (same clock, whole seconds); a commit in that same second counts as after it.
+ */
+export function fenceDelta(
+  candidates: readonly string[],
+  pre: { equal: ReadonlySet<string>; registry: readonly RegistryEntry[]; startedAt: number },
+  current: readonly RegistryEntry[],
+  updatedAt: ReadonlyMap<string, number | null>,
+): string[] {
+  const before = new Map(pre.registry.map((t) => [t.name, t]));
+  const now = new Map(current.map((t) => [t.name, t]));
+  return candidates.filter((name) => {
+    const a = before.get(name);
+    const b = now.get(name);
+    if (!a || !b || !pre.equal.has(name)) return true;
+    if (a.state !== b.state || a.rolledAt !== b.rolledAt) return true;
+    const u = updatedAt.get(name);
+    return u === undefined || u === null || u >= Math.floor(pre.startedAt);
+  });
+}

@@ -3,7 +3,8 @@ import { accountRowTables, copyAccountRows, type AccountRowTable } from './accou
 import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import type { VerifiedSummary } from './move-journal.js';
-import { recheckTables } from './move-plan.js';
+import { fenceDelta } from './move-plan.js';
+import { candidatesOf, preFencePass, updateTimes } from './move-prefence.js';
 import { ident } from './row-hash-sql.js';
 import { copyRows, syncPeriodTable, tableColumns } from './table-sync.js';
 import { type Log } from '../log/log.js';
@@ -85,20 +86,21 @@ async function copyRegistry(run: MoveRun): Promise<void> {
   }
 }
 
-/** One attempt: fence, catch up, compare, hand over. Returns how long writes were fenced (ms). */
+/** One attempt: compare again, fence, catch up the delta, compare, hand over. Returns how long writes were fenced (ms). */
 async function attempt(run: MoveRun, snap: SyncSnapshot): Promise<{ fencedMs: number; verified: VerifiedSummary }> {
   const acct = run.move.accountId;
-  const started = Date.now();
+  const pre = await preFencePass(run, snap);
   report(run, 'switching', 'fencing writes');
   await run.lock.check();
+  const started = Date.now();
   await raiseFence(run);
   checkpoint(run, 'fenced');
   const keep = leaseKeeper(run);
   const current = await readRegistry(run.srcConn, acct);
-  const recheck = new Set(recheckTables(snap.tables, current, snap.at));
-  for (const t of current) if (!snap.equal.has(t.name)) recheck.add(t.name);
-  // Rows per table as last compared equal: in the sync pass, or again here for what may have changed.
-  const verifiedRows = new Map(snap.equal);
+  const candidates = candidatesOf(snap, current);
+  const recheck = new Set(fenceDelta(candidates, { equal: new Set(pre.equal.keys()), registry: pre.registry, startedAt: pre.startedAt }, current, await updateTimes(run.srcConn, candidates)));
+  // Rows per table as last compared equal: in the sync pass, just before the fence, or again here.
+  const verifiedRows = new Map([...snap.equal, ...pre.equal]);
   for (const t of current) {
     if (!recheck.has(t.name)) continue;
     const r = await syncPeriodTable(run.srcConn, run.dstConn, periodTableOf(run.src, run.dst, t), { chunkRows: run.o.chunkRows, verify: true, onRows: (n) => (run.move.rowsCopied += n) });

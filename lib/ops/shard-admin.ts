@@ -13,7 +13,8 @@ export interface AddedShard extends Shard {
 /**
  * Registers a shard server and prepares it (database, migrations: templates, registry, dictionary,
  * fences). It is registered closed first and joins the assignment queue (`state`, default open) only
- * once it is prepared, so a server that cannot be reached never receives new accounts.
+ * once it is prepared, so a server that cannot be reached never receives new accounts; when it cannot
+ * be prepared its registration is removed again.
  */
 export async function addShard(directory: Directory, shards: ShardRegistry, address: string, state: ShardState = 'open'): Promise<AddedShard> {
   let normal: string;
@@ -28,7 +29,9 @@ export async function addShard(directory: Directory, shards: ShardRegistry, addr
   try {
     store = await shards.storeFor(shard.id);
   } catch (err) {
-    throw new RetryableError(`cannot prepare shard ${shard.id} at ${normal}: ${(err as Error).message} (it stays closed; run the command again once the server is up)`, 10);
+    // A server that cannot be prepared is not registered (one registered before stays as it was).
+    if (!existed) await directory.removeShard(shard.id).catch(() => undefined);
+    throw new RetryableError(`cannot add shard at ${normal}: ${(err as Error).message} (${existed ? 'it stays registered as before' : 'nothing was registered'}; run the command again once the server is up)`, 10);
   }
   const final = await directory.setShardState(shard.id, state);
   return {
@@ -36,4 +39,11 @@ export async function addShard(directory: Directory, shards: ShardRegistry, addr
     existed,
     templates: { minute: store.newestTemplateVersion('minute'), hour: store.newestTemplateVersion('hour'), day: store.newestTemplateVersion('day') },
   };
+}
+
+/** Unregisters a shard holding no account and no unfinished move (Directory.removeShard) and closes its pool. */
+export async function removeShard(directory: Directory, shards: ShardRegistry, id: number): Promise<Shard> {
+  const removed = await directory.removeShard(id);
+  await shards.drop(id);
+  return removed;
 }

@@ -51,9 +51,23 @@ export interface CopyOptions {
 }
 
 /**
+ * mysql2's text-protocol float parser (3.x, packet.js parseFloat) builds values digit by digit and
+ * misreads some 17-digit doubles (9.092989999999999 comes back as 9.09299). Every read that copies or
+ * compares values passes this typeCast: DOUBLE and FLOAT columns parsed by Number(), which is exact.
+ */
+export function exactDoubles(field: { type: string; string(): string | null }, next: () => unknown): unknown {
+  if (field.type === 'DOUBLE' || field.type === 'FLOAT') {
+    const text = field.string();
+    return text === null ? null : Number(text);
+  }
+  return next();
+}
+
+/**
  * Copies the rows of `spec` from src to dst in key order, `chunkRows` at a time (memory stays bounded
- * by one chunk). Values travel as mysql2 gives them: numbers (doubles print in shortest exact form),
- * strings for BIGINTs past 2^53 and for timestamps, Buffers for binary columns. Returns rows copied.
+ * by one chunk). Values travel as mysql2 gives them, doubles read exactly (exactDoubles; they print
+ * in shortest exact form), strings for BIGINTs past 2^53 and for timestamps, Buffers for binary
+ * columns. Returns rows copied.
  */
 export async function copyRows(src: Queryable, dst: Queryable, spec: CopySpec, o: CopyOptions): Promise<number> {
   const keyIdx = spec.keys.map((k) => {
@@ -67,7 +81,7 @@ export async function copyRows(src: Queryable, dst: Queryable, spec: CopySpec, o
   for (;;) {
     o.signal?.throwIfAborted();
     const q = chunkSql(spec.table, spec.columns, spec.keys, o.chunkRows, spec.where, after);
-    const [rows] = await src.query<any[]>({ sql: q.sql, values: q.params, rowsAsArray: true });
+    const [rows] = await src.query<any[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: exactDoubles as any });
     if (rows.length === 0) return copied;
     await dst.query(insert, [rows]);
     copied += rows.length;

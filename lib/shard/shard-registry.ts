@@ -75,6 +75,14 @@ export class ShardRegistry {
     return Promise.all(shards.map((s) => this.storeFor(s.id)));
   }
 
+  /** Closes and forgets the store of a shard (after it was unregistered). */
+  async drop(shardId: number): Promise<void> {
+    const p = this.#stores.get(shardId);
+    this.#stores.delete(shardId);
+    const store = await p?.catch(() => undefined);
+    await store?.close();
+  }
+
   async close(): Promise<void> {
     const stores = await Promise.allSettled([...this.#stores.values()]);
     this.#stores.clear();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blocksWrites } from '../../lib/shard/account-fence.js';
 import { classifyRowTable } from '../../lib/ops/account-rows.js';
-import { copyOrder, recheckTables, recoveryOf, type MoveFacts, type RegistryEntry } from '../../lib/ops/move-plan.js';
+import { copyOrder, fenceDelta, recheckTables, recoveryOf, type MoveFacts, type RegistryEntry } from '../../lib/ops/move-plan.js';
 import { differingPeriods } from '../../lib/ops/table-sync.js';
 
 const move = (state: MoveFacts['state']): MoveFacts => ({ id: 7, accountId: 5, fromShard: 1, toShard: 2, state, tablesTotal: 40, tablesDone: 12 });
@@ -88,5 +88,20 @@ describe('fences and periods', () => {
     const dst = new Map([[60, '1:a'], [120, '2:x'], [240, '1:d']]);
     expect(differingPeriods(src, dst)).toEqual([120, 180, 240]);
     expect(differingPeriods(src, src)).toEqual([]);
+  });
+});
+
+describe('fenceDelta: what the fenced part of a switch compares', () => {
+  const reg = [entry('a', 0, 3600, 'open', null), entry('b', 3600, 7200, 'open', null), entry('c', 7200, 10800, 'done', 'r1'), entry('d', 10800, 14400, 'open', null), entry('e', 0, 1, 'open', null)];
+  const pre = { equal: new Set(['a', 'b', 'c', 'd']), registry: reg, startedAt: 5000.7 };
+  it('skips tables equal before the fence with no commit since; keeps the rest', () => {
+    const updated = new Map<string, number | null>([['a', 4999], ['b', 5000], ['c', 100], ['d', null], ['e', 10]]);
+    // a: last commit before the pass; b: commit in the pass's second; d: unknown; e: not equal before.
+    expect(fenceDelta(['a', 'b', 'c', 'd', 'e'], pre, reg, updated)).toEqual(['b', 'd', 'e']);
+  });
+  it('a registry change since the pass (rolled, dirty, new) or an unknown table is compared again', () => {
+    const now = [entry('a', 0, 3600, 'dirty', null), entry('b', 3600, 7200, 'open', null), entry('c', 7200, 10800, 'done', 'r2'), entry('f', 0, 1, 'open', null)];
+    const updated = new Map<string, number | null>([['a', 1], ['b', 1], ['c', 1], ['f', 1]]);
+    expect(fenceDelta(['a', 'b', 'c', 'f', 'gone'], pre, now, updated)).toEqual(['a', 'c', 'f', 'gone']);
   });
 });
