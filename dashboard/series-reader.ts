@@ -61,7 +61,18 @@ export class SeriesReader {
     now: number,
     mode: 'series' | 'total' = 'series',
   ): Promise<SeriesResult> {
-    const resolution = this.resolutionFor(account, window, now);
+    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode);
+  }
+
+  /** read() at a resolution the caller chose (the Prometheus API picks it by step and range). */
+  async readAt(
+    store: ShardStore,
+    account: Account,
+    applicationId: number,
+    metrics: ReadonlyArray<MetricName & { id?: number }>,
+    resolution: Resolution,
+    mode: 'series' | 'total' = 'series',
+  ): Promise<SeriesResult> {
     const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
     const agentId = await applicationAgent(store, account.id, applicationId);
     if (agentId === undefined || metrics.length === 0) return empty;

@@ -1,0 +1,83 @@
+import type { Matcher } from './promql-ast.js';
+
+/**
+ * The values PromQL evaluates to, at one evaluation time. Times are milliseconds (as in Prometheus);
+ * labels are plain records whose empty values mean "absent".
+ */
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+/** A stored series over the read window: sample times ascending. */
+export interface Series {
+  labels: Labels;
+  /** Sample times, ms: the end of each row period (or SQL bucket) the value stands for. */
+  ts: number[];
+  vs: number[];
+  /**
+   * true: each value is a delta (calls, seconds… counted during its period, as the store keeps
+   * counters); false: a gauge of its period (min, max, Apdex threshold).
+   */
+  delta: boolean;
+  /** Milliseconds each sample stands for (the row period, or the SQL bucket it was summed into). */
+  period: number;
+}
+
+/** The points of one series inside a range: a slice of a Series. */
+export interface RangePoints {
+  labels: Labels;
+  ts: number[];
+  vs: number[];
+  delta: boolean;
+  period: number;
+}
+
+export type Value =
+  | { type: 'vector'; v: Sample[] }
+  | { type: 'matrix'; v: RangePoints[] }
+  | { type: 'scalar'; v: number }
+  | { type: 'string'; v: string };
+
+export const NAME = '__name__';
+
+/** A canonical key of a label set (sorted names, empty values dropped). */
+export function labelsKey(l: Labels): string {
+  return JSON.stringify(Object.keys(l).filter((k) => l[k] !== '').sort().map((k) => [k, l[k]]));
+}
+
+export function withoutName(l: Labels): Labels {
+  if (!(NAME in l)) return l;
+  const { [NAME]: _, ...rest } = l;
+  return rest;
+}
+
+/** Labels with sorted names and no empty values. */
+export function canonical(l: Labels): Labels {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(l).sort()) if (l[k] !== '') out[k] = l[k]!;
+  return out;
+}
+
+export function compileMatcher(m: Matcher): (value: string) => boolean {
+  switch (m.type) {
+    case '=':
+      return (v) => v === m.value;
+    case '!=':
+      return (v) => v !== m.value;
+    case '=~': {
+      const re = new RegExp(`^(?:${m.value})$`, 's');
+      return (v) => re.test(v);
+    }
+    case '!~': {
+      const re = new RegExp(`^(?:${m.value})$`, 's');
+      return (v) => !re.test(v);
+    }
+  }
+}
+
+export function matchesAll(matchers: readonly Matcher[], labels: Labels): boolean {
+  return matchers.every((m) => compileMatcher(m)(labels[m.name] ?? ''));
+}
