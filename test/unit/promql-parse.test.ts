@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { parsePromQL } from '../../dashboard/prometheus/promql-parse.js';
+import { durationSeconds, stringValue } from '../../dashboard/prometheus/promql-literals.js';
+import { formatValue } from '../../dashboard/prometheus/prom-format.js';
+import { parseDuration, parseTime } from '../../dashboard/prometheus/prom-params.js';
+
+describe('PromQL through the Prometheus grammar', () => {
+  it('selectors with all four matcher kinds, ranges and offsets', () => {
+    expect(parsePromQL('rate(apm_calls_total{app="shop",metric=~"Web.*",scope!="",host!~"x|y"}[1h30m] offset -5m)')).toEqual({
+      kind: 'call',
+      name: 'rate',
+      args: [{
+        kind: 'matrix',
+        range: 5400,
+        selector: {
+          kind: 'selector',
+          offset: -300,
+          matchers: [
+            { name: '__name__', type: '=', value: 'apm_calls_total' },
+            { name: 'app', type: '=', value: 'shop' },
+            { name: 'metric', type: '=~', value: 'Web.*' },
+            { name: 'scope', type: '!=', value: '' },
+            { name: 'host', type: '!~', value: 'x|y' },
+          ],
+        },
+      }],
+    });
+  });
+
+  it('aggregations with the modifier before or after, and precedence of binary operators', () => {
+    expect(parsePromQL('topk(3, x) without (a)')).toMatchObject({ kind: 'aggregate', op: 'topk', param: { kind: 'number', value: 3 }, grouping: ['a'], without: true });
+    expect(parsePromQL('sum by (app) (x) / on(app) y > bool 2')).toMatchObject({
+      kind: 'binary', op: '>', returnBool: true,
+      lhs: { kind: 'binary', op: '/', matching: { on: true, labels: ['app'] }, lhs: { kind: 'aggregate', op: 'sum', grouping: ['app'] } },
+      rhs: { kind: 'number', value: 2 },
+    });
+  });
+
+  it('literals: durations, numbers, strings in the three quotings', () => {
+    expect(durationSeconds('1d2h3m4s')).toBe(93784);
+    expect(durationSeconds('90')).toBe(90);
+    expect(durationSeconds('250ms')).toBe(0.25);
+    expect(stringValue('"a\\"b\\n\\x41\\u00e9"')).toBe('a"b\nAé');
+    expect(stringValue("'it\\'s'")).toBe("it's");
+    expect(stringValue('`raw\\n`')).toBe('raw\\n');
+    expect(parsePromQL('0x10 + 1e3 + Inf')).toMatchObject({ lhs: { lhs: { value: 16 }, rhs: { value: 1000 } }, rhs: { value: Infinity } });
+  });
+});
+
+describe('API encoding and parameters', () => {
+  it.each([
+    [0.5, '0.5'], [1e21, '1000000000000000000000'], [1.5e-7, '0.00000015'], [-2.5e22, '-25000000000000000000000'],
+    [Number.NaN, 'NaN'], [Infinity, '+Inf'], [-Infinity, '-Inf'], [42, '42'],
+  ])('formatValue(%d) = %s', (v, s) => {
+    expect(formatValue(v)).toBe(s);
+  });
+
+  it('times in Unix seconds or RFC 3339, durations in seconds or PromQL form (ms)', () => {
+    expect(parseTime('1700000000.5', 'time')).toBe(1_700_000_000_500);
+    expect(parseTime('2026-11-23T10:00:00Z', 'time')).toBe(Date.UTC(2026, 10, 23, 10));
+    expect(parseTime('2026-11-23T11:00:00.250+01:00', 'time')).toBe(Date.UTC(2026, 10, 23, 10) + 250);
+    expect(() => parseTime('yesterday', 'start')).toThrow('invalid parameter "start"');
+    expect(parseDuration('15s', 'step')).toBe(15_000);
+    expect(parseDuration('0.5', 'step')).toBe(500);
+    expect(parseDuration('1m30s', 'step')).toBe(90_000);
+  });
+});
