@@ -1,4 +1,5 @@
 import type { DashboardFigure } from './dashboard-probe.js';
+import type { PrometheusFigure } from './prometheus-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
 
@@ -114,6 +115,9 @@ export interface PoolRunReport {
   ratio?: number;
   dashboard?: DashboardFigure[];
   historyRows?: number;
+  /** 24 h PromQL range queries through /prometheus (bench/prometheus-probe.ts). */
+  prometheus?: PrometheusFigure[];
+  prometheusMinuteRows?: number;
   rollup?: RollupFigures;
   beacons?: BeaconFigures;
   errors: string[];

@@ -93,8 +93,15 @@ export class AccountStorage implements PromStorage {
   async select(req: SelectRequest): Promise<Series[]> {
     const refs = await this.refs(req.matchers);
     const out: Series[] = [];
+    const families = new Set(refs.map((r) => r.family));
+    const [only] = families;
+    const sum = req.sumByApp && families.size === 1 && only!.delta;
     for (const app of new Set(refs.map((r) => r.app))) {
       const mine = refs.filter((r) => r.app === app);
+      if (sum) {
+        out.push(...(await this.readSum(app, mine, req)));
+        continue;
+      }
       const deltas = mine.filter((r) => r.family.delta);
       const gauges = mine.filter((r) => !r.family.delta);
       if (deltas.length > 0) out.push(...(await this.read(app, deltas, req, req.deltaBucket)));
@@ -103,28 +110,51 @@ export class AccountStorage implements PromStorage {
     return out;
   }
 
-  private async read(app: Application, refs: SeriesRef[], req: SelectRequest, bucket: number): Promise<Series[]> {
+  /** One series per application: the metrics' deltas of one family added up in SQL. */
+  private async readSum(app: Application, refs: SeriesRef[], req: SelectRequest): Promise<Series[]> {
+    const r = await this.readRows(app, refs, req, req.deltaBucket, true);
+    if (!r) return [];
+    const family = refs[0]!.family;
+    const sums = new Map<number, number>();
+    for (const rows of r.data.values()) for (const [b, t] of rows) sums.set(b, (sums.get(b) ?? 0) + t[family.field]);
+    const series = this.toSeries(sums, req, req.deltaBucket);
+    return series ? [{ ...series, labels: { __name__: family.name, app: app.name }, delta: true }] : [];
+  }
+
+  private async readRows(app: Application, refs: SeriesRef[], req: SelectRequest, bucket: number, sumMetrics: boolean) {
     const kind = KINDS.find((k) => ROW_PERIOD_SECONDS[k] === req.period)!;
     const from = Math.floor(req.from / bucket) * bucket;
     const to = Math.floor(req.to / bucket) * bucket;
-    if (to <= from) return [];
+    if (to <= from) return undefined;
     const resolution: Resolution = { kind, step: bucket, from, to, points: (to - from) / bucket };
     const metrics = [...new Map(refs.map((r) => [r.metric.id, r.metric])).values()];
-    const r = await this.reader.readAt(this.store, this.account, app.id, metrics, resolution);
+    return this.reader.readAt(this.store, this.account, app.id, metrics, resolution, 'series', sumMetrics);
+  }
+
+  /** Samples (bucket end → value) inside (from, to], ascending; undefined when none. */
+  private toSeries(values: Map<number, number>, req: SelectRequest, bucket: number): { ts: number[]; vs: number[]; period: number } | undefined {
+    const ts: number[] = [];
+    const vs: number[] = [];
+    for (const b of [...values.keys()].sort((x, y) => x - y)) {
+      const end = b + bucket;
+      if (end <= req.from || end > req.to) continue;
+      ts.push(end * 1000);
+      vs.push(values.get(b)!);
+    }
+    return ts.length > 0 ? { ts, vs, period: bucket * 1000 } : undefined;
+  }
+
+  private async read(app: Application, refs: SeriesRef[], req: SelectRequest, bucket: number): Promise<Series[]> {
+    const r = await this.readRows(app, refs, req, bucket, false);
+    if (!r) return [];
     const out: Series[] = [];
     for (const ref of refs) {
       const rows = r.data.get(metricKey(ref.metric));
       if (!rows) continue;
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (const b of [...rows.keys()].sort((x, y) => x - y)) {
-        const end = b + bucket;
-        if (end <= req.from || end > req.to) continue;
-        ts.push(end * 1000);
-        vs.push(rows.get(b)![ref.family.field]);
-      }
-      if (ts.length === 0) continue;
-      out.push({ labels: seriesLabels(ref.family.name, app.name, ref.metric.name, ref.metric.scope), ts, vs, delta: ref.family.delta, period: bucket * 1000 });
+      const values = new Map<number, number>();
+      for (const [b, t] of rows) values.set(b, t[ref.family.field]);
+      const series = this.toSeries(values, req, bucket);
+      if (series) out.push({ ...series, labels: seriesLabels(ref.family.name, app.name, ref.metric.name, ref.metric.scope), delta: ref.family.delta });
     }
     return out;
   }

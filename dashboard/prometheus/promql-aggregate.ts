@@ -8,8 +8,13 @@ import { canonical, labelsKey, NAME, type Labels, type Sample } from './promql-v
  */
 export function aggregate(a: Aggregate, v: readonly Sample[], k?: number): Sample[] {
   const groups = new Map<string, { labels: Labels; samples: Sample[] }>();
+  const cache = groupCache(a);
   for (const s of v) {
-    const labels = groupLabels(s.labels, a.grouping, a.without);
+    let labels = cache.get(s.labels);
+    if (labels === undefined) {
+      labels = groupLabels(s.labels, a.grouping, a.without);
+      cache.set(s.labels, labels);
+    }
     const key = labelsKey(labels);
     const g = groups.get(key) ?? { labels, samples: [] };
     groups.set(key, g);
@@ -24,6 +29,17 @@ export function aggregate(a: Aggregate, v: readonly Sample[], k?: number): Sampl
     out.push({ labels: g.labels, value: reduce(a.op, g.samples.map((s) => s.value)) });
   }
   return out;
+}
+
+/** Group labels per sample label set, per aggregation node (the same objects recur at every step). */
+const groupCaches = new WeakMap<Aggregate, WeakMap<Labels, Labels>>();
+function groupCache(a: Aggregate): WeakMap<Labels, Labels> {
+  let c = groupCaches.get(a);
+  if (!c) {
+    c = new WeakMap();
+    groupCaches.set(a, c);
+  }
+  return c;
 }
 
 function groupLabels(l: Labels, grouping: readonly string[], without: boolean): Labels {

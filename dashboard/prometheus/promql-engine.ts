@@ -20,6 +20,12 @@ export interface SelectRequest {
   period: number;
   /** Seconds per sample for delta series (a multiple of period); gauges always come per period. */
   deltaBucket: number;
+  /**
+   * The selector sits in `sum [by (app)] (rate|increase|sum_over_time(…))`: the storage may add the
+   * application's series up (in SQL) into one per application, labelled __name__ and app only, when
+   * they are deltas of one family (the sum of the rates is then the rate of the sum, exactly).
+   */
+  sumByApp: boolean;
 }
 
 export interface PromStorage {
@@ -93,7 +99,14 @@ function instantData(v: Value, t: number): QueryData {
 }
 
 /** Every selector with its range (0 for instant) and the function applied to it, if any. */
-function selectors(e: Expr, fn: string | undefined, out: Array<{ sel: VectorSelector; range: number; fn: string | undefined }>): void {
+interface Found {
+  sel: VectorSelector;
+  range: number;
+  fn: string | undefined;
+  sumByApp?: boolean;
+}
+
+function selectors(e: Expr, fn: string | undefined, out: Found[]): void {
   switch (e.kind) {
     case 'selector':
       out.push({ sel: e, range: 0, fn: undefined });
@@ -104,10 +117,17 @@ function selectors(e: Expr, fn: string | undefined, out: Array<{ sel: VectorSele
     case 'call':
       for (const a of e.args) selectors(a, e.name, out);
       return;
-    case 'aggregate':
+    case 'aggregate': {
       if (e.param) selectors(e.param, undefined, out);
+      const inner = e.expr;
+      const [arg] = inner.kind === 'call' ? inner.args : [];
+      if (e.op === 'sum' && !e.without && e.grouping.every((g) => g === 'app') && inner.kind === 'call' && SUMMABLE.has(inner.name) && arg?.kind === 'matrix') {
+        out.push({ sel: arg.selector, range: arg.range, fn: inner.name, sumByApp: true });
+        return;
+      }
       selectors(e.expr, undefined, out);
       return;
+    }
     case 'binary':
       selectors(e.lhs, undefined, out);
       selectors(e.rhs, undefined, out);
@@ -127,7 +147,7 @@ function gcd(a: number, b: number): number {
 }
 
 async function load(storage: PromStorage, expr: Expr, o: EvalOptions): Promise<Map<VectorSelector, Selected>> {
-  const found: Array<{ sel: VectorSelector; range: number; fn: string | undefined }> = [];
+  const found: Found[] = [];
   selectors(expr, undefined, found);
   const out = new Map<VectorSelector, Selected>();
   if (found.length === 0) return out;
@@ -153,6 +173,7 @@ async function load(storage: PromStorage, expr: Expr, o: EvalOptions): Promise<M
       to: o.end / 1000 - f.sel.offset,
       period,
       deltaBucket: bucket,
+      sumByApp: f.sumByApp === true,
     });
     seriesCount += series.length;
     for (const s of series) samples += s.ts.length;

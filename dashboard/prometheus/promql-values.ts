@@ -43,15 +43,32 @@ export type Value =
 
 export const NAME = '__name__';
 
-/** A canonical key of a label set (sorted names, empty values dropped). */
+/**
+ * A canonical key of a label set (sorted names, empty values dropped). Label objects are reused from
+ * step to step of a range query, so keys and name-less copies are cached per object (WeakMaps: they
+ * go with the query's values).
+ */
+const keys = new WeakMap<Labels, string>();
+const nameless = new WeakMap<Labels, Labels>();
+
 export function labelsKey(l: Labels): string {
-  return JSON.stringify(Object.keys(l).filter((k) => l[k] !== '').sort().map((k) => [k, l[k]]));
+  let k = keys.get(l);
+  if (k === undefined) {
+    k = JSON.stringify(Object.keys(l).filter((n) => l[n] !== '').sort().map((n) => [n, l[n]]));
+    keys.set(l, k);
+  }
+  return k;
 }
 
 export function withoutName(l: Labels): Labels {
   if (!(NAME in l)) return l;
-  const { [NAME]: _, ...rest } = l;
-  return rest;
+  let out = nameless.get(l);
+  if (out === undefined) {
+    const { [NAME]: _, ...rest } = l;
+    out = rest;
+    nameless.set(l, out);
+  }
+  return out;
 }
 
 /** Labels with sorted names and no empty values. */

@@ -172,11 +172,15 @@ describe('range queries and push-down', () => {
       resultType: 'matrix',
       result: [{ metric: {}, values: [[240 * S, 7 / 120 + 20 / 120], [360 * S, 11 / 120 + 20 / 120], [480 * S, 15 / 120 + 20 / 120], [600 * S, 19 / 120 + 30 / 120]] }],
     });
-    expect(storage.requests.map((r) => r.deltaBucket)).toEqual([120]);
+    expect(storage.requests.map((r) => [r.deltaBucket, r.sumByApp])).toEqual([[120, true]]);
     // A raw delta selector is read per minute (summing would change its meaning).
     const raw = new MemoryStorage(DATA);
     await run('apm_calls_total', 240, raw, { end: 600, step: 120 });
-    expect(raw.requests.map((r) => r.deltaBucket)).toEqual([60]);
+    expect(raw.requests.map((r) => [r.deltaBucket, r.sumByApp])).toEqual([[60, false]]);
+    // Only sum by (app) or sum() over a summable function may be summed by the storage.
+    const grouped = new MemoryStorage(DATA);
+    await run('sum by (metric) (rate(apm_calls_total[2m]))', 240, grouped, { end: 600, step: 120 });
+    expect(grouped.requests.map((r) => r.sumByApp)).toEqual([false]);
   });
 });
 
