@@ -65,3 +65,20 @@ describe('API encoding and parameters', () => {
     expect(parseDuration('1m30s', 'step')).toBe(90_000);
   });
 });
+
+describe('the SQL of a pushed-down sum (dashboard/series-sql.ts, sumMetrics)', () => {
+  it('groups by bucket only, under the first metric id, every value a parameter', async () => {
+    const { compileSeriesQuery, READ_COLUMNS } = await import('../../dashboard/series-sql.js');
+    const q = compileSeriesQuery({
+      segments: [{ table: 'ts_7_2026112310', kind: 'minute', version: 1, columns: [...READ_COLUMNS], from: 200, to: 500 }],
+      agentId: 3,
+      metricIds: [11, 12],
+      bucket: 300,
+      sumMetrics: true,
+    })!;
+    expect(q.sql).toBe(
+      'SELECT ? AS metric_id, (period DIV ?) * ? AS bucket, SUM(call_count) AS call_count, SUM(total_time) AS total_time, SUM(exclusive_time) AS exclusive_time, MIN(min_time) AS min_time, MAX(max_time) AS max_time, SUM(sum_of_squares) AS sum_of_squares FROM `ts_7_2026112310` WHERE agent_id = ? AND metric_id IN (?, ?) AND period >= ? AND period < ? GROUP BY bucket',
+    );
+    expect(q.parameters).toEqual([11, 300, 300, 3, 11, 12, 200, 500]);
+  });
+});
