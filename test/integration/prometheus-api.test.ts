@@ -217,6 +217,30 @@ describe('errors as Prometheus answers them', () => {
     expect((await prom('/query_range', { query: '1', start: 'yesterday', end: NOW, step: 60 })).body.error).toContain('invalid parameter "start"');
   });
 
+  it('bounds on series and query time answer execution and timeout errors', async () => {
+    const start = async (env: Record<string, string>, now: () => number) =>
+      startDashboard(cluster.deps({ now, config: cluster.config.with({ APM_DASHBOARD_PORT: '0', APM_DASHBOARD_METRICS_PORT: '0', ...env }) }));
+    let ticks = NOW;
+    const bounded = await start({ APM_PROMETHEUS_MAX_SERIES: '3' }, () => NOW);
+    // A clock that moves 10 s each time it is read: the query's 5 s budget is spent by its first read.
+    const slow = await start({ APM_PROMETHEUS_TIMEOUT_SECONDS: '5' }, () => (ticks += 10));
+    try {
+      const ask = async (d: DashboardHandle, query: string, extra: Record<string, string | number> = {}) => {
+        const res = await fetch(`${d.url}/prometheus/api/v1/query_range?${new URLSearchParams({ query, start: String(T + 10 * H), end: String(T + 10 * H + 30 * M), step: '60', ...extra })}`, { headers: { Authorization: `Bearer ${keyA}` } });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const many = await ask(bounded, 'apm_calls_total');
+      expect(many).toEqual({ status: 422, body: { status: 'error', errorType: 'execution', error: 'query would read more than 3 series: narrow its label matchers' } });
+      const fine = await ask(bounded, 'apm_calls_total{metric="HttpDispatcher"}');
+      expect(fine.status).toBe(200);
+      const timedOut = await ask(slow, 'apm_calls_total{metric="HttpDispatcher"}');
+      expect(timedOut).toEqual({ status: 503, body: { status: 'error', errorType: 'timeout', error: 'query timed out in query execution' } });
+    } finally {
+      await bounded.stop();
+      await slow.stop();
+    }
+  });
+
   it('buildinfo and metadata', async () => {
     expect((await prom('/status/buildinfo', {})).body.data.version).toBe('2.53.0');
     expect((await prom('/metadata', { metric: 'apm_calls_total' })).body.data).toEqual({ apm_calls_total: [{ type: 'counter', help: 'Calls of the metric (transactions, segments, requests).', unit: '' }] });

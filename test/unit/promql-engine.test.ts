@@ -184,6 +184,19 @@ describe('range queries and push-down', () => {
   });
 });
 
+describe('bounds', () => {
+  const opts = { start: 600 * S, end: 600 * S, step: 0, lookbackMs: 300 * S, now: () => 0, deadline: 1 };
+  it('series and samples loaded, as execution errors', async () => {
+    const e1 = await evaluate(new MemoryStorage(DATA), parsePromQL('apm_calls_total'), { ...opts, maxSeries: 2, maxSamples: 1000 }).catch((e: PromError) => e);
+    expect(e1).toMatchObject({ status: 422, errorType: 'execution', message: 'query would read more than 2 series: narrow its label matchers' });
+    // 3 series × 5 minutes of look-back in (300, 600] = 15 samples.
+    const e2 = await evaluate(new MemoryStorage(DATA), parsePromQL('count(apm_calls_total)'), { ...opts, maxSeries: 10, maxSamples: 14 }).catch((e: PromError) => e);
+    expect(e2).toMatchObject({ status: 422, errorType: 'execution', message: 'query processing would load too many samples into memory in query execution' });
+    const ok = await evaluate(new MemoryStorage(DATA), parsePromQL('count(apm_calls_total)'), { ...opts, maxSeries: 10, maxSamples: 15 });
+    expect(ok).toEqual({ resultType: 'vector', result: [{ metric: {}, value: [600 * S, 3] }] });
+  });
+});
+
 describe('refused, never answered wrongly', () => {
   const refusal = async (q: string) => {
     const err = await run(q, 600).then(() => undefined, (e: unknown) => e);
