@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type DashboardHandle } from '../../dashboard/dashboard.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
@@ -124,6 +126,37 @@ describe('the numbers equal the dashboard\'s', () => {
     // By hand: 00:00 256 calls, 08:00 512 (the hour row), 09:00 128 + 64 from minutes (not the stale 128).
     const r = await prom('/query_range', { query: cases[0]![0], ...range });
     expect(r.body.data.result[0].values).toEqual([[T + H, String(256 / 60)], [T + 9 * H, String(512 / 60)], [T + 10 * H, String(192 / 60)]]);
+  });
+});
+
+describe('docs/grafana-overview.json', () => {
+  const grafana = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../docs/grafana-overview.json'), 'utf8'));
+  const fill = (expr: string, vars: Record<string, string>) => expr.replace(/\$(__interval|__range|app)\b/g, (_, v: string) => vars[v]!);
+  const FIELD: Record<string, string> = { 'requests/min': 'throughput', database: 'database', external: 'external', code: 'code', 'errors / transactions': 'errorRate', Apdex: 'apdex' };
+
+  it('every time-series panel draws the overview\'s numbers (1 min steps over the last 30 minutes)', async () => {
+    const o = await api(`/api/applications/${shop}/overview?from=${T + 10 * H}&to=${T + 10 * H + 30 * M}`);
+    const targets = grafana.panels.filter((p: any) => p.type === 'timeseries').flatMap((p: any) => p.targets);
+    expect(targets.map((t: any) => FIELD[t.legendFormat])).toEqual(['throughput', 'database', 'external', 'code', 'errorRate', 'apdex']);
+    for (const t of targets) {
+      const r = await prom('/query_range', { query: fill(t.expr, { app: 'shop', __interval: '60s' }), start: T + 10 * H + M, end: T + 10 * H + 30 * M, step: 60 });
+      expect(r.status).toBe(200);
+      const want = expectedPoints(o.timestamps, o.series[FIELD[t.legendFormat]!], 60, NOW);
+      expect(want.length).toBe(2);
+      const got = r.body.data.result as Array<{ metric: object; values: Array<[number, string]> }>;
+      expect(got.length).toBe(1);
+      expect(got[0]!.values.map(([x]) => x)).toEqual(want.map(([x]) => x));
+      got[0]!.values.forEach(([, v], i) => expect(Math.abs(Number(v) - Number(want[i]![1]))).toBeLessThanOrEqual(1e-12 * Math.abs(Number(want[i]![1]))));
+    }
+  });
+
+  it('the slowest-transactions table and the application variable', async () => {
+    const table = grafana.panels.find((p: any) => p.type === 'table').targets[0];
+    const r = await prom('/query', { query: fill(table.expr, { app: 'shop', __range: '1800s' }), time: T + 10 * H + 30 * M });
+    expect(r.body.data.result).toEqual([{ metric: { metric: TXN }, value: [T + 10 * H + 30 * M, '28'] }]);
+    const variable = grafana.templating.list[0];
+    expect(variable.query.query).toBe('label_values(apm_calls_total, app)');
+    expect((await prom('/label/app/values', { 'match[]': 'apm_calls_total' })).body.data).toEqual(['admin', 'shop']);
   });
 });
 
