@@ -1,7 +1,7 @@
 import type { Expr, ValueType } from './promql-ast.js';
 import { badData, execution, unsupported } from './prom-error.js';
 import { histogramQuantile } from './promql-histogram.js';
-import { canonical, labelsKey, NAME, withoutName, type Labels, type RangePoints, type Sample } from './promql-values.js';
+import { canonical, compileRegex, labelsKey, NAME, withoutName, type Labels, type RangePoints, type Sample } from './promql-values.js';
 
 /**
  * The PromQL functions this API evaluates, with their argument types (checked at parse time, as
@@ -196,20 +196,30 @@ export function vectorFunction(name: string, v: Sample[], scalars: number[], str
 
 function labelReplace(v: Sample[], [dst, replacement, src, regex]: [string, string, string, string]): Sample[] {
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst)) throw badData(`invalid destination label name in label_replace(): ${dst}`);
-  let re: RegExp;
+  let re: ReturnType<typeof compileRegex>;
   try {
-    re = new RegExp(`^(?:${regex})$`, 's');
-  } catch {
-    throw badData(`invalid regular expression in label_replace(): ${regex}`);
+    re = compileRegex(regex);
+  } catch (err) {
+    throw badData(`invalid regular expression in label_replace(): ${(err as Error).message}`);
   }
   return v.map((s) => {
-    const m = re.exec(s.labels[src] ?? '');
-    if (!m) return s;
-    const value = replacement.replace(/\$(?:\{([a-zA-Z0-9_]+)\}|([0-9]+|[a-zA-Z_][a-zA-Z0-9_]*))/g, (_, a?: string, b?: string) => {
-      const ref = a ?? b!;
-      return (/^[0-9]+$/.test(ref) ? m[Number(ref)] : m.groups?.[ref]) ?? '';
-    });
-    return { labels: canonical({ ...s.labels, [dst]: value }), value: s.value };
+    const m = re.matcher(s.labels[src] ?? '');
+    if (!m.matches()) return s;
+    return { labels: canonical({ ...s.labels, [dst]: expand(replacement, m) }), value: s.value };
+  });
+}
+
+/** Go's Regexp.Expand: `$$`, `$1`, `${1}`, `$name`, `${name}` (a name as long as possible); unknown refs are empty. */
+function expand(template: string, m: { group(g: number | string): string | null; groupCount(): number }): string {
+  return template.replace(/\$(?:(\$)|\{([a-zA-Z0-9_]+)\}|([a-zA-Z0-9_]+))/g, (_, dollar?: string, braced?: string, bare?: string) => {
+    if (dollar) return '$';
+    const ref = braced ?? bare!;
+    try {
+      if (/^[0-9]+$/.test(ref)) return Number(ref) <= m.groupCount() ? m.group(Number(ref)) ?? '' : '';
+      return m.group(ref) ?? '';
+    } catch {
+      return '';
+    }
   });
 }
 

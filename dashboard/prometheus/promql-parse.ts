@@ -4,6 +4,7 @@ import type { AggregateOp, BinaryOp, Expr, Matcher, MatchType, VectorMatching, V
 import { durationSeconds, numberValue, stringValue } from './promql-literals.js';
 import { checkCall } from './promql-functions.js';
 import { badData, unsupported } from './prom-error.js';
+import { compileMatcher, compileRegex } from './promql-values.js';
 
 /**
  * PromQL text → Expr, through the Prometheus project's own Lezer grammar (the one its web UI uses), so
@@ -107,9 +108,9 @@ class Builder {
     const value = stringValue(this.text(c[2]!));
     if (type === '=~' || type === '!~') {
       try {
-        new RegExp(`^(?:${value})$`);
-      } catch {
-        throw badData(`invalid regular expression in matcher ${name}${type}${JSON.stringify(value)}`);
+        compileRegex(value);
+      } catch (err) {
+        throw badData(`invalid regular expression in matcher ${name}${type}${JSON.stringify(value)}: ${(err as Error).message}`);
       }
     }
     return { name, type, value };
@@ -182,10 +183,7 @@ function children(n: SyntaxNode): SyntaxNode[] {
 }
 
 function matchesEmpty(m: Matcher): boolean {
-  if (m.type === '=') return m.value === '';
-  if (m.type === '!=') return m.value !== '';
-  const re = new RegExp(`^(?:${m.value})$`);
-  return m.type === '=~' ? re.test('') : !re.test('');
+  return compileMatcher(m)('');
 }
 
 function position(text: string, at: number): string {

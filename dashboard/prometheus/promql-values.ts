@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import type { Matcher } from './promql-ast.js';
 
 /**
@@ -78,21 +79,41 @@ export function canonical(l: Labels): Labels {
   return out;
 }
 
+/**
+ * A regular expression with Prometheus's semantics: Go's RE2 syntax (`(?i)`, `\pL`, …), anchored at
+ * both ends, `.` matching newlines; run by re2js (a port of RE2), in time linear in the input, so no
+ * pattern a client sends can stall the process. Throws RE2's message for an invalid pattern.
+ */
+export function compileRegex(pattern: string): RE2JS {
+  return RE2JS.compile(`(?s:${pattern})`);
+}
+
+const compiled = new WeakMap<Matcher, (value: string) => boolean>();
+
 export function compileMatcher(m: Matcher): (value: string) => boolean {
+  const hit = compiled.get(m);
+  if (hit) return hit;
+  let f: (value: string) => boolean;
   switch (m.type) {
     case '=':
-      return (v) => v === m.value;
+      f = (v) => v === m.value;
+      break;
     case '!=':
-      return (v) => v !== m.value;
+      f = (v) => v !== m.value;
+      break;
     case '=~': {
-      const re = new RegExp(`^(?:${m.value})$`, 's');
-      return (v) => re.test(v);
+      const re = compileRegex(m.value);
+      f = (v) => re.matches(v);
+      break;
     }
     case '!~': {
-      const re = new RegExp(`^(?:${m.value})$`, 's');
-      return (v) => !re.test(v);
+      const re = compileRegex(m.value);
+      f = (v) => !re.matches(v);
+      break;
     }
   }
+  compiled.set(m, f);
+  return f;
 }
 
 export function matchesAll(matchers: readonly Matcher[], labels: Labels): boolean {

@@ -152,6 +152,22 @@ describe('functions of instant vectors', () => {
     expect(await vector(q)).toEqual(want);
   });
 
+  it('regular expressions are Go RE2 (as in Prometheus), anchored, and linear in time', async () => {
+    expect(await vector('count(apm_calls_total{metric=~"(?i)x"})')).toEqual([[{}, 2]]);
+    expect(await vector('count(apm_calls_total{app!~"a|c"})')).toEqual([[{}, 1]]);
+    // A pattern that takes a backtracking engine (JavaScript's RegExp) exponential time.
+    const evil = new MemoryStorage([counter({ app: 'a'.repeat(40) + 'b', metric: 'X' }, [1])]);
+    const t0 = performance.now();
+    expect(await run('count(apm_calls_total{app=~"(a+)+"})', 60, evil)).toEqual({ resultType: 'vector', result: [] });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // Go's Regexp.Expand: $1x names group "1x" (empty), ${1}x is group 1 then x, $$ is a dollar.
+    expect(await vector('label_replace(apm_calls_total{app="b"}, "a1", "$1x|${1}x|$$|$name", "metric", "(?P<name>.)")')).toEqual([
+      [{ __name__: 'apm_calls_total', a1: '|Xx|$|X', app: 'b', metric: 'X' }, 20],
+    ]);
+    await expect(run('label_replace(apm_calls_total, "a", "b", "app", "(")', 600)).rejects.toThrow('invalid regular expression in label_replace()');
+    await expect(run('apm_calls_total{app=~"("}', 600)).rejects.toThrow('invalid regular expression in matcher app=~"("');
+  });
+
   it('histogram_quantile interpolates inside the bucket holding the rank', async () => {
     const bucket = (le: string, v: number): Series => ({ labels: { __name__: 'x_bucket', le }, ts: [600 * S], vs: [v], delta: true, period: 60 * S });
     const storage = new MemoryStorage([bucket('0.1', 10), bucket('0.5', 30), bucket('1', 40), bucket('+Inf', 40)]);
