@@ -32,7 +32,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
-  const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus });
+  const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
   const app = createDashboardApp({ settings, auth, api, assets, metrics, log: deps.log, prometheus });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;

@@ -3,7 +3,7 @@ import type { MetricName } from '../../lib/shard/metric-dictionary.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { ROW_PERIOD_SECONDS, type TableKind } from '../../lib/shard/table-naming.js';
 import { findAppMetrics } from '../app-metrics.js';
-import { metricKey, type SeriesReader } from '../series-reader.js';
+import { metricKey, type SeriesReader, type SeriesResult } from '../series-reader.js';
 import type { Resolution } from '../resolution.js';
 import type { Matcher } from './promql-ast.js';
 import type { PromStorage, SelectRequest } from './promql-engine.js';
@@ -42,6 +42,8 @@ export class AccountStorage implements PromStorage {
     /** Unix seconds, for the retention horizon. */
     private readonly now: number,
     private readonly limits: StorageLimits,
+    /** Told of every read (the dashboard's self-metrics count tables read, stitched hours). */
+    private readonly onRead: (r: SeriesResult) => void = () => {},
   ) {}
 
   period(finest: number, from: number): number {
@@ -128,7 +130,9 @@ export class AccountStorage implements PromStorage {
     if (to <= from) return undefined;
     const resolution: Resolution = { kind, step: bucket, from, to, points: (to - from) / bucket };
     const metrics = [...new Map(refs.map((r) => [r.metric.id, r.metric])).values()];
-    return this.reader.readAt(this.store, this.account, app.id, metrics, resolution, 'series', sumMetrics);
+    const r = await this.reader.readAt(this.store, this.account, app.id, metrics, resolution, 'series', sumMetrics);
+    this.onRead(r);
+    return r;
   }
 
   /** Samples (bucket end → value) inside (from, to], ascending; undefined when none. */

@@ -1,6 +1,6 @@
 import type { Account, Directory } from '../../lib/directory/directory.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
-import type { SeriesReader } from '../series-reader.js';
+import type { SeriesReader, SeriesResult } from '../series-reader.js';
 import type { Matcher } from './promql-ast.js';
 import { evaluate } from './promql-engine.js';
 import { parsePromQL } from './promql-parse.js';
@@ -49,6 +49,7 @@ export class PrometheusApi {
     /** Unix seconds. */
     private readonly now: () => number,
     private readonly limits: PrometheusLimits = DEFAULT_PROMETHEUS_LIMITS,
+    private readonly onRead: (r: SeriesResult) => void = () => {},
   ) {}
 
   async query(account: Account, q: URLSearchParams): Promise<unknown> {
@@ -115,7 +116,7 @@ export class PrometheusApi {
 
   async #storage(account: Account): Promise<AccountStorage> {
     const [{ store, account: fresh }, apps] = await Promise.all([this.shards.storeForAccount(account.id), this.directory.listApplications(account.id)]);
-    return new AccountStorage(this.reader, store, fresh, apps, this.now(), { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned });
+    return new AccountStorage(this.reader, store, fresh, apps, this.now(), { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned }, this.onRead);
   }
 
   async #refs(account: Account, selectors: string[]): Promise<SeriesRef[]> {
