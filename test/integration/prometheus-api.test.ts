@@ -275,15 +275,15 @@ describe('errors as Prometheus answers them', () => {
   });
 
   it('the dashboard\'s self-metrics count the Prometheus routes and the tables they read', async () => {
-    const before = await (await fetch(`${dashboard.metricsUrl}/metrics`)).text();
+    const before = await (await fetch(dashboard.metricsUrl)).text();
     const count = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} ([0-9.]+)$`, 'm').exec(text)?.[1] ?? 0);
     await prom('/query', { query: 'increase(apm_calls_total{metric="HttpDispatcher"}[1h])', time: T + 10 * H });
     await prom('/query', { query: 'deriv(apm_max_time_seconds[5m])' });
-    const after = await (await fetch(`${dashboard.metricsUrl}/metrics`)).text();
-    expect(count(after, 'apm_dashboard_requests_total{route="prom_query",status="200"}') - count(before, 'apm_dashboard_requests_total{route="prom_query",status="200"}')).toBe(1);
-    expect(count(after, 'apm_dashboard_requests_total{route="prom_query",status="422"}') - count(before, 'apm_dashboard_requests_total{route="prom_query",status="422"}')).toBe(1);
+    const after = await (await fetch(dashboard.metricsUrl)).text();
+    expect(count(after, 'apm_dashboard_requests_total{route="prom_query",status="200",service="dashboard"}') - count(before, 'apm_dashboard_requests_total{route="prom_query",status="200",service="dashboard"}')).toBe(1);
+    expect(count(after, 'apm_dashboard_requests_total{route="prom_query",status="422",service="dashboard"}') - count(before, 'apm_dashboard_requests_total{route="prom_query",status="422",service="dashboard"}')).toBe(1);
     // One hour-resolution read of "shop": the hour table of 09:00 is dirty, so read from its minute table.
-    expect(count(after, 'apm_dashboard_stitched_hours_total') - count(before, 'apm_dashboard_stitched_hours_total')).toBe(1);
+    expect(count(after, 'apm_dashboard_stitched_hours_total{service="dashboard"}') - count(before, 'apm_dashboard_stitched_hours_total{service="dashboard"}')).toBe(1);
   });
 
   it('buildinfo and metadata', async () => {
