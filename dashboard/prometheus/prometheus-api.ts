@@ -96,7 +96,9 @@ export class PrometheusApi {
   async labelValues(account: Account, name: string, q: URLSearchParams): Promise<unknown> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw badData(`invalid label name: "${name.slice(0, 64)}"`);
     const matches = matchParams(q, false);
-    const selected = matches.length > 0 ? matches : name === '__name__' ? [] : [`{${name}!=""}`];
+    // Without match[]: one family per metric name (its call count, or its satisfied count for Apdex
+    // metrics), so the series bound counts names rather than names × families.
+    const selected = matches.length > 0 ? matches : name === '__name__' ? [] : [`{__name__=~"apm_calls_total|apm_apdex_satisfied_total",${name}!=""}`];
     if (selected.length === 0) return FAMILIES.map((f) => f.name).sort();
     const values = new Set<string>();
     for (const r of await this.#refs(account, selected)) {

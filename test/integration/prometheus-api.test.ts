@@ -208,6 +208,12 @@ describe('promtool (Debian prometheus package) reads what the read API reads', (
     expect(series).toEqual(names.metrics.map((n: { name: string }) => ({ __name__: 'apm_calls_total', app: 'shop', metric: n.name })));
     expect(JSON.parse(await promtool(bin, ['query', 'labels', '-o', 'json', server(), 'app']))).toEqual(['admin', 'shop']);
     expect(JSON.parse(await promtool(bin, ['query', 'labels', '-o', 'json', server(), 'scope']))).toEqual([TXN]);
+    // Every metric name of every application of the account, Apdex ones included.
+    const apps = (await api('/api/applications')).applications as Array<{ id: number }>;
+    const all = new Set<string>();
+    for (const a of apps) for (const m of (await api(`/api/applications/${a.id}/metrics`)).metrics) all.add(m.name);
+    expect(all.has('Apdex')).toBe(true);
+    expect(JSON.parse(await promtool(bin, ['query', 'labels', '-o', 'json', server(), 'metric']))).toEqual([...all].sort());
   });
 });
 
