@@ -70,7 +70,7 @@ export function checkCall(name: string, args: Expr[]): void {
   });
 }
 
-function typeName(t: ValueType): string {
+export function typeName(t: ValueType): string {
   return t === 'matrix' ? 'range vector' : t === 'vector' ? 'instant vector' : t;
 }
 

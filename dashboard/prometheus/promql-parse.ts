@@ -2,7 +2,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import type { AggregateOp, BinaryOp, Expr, Matcher, MatchType, VectorMatching, VectorSelector } from './promql-ast.js';
 import { durationSeconds, numberValue, stringValue } from './promql-literals.js';
-import { checkCall } from './promql-functions.js';
+import { checkCall, typeName, typeOf } from './promql-functions.js';
 import { badData, unsupported } from './prom-error.js';
 import { compileMatcher, compileRegex } from './promql-values.js';
 
@@ -63,7 +63,10 @@ class Builder {
         return this.offset(c);
       case 'UnaryExpr': {
         const op = this.text(c[0]!) === '-' ? '-' : '+';
-        return { kind: 'unary', op, expr: this.expr(c[1]!) };
+        const inner = this.expr(c[1]!);
+        const t = typeOf(inner);
+        if (t !== 'scalar' && t !== 'vector') throw badData(`unary expression only allowed on expressions of type scalar or instant vector, got ${typeName(t)}`);
+        return { kind: 'unary', op, expr: inner };
       }
       case 'BinaryExpr':
         return this.binary(c);
@@ -136,6 +139,10 @@ class Builder {
     const opNode = c[1]!;
     const op = BINARY_OPS[opNode.name];
     if (!op) throw unsupported(`the ${this.text(opNode)} operator`);
+    for (const side of [lhs, rhs]) {
+      const t = typeOf(side);
+      if (t !== 'scalar' && t !== 'vector') throw badData(`binary expression must contain only scalar and instant vector types, got ${typeName(t)}`);
+    }
     let returnBool = false;
     let matching: VectorMatching | undefined;
     for (const m of c.slice(2, -1)) {
@@ -164,6 +171,9 @@ class Builder {
     const body = children(c.find((x) => x.name === 'FunctionCallBody')!).map((a) => this.expr(a));
     const parametric = op === 'topk' || op === 'bottomk';
     if (body.length !== (parametric ? 2 : 1)) throw badData(`wrong number of arguments for aggregate expression provided, expected ${parametric ? 2 : 1}, got ${body.length}`);
+    const inner = typeOf(body[body.length - 1]!);
+    if (inner !== 'vector') throw badData(`expected type instant vector in aggregation expression, got ${typeName(inner)}`);
+    if (parametric && typeOf(body[0]!) !== 'scalar') throw badData(`expected type scalar in aggregation parameter, got ${typeName(typeOf(body[0]!))}`);
     const mc = mod ? children(mod) : [];
     return {
       kind: 'aggregate',

@@ -232,6 +232,11 @@ describe('refused, never answered wrongly', () => {
     ['rate(apm_calls_total)', 400, 'bad_data', 'expected type range vector'],
     ['sum(', 400, 'bad_data', 'parse error'],
     ['{app=""}', 400, 'bad_data', 'at least one non-empty matcher'],
+    ['sum(apm_calls_total[5m])', 400, 'bad_data', 'expected type instant vector in aggregation expression, got range vector'],
+    ['topk(apm_calls_total, apm_calls_total)', 400, 'bad_data', 'expected type scalar in aggregation parameter'],
+    ['apm_calls_total[5m] + 1', 400, 'bad_data', 'binary expression must contain only scalar and instant vector types'],
+    ['1 + apm_calls_total[5m]', 400, 'bad_data', 'ranges only allowed for vector selectors'],
+    ['-"a"', 400, 'bad_data', 'unary expression only allowed'],
   ])('%s → %d %s', async (q, status, type, text) => {
     const e = await refusal(q);
     expect(e.status).toBe(status);
