@@ -1,5 +1,6 @@
 import type { TenantsReport } from './tenants-report.js';
 import type { DashboardFigure } from './dashboard-probe.js';
+import type { PrometheusFigure } from './prometheus-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
 
@@ -138,6 +139,9 @@ export interface PoolRunReport {
   ratio?: number;
   dashboard?: DashboardFigure[];
   historyRows?: number;
+  /** 24 h PromQL range queries through /prometheus (bench/prometheus-probe.ts). */
+  prometheus?: PrometheusFigure[];
+  prometheusMinuteRows?: number;
   rollup?: RollupFigures;
   beacons?: BeaconFigures;
   /** VictoriaMetrics fed the agent rows of the end-to-end hour (bench/peer-phase.ts). */

@@ -120,6 +120,13 @@ function runDetails(run: PoolRunReport): string[] {
       out.push(`| ${d.endpoint} | ${d.window} | ${d.requests}${d.failed ? ` (${d.failed} failed)` : ''} | ${ms(d.latency.p50Ms)} | ${ms(d.latency.p99Ms)} | ${ms(d.latency.maxMs)} | ${int(d.meanBytes)} B |`);
     }
   }
+  if (run.prometheus?.length) {
+    out.push('', `Prometheus API (/prometheus/api/v1/query_range over 24 h), one request at a time, round-robin over the accounts (${int(run.prometheusMinuteRows ?? 0)} application-wide minute rows seeded):`, '');
+    out.push('| query | step | accounts | requests | p50 | p99 | max | mean answer |', '|---|---|---|---|---|---|---|---|');
+    for (const p of run.prometheus) {
+      out.push(`| \`${p.query}\` | ${p.step} s | ${p.accounts} | ${p.requests}${p.failed ? ` (${p.failed} failed: ${p.failures.slice(0, 2).join('; ')})` : ''} | ${ms(p.latency.p50Ms)} | ${ms(p.latency.p99Ms)} | ${ms(p.latency.maxMs)} | ${int(p.meanBytes)} B |`);
+    }
+  }
   for (const e of run.errors) out.push(`- ERROR: ${e}`);
   for (const s of run.skipped) out.push(`- skipped: ${s}`);
   return out;

@@ -8,6 +8,7 @@ import { startRollup } from '../rollup/rollup.js';
 import type { ShardReport } from '../rollup/rollup-runner.js';
 import { startBareEndpoint } from './bare-endpoint.js';
 import { probeDashboard } from './dashboard-probe.js';
+import { probePrometheus, seedMinuteHistory } from './prometheus-probe.js';
 import { seedHistory } from './history-seed.js';
 import { HourMeter } from './hour-meter.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -78,7 +79,10 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
   }
 }
 
-/** Seeds a month of history for the probed accounts, then times the read API over 1 h, 24 h and 30 d. */
+/**
+ * Seeds a month of history for the probed accounts, then times the read API over 1 h, 24 h and 30 d;
+ * then seeds a day of application-wide minute rows for every account and times 24 h PromQL queries.
+ */
 export async function dashboardPhase(st: PoolState): Promise<void> {
   const { ctx } = st;
   st.clock.now = ctx.hourStart + 3599;
@@ -88,6 +92,9 @@ export async function dashboardPhase(st: PoolState): Promise<void> {
   try {
     const accounts = probed.map((p) => ({ readKey: p.account.readKey, applicationId: p.account.applicationId }));
     st.report.dashboard = await probeDashboard(dashboard.url, accounts, ctx.hourStart + 3600, ctx.o.dashboardRequests);
+    // The Prometheus API over a day of minute rows of every account (dashboard/prometheus/).
+    st.report.prometheusMinuteRows = await seedMinuteHistory(st.store, st.ids, st.metrics, ctx.hourStart, 23);
+    st.report.prometheus = await probePrometheus(dashboard.url, st.accounts, ctx.hourStart + 3600, ctx.o.dashboardRequests);
   } finally {
     await dashboard.stop();
   }

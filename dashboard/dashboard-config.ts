@@ -11,6 +11,9 @@ export const dashboardVariables: VariableSpec[] = [
   { name: 'APM_DASHBOARD_MAX_SESSIONS', type: 'integer', default: '10000', min: 1, max: 10000000, doc: 'Signed-in sessions kept in memory; past it the least recently used one is signed out.' },
   { name: 'APM_DASHBOARD_SECURE_COOKIE', type: 'boolean', default: 'false', doc: 'Mark the session cookie Secure (set it when the dashboard is served over HTTPS, e.g. behind a TLS proxy).' },
   { name: 'APM_DASHBOARD_COLLECTOR_URL', type: 'string', doc: 'Collector address shown in the "point an agent here" instructions. Unset: https://<APM_BIND_HOST>:<APM_COLLECTOR_PORT>.' },
+  { name: 'APM_PROMETHEUS_MAX_SERIES', type: 'integer', default: '10000', min: 1, max: 1000000, doc: 'Series one PromQL query (or /series, /labels request) under /prometheus may read; past it the answer is 422 execution.' },
+  { name: 'APM_PROMETHEUS_MAX_SAMPLES', type: 'integer', default: '5000000', min: 1000, max: 100000000, doc: 'Samples one PromQL query may load into memory; past it the answer is 422 execution.' },
+  { name: 'APM_PROMETHEUS_TIMEOUT_SECONDS', type: 'integer', default: '30', min: 1, max: 600, doc: "Longest a PromQL query may run (a request's timeout parameter may only shorten it); past it the answer is 503 timeout." },
 ];
 
 /** The dashboard's settings, read once from the frozen Config. */
@@ -27,6 +30,8 @@ export interface DashboardSettings {
   collectorUrl: string;
   /** Where the beacon serves rum.js, for the browser page's instructions. */
   beaconUrl: string;
+  /** Bounds of the Prometheus-compatible API (dashboard/prometheus/). */
+  prometheus: { maxSeries: number; maxSamples: number; timeoutMs: number };
 }
 
 export function dashboardSettings(config: Config): DashboardSettings {
@@ -43,5 +48,10 @@ export function dashboardSettings(config: Config): DashboardSettings {
     secureCookie: config.bool('APM_DASHBOARD_SECURE_COOKIE'),
     collectorUrl: config.optStr('APM_DASHBOARD_COLLECTOR_URL') ?? `https://${host}:${optNum('APM_COLLECTOR_PORT', 8443)}`,
     beaconUrl: `http://${host}:${optNum('APM_BEACON_PORT', 8081)}`,
+    prometheus: {
+      maxSeries: config.num('APM_PROMETHEUS_MAX_SERIES'),
+      maxSamples: config.num('APM_PROMETHEUS_MAX_SAMPLES'),
+      timeoutMs: config.num('APM_PROMETHEUS_TIMEOUT_SECONDS') * 1000,
+    },
   };
 }

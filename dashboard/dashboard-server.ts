@@ -9,6 +9,8 @@ import { apiKeyOf, SESSION_COOKIE, type Credentials, type ReadAuth } from './rea
 import type { ReadApi } from './read-api.js';
 import type { Asset } from './static-assets.js';
 import { type Log } from '../lib/log/log.js';
+import { addPrometheusRoutes } from './prometheus/prometheus-routes.js';
+import type { PrometheusApi } from './prometheus/prometheus-api.js';
 
 /**
  * The dashboard's HTTP routes on one uWebSockets.js App (the house server: the same helpers, abort
@@ -40,6 +42,8 @@ export interface DashboardServerDeps {
   assets: Map<string, Asset>;
   metrics: DashboardMetrics;
   log: Log;
+  /** The Prometheus-compatible API under /prometheus (dashboard/prometheus/). */
+  prometheus?: PrometheusApi;
 }
 
 export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
@@ -90,6 +94,7 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
   authed('/api/applications/:id/transaction', 'transaction', (a, i) => d.api.transaction(a, i.params[0]!, i.query));
   authed('/api/applications/:id/metrics', 'metric_names', (a, i) => d.api.metricNames(a, i.params[0]!, i.query));
   authed('/api/applications/:id/metric', 'metric', (a, i) => d.api.metric(a, i.params[0]!, i.query));
+  if (d.prometheus) addPrometheusRoutes(app, { api: d.prometheus, auth: d.auth, metrics: d.metrics, log: d.log });
   route('get', '/api/*', 'unknown', 0, async () => {
     throw new NotFoundError('cannot find API endpoint: see docs/api.md for the read API');
   });

@@ -7,6 +7,7 @@ import { DashboardMetrics } from './dashboard-metrics.js';
 import { createDashboardApp } from './dashboard-server.js';
 import { ReadAuth } from './read-auth.js';
 import { ReadApi } from './read-api.js';
+import { DEFAULT_PROMETHEUS_LIMITS, PrometheusApi } from './prometheus/prometheus-api.js';
 import { SeriesReader } from './series-reader.js';
 import { SessionStore } from './session-store.js';
 import { loadAssets } from './static-assets.js';
@@ -32,7 +33,8 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
-  const app = createDashboardApp({ settings, auth, api, assets, metrics, log: log });
+  const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
+  const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;
   let stopped: Promise<void> | undefined;

@@ -62,7 +62,23 @@ export class SeriesReader {
     now: number,
     mode: 'series' | 'total' = 'series',
   ): Promise<SeriesResult> {
-    const resolution = this.resolutionFor(account, window, now);
+    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode);
+  }
+
+  /**
+   * read() at a resolution the caller chose (the Prometheus API picks it by step and range).
+   * `sumMetrics`: the metrics summed together in SQL, one series per statement chunk of ids (under the
+   * chunk's first metric), for the caller to add up.
+   */
+  async readAt(
+    store: ShardStore,
+    account: Account,
+    applicationId: number,
+    metrics: ReadonlyArray<MetricName & { id?: number }>,
+    resolution: Resolution,
+    mode: 'series' | 'total' = 'series',
+    sumMetrics = false,
+  ): Promise<SeriesResult> {
     const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
     const agentId = await applicationAgent(store, account.id, applicationId);
     if (agentId === undefined || metrics.length === 0) return empty;
@@ -73,16 +89,16 @@ export class SeriesReader {
       rollupDays(store, account.id, resolution.from, resolution.to),
     ]);
     const plan = planRead({ resolution, tables, days, maxStitchTables: this.opts.maxStitchTables });
-    const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step);
+    const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
     return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
   }
 
-  async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total'): Promise<Map<string, MetricSeries>> {
+  async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total', sumMetrics: boolean): Promise<Map<string, MetricSeries>> {
     const data = new Map<string, MetricSeries>();
     const all = [...ids.keys()];
     const chunk = this.opts.maxIdsPerQuery ?? 1000;
     for (let i = 0; i < all.length; i += chunk) {
-      const q = compileSeriesQuery({ segments: plan.segments, agentId, metricIds: all.slice(i, i + chunk), bucket });
+      const q = compileSeriesQuery({ segments: plan.segments, agentId, metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
       if (!q) continue;
       const [rows] = await store.pool.query<any[]>(q.sql, q.parameters);
       for (const r of rows) {

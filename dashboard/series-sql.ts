@@ -23,6 +23,8 @@ export interface SeriesQuery {
   metricIds: readonly number[];
   /** Seconds per bucket (buckets start at multiples of it), or 'total' for one bucket per metric. */
   bucket: number | 'total';
+  /** Sum the metrics together (one row per bucket, under metric_id = metricIds[0]) instead of one row per metric. */
+  sumMetrics?: boolean;
 }
 
 /** Undefined when there is nothing to read (no segment or no metric). */
@@ -33,11 +35,12 @@ export function compileSeriesQuery(q: SeriesQuery): CompiledQuery | undefined {
   for (const seg of q.segments) {
     checkReadable(seg);
     const bucket = q.bucket === 'total' ? '0' : '(period DIV ?) * ?';
+    if (q.sumMetrics) parameters.push(q.metricIds[0]);
     if (q.bucket !== 'total') parameters.push(q.bucket, q.bucket);
     parts.push(
-      `SELECT metric_id, ${bucket} AS bucket, ${aggregateList(true)} FROM \`${seg.table}\` ` +
+      `SELECT ${q.sumMetrics ? '? AS metric_id' : 'metric_id'}, ${bucket} AS bucket, ${aggregateList(true)} FROM \`${seg.table}\` ` +
         `WHERE agent_id = ? AND metric_id IN (${q.metricIds.map(() => '?').join(', ')}) AND period >= ? AND period < ? ` +
-        'GROUP BY metric_id, bucket',
+        (q.sumMetrics ? 'GROUP BY bucket' : 'GROUP BY metric_id, bucket'),
     );
     parameters.push(q.agentId, ...q.metricIds, seg.from, seg.to);
   }

@@ -70,6 +70,9 @@ describe('npm run bench --quick', () => {
       ]);
       // One probed account: 4 series (3 agents + application) × 12 metrics × (23 hours + 30 days).
       expect(run.historyRows).toBe(4 * 12 * 53);
+      // The Prometheus API probe: 2 accounts × 23 hours × 60 minutes × 12 metrics of application rows.
+      expect(run.prometheusMinuteRows).toBe(2 * 23 * 60 * 12);
+      expect(run.prometheus!.map((p) => `${p.step} ${p.requests} ${p.failed} ${p.accounts}`)).toEqual(['60 3 0 2', '300 3 0 2', '60 3 0 2', '300 3 0 2']);
     }
     const json = JSON.parse(fs.readFileSync(outcome.jsonFile, 'utf8')) as BenchReport;
     expect(json.runs[1]!.endToEnd!.rowsCounted).toBe(ROWS);
