@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Directory } from '../lib/directory/directory.js';
 import { keyEpoch } from '../lib/directory/key-epoch.js';
 import { BeaconRejection } from './beacon-rejection.js';
@@ -38,7 +39,8 @@ interface Entry {
  * creates applications: an operator configures them (allowed origins) with `apm apps set`.
  */
 export class BeaconApps {
-  readonly #cache = new Map<string, Entry>();
+  /** LRU-bounded by count: a key is ≤ 128 + 100 characters, an entry one application's settings. */
+  readonly #cache: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, Promise<AppLookup>>();
   readonly #maxEntries: number;
   readonly #maxInflight: number;
@@ -51,6 +53,7 @@ export class BeaconApps {
   ) {
     this.#maxEntries = o.maxEntries ?? 50_000;
     this.#maxInflight = o.maxInflight ?? 1_000;
+    this.#cache = new LRUCache<string, Entry>({ max: this.#maxEntries });
   }
 
   /** The cached answer when there is one (refreshing it in the background when stale), else a look-up. */
@@ -108,10 +111,11 @@ export class BeaconApps {
         this.#remember(k, value);
         return value;
       },
-      (err: Error) => {
+      () => {
         // Not cached: the next beacon asks again. A stale entry, if any, keeps serving meanwhile.
+        // The answer names the problem, not the driver's text (#18 part 9).
         const stale = this.#cache.get(k);
-        return stale ? stale.value : new BeaconRejection('unavailable', `cannot check browser key: directory unavailable (${err.message})`);
+        return stale ? stale.value : new BeaconRejection('unavailable', 'cannot check browser key: the account directory is unavailable');
       },
     );
     this.#inflight.set(k, p);
@@ -133,13 +137,6 @@ export class BeaconApps {
   }
 
   #remember(k: string, value: AppLookup): void {
-    if (!this.#cache.has(k) && this.#cache.size >= this.#maxEntries) {
-      let drop = Math.max(1, Math.floor(this.#maxEntries / 10));
-      for (const old of this.#cache.keys()) {
-        this.#cache.delete(old);
-        if (--drop === 0) break;
-      }
-    }
     this.#cache.set(k, { value, until: this.o.now() + this.o.ttlSeconds, refreshing: false });
   }
 }

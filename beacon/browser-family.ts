@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import Bowser from 'bowser';
 
 /**
@@ -22,17 +23,18 @@ export function browserFamilyOf(userAgent: string): string {
   }
 }
 
-/** browserFamilyOf with a cache of at most `capacity` UA strings (cleared whole when full). */
+/** browserFamilyOf with an LRU cache of at most `capacity` UA strings (each cut to 512 characters). */
 export class BrowserFamilyCache {
-  readonly #cache = new Map<string, string>();
-  constructor(readonly capacity = 5000) {}
+  readonly #cache: LRUCache<string, string>;
+  constructor(readonly capacity = 5000) {
+    this.#cache = new LRUCache<string, string>({ max: capacity });
+  }
 
   familyOf(userAgent: string): string {
     const ua = userAgent.length > 512 ? userAgent.slice(0, 512) : userAgent;
     let family = this.#cache.get(ua);
     if (family === undefined) {
       family = browserFamilyOf(ua);
-      if (this.#cache.size >= this.capacity) this.#cache.clear();
       this.#cache.set(ua, family);
     }
     return family;
