@@ -4,6 +4,7 @@ import { AccountMover, type MoveHandle } from '../lib/ops/account-mover.js';
 import type { MoveProgress } from '../lib/ops/move-context.js';
 import type { Move } from '../lib/ops/move-journal.js';
 import { addShard, removeShard } from '../lib/ops/shard-admin.js';
+import { rotateKey } from '../lib/directory/key-epoch.js';
 import type { ShardStatsCollector } from '../lib/ops/shard-stats.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { AdminMetrics } from './admin-metrics.js';
@@ -86,6 +87,13 @@ export class AdminApi {
 
   async accounts(): Promise<Answer> {
     return { status: 200, body: { accounts: await this.d.directory.listAccounts() } };
+  }
+
+  /** A new key of that kind for the account, shown only in this answer; the old one is refused within 2 s. */
+  async rotateKey(accountId: number, body: Record<string, unknown>): Promise<Answer> {
+    const kind = body.kind;
+    if (kind !== 'license' && kind !== 'read' && kind !== 'browser') throw new InputError('cannot rotate key: "kind" must be "license", "read" or "browser"');
+    return { status: 200, body: { accountId, kind, key: await rotateKey(this.d.directory, accountId, kind) } };
   }
 
   async createAccount(body: Record<string, unknown>): Promise<Answer> {

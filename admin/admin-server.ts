@@ -71,6 +71,7 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('post', '/admin/shards/:id/open', 'open_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'open'));
   route('get', '/admin/accounts', 'accounts', () => d.api.accounts());
   route('post', '/admin/accounts', 'create_account', async (_i, res) => d.api.createAccount(await body(res, 'create account')));
+  route('post', '/admin/accounts/:id/rotate-key', 'rotate_key', async (i, res) => d.api.rotateKey(id(i, 0, 'account id'), await body(res, 'rotate key')));
   route('post', '/admin/accounts/:id/move', 'move', async (i, res) => d.api.startMove(id(i, 0, 'account id'), await body(res, 'move account')));
   route('post', '/admin/accounts/:id/move/resume', 'move_resume', async (i) => d.api.resume(id(i, 0, 'account id')));
   route('post', '/admin/accounts/:id/move/rollback', 'move_rollback', async (i) => d.api.rollback(id(i, 0, 'account id')));

@@ -193,6 +193,21 @@ describe('rollback', () => {
   }, 120_000);
 });
 
+describe('key rotation through the admin API', () => {
+  it('answers the new key once; the old one no longer finds the account', async () => {
+    const made = await c.directory.createAccount({ name: 'rotate-api' });
+    const post = (body: unknown) => fetch(`${admin.url}/admin/accounts/${made.account.id}/rotate-key`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+    const bad = await post({ kind: 'admin' });
+    expect([bad.status, ((await bad.json()) as any).error]).toEqual([400, 'cannot rotate key: "kind" must be "license", "read" or "browser"']);
+    const r = await post({ kind: 'read' });
+    expect(r.status).toBe(200);
+    const { key } = (await r.json()) as { key: string };
+    expect(key).toMatch(/^apmr_[0-9a-f]{40}$/);
+    expect(await c.directory.accountByReadKey(made.readKey)).toBeUndefined();
+    expect((await c.directory.accountByReadKey(key))?.id).toBe(made.account.id);
+  });
+});
+
 describe('shards add and remove', () => {
   it('a failed add registers nothing; remove refuses a shard with accounts and unregisters an empty one (CLI twin: admin API)', async () => {
     const before = await c.directory.listShards();
