@@ -5,7 +5,7 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_DATA_DIR', type: 'path', default: 'data', doc: 'Where the embedded default keeps MariaDB data directories, certificates and secrets (relative to the working directory).' },
   { name: 'APM_BIND_HOST', type: 'string', default: '127.0.0.1', doc: 'Interface every service listens on.' },
   { name: 'APM_SHARDS', type: 'list', doc: 'Comma-separated host:port of existing MySQL 8 / MariaDB 10.6+ shard servers to register at start-up. Unset: the embedded default starts local servers.' },
-  { name: 'APM_SERVICES', type: 'list', doc: 'Comma-separated services this process runs (collector, beacon, rollup, dashboard, admin); unset: all of them. Run one process per service against shared servers.' },
+  { name: 'APM_SERVICES', type: 'list', doc: 'Comma-separated services this process runs (collector, beacon, rollup, dashboard, admin, alerts, pinger); unset: all of them. Run one process per service against shared servers.' },
   { name: 'APM_DIRECTORY', type: 'address', doc: 'host:port of the server holding the directory database. Default: the first shard server.' },
   { name: 'APM_DB_USER', type: 'string', default: 'root', doc: 'MySQL user for the directory and every shard.' },
   { name: 'APM_DB_PASSWORD', type: 'string', default: '', doc: 'Password of APM_DB_USER (never logged).' },
