@@ -92,7 +92,7 @@ export class PolicyEvaluator {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 8, groups.length) }, worker));
-    if (states.length === 0) return;
+    if (states.length === 0 && transitions.length === 0) return;
     await lock.check();
     for (let i = 0; i < states.length; i += 1000) {
       const chunk = states.slice(i, i + 1000);
