@@ -3,6 +3,8 @@ import { holdResponse, readBody, sendError, sendJson, uws, type HttpResponse, ty
 import { jsonObject, positiveInt, type AdminApi, type Answer } from './admin-api.js';
 import type { AdminMetrics } from './admin-metrics.js';
 import { bearerToken, tokenMatches } from './admin-token.js';
+import { registerAlertRoutes } from './alerts-admin.js';
+import type { Directory } from '../lib/directory/directory.js';
 
 /** Largest request body the admin API reads (its bodies are a few small JSON fields). */
 export const MAX_ADMIN_BODY = 16 * 1024;
@@ -22,6 +24,8 @@ export interface AdminServerDeps {
   metrics: AdminMetrics;
   token: string;
   log: (line: string) => void;
+  /** Alert and monitor routes (alerts-admin.ts): the pinger's allowed hosts and the clock. */
+  alerts?: { directory: Directory; allowedHosts: readonly string[]; now: () => number };
 }
 
 /**
@@ -32,7 +36,7 @@ export interface AdminServerDeps {
  */
 export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   const app = uws.App();
-  const route = (method: 'get' | 'post', pattern: string, name: string, fn: Handler, opts: { open?: boolean } = {}) => {
+  const route = (method: 'get' | 'post' | 'del', pattern: string, name: string, fn: Handler, opts: { open?: boolean } = {}) => {
     const nParams = (pattern.match(/:/g) ?? []).length;
     app[method](pattern, (res, req) => {
       const incoming: Incoming = {
@@ -74,6 +78,7 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('post', '/admin/accounts/:id/move/rollback', 'move_rollback', async (i) => d.api.rollback(id(i, 0, 'account id')));
   route('get', '/admin/moves', 'moves', async (i) => d.api.moves(i.query.has('account') ? positiveInt(i.query.get('account'), 'account') : undefined));
   route('get', '/admin/moves/:id', 'move_status', async (i) => d.api.move(id(i, 0, 'move id')));
+  if (d.alerts) registerAlertRoutes(route, body, d.alerts.directory, d.alerts.allowedHosts, d.alerts.now);
   app.any('/*', (res) => {
     holdResponse(res);
     d.metrics.requests.inc({ route: 'unknown', status: '404' });
