@@ -1,3 +1,4 @@
+import type { AlertsFigure } from './alerts-phase.js';
 import type { DashboardFigure } from './dashboard-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
@@ -116,6 +117,7 @@ export interface PoolRunReport {
   historyRows?: number;
   rollup?: RollupFigures;
   beacons?: BeaconFigures;
+  alerts?: AlertsFigure;
   errors: string[];
   skipped: string[];
 }

@@ -13,6 +13,7 @@ import { dropHour } from './db-census.js';
 import { HourMeter } from './hour-meter.js';
 import { gib, progress, type PoolRunContext, type PoolState } from './pool-state.js';
 import { beaconPhase, dashboardPhase, endToEndPhase, rollupPhase } from './service-phases.js';
+import { alertsPhase } from './alerts-phase.js';
 import { startShardServer, type ShardServer } from './shard-server.js';
 
 /** The bench's configuration: the operator's APM_ variables, with every listener on a free loopback port. */
@@ -74,6 +75,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     await phase(st, 'dashboard', () => dashboardPhase(st));
     await phase(st, 'rollup', () => rollupPhase(st));
     await phase(st, 'beacons', () => beaconPhase(st));
+    await phase(st, 'alerts', () => alertsPhase(st));
     if (report.ceiling && report.endToEnd && report.ceiling.rowsPerSecond > 0) report.ratio = report.endToEnd.rowsPerSecond / report.ceiling.rowsPerSecond;
   } catch (err) {
     report.errors.push(`cannot run pool ${gib(ctx.bufferPoolBytes)}: ${(err as Error).message}`);
