@@ -22,8 +22,9 @@ export interface EvaluatorOptions {
   settleSeconds: number;
   /** Who evaluates (recorded on the state rows): the process's instance id. */
   owner: string;
-  /** Applications read at once. */
+  /** Applications read at once within a partition (4 by default), and partitions evaluated at once (4). */
   concurrency?: number;
+  partitionConcurrency?: number;
 }
 
 export interface EvaluationReport {
@@ -40,7 +41,7 @@ export const partitionLock = (p: number) => `.alerts.p${p}`;
 
 /**
  * Evaluates policies: every run takes each of the POLICY_PARTITIONS named locks it can get at once
- * (another alert process holds the others) and, under it, evaluates the partition's policies over the
+ * (another alert process holds the others; up to partitionConcurrency partitions at a time) and, under it, evaluates the partition's policies over the
  * minutes settled since each one's last_minute. The state row's last_minute, written under the lock,
  * makes each policy minute evaluated once whichever process gets the partition. One read per
  * application through the dashboard's SeriesReader; values from the dashboard's own formulas
@@ -54,20 +55,25 @@ export class PolicyEvaluator {
   async run(now: number): Promise<EvaluationReport> {
     const report: EvaluationReport = { partitions: 0, busy: 0, policies: 0, policyMinutes: 0, transitions: 0, failed: 0 };
     const accounts = new Map<number, Promise<{ account: Account; store: ShardStore }>>();
-    for (let p = 0; p < POLICY_PARTITIONS; p++) {
-      const lock = await acquireNamedLock(this.o.pool, partitionLock(p), 0);
-      if (!lock) {
-        report.busy++;
-        this.o.metrics.partitionsBusy.inc();
-        continue;
+    let next = 0;
+    const worker = async () => {
+      while (next < POLICY_PARTITIONS) {
+        const p = next++;
+        const lock = await acquireNamedLock(this.o.pool, partitionLock(p), 0);
+        if (!lock) {
+          report.busy++;
+          this.o.metrics.partitionsBusy.inc();
+          continue;
+        }
+        try {
+          report.partitions++;
+          await this.#partition(p, lock, now, accounts, report);
+        } finally {
+          await lock.release();
+        }
       }
-      try {
-        report.partitions++;
-        await this.#partition(p, lock, now, accounts, report);
-      } finally {
-        await lock.release();
-      }
-    }
+    };
+    await Promise.all(Array.from({ length: this.o.partitionConcurrency ?? 4 }, worker));
     return report;
   }
 
@@ -91,7 +97,7 @@ export class PolicyEvaluator {
         await this.#group(group, now, accounts, states, transitions, report);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 8, groups.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, groups.length) }, worker));
     if (states.length === 0 && transitions.length === 0) return;
     await lock.check();
     for (let i = 0; i < states.length; i += 1000) {

@@ -24,8 +24,8 @@ const KINDS: PolicyInput[] = [
 
 /**
  * The alerts phase: `alertPolicies` policies (five kinds per application) on applications spread over
- * the bench's accounts, a minute of server metrics per application (a quarter of them failing half
- * their requests, so some incidents open), then two timed evaluation runs of the real alerts service
+ * the bench's accounts, four minutes of server metrics per application (a quarter of them failing half
+ * their requests: their error-rate and Apdex policies open incidents in the first run), then two timed evaluation runs of the real alerts service
  * on the pool's storage and simulated clock: the first (every policy new, three minutes each) and a
  * steady one a minute later. Notifications are not part of it (policies without channels).
  */
@@ -51,7 +51,7 @@ export async function alertsPhase(st: PoolState): Promise<void> {
     const chunk = values.slice(i, i + 8 * 1000);
     await pool.query(`INSERT INTO alert_policies (account_id, application_id, name, metric, warning, critical, duration_minutes, channels) VALUES ${Array.from({ length: chunk.length / 8 }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, chunk);
   }
-  for (const [i, a] of appIds.entries()) await writeMinute(st, a.accountId, a.applicationId, minute, i % 4 === 0);
+  for (const [i, a] of appIds.entries()) await writeMinutes(st, a.accountId, a.applicationId, [minute - 120, minute - 60, minute, minute + 60], i % 4 === 0);
   const alerts = await startAlerts({ ...st.deps, config: st.deps.config.with({ APM_ALERTS_METRICS_PORT: '0' }) }, { schedule: false });
   try {
     const timed = async () => {
@@ -71,7 +71,7 @@ export async function alertsPhase(st: PoolState): Promise<void> {
   }
 }
 
-async function writeMinute(st: PoolState, accountId: number, applicationId: number, minute: number, failing: boolean): Promise<void> {
+async function writeMinutes(st: PoolState, accountId: number, applicationId: number, minutes: number[], failing: boolean): Promise<void> {
   const { account, store } = await st.storage.shards.storeForAccount(accountId);
   const names = ['HttpDispatcher', 'WebTransaction', 'Errors/all', 'Apdex'].map((name) => ({ name, scope: '' }));
   const ids = await store.metricIds(accountId, names, { applicationId });
@@ -84,6 +84,6 @@ async function writeMinute(st: PoolState, accountId: number, applicationId: numb
     { callCount: errors, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 },
     { callCount: calls - errors, totalTime: 0, exclusiveTime: errors, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0 },
   ];
-  const rows: WriteRow[] = slices.map((s, i) => ({ kind: 'minute' as const, t: minute, row: { ...s, metricId: ids[i]!, agentId, period: minute } })).filter((r) => r.row.callCount > 0 || r.row.exclusiveTime > 0);
+  const rows: WriteRow[] = minutes.flatMap((minute) => slices.map((s, i) => ({ kind: 'minute' as const, t: minute, row: { ...s, metricId: ids[i]!, agentId, period: minute } }))).filter((r) => r.row.callCount > 0 || r.row.exclusiveTime > 0);
   await st.storage.writer.write({ accountId, shardId: account.shardId, rows });
 }

@@ -37,6 +37,8 @@ export interface DashboardServerDeps {
   assets: Map<string, Asset>;
   metrics: DashboardMetrics;
   log: (line: string) => void;
+  /** GET /api/alerts: the account's policies, incidents and monitors (alerts/alerts-view.ts). */
+  alerts?: (account: Account) => Promise<unknown>;
 }
 
 export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
@@ -84,6 +86,7 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
   authed('/api/applications/:id/transaction', 'transaction', (a, i) => d.api.transaction(a, i.params[0]!, i.query));
   authed('/api/applications/:id/metrics', 'metric_names', (a, i) => d.api.metricNames(a, i.params[0]!, i.query));
   authed('/api/applications/:id/metric', 'metric', (a, i) => d.api.metric(a, i.params[0]!, i.query));
+  if (d.alerts) authed('/api/alerts', 'alerts', (a) => d.alerts!(a));
   route('get', '/api/*', 'unknown', 0, async () => {
     throw new NotFoundError('cannot find API endpoint: see docs/api.md for the read API');
   });
