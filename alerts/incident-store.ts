@@ -75,18 +75,25 @@ export function incidentOfRow(r: any): Incident {
  * the transition is. Returns the incident id, or undefined for a close with nothing open.
  */
 export async function applyTransition(conn: PoolConnection, t: TransitionInput): Promise<number | undefined> {
-  const [open] = await conn.query<any[]>("SELECT id, transitions FROM alert_incidents WHERE kind = ? AND source_id = ? AND active = 1 FOR UPDATE", [t.kind, t.sourceId]);
   const detail = JSON.stringify(t.detail);
-  let id: number;
-  let seq: number;
-  if (t.transition === 'open' && !open[0]) {
-    const [r] = await conn.query<any>(
-      'INSERT INTO alert_incidents (account_id, application_id, kind, source_id, title, level, opened_at, updated_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [t.accountId, t.applicationId, t.kind, t.sourceId, t.title.slice(0, 255), t.level, t.at, t.at, detail],
-    );
-    id = Number(r.insertId);
-    seq = 1;
-  } else if (open[0]) {
+  let id: number | undefined;
+  let seq = 1;
+  if (t.transition === 'open') {
+    // Insert first: a SELECT … FOR UPDATE of a missing row takes gap locks that deadlock concurrent openings.
+    try {
+      const [r] = await conn.query<any>(
+        'INSERT INTO alert_incidents (account_id, application_id, kind, source_id, title, level, opened_at, updated_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [t.accountId, t.applicationId, t.kind, t.sourceId, t.title.slice(0, 255), t.level, t.at, t.at, detail],
+      );
+      id = Number(r.insertId);
+    } catch (err) {
+      // Already open (a state lost after a crash): the opening becomes a level update of that incident.
+      if ((err as { errno?: number }).errno !== 1062) throw err;
+    }
+  }
+  if (id === undefined) {
+    const [open] = await conn.query<any[]>('SELECT id, transitions FROM alert_incidents WHERE kind = ? AND source_id = ? AND active = 1 FOR UPDATE', [t.kind, t.sourceId]);
+    if (!open[0]) return undefined;
     id = Number(open[0].id);
     seq = Number(open[0].transitions) + 1;
     if (t.transition === 'close') {
@@ -94,8 +101,6 @@ export async function applyTransition(conn: PoolConnection, t: TransitionInput):
     } else {
       await conn.query('UPDATE alert_incidents SET level = ?, updated_at = ?, transitions = ?, detail = ? WHERE id = ?', [t.level, t.at, seq, detail, id]);
     }
-  } else {
-    return undefined;
   }
   if (t.channels.length > 0) {
     const values = t.channels.map(() => '(?, ?, ?, ?, ?)').join(', ');

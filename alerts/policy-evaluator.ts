@@ -1,6 +1,7 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { metricKey, SeriesReader, type MetricSeries } from '../dashboard/series-reader.js';
 import type { Account } from '../lib/directory/directory.js';
+import { withLockRetry } from '../lib/db/deadlock-retry.js';
 import { acquireNamedLock, type NamedLock } from '../lib/db/named-lock.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
@@ -34,6 +35,8 @@ export interface EvaluationReport {
   policyMinutes: number;
   transitions: number;
   failed: number;
+  /** Partitions whose evaluation failed (a database error): retried by a later run. */
+  failedPartitions: number;
 }
 
 /** Lock name suffix of an evaluation partition (on the directory database). */
@@ -53,7 +56,7 @@ export class PolicyEvaluator {
   constructor(private readonly o: EvaluatorOptions) {}
 
   async run(now: number): Promise<EvaluationReport> {
-    const report: EvaluationReport = { partitions: 0, busy: 0, policies: 0, policyMinutes: 0, transitions: 0, failed: 0 };
+    const report: EvaluationReport = { partitions: 0, busy: 0, policies: 0, policyMinutes: 0, transitions: 0, failed: 0, failedPartitions: 0 };
     const accounts = new Map<number, Promise<{ account: Account; store: ShardStore }>>();
     let next = 0;
     const worker = async () => {
@@ -68,6 +71,10 @@ export class PolicyEvaluator {
         try {
           report.partitions++;
           await this.#partition(p, lock, now, accounts, report);
+        } catch (err) {
+          // The partition's policies keep their last minute and are evaluated by a later run.
+          report.failedPartitions++;
+          this.o.log(`alerts: cannot evaluate partition ${p}: ${(err as Error).message}`);
         } finally {
           await lock.release();
         }
@@ -163,6 +170,12 @@ export class PolicyEvaluator {
 
   /** Writes one transition: incident, outbox rows and the policy's state, in one transaction. */
   async #transition(pol: DuePolicy, minute: number, state: ConditionState, t: Transition, now: number, lock: NamedLock): Promise<void> {
+    // Concurrent partitions insert incidents side by side: InnoDB may pick one as a deadlock victim;
+    // the whole transaction rolled back, so it is simply run again.
+    await withLockRetry(() => this.#transitionOnce(pol, minute, state, t, now, lock));
+  }
+
+  async #transitionOnce(pol: DuePolicy, minute: number, state: ConditionState, t: Transition, now: number, lock: NamedLock): Promise<void> {
     const conn = await this.o.pool.getConnection();
     try {
       await lock.check();

@@ -57,7 +57,8 @@ export async function alertsPhase(st: PoolState): Promise<void> {
     const timed = async () => {
       const t0 = performance.now();
       const r = await alerts.runNow();
-      if (!r) throw new Error('cannot time the alerts run: it overlapped another');
+      if (!r) throw new Error('cannot time the alerts run: it failed or overlapped another (see the log)');
+      if (r.evaluation.failedPartitions > 0 || r.evaluation.failed > 0) throw new Error(`cannot time the alerts run: ${r.evaluation.failedPartitions} partition(s) and ${r.evaluation.failed} policies failed (see the log)`);
       return { seconds: (performance.now() - t0) / 1000, policyMinutes: r.evaluation.policyMinutes, transitions: r.evaluation.transitions };
     };
     st.clock.now = minute + 60 + 30;

@@ -1,5 +1,6 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { applyTransition } from '../alerts/incident-store.js';
+import { withLockRetry } from '../lib/db/deadlock-retry.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { checkUrl, type CheckResult } from './http-check.js';
@@ -108,6 +109,11 @@ export class PingerRunner {
   }
 
   async #release(id: number, token: string, nextAt: number, failures: number, r: CheckResult | null, now?: number, t?: { m: Monitor; r: CheckResult; transition: 'open' | 'close' }): Promise<void> {
+    await withLockRetry(() => this.#releaseOnce(id, token, nextAt, failures, r, now, t)).catch((err: Error) => this.o.log(`pinger: cannot record check of monitor ${id}: ${err.message}`));
+  }
+
+  /** The check's state update and its incident transition, in one transaction (run again after a deadlock). */
+  async #releaseOnce(id: number, token: string, nextAt: number, failures: number, r: CheckResult | null, now?: number, t?: { m: Monitor; r: CheckResult; transition: 'open' | 'close' }): Promise<void> {
     const conn = await this.o.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -133,7 +139,7 @@ export class PingerRunner {
       await conn.commit();
     } catch (err) {
       await conn.rollback().catch(() => undefined);
-      this.o.log(`pinger: cannot record check of monitor ${id}: ${(err as Error).message}`);
+      throw err;
     } finally {
       conn.release();
     }
