@@ -6,6 +6,7 @@ import type { VariableSpec } from '../lib/config/variable-spec.js';
 export const alertsVariables: VariableSpec[] = [
   { name: 'APM_ALERTS_SCHEDULE', type: 'string', default: '*/20 * * * * *', doc: 'node-cron expression of alert evaluation runs; each run evaluates every policy over the minutes settled since its last evaluation (once each, whichever alert process runs it).' },
   { name: 'APM_ALERTS_SETTLE_SECONDS', type: 'integer', default: '30', min: 0, max: 3600, doc: 'How long after a minute ends before alerts evaluate it (agents harvest every 60 s; the collector files a harvest under the minute it ended in).' },
+  { name: 'APM_ALERTS_PARTITION_CONCURRENCY', type: 'integer', default: '4', min: 1, max: 64, doc: 'Evaluation partitions (of 64) one alert process evaluates at once, each reading up to 4 applications at a time.' },
   { name: 'APM_ALERTS_METRICS_PORT', type: 'port', default: '9472', doc: 'Port of the alerts service\'s Prometheus /metrics endpoint (0 = any free port).' },
   { name: 'APM_ALERTS_DASHBOARD_URL', type: 'string', default: 'http://127.0.0.1:8080', doc: 'Base URL of the dashboard, for the chart links in notifications.' },
   { name: 'APM_ALERTS_SMTP_HOST', type: 'string', doc: 'SMTP server for email channels (unset: email notifications fail and are retried, counted as failed).' },
@@ -24,6 +25,7 @@ export type SmtpTls = 'tls' | 'starttls' | 'none';
 export interface AlertsSettings {
   schedule: string;
   settleSeconds: number;
+  partitionConcurrency: number;
   metricsHost: string;
   metricsPort: number;
   dashboardUrl: string;
@@ -48,6 +50,7 @@ export function alertsSettings(config: Config): AlertsSettings {
   return {
     schedule,
     settleSeconds: config.num('APM_ALERTS_SETTLE_SECONDS'),
+    partitionConcurrency: config.num('APM_ALERTS_PARTITION_CONCURRENCY'),
     metricsHost: config.str('APM_BIND_HOST'),
     metricsPort: config.num('APM_ALERTS_METRICS_PORT'),
     dashboardUrl: config.str('APM_ALERTS_DASHBOARD_URL').replace(/\/+$/, ''),

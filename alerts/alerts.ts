@@ -40,7 +40,7 @@ export async function startAlerts(deps: ServiceDeps, opts: { registry?: Registry
   const store = new AlertStore(deps.directory);
   const incidents = new IncidentStore(pool);
   const sender = new ChannelSender(settings);
-  const evaluator = new PolicyEvaluator({ pool, store, shards: deps.shards, metrics, log: deps.log, settleSeconds: settings.settleSeconds, owner });
+  const evaluator = new PolicyEvaluator({ pool, store, shards: deps.shards, metrics, log: deps.log, settleSeconds: settings.settleSeconds, owner, partitionConcurrency: settings.partitionConcurrency });
   const notifier = new Notifier({ pool, directory: deps.directory, sender, metrics, log: deps.log, owner, dashboardUrl: settings.dashboardUrl, sendTimeoutMs: settings.sendTimeoutMs, maxAttempts: settings.maxAttempts });
   const server = await startMetricsServer([registry], { host: settings.metricsHost, port: settings.metricsPort });
 
