@@ -48,7 +48,7 @@ export function registerAlertRoutes(route: Route, body: Body, directory: Directo
     return ok(await alerts.createPolicy(acc(i), application(b.application), b), 201);
   });
   route('del', `${base}/alerts/policies/:policy`, 'delete_alert_policy', async (i) => {
-    await alerts.deletePolicy(acc(i), positiveInt(i.params[1], 'policy id'));
+    await alerts.deletePolicy(acc(i), positiveInt(i.params[1], 'policy id'), now());
     return ok({ removed: Number(i.params[1]) });
   });
   route('get', `${base}/alerts/incidents`, 'alert_incidents', async (i) => {
@@ -71,7 +71,7 @@ export function registerAlertRoutes(route: Route, body: Body, directory: Directo
     return ok(await monitors.create(acc(i), application(b.application), b), 201);
   });
   route('del', `${base}/monitors/:monitor`, 'delete_monitor', async (i) => {
-    await monitors.remove(acc(i), positiveInt(i.params[1], 'monitor id'));
+    await monitors.remove(acc(i), positiveInt(i.params[1], 'monitor id'), now());
     return ok({ removed: Number(i.params[1]) });
   });
 }

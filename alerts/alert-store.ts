@@ -3,6 +3,7 @@ import type { Pool as PromisePool } from 'mysql2/promise';
 import type { Directory } from '../lib/directory/directory.js';
 import { InputError, NotFoundError } from '../lib/errors.js';
 import { validateChannel, type ChannelConfig } from './channel-input.js';
+import { closeAndRemove } from './incident-store.js';
 import { validatePolicy, type PolicyDraft, type PolicyInput } from './policy-input.js';
 
 export interface Channel {
@@ -118,11 +119,17 @@ export class AlertStore {
     return this.getPolicy(id);
   }
 
-  /** Deletes a policy and its evaluation state (its incidents stay in the history). */
-  async deletePolicy(accountId: number, id: number): Promise<void> {
-    const [r] = await this.pool.query<any>('DELETE FROM alert_policies WHERE account_id = ? AND id = ?', [accountId, id]);
-    if (Number(r.affectedRows) === 0) throw new NotFoundError(`cannot delete policy ${id}: no such policy in account ${accountId}`);
-    await this.pool.query('DELETE FROM alert_policy_state WHERE policy_id = ?', [id]);
+  /** Deletes a policy and its evaluation state; its open incident is resolved (notified); its history stays. */
+  async deletePolicy(accountId: number, id: number, now: number): Promise<void> {
+    const p = await this.getPolicy(id).catch(() => undefined);
+    const removed = p && p.accountId === accountId
+      ? await closeAndRemove(this.pool, 'policy', p, now, async (conn) => {
+        const [r] = await conn.query<any>('DELETE FROM alert_policies WHERE account_id = ? AND id = ?', [accountId, id]);
+        await conn.query('DELETE FROM alert_policy_state WHERE policy_id = ?', [id]);
+        return Number(r.affectedRows);
+      })
+      : 0;
+    if (removed === 0) throw new NotFoundError(`cannot delete policy ${id}: no such policy in account ${accountId}`);
   }
 
   /** Enabled policies of one evaluation partition, with their state rows. */

@@ -190,3 +190,26 @@ export class IncidentStore {
     return ids.length;
   }
 }
+
+/**
+ * Closes the open incident of a policy or monitor that is being removed (resolve notifications to
+ * `channels`, so PagerDuty and the others do not keep it open for ever), then runs `remove` in the
+ * same transaction.
+ */
+export async function closeAndRemove(pool: PromisePool, kind: IncidentKind, source: { id: number; accountId: number; applicationId: number; channels: readonly number[] }, at: number, remove: (conn: PoolConnection) => Promise<number>): Promise<number> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    const removed = await remove(conn);
+    if (removed > 0) {
+      await applyTransition(conn, { accountId: source.accountId, applicationId: source.applicationId, kind, sourceId: source.id, title: '', transition: 'close', level: 'critical', detail: {}, channels: source.channels, at });
+    }
+    await conn.commit();
+    return removed;
+  } catch (err) {
+    await conn.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    conn.release();
+  }
+}

@@ -1,6 +1,7 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { Directory } from '../lib/directory/directory.js';
 import { InputError, NotFoundError } from '../lib/errors.js';
+import { closeAndRemove } from '../alerts/incident-store.js';
 import { validateMonitor, type MonitorDraft } from './monitor-input.js';
 
 export interface Monitor extends MonitorDraft {
@@ -64,10 +65,18 @@ export class MonitorStore {
     return rows.map((r) => ({ ...monitorOfRow(r), failures: Number(r.failures ?? 0), lastStatus: r.last_status ?? null, lastCheckedAt: r.last_checked_at === null ? null : Number(r.last_checked_at) }));
   }
 
-  async remove(accountId: number, id: number): Promise<void> {
-    const [r] = await this.pool.query<any>('DELETE FROM monitors WHERE account_id = ? AND id = ?', [accountId, id]);
-    if (Number(r.affectedRows) === 0) throw new NotFoundError(`cannot delete monitor ${id}: no such monitor in account ${accountId}`);
-    await this.pool.query('DELETE FROM monitor_state WHERE monitor_id = ?', [id]);
+  /** Stops checking a monitor; its open "down" incident is resolved (notified); results and history stay. */
+  async remove(accountId: number, id: number, now: number): Promise<void> {
+    const [rows] = await this.pool.query<any[]>('SELECT * FROM monitors WHERE account_id = ? AND id = ?', [accountId, id]);
+    const m = rows[0] ? monitorOfRow(rows[0]) : undefined;
+    const removed = m
+      ? await closeAndRemove(this.pool, 'down', m, now, async (conn) => {
+        const [r] = await conn.query<any>('DELETE FROM monitors WHERE account_id = ? AND id = ?', [accountId, id]);
+        await conn.query('DELETE FROM monitor_state WHERE monitor_id = ?', [id]);
+        return Number(r.affectedRows);
+      })
+      : 0;
+    if (removed === 0) throw new NotFoundError(`cannot delete monitor ${id}: no such monitor in account ${accountId}`);
   }
 
   async setEnabled(accountId: number, id: number, enabled: boolean): Promise<void> {

@@ -97,10 +97,10 @@ export const alertCommands: Command[] = [
   {
     path: ['alerts', 'remove'],
     usage: 'apm alerts remove <account> <policy> [--json]',
-    summary: 'Remove a policy (its incidents stay in the history).',
+    summary: 'Remove a policy (its open incident is resolved and notified; its incidents stay in the history).',
     async run(ctx, { positionals }) {
       const id = intArg(positionals[1], 'policy id');
-      await store(ctx).deletePolicy(intArg(positionals[0], 'account id'), id);
+      await store(ctx).deletePolicy(intArg(positionals[0], 'account id'), id, ctx.now());
       return { json: { removed: id }, text: `policy ${id} removed` };
     },
   },

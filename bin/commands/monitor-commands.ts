@@ -41,10 +41,10 @@ export const monitorCommands: Command[] = [
   {
     path: ['monitors', 'remove'],
     usage: 'apm monitors remove <account> <monitor> [--json]',
-    summary: 'Stop checking a URL (its results stay in the metrics).',
+    summary: 'Stop checking a URL (its open down incident is resolved and notified; its results stay in the metrics).',
     async run(ctx, { positionals }) {
       const id = intArg(positionals[1], 'monitor id');
-      await store(ctx).remove(intArg(positionals[0], 'account id'), id);
+      await store(ctx).remove(intArg(positionals[0], 'account id'), id, ctx.now());
       return { json: { removed: id }, text: `monitor ${id} removed` };
     },
   },

@@ -134,5 +134,11 @@ describe('alert policies', () => {
     expect(sink.posts.filter((p) => p.path === '/flaky')).toHaveLength(1);
     const acked = await a.incidents.acknowledge(acc, inc!.id, 'alice', clock);
     expect([acked.acknowledgedBy, acked.acknowledgedAt]).toEqual(['alice', clock]);
+    // Removing the policy resolves its open incident and notifies both channels once.
+    await a.store.deletePolicy(acc, policy.id, clock);
+    expect(await a.incidents.get(inc!.id)).toMatchObject({ state: 'closed', closedAt: clock });
+    expect(await a.deliverNow()).toEqual({ sent: 2, retried: 0, failed: 0 });
+    expect(sink.posts.filter((p) => p.path === '/flaky').map((p) => p.json.event)).toEqual(['open', 'close']);
+    await expect(a.store.deletePolicy(acc, policy.id, clock)).rejects.toThrow(`cannot delete policy ${policy.id}: no such policy`);
   }, 60_000);
 });
