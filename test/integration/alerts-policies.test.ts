@@ -141,4 +141,27 @@ describe('alert policies', () => {
     expect(sink.posts.filter((p) => p.path === '/flaky').map((p) => p.json.event)).toEqual(['open', 'close']);
     await expect(a.store.deletePolicy(acc, policy.id, clock)).rejects.toThrow(`cannot delete policy ${policy.id}: no such policy`);
   }, 60_000);
+  it('keeps closed incidents as long as the plan keeps daily data (free: 365 days, paid: for ever)', async () => {
+    const free = await c.directory.createAccount({ name: 'history free', plan: 'free' });
+    const paid = await c.directory.createAccount({ name: 'history paid', plan: 'paid' });
+    const pool = c.directory.db.promise;
+    const now = Math.floor(Date.now() / 1000);
+    const insert = async (accountId: number, sourceId: number, closedAt: number | null) => {
+      const [r] = await pool.query<any>(
+        "INSERT INTO alert_incidents (account_id, application_id, kind, source_id, title, level, state, active, opened_at, updated_at, closed_at, detail) VALUES (?, 1, 'policy', ?, 't', 'warning', ?, ?, ?, ?, ?, '{}')",
+        [accountId, sourceId, closedAt === null ? 'open' : 'closed', closedAt === null ? 1 : null, (closedAt ?? now) - 60, closedAt ?? now, closedAt],
+      );
+      await pool.query("INSERT INTO alert_notifications (incident_id, seq, transition, channel_id, state, next_attempt_at) VALUES (?, 1, 'open', 1, 'sent', 0)", [r.insertId]);
+      return Number(r.insertId);
+    };
+    const old = await insert(free.account.id, 900001, now - 366 * 86400);
+    const recent = await insert(free.account.id, 900002, now - 364 * 86400);
+    const ancientOpen = await insert(free.account.id, 900003, null);
+    const paidOld = await insert(paid.account.id, 900004, now - 3000 * 86400);
+    expect(await a.incidents.purge(now)).toBe(1);
+    const [left] = await pool.query<any[]>('SELECT id FROM alert_incidents WHERE id IN (?, ?, ?, ?) ORDER BY id', [old, recent, ancientOpen, paidOld]);
+    expect(left.map((r) => Number(r.id))).toEqual([recent, ancientOpen, paidOld]);
+    const [notes] = await pool.query<any[]>('SELECT COUNT(*) AS n FROM alert_notifications WHERE incident_id = ?', [old]);
+    expect(Number(notes[0].n)).toBe(0);
+  });
 });
