@@ -75,6 +75,10 @@ describe('the dashboard alerts page', () => {
     expect(await page.locator('#policies tbody tr td').allTextContents()).toEqual(['errors', 'error rate: critical above 5 % for 3 min', 'oncall (email)', 'yes']);
     const monitor = await page.locator('#monitors tbody tr td').allTextContents();
     expect(monitor.slice(0, 1).concat(monitor.slice(2, 4), monitor.slice(5, 6))).toEqual(['home', '10 s', '33.3 %', '3 (2)']);
+    // The incident is shaded on the application's four charts.
+    expect(await page.locator('#incident-charts').getAttribute('data-incidents')).toBe('1');
+    expect(await page.locator('#incident-charts .chart canvas').count()).toBe(4);
+    await page.screenshot({ path: path.resolve('test-output', 'dashboard-alerts.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 60_000);
 });
