@@ -3,7 +3,7 @@ import { InputError, NotFoundError } from '../lib/errors.js';
 import type { Level } from './condition-state.js';
 
 export type IncidentKind = 'policy' | 'down';
-export type TransitionKind = 'open' | 'level' | 'close';
+export type TransitionKind = 'open' | 'level' | 'close' | 'ack';
 
 export interface Incident {
   id: number;
@@ -146,13 +146,39 @@ export class IncidentStore {
     return incidentOfRow(rows[0]);
   }
 
-  /** Marks an open incident acknowledged (by whom, when); acknowledging twice keeps the first. */
+  /**
+   * Marks an open incident acknowledged (by whom, when; acknowledging twice keeps the first) and, in the
+   * same transaction, queues an `ack` notification to the source's PagerDuty channels (acknowledge event).
+   */
   async acknowledge(accountId: number, id: number, by: string, at: number): Promise<Incident> {
     const who = by.trim().slice(0, 128);
     if (!who) throw new InputError('cannot acknowledge incident: by (who acknowledges) is required');
     const inc = await this.get(id);
     if (inc.accountId !== accountId) throw new NotFoundError(`cannot find incident ${id}: no such incident in account ${accountId}`);
-    await this.pool.query('UPDATE alert_incidents SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL', [Math.floor(at), who, id]);
+    if (inc.state === 'closed') throw new InputError(`cannot acknowledge incident ${id}: it is resolved`);
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [r] = await conn.query<any>("UPDATE alert_incidents SET acknowledged_at = ?, acknowledged_by = ?, transitions = transitions + 1 WHERE id = ? AND acknowledged_at IS NULL AND state = 'open'", [Math.floor(at), who, id]);
+      if (Number(r.affectedRows) === 1) {
+        const [[row]] = await conn.query<any[]>('SELECT transitions FROM alert_incidents WHERE id = ?', [id]);
+        const [src] = await conn.query<any[]>(`SELECT channels FROM ${inc.kind === 'policy' ? 'alert_policies' : 'monitors'} WHERE id = ?`, [inc.sourceId]);
+        const ids = src[0] ? (JSON.parse(String(src[0].channels)) as number[]) : [];
+        if (ids.length > 0) {
+          await conn.query(
+            `INSERT IGNORE INTO alert_notifications (incident_id, seq, transition, channel_id, next_attempt_at)
+             SELECT ?, ?, 'ack', id, ? FROM alert_channels WHERE type = 'pagerduty' AND id IN (${ids.map(() => '?').join(',')})`,
+            [id, Number(row.transitions), Math.floor(at), ...ids],
+          );
+        }
+      }
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
     return this.get(id);
   }
 

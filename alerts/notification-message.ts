@@ -51,7 +51,7 @@ export function eventOf(deliveryId: number, transition: TransitionKind, inc: Inc
   };
 }
 
-const VERB: Record<TransitionKind, string> = { open: 'OPENED', level: 'LEVEL CHANGED', close: 'RESOLVED' };
+const VERB: Record<TransitionKind, string> = { open: 'OPENED', level: 'LEVEL CHANGED', close: 'RESOLVED', ack: 'ACKNOWLEDGED' };
 
 export function subjectOf(e: NotificationEvent): string {
   const level = e.event === 'close' ? 'resolved' : e.incident.level;
@@ -112,10 +112,11 @@ export function slackOf(e: NotificationEvent): { text: string } {
   return { text: `${icon} *${VERB[e.event]}* ${e.application.name}: ${e.incident.title} (incident #${e.incident.id}) <${e.incident.url}|chart>` };
 }
 
-/** PagerDuty Events API v2 body: trigger on open and level change, resolve on close; one dedup_key per incident. */
+/** PagerDuty Events API v2 body: trigger on open and level change, acknowledge on ack, resolve on close; one dedup_key per incident. */
 export function pagerDutyOf(e: NotificationEvent, routingKey: string): Record<string, unknown> {
   const dedup_key = `apm-incident-${e.incident.id}`;
   if (e.event === 'close') return { routing_key: routingKey, event_action: 'resolve', dedup_key };
+  if (e.event === 'ack') return { routing_key: routingKey, event_action: 'acknowledge', dedup_key };
   return {
     routing_key: routingKey,
     event_action: 'trigger',

@@ -123,7 +123,7 @@ export const alertCommands: Command[] = [
   {
     path: ['alerts', 'ack'],
     usage: 'apm alerts ack <account> <incident> --by <who> [--json]',
-    summary: 'Acknowledge an incident (recorded with who and when; notifications are not repeated).',
+    summary: 'Acknowledge an open incident (who and when; its PagerDuty channels get an acknowledge event).',
     options: { by: { type: 'string' } },
     async run(ctx, { positionals, values }) {
       const i = await new IncidentStore(ctx.storage.directory.db.promise).acknowledge(intArg(positionals[0], 'account id'), intArg(positionals[1], 'incident id'), str(values.by) ?? '', ctx.now());

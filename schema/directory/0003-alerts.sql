@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS alert_incidents (
   closed_at INT UNSIGNED NULL,
   acknowledged_at INT UNSIGNED NULL,
   acknowledged_by VARCHAR(128) NULL,
-  -- transitions so far (open = 1, each level change and the close add one): the outbox's seq
+  -- transitions so far (open = 1, each level change, the acknowledgement and the close add one): the outbox's seq
   transitions SMALLINT UNSIGNED NOT NULL DEFAULT 1,
   -- JSON: what breached (values per minute, threshold, unit) at opening and at the last transition
   detail TEXT NOT NULL,
@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS alert_notifications (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   incident_id INT UNSIGNED NOT NULL,
   seq SMALLINT UNSIGNED NOT NULL,
-  transition ENUM('open', 'level', 'close') NOT NULL,
+  -- ack: sent to PagerDuty channels only (event_action acknowledge)
+  transition ENUM('open', 'level', 'close', 'ack') NOT NULL,
   channel_id INT UNSIGNED NOT NULL,
   state ENUM('pending', 'sent', 'failed') NOT NULL DEFAULT 'pending',
   attempts SMALLINT UNSIGNED NOT NULL DEFAULT 0,

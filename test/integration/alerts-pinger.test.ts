@@ -69,6 +69,11 @@ describe('availability monitoring', () => {
       clock = T0 + t;
       if (t === 30) await stopTarget(target); // down from 25 s to 55 s of the injected clock
       if (t === 60) target = await startTarget(targetPort);
+      if (t === 50) {
+        // On call acknowledges the open incident: PagerDuty gets an acknowledge event, nobody else is told.
+        const [open] = await alerts.incidents.list(acc, { state: 'open' });
+        expect((await alerts.incidents.acknowledge(acc, open!.id, 'alice', clock)).acknowledgedBy).toBe('alice');
+      }
       reports.push(await pinger.tickNow());
       await alerts.deliverNow();
     }
@@ -80,10 +85,13 @@ describe('availability monitoring', () => {
     expect(incidents).toHaveLength(1);
     const inc = incidents[0]!;
     expect(inc).toMatchObject({ kind: 'down', sourceId: monitor.id, level: 'critical', state: 'closed', openedAt: T0 + 40, closedAt: T0 + 60, applicationId: app.id });
+    expect(inc).toMatchObject({ acknowledgedBy: 'alice', acknowledgedAt: T0 + 50 });
     expect(inc.notifications!.map((n) => [n.transition, n.channelId, n.state, n.attempts])).toEqual([
       ['open', email.id, 'sent', 1], ['open', hook.id, 'sent', 1], ['open', pd.id, 'sent', 1],
+      ['ack', pd.id, 'sent', 1],
       ['close', email.id, 'sent', 1], ['close', hook.id, 'sent', 1], ['close', pd.id, 'sent', 1],
     ]);
+    await expect(alerts.incidents.acknowledge(acc, inc.id, 'bob', clock)).rejects.toThrow(`cannot acknowledge incident ${inc.id}: it is resolved`);
 
     // Email: two real SMTP deliveries (authenticated), text with the incident id and the chart link.
     expect(smtp.mails).toHaveLength(2);
@@ -104,10 +112,11 @@ describe('availability monitoring', () => {
       expect(p.headers['x-apm-signature']).toBe(want);
       expect(p.json).toMatchObject({ version: 1, incident: { id: inc.id, kind: 'down', level: 'critical' }, application: { id: app.id, name: 'shop' }, account: { id: acc } });
     }
-    // PagerDuty: trigger then resolve with one dedup_key.
+    // PagerDuty: trigger, acknowledge, resolve with one dedup_key.
     const events = sink.posts.filter((p) => p.path === '/pd').map((p) => p.json);
     expect(events.map((e) => [e.event_action, e.dedup_key, e.routing_key])).toEqual([
       ['trigger', `apm-incident-${inc.id}`, 'R0UT1NGKEY0123456789abcdefABCDEF'],
+      ['acknowledge', `apm-incident-${inc.id}`, 'R0UT1NGKEY0123456789abcdefABCDEF'],
       ['resolve', `apm-incident-${inc.id}`, 'R0UT1NGKEY0123456789abcdefABCDEF'],
     ]);
     expect(events[0].payload).toMatchObject({ severity: 'critical', source: 'shop' });
@@ -119,6 +128,6 @@ describe('availability monitoring', () => {
     expect(r.data.get(metricKey(names[0]!))?.get(0)?.callCount).toBe(8);
     expect(r.data.get(metricKey(names[1]!))?.get(0)?.callCount).toBe(3);
     const sent = (await alerts.registry.getSingleMetric('apm_alerts_notifications_total')!.get()).values;
-    expect(sent.filter((v) => v.labels.outcome === 'sent').reduce((n, v) => n + v.value, 0)).toBe(6);
+    expect(sent.filter((v) => v.labels.outcome === 'sent').reduce((n, v) => n + v.value, 0)).toBe(7);
   }, 60_000);
 });
