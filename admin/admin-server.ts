@@ -4,6 +4,8 @@ import { jsonObject, positiveInt, type AdminApi, type Answer } from './admin-api
 import type { AdminMetrics } from './admin-metrics.js';
 import { bearerToken, tokenMatches } from './admin-token.js';
 import { type Log } from '../lib/log/log.js';
+import { registerAlertRoutes } from './alerts-admin.js';
+import type { Directory } from '../lib/directory/directory.js';
 
 /** Largest request body the admin API reads (its bodies are a few small JSON fields). */
 export const MAX_ADMIN_BODY = 16 * 1024;
@@ -23,6 +25,8 @@ export interface AdminServerDeps {
   metrics: AdminMetrics;
   token: string;
   log: Log;
+  /** Alert and monitor routes (alerts-admin.ts): the pinger's allowed hosts and the clock. */
+  alerts?: { directory: Directory; allowedHosts: readonly string[]; now: () => number };
 }
 
 /**
@@ -77,6 +81,7 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('post', '/admin/accounts/:id/move/rollback', 'move_rollback', async (i) => d.api.rollback(id(i, 0, 'account id')));
   route('get', '/admin/moves', 'moves', async (i) => d.api.moves(i.query.has('account') ? positiveInt(i.query.get('account'), 'account') : undefined));
   route('get', '/admin/moves/:id', 'move_status', async (i) => d.api.move(id(i, 0, 'move id')));
+  if (d.alerts) registerAlertRoutes(route, body, d.alerts.directory, d.alerts.allowedHosts, d.alerts.now);
   app.any('/*', (res) => {
     holdResponse(res);
     d.metrics.requests.inc({ route: 'unknown', status: '404' });

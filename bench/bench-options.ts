@@ -5,7 +5,7 @@ import { parseByteSize } from '../lib/mariadb/mariadb-settings.js';
  * What one benchmark run does. Every phase is bounded in count (the shape) and in time (the phase
  * timeout and the overall deadline); everything listens on and talks to 127.0.0.1 only.
  */
-export const PHASES = ['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons', 'tenants'] as const;
+export const PHASES = ['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons', 'alerts', 'tenants'] as const;
 /** Phases run when --phases is not given: `tenants` (hundreds of thousands of tables, GBs of disk) only when asked. */
 export const DEFAULT_PHASES: BenchPhase[] = PHASES.filter((p) => p !== 'tenants');
 export type BenchPhase = (typeof PHASES)[number];
@@ -39,6 +39,8 @@ export interface BenchOptions {
   dashboardRequests: number;
   /** Accounts whose history (hourly and daily rows) is seeded and read by the dashboard probe. */
   probeAccounts: number;
+  /** Alert policies evaluated by the alerts phase (five per application). */
+  alertPolicies: number;
   /** A phase of one simulated hour stops after this many seconds (reported as incomplete). */
   phaseTimeoutSeconds: number;
   /** The whole run stops starting new phases after this many seconds. */
@@ -85,6 +87,7 @@ export const FULL_DEFAULTS: BenchOptions = {
   beaconConcurrency: 32,
   dashboardRequests: 30,
   probeAccounts: 3,
+  alertPolicies: 10_000,
   phaseTimeoutSeconds: 1200,
   deadlineSeconds: 3000,
   generator: 'child',
@@ -114,6 +117,7 @@ export const QUICK_DEFAULTS: BenchOptions = {
   probeAccounts: 1,
   tenantAccounts: 5,
   tenantDays: 1,
+  alertPolicies: 100,
   phaseTimeoutSeconds: 60,
   deadlineSeconds: 300,
 };
@@ -135,6 +139,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --ceiling-connections N  connections of the straight INSERTs (default ${FULL_DEFAULTS.ceilingConnections})
   --beacon-seconds S       seconds of beacons per target (default ${FULL_DEFAULTS.beaconSeconds})
   --dashboard-requests N   requests per dashboard endpoint and window (default ${FULL_DEFAULTS.dashboardRequests})
+  --alert-policies N       policies the alerts phase evaluates (default ${FULL_DEFAULTS.alertPolicies})
   --phase-timeout S        stop an hour phase after S seconds (default ${FULL_DEFAULTS.phaseTimeoutSeconds})
   --deadline S             start no new phase after S seconds (default ${FULL_DEFAULTS.deadlineSeconds})
   --generator child|inline load generator in its own process (default child) or in the bench process
@@ -208,6 +213,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'ceiling-connections': { type: 'string' },
         'beacon-seconds': { type: 'string' },
         'dashboard-requests': { type: 'string' },
+        'alert-policies': { type: 'string' },
         'phase-timeout': { type: 'string' },
         deadline: { type: 'string' },
         generator: { type: 'string' },
@@ -242,6 +248,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     ceilingConnections: whole('ceiling-connections', v['ceiling-connections'], 1, 64, base.ceilingConnections),
     beaconSeconds: seconds('beacon-seconds', v['beacon-seconds'], 0.1, 600, base.beaconSeconds),
     dashboardRequests: whole('dashboard-requests', v['dashboard-requests'], 1, 10_000, base.dashboardRequests),
+    alertPolicies: whole('alert-policies', v['alert-policies'], 5, 1_000_000, base.alertPolicies),
     phaseTimeoutSeconds: seconds('phase-timeout', v['phase-timeout'], 1, 86_400, base.phaseTimeoutSeconds),
     deadlineSeconds: seconds('deadline', v.deadline, 1, 86_400, base.deadlineSeconds),
     generator: generator ?? base.generator,

@@ -1,4 +1,5 @@
 import type { TenantsReport } from './tenants-report.js';
+import type { AlertsFigure } from './alerts-phase.js';
 import type { DashboardFigure } from './dashboard-probe.js';
 import type { PrometheusFigure } from './prometheus-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
@@ -146,6 +147,7 @@ export interface PoolRunReport {
   beacons?: BeaconFigures;
   /** VictoriaMetrics fed the agent rows of the end-to-end hour (bench/peer-phase.ts). */
   peer?: PeerFigures;
+  alerts?: AlertsFigure;
   errors: string[];
   skipped: string[];
 }

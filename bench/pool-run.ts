@@ -15,6 +15,7 @@ import { HourMeter } from './hour-meter.js';
 import { gib, progress, type PoolRunContext, type PoolState } from './pool-state.js';
 import { beaconPhase, dashboardPhase, endToEndPhase, rollupPhase } from './service-phases.js';
 import { peerPhase } from './peer-phase.js';
+import { alertsPhase } from './alerts-phase.js';
 import { startShardServer, type ShardServer } from './shard-server.js';
 import { lineLog } from '../lib/log/log.js';
 
@@ -78,6 +79,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     await phase(st, 'dashboard', () => dashboardPhase(st));
     await phase(st, 'rollup', () => rollupPhase(st));
     await phase(st, 'beacons', () => beaconPhase(st));
+    await phase(st, 'alerts', () => alertsPhase(st));
     if (report.ceiling && report.endToEnd && report.ceiling.rowsPerSecond > 0) report.ratio = report.endToEnd.rowsPerSecond / report.ceiling.rowsPerSecond;
   } catch (err) {
     report.errors.push(`cannot run pool ${gib(ctx.bufferPoolBytes)}: ${(err as Error).message}`);

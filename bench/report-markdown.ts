@@ -113,6 +113,10 @@ function runDetails(run: PoolRunReport): string[] {
         `bare uWebSockets.js endpoint ${int(b.bare.ok)} × 204 = ${int(b.bare.perSecond)}/s, p50 ${ms(b.bare.latency.p50Ms)}, p99 ${ms(b.bare.latency.p99Ms)}; ratio ${pct(b.ratio)}.`,
     );
   }
+  if (run.alerts) {
+    const a = run.alerts;
+    out.push(`- Alerts: ${int(a.policies)} policies on ${int(a.applications)} applications evaluated in ${dur(a.firstRun.seconds)} (first run, ${int(a.firstRun.policyMinutes)} policy minutes, ${int(a.firstRun.transitions)} incidents opened) and ${dur(a.steadyRun.seconds)} (steady run a minute later, ${int(a.steadyRun.policyMinutes)} policy minutes).`);
+  }
   if (run.dashboard?.length) {
     out.push('', `Dashboard API, one request at a time (history: ${int(run.historyRows ?? 0)} hourly and daily rows seeded for the probed accounts):`, '');
     out.push('| endpoint | window | requests | p50 | p99 | max | mean answer |', '|---|---|---|---|---|---|---|');

@@ -7,6 +7,8 @@ import { shardCommands } from './commands/shard-commands.js';
 import { accountCommands } from './commands/account-commands.js';
 // Further command groups: one import and one spread each (keep this marker).
 // @command-imports
+import { alertCommands } from './commands/alert-commands.js';
+import { monitorCommands } from './commands/monitor-commands.js';
 import { moveCommands } from './commands/move-commands.js';
 import { rollupCommands } from './commands/rollup-commands.js';
 import { appCommands } from './commands/app-commands.js';
@@ -18,4 +20,6 @@ export const commands: Command[] = [
   ...rollupCommands,
   ...moveCommands,
   // @command-list
+  ...alertCommands,
+  ...monitorCommands,
 ];

@@ -18,6 +18,8 @@ import { demoKeyCommand, demoKeysFile, ensureDemoAccount, keyPrefix } from '../c
 // Service imports: one line per service (keep this marker).
 import { startCollector } from '../collector/collector.js';
 // @service-imports
+import { startAlerts } from '../alerts/alerts.js';
+import { startPinger } from '../pinger/pinger.js';
 import { startAdmin } from '../admin/admin.js';
 import { startDashboard } from '../dashboard/dashboard.js';
 import { startRollup } from '../rollup/rollup.js';
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
       // The demo account (with a printable license key) only in the embedded default.
       ['collector', (d) => startCollector(d, { demoAccount: config.list('APM_SHARDS').length === 0 })],
       // @service-starts
+      ['alerts', (d) => startAlerts(d)],
+      ['pinger', (d) => startPinger(d)],
       ['admin', startAdmin],
       ['dashboard', startDashboard],
       ['rollup', (d) => startRollup(d)],

@@ -44,6 +44,8 @@ export interface DashboardServerDeps {
   log: Log;
   /** The Prometheus-compatible API under /prometheus (dashboard/prometheus/). */
   prometheus?: PrometheusApi;
+  /** GET /api/alerts: the account's policies, incidents and monitors (alerts/alerts-view.ts). */
+  alerts?: (account: Account) => Promise<unknown>;
 }
 
 export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
@@ -95,6 +97,7 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
   authed('/api/applications/:id/metrics', 'metric_names', (a, i) => d.api.metricNames(a, i.params[0]!, i.query));
   authed('/api/applications/:id/metric', 'metric', (a, i) => d.api.metric(a, i.params[0]!, i.query));
   if (d.prometheus) addPrometheusRoutes(app, { api: d.prometheus, auth: d.auth, metrics: d.metrics, log: d.log });
+  if (d.alerts) authed('/api/alerts', 'alerts', (a) => d.alerts!(a));
   route('get', '/api/*', 'unknown', 0, async () => {
     throw new NotFoundError('cannot find API endpoint: see docs/api.md for the read API');
   });

@@ -1,4 +1,5 @@
 import { createServiceRegistry } from '../lib/metrics/registry.js';
+import { alertsReadView } from '../alerts/alerts-view.js';
 import { listenWithMetrics } from '../lib/http/listen-with-metrics.js';
 import { closeListen } from '../lib/http/uws.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
@@ -34,7 +35,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
   const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
-  const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus });
+  const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus, alerts: alertsReadView(deps.directory) });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;
   let stopped: Promise<void> | undefined;

@@ -4,6 +4,7 @@
 // HttpOnly session cookie. The views live in views.js.
 import { destroyCharts } from './charts.js';
 import { renderApps, renderBrowser, renderOverview, renderTransactions } from './views.js';
+import { renderAlerts } from './alerts.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -141,6 +142,7 @@ async function render() {
     if (!app) return renderApps(view, r.appId);
     if (r.page === 'transactions') await renderTransactions(view, app, r);
     else if (r.page === 'browser') await renderBrowser(view, app, r);
+    else if (r.page === 'alerts') await renderAlerts(view, app, r);
     else await renderOverview(view, app, r);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) showBanner(err, true);

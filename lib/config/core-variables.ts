@@ -5,7 +5,7 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_DATA_DIR', type: 'path', default: 'data', doc: 'Where the embedded default keeps MariaDB data directories, certificates and secrets (relative to the working directory).' },
   { name: 'APM_BIND_HOST', type: 'string', default: '127.0.0.1', doc: 'Interface every service listens on.' },
   { name: 'APM_SHARDS', type: 'list', doc: 'Comma-separated host:port of existing MySQL 8 / MariaDB 10.6+ shard servers: registered on the first start (an empty directory), later ones with `apm shards add`. Unset: the embedded default starts local servers.' },
-  { name: 'APM_SERVICES', type: 'list', doc: 'Comma-separated services this process runs (collector, beacon, rollup, dashboard, admin); unset: all of them. Run one process per service against shared servers.' },
+  { name: 'APM_SERVICES', type: 'list', doc: 'Comma-separated services this process runs (collector, beacon, rollup, dashboard, admin, alerts, pinger); unset: all of them. Run one process per service against shared servers.' },
   { name: 'APM_LOG_LEVEL', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'info', doc: 'Lowest level of log lines written (pino). Repeated warnings and errors of one kind are written once per 10 s with a `repeated` count.' },
   { name: 'APM_LOG_FORMAT', type: 'enum', values: ['auto', 'json', 'pretty'], default: 'auto', doc: 'Log lines as one JSON object each (json), readable lines (pretty) or pretty when standard output is a terminal and JSON otherwise (auto).' },
   { name: 'APM_DIRECTORY', type: 'address', doc: 'host:port of the server holding the directory database. Default: the first shard server.' },

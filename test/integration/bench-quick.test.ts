@@ -59,6 +59,8 @@ describe('npm run bench --quick', () => {
       expect(b.beacon.rejected).toBe(0);
       expect(b.beacon.committed).toBe(b.beacon.ok);
       expect(b.bare.ok).toBeGreaterThan(0);
+      // Alerts: 100 policies on 20 applications; the 5 failing ones open their error-rate and Apdex incidents.
+      expect(run.alerts).toMatchObject({ policies: 100, applications: 20, firstRun: { policyMinutes: 300, transitions: 10 }, steadyRun: { policyMinutes: 100, transitions: 0 } });
       expect(b.ratio).toBeCloseTo(b.beacon.perSecond / b.bare.perSecond, 12);
       expect(run.dashboard!.map((d) => `${d.endpoint} ${d.window} ${d.requests} ${d.failed}`)).toEqual([
         'overview 1h 3 0',

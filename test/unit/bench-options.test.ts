@@ -12,7 +12,7 @@ describe('bench flags', () => {
     expect(Math.min(...o.bufferPools)).toBeLessThanOrEqual(4 * GIB);
     expect(rowsPerMinute(o)).toBe(25 * (50 * 100 + 100));
     expect([o.minutes, o.generator, o.flushLogAtTrxCommit]).toEqual([60, 'child', 1]);
-    expect(o.phases).toEqual(['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons']);
+    expect(o.phases).toEqual(['ceiling', 'end-to-end', 'peer', 'dashboard', 'rollup', 'beacons', 'alerts']);
   });
 
   it('scales the shape and the run by flag', () => {
