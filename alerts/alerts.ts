@@ -33,6 +33,7 @@ const DELIVERY_POLL_MS = 5000;
  * taken under named locks and outbox rows under leases. Clock deps.now (injectable).
  */
 export async function startAlerts(deps: ServiceDeps, opts: { registry?: Registry; schedule?: boolean } = {}): Promise<AlertsHandle> {
+  const log = deps.log.child({ service: 'alerts' });
   const settings = alertsSettings(deps.config);
   const registry = opts.registry ?? createServiceRegistry('alerts');
   const metrics = new AlertsMetrics(registry);
@@ -41,8 +42,8 @@ export async function startAlerts(deps: ServiceDeps, opts: { registry?: Registry
   const store = new AlertStore(deps.directory);
   const incidents = new IncidentStore(pool);
   const sender = new ChannelSender(settings);
-  const evaluator = new PolicyEvaluator({ pool, store, shards: deps.shards, metrics, log: deps.log, settleSeconds: settings.settleSeconds, owner, partitionConcurrency: settings.partitionConcurrency });
-  const notifier = new Notifier({ pool, directory: deps.directory, sender, metrics, log: deps.log, owner, dashboardUrl: settings.dashboardUrl, sendTimeoutMs: settings.sendTimeoutMs, maxAttempts: settings.maxAttempts });
+  const evaluator = new PolicyEvaluator({ pool, store, shards: deps.shards, metrics, log: log, settleSeconds: settings.settleSeconds, owner, partitionConcurrency: settings.partitionConcurrency });
+  const notifier = new Notifier({ pool, directory: deps.directory, sender, metrics, log: log, owner, dashboardUrl: settings.dashboardUrl, sendTimeoutMs: settings.sendTimeoutMs, maxAttempts: settings.maxAttempts });
   const server = await startMetricsServer([registry], { host: settings.metricsHost, port: settings.metricsPort });
 
   let delivering: Promise<DeliveryReport> | undefined;
@@ -71,7 +72,7 @@ export async function startAlerts(deps: ServiceDeps, opts: { registry?: Registry
       return r;
     } catch (err) {
       metrics.runs.inc({ outcome: 'failed' });
-      deps.log.warn(`cannot run: ${(err as Error).message}`);
+      log.warn(`cannot run: ${(err as Error).message}`);
       return undefined;
     } finally {
       end();
@@ -80,7 +81,7 @@ export async function startAlerts(deps: ServiceDeps, opts: { registry?: Registry
   };
   const scheduled = opts.schedule !== false;
   const task = scheduled ? cron.schedule(settings.schedule, () => void runNow(), { name: 'apm-alerts' }) : undefined;
-  const poll = scheduled ? setInterval(() => void deliverNow().catch((e: Error) => deps.log.warn(`cannot deliver: ${e.message}`)), DELIVERY_POLL_MS) : undefined;
+  const poll = scheduled ? setInterval(() => void deliverNow().catch((e: Error) => log.warn(`cannot deliver: ${e.message}`)), DELIVERY_POLL_MS) : undefined;
   poll?.unref();
 
   let stopped: Promise<void> | undefined;

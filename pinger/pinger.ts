@@ -21,11 +21,12 @@ export interface PingerHandle extends ServiceHandle {
  * the alerts service delivers. Several pinger processes share the monitors through leases.
  */
 export async function startPinger(deps: ServiceDeps, opts: { registry?: Registry; timer?: boolean } = {}): Promise<PingerHandle> {
+  const log = deps.log.child({ service: 'pinger' });
   const s = pingerSettings(deps.config);
   const registry = opts.registry ?? createServiceRegistry('pinger');
   const metrics = new PingerMetrics(registry);
   const store = new MonitorStore(deps.directory, s.allowedHosts);
-  const runner = new PingerRunner({ store, pool: deps.directory.db.promise, shards: deps.shards, writer: deps.writer, metrics, log: deps.log, owner: `pinger-${randomUUID().slice(0, 8)}`, concurrency: s.concurrency, allowedHosts: s.allowedHosts });
+  const runner = new PingerRunner({ store, pool: deps.directory.db.promise, shards: deps.shards, writer: deps.writer, metrics, log: log, owner: `pinger-${randomUUID().slice(0, 8)}`, concurrency: s.concurrency, allowedHosts: s.allowedHosts });
   const server = await startMetricsServer([registry], { host: s.metricsHost, port: s.metricsPort });
   let running: Promise<TickReport> | undefined;
   const tickNow = async () => {
@@ -40,7 +41,7 @@ export async function startPinger(deps: ServiceDeps, opts: { registry?: Registry
       return r;
     } catch (err) {
       metrics.ticks.inc({ outcome: 'failed' });
-      deps.log.warn(`cannot run: ${(err as Error).message}`);
+      log.warn(`cannot run: ${(err as Error).message}`);
       return undefined;
     } finally {
       running = undefined;
