@@ -5,10 +5,11 @@ import { beaconVariables } from '../../beacon/beacon-config.js';
 import { rollupVariables } from '../../rollup/rollup-config.js';
 import { dashboardVariables } from '../../dashboard/dashboard-config.js';
 import { adminVariables } from '../../admin/admin-config.js';
+import { replicaVariables } from '../replica/replica-variables.js';
 
 /** Every APM_ variable any service reads; the README's configuration table lists exactly these. */
 export function allVariables(): VariableSpec[] {
-  return [...coreVariables, ...collectorVariables, ...beaconVariables, ...rollupVariables, ...dashboardVariables, ...adminVariables];
+  return [...coreVariables, ...collectorVariables, ...beaconVariables, ...rollupVariables, ...dashboardVariables, ...adminVariables, ...replicaVariables];
 }
 
 export class ConfigError extends Error {
