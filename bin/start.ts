@@ -14,6 +14,9 @@ import { createServiceRegistry, startMetricsServer } from '../lib/metrics/regist
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { openStorage, type Storage } from '../lib/storage.js';
 import { demoKeysFile, ensureDemoAccount } from '../collector/demo-account.js';
+import { replicaPairs } from '../lib/mariadb/embedded-replicas.js';
+import { HeartbeatWriter } from '../lib/replica/heartbeat-writer.js';
+import { registerReplicas } from '../lib/replica/replica-directory.js';
 // Service imports: one line per service (keep this marker).
 import { startCollector } from '../collector/collector.js';
 // @service-imports
@@ -60,6 +63,10 @@ async function main(): Promise<void> {
     const shards = await storage.directory.listShards();
     log(`directory ready; shards: ${shards.map((s) => `${s.id}=${s.address} (${s.state})`).join(', ')}`);
     await storage.shards.all();
+    // Read replicas: the embedded ones registered; the heartbeat on every primary with replicas (one writer per primary across processes).
+    if (mariadb) await registerReplicas(storage.directory, replicaPairs(mariadb));
+    const heartbeat = new HeartbeatWriter({ directory: storage.directory, credentials: { user: config.str('APM_DB_USER'), password: config.str('APM_DB_PASSWORD') }, database: config.str('APM_SHARD_DATABASE'), log }).start();
+    handles.push({ name: 'heartbeat', addresses: [], stop: () => heartbeat.stop() });
     const writerMetrics = await startMetricsServer([writerRegistry], { host: config.str('APM_BIND_HOST'), port: config.num('APM_WRITER_METRICS_PORT') });
     handles.push({ name: 'writer', addresses: [`${writerMetrics.url} (shared shard writer metrics)`], stop: () => writerMetrics.stop() });
     log(`writer: ${writerMetrics.url} (shared shard writer metrics)`);

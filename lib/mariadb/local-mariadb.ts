@@ -17,6 +17,8 @@ export interface LocalMariadbOptions {
   log?: (line: string) => void;
   /** Milliseconds to wait for each server to accept connections. */
   startTimeoutMs?: number;
+  /** More server options for server `index` (replication: lib/mariadb/local-replicas.ts). */
+  extraArgs?: (index: number) => string[];
 }
 
 export interface LocalServer {
@@ -78,6 +80,8 @@ function tail(file: string, lines = 15): string {
  */
 export class LocalMariadb {
   readonly servers: LocalServer[] = [];
+  /** Servers started beside these (their read replicas), stopped first by stop(). */
+  readonly companions: LocalMariadb[] = [];
   readonly #children: ChildProcess[] = [];
   #stopping: Promise<void> | undefined;
 
@@ -126,7 +130,7 @@ export class LocalMariadb {
       const r = spawnSync(bins.installDb, args, { encoding: 'utf8', env: { ...process.env, TMPDIR: settings.tmpDir } });
       if (r.status !== 0) throw new Error(`cannot initialise MariaDB data directory ${dataDir}: ${r.stderr || r.stdout}`);
     }
-    const child = spawn(bins.mariadbd, mariadbArgs(settings), { stdio: 'ignore' });
+    const child = spawn(bins.mariadbd, [...mariadbArgs(settings), ...(opts.extraArgs?.(index) ?? [])], { stdio: 'ignore' });
     live.add(child);
     this.#children.push(child);
     let exited: string | undefined;
@@ -153,7 +157,7 @@ export class LocalMariadb {
 
   /** Clean shutdown (SIGTERM, wait; SIGKILL only after 60 s). Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= Promise.all(
+    this.#stopping ??= Promise.all(this.companions.map((c) => c.stop())).then(() => Promise.all(
       this.#children.map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const done = new Promise<void>((r) => child.once('exit', () => r()));
@@ -162,7 +166,7 @@ export class LocalMariadb {
         await done;
         clearTimeout(timer);
       }),
-    ).then(() => undefined);
+    )).then(() => undefined);
     return this.#stopping;
   }
 }
