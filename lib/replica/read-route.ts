@@ -11,7 +11,8 @@
  * - Otherwise every replica lags and the window needs fresh data: the least lagged replica reads
  *   [from, split) and the primary only the edge [split, to), split = now - lag - margin rounded down
  *   to the step ('edge'). The edge is at most maxEdge seconds: past it the replica also reads the part
- *   between split and the edge, and the answer is flagged stale from split ('edge_bounded').
+ *   between split and the edge, and the answer is flagged stale from split ('edge_bounded'); the bound
+ *   is rounded to whole buckets (edgeBound).
  *
  * Every split point is a multiple of `step` (the resolution's bucket), so hour and day rows are never
  * cut and each instant is read from exactly one server.
@@ -77,7 +78,7 @@ export function routeRead(input: RouteInput): Route {
   if (to <= fresh) return whole('window_old');
   const step = input.step;
   const split = Math.min(to, Math.max(from, Math.floor(fresh / step) * step));
-  const edgeStart = Math.max(split, Math.ceil((to - input.maxEdgeSeconds) / step) * step);
+  const edgeStart = Math.max(split, to - edgeBound(input.maxEdgeSeconds, step));
   const parts: RoutePart[] = [];
   if (edgeStart > from) parts.push({ target: 'replica', replica: best.address, from, to: edgeStart });
   if (edgeStart < to) parts.push({ target: 'primary', from: edgeStart, to });
@@ -88,6 +89,15 @@ export function routeRead(input: RouteInput): Route {
     replicaLagSeconds: best.lagSeconds,
     ...(bounded ? { staleFrom: split } : {}),
   };
+}
+
+/**
+ * The longest edge for a bucket size: maxEdge rounded up to whole buckets of at most an hour (an hourly
+ * chart's newest hour costs what a minute chart's hour does), rounded down for day buckets (never a
+ * whole day of minute rows on the primary).
+ */
+export function edgeBound(maxEdgeSeconds: number, step: number): number {
+  return step <= 3600 ? Math.ceil(maxEdgeSeconds / step) * step : Math.floor(maxEdgeSeconds / step) * step;
 }
 
 /** Seconds of a route read from the primary. */
