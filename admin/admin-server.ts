@@ -67,6 +67,9 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('post', '/admin/shards', 'add_shard', async (_i, res) => d.api.addShard(await body(res, 'add shard')));
   route('post', '/admin/shards/:id/close', 'close_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'closed'));
   route('post', '/admin/shards/:id/open', 'open_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'open'));
+  route('get', '/admin/shards/:id/replicas', 'replicas', async (i) => d.api.replicas(id(i, 0, 'shard id')));
+  route('post', '/admin/shards/:id/replicas', 'add_replica', async (i, res) => d.api.addReplica(id(i, 0, 'shard id'), await body(res, 'add replica')));
+  route('post', '/admin/shards/:id/replicas/remove', 'remove_replica', async (i, res) => d.api.removeReplica(id(i, 0, 'shard id'), await body(res, 'remove replica')));
   route('get', '/admin/accounts', 'accounts', () => d.api.accounts());
   route('post', '/admin/accounts', 'create_account', async (_i, res) => d.api.createAccount(await body(res, 'create account')));
   route('post', '/admin/accounts/:id/move', 'move', async (i, res) => d.api.startMove(id(i, 0, 'account id'), await body(res, 'move account')));

@@ -28,7 +28,7 @@ export async function startAdmin(deps: ServiceDeps): Promise<AdminHandle> {
   const registry = createServiceRegistry('admin');
   const metrics = new AdminMetrics(registry);
   const stats = new ShardStatsCollector({ directory: deps.directory, shards: deps.shards, credentials: settings.credentials });
-  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log: deps.log, now: deps.now });
+  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log: deps.log, now: deps.now, config: deps.config });
   for (const m of await api.mover.status({ limit: 1000 })) if (m.active && !m.recovery.running) deps.log(`admin: ${m.recovery.message}`);
   const app = createAdminApp({ api, metrics, token, log: deps.log });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });

@@ -7,6 +7,7 @@ import { shardCommands } from './commands/shard-commands.js';
 import { accountCommands } from './commands/account-commands.js';
 // Further command groups: one import and one spread each (keep this marker).
 // @command-imports
+import { replicaCommands } from './commands/replica-commands.js';
 import { moveCommands } from './commands/move-commands.js';
 import { rollupCommands } from './commands/rollup-commands.js';
 import { appCommands } from './commands/app-commands.js';
@@ -17,5 +18,6 @@ export const commands: Command[] = [
   ...appCommands,
   ...rollupCommands,
   ...moveCommands,
+  ...replicaCommands,
   // @command-list
 ];

@@ -33,7 +33,15 @@ export function lagFromHeartbeat(beatMs: number, nowMs: number): number | null {
  */
 export async function probeLag(pool: PromisePool, opts: { clock?: () => number; timeoutMs?: number } = {}): Promise<LagReading> {
   const timeout = opts.timeoutMs ?? 1000;
-  const [beat] = await pool.query<any[]>({ sql: 'SELECT beat_ms, ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now_ms FROM replica_heartbeat WHERE id = 1', timeout });
+  let beat: any[] = [];
+  let missing = false;
+  try {
+    [beat] = await pool.query<any[]>({ sql: 'SELECT beat_ms, ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now_ms FROM replica_heartbeat WHERE id = 1', timeout });
+  } catch (err) {
+    // The schema has not replicated that far yet (a new replica still catching up): not measurable.
+    if ((err as { code?: string }).code !== 'ER_NO_SUCH_TABLE') throw err;
+    missing = true;
+  }
   let status: any[] = [];
   try {
     [status] = await pool.query<any[]>({ sql: 'SHOW SLAVE STATUS', timeout });
@@ -44,7 +52,7 @@ export async function probeLag(pool: PromisePool, opts: { clock?: () => number; 
   const row = beat[0];
   const nowMs = opts.clock ? opts.clock() * 1000 : Number(row?.now_ms);
   const lag = row ? lagFromHeartbeat(Number(row.beat_ms), nowMs) : null;
-  const error = lag === null ? 'no heartbeat replicated yet' : repl?.error ?? (repl === undefined ? 'not replicating' : undefined);
+  const error = missing ? 'no heartbeat table replicated yet' : lag === null ? 'no heartbeat replicated yet' : repl?.error ?? (repl === undefined ? 'not replicating' : undefined);
   return {
     lagSeconds: lag,
     secondsBehindMaster: repl?.lagSeconds ?? null,
