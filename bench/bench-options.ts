@@ -48,6 +48,8 @@ export interface BenchOptions {
   /** Where the bench's MariaDB data directories go (removed after each pool run unless keepData). */
   dataDir: string;
   keepData: boolean;
+  /** --replicas: only the read-replica comparison (bench/replica-bench.ts) instead of the pool runs. */
+  replicas?: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -124,7 +126,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --generator child|inline load generator in its own process (default child) or in the bench process
   --out DIR                report directory (default bench/results)
   --data DIR               MariaDB data directories (default data/bench)
-  --keep-data              keep the data directories after the run`;
+  --keep-data              keep the data directories after the run
+  --replicas               only the read-replica comparison: dashboard latency and primary CPU with and
+                           without a replica while ingest runs at full rate (first --pools size)`;
 
 export class BenchUsageError extends Error {
   override readonly name = 'BenchUsageError';
@@ -196,6 +200,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         out: { type: 'string' },
         data: { type: 'string' },
         'keep-data': { type: 'boolean' },
+        replicas: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -227,6 +232,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     outDir: v.out ?? base.outDir,
     dataDir: v.data ?? base.dataDir,
     keepData: v['keep-data'] ?? base.keepData,
+    ...(v.replicas ? { replicas: true } : {}),
   };
   o.probeAccounts = Math.min(o.probeAccounts, o.accounts);
   return o;

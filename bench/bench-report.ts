@@ -1,6 +1,7 @@
 import type { DashboardFigure } from './dashboard-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
+import type { ReplicaFigure } from './replica-bench.js';
 
 /** The report `npm run bench` writes (bench/results/*.json; the Markdown is rendered from it). */
 export interface BenchReport {
@@ -14,6 +15,8 @@ export interface BenchReport {
   shape: { accounts: number; agents: number; metrics: number; minutes: number; rowsPerMinute: number; concurrency: number; generator: 'child' | 'inline' };
   runs: PoolRunReport[];
   notes: string[];
+  /** `--replicas`: the read-replica comparison (bench/replica-bench.ts). */
+  replicas?: ReplicaFigure[];
 }
 
 export interface MachineInfo {
