@@ -138,9 +138,12 @@ async function reads(origin: string, accounts: ReadonlyArray<{ readKey: string; 
 }
 
 async function readCounts(metricsUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const text = await (await fetch(metricsUrl)).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^apm_dashboard_replica_reads_total\{target="([a-z]+)",reason="([a-z_]+)"\} ([0-9.e+]+)$/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
+  for (const m of text.matchAll(/^apm_dashboard_replica_reads_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+    const labels = Object.fromEntries([...m[1]!.matchAll(/([a-z]+)="([a-z_]+)"/g)].map((l) => [l[1], l[2]]));
+    out[`${labels.target}/${labels.reason}`] = Number(m[2]);
+  }
   return out;
 }
 
