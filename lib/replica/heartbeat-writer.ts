@@ -48,14 +48,16 @@ export class HeartbeatWriter {
     this.#replicas = new ReplicaDirectory(o.directory);
   }
 
+  /** Beats now and then every interval (a beat still running when the next is due is not doubled). */
   start(): this {
-    const every = this.o.intervalMs ?? 1000;
-    this.#timer = setInterval(() => {
-      if (this.#running) return;
+    const beat = () => {
+      if (this.#running || this.#stopped) return;
       this.#running = this.tick()
         .catch((err: Error) => this.o.log?.(`heartbeat: ${err.message}`))
         .finally(() => (this.#running = undefined));
-    }, every);
+    };
+    beat();
+    this.#timer = setInterval(beat, this.o.intervalMs ?? 1000);
     this.#timer.unref();
     return this;
   }

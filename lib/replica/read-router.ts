@@ -5,6 +5,8 @@ import type { ReplicaLags } from './replica-lags.js';
 import type { ReplicaMetrics } from './replica-metrics.js';
 import type { ReplicaSettings } from './replica-variables.js';
 
+const SCHEMA_BEHIND = new Set(['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR']);
+
 /** One part of a routed read: rows with periods in [from, to) read through `store`. */
 export interface RoutedPart extends RoutePart {
   store: ShardStore;
@@ -93,7 +95,9 @@ export class ReadRouter {
       } catch (err) {
         const failed = parts.find((p) => p.target === 'replica');
         if (!failed) throw err;
-        this.o.lags.markDown(failed.replica!, err as Error);
+        // A table or column the replica has not created yet (its registry row replicated first) only
+        // means this read is ahead of it; anything else (connection lost, timeout) takes it out of routing.
+        if (!SCHEMA_BEHIND.has(String((err as { code?: string }).code))) this.o.lags.markDown(failed.replica!, err as Error);
         const whole = { from: parts[0]!.from, to: parts[parts.length - 1]!.to };
         const fallback: Route = { reason: 'replica_error', parts: [{ target: 'primary', ...whole }] };
         this.o.metrics?.recordRoute(fallback);

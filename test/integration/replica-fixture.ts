@@ -25,6 +25,7 @@ export interface ReplicatedShard {
   caughtUp(): Promise<void>;
   /** Runs one statement on the replica (STOP SLAVE SQL_THREAD, …). */
   onReplica(sql: string): Promise<void>;
+  onReplicaRows(sql: string): Promise<any[]>;
   /** Stops the replica server / starts it again on the same data and port. */
   stopReplica(): Promise<void>;
   restartReplica(): Promise<void>;
@@ -69,6 +70,7 @@ export async function startReplicatedShard(env: Record<string, string> = {}): Pr
     async onReplica(sql: string) {
       await onReplica(sql);
     },
+    onReplicaRows: (sql: string) => onReplica(sql),
     stopReplica: () => replica.stop(),
     async restartReplica() {
       replica = await LocalMariadb.start({ ...replicaOpts, extraArgs: replicaArgs });

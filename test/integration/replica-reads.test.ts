@@ -98,6 +98,16 @@ describe('read replicas (real GTID replication)', () => {
     expect(noTables(fresh.routed)).toEqual(noTables(fresh.primary));
     expect(fresh.routed.series.throughput.filter((v: number | null) => v !== null)).toEqual([60, 60, 60, 60, 60, 60, 30, 120]);
     expect(await counter('apm_dashboard_replica_primary_edge_seconds_total')).toBe(4 * M);
+    // With no edge read allowed at once (APM_REPLICA_MAX_EDGE_READS=0) the replica answers alone, flagged stale from the split.
+    const busy = startReadRouting({ config: shard.config.with({ APM_REPLICA_MAX_EDGE_READS: '0' }), directory: shard.storage.directory, log: () => {} }, new Registry(), 'dashboard', { lagClock: () => clock, ttlNow: () => ttl });
+    try {
+      const api = new ReadApi(shard.storage.directory, shard.storage.shards, new SeriesReader({ maxPoints: 500, maxStitchTables: 12 }), () => clock, new DashboardMetrics(new Registry(), () => 0), busy.router);
+      const stale: any = await api.overview(account, String(appId), q(T - 30 * M, T + 3 * M));
+      expect(stale.freshness.routing).toEqual({ reason: 'primary_busy', readFrom: [{ target: 'replica', replica: `127.0.0.1:${shard.replicaAddress.port}`, from: T - 30 * M, to: T + 3 * M }], replicaLagSeconds: 120, staleFrom: split });
+      expect(stale.series.throughput.filter((v: number | null) => v !== null)).toEqual([60, 60, 60, 60, 60, 60]);
+    } finally {
+      await busy.close();
+    }
     const old = await both(T - 40 * M, T - 3 * M);
     expect(old.routed.freshness.routing.reason).toBe('window_old');
     expect(old.routed.freshness.routing.readFrom).toEqual([{ target: 'replica', replica: `127.0.0.1:${shard.replicaAddress.port}`, from: T - 40 * M, to: T - 3 * M }]);
@@ -148,6 +158,22 @@ describe('read replicas (real GTID replication)', () => {
     expect(r.routed.freshness.routing.reason).toBe('moving');
     expect(strip(r.routed)).toEqual(strip(r.primary));
     await shard.storage.directory.db.promise.query('UPDATE account_moves SET active = NULL WHERE account_id = ?', [account.id]);
+  });
+
+  it('a table the replica has not created yet only sends that read to the primary (the replica stays in routing)', async () => {
+    await advance(1);
+    await shard.caughtUp();
+    expect((await both(T - 30 * M, T + 3 * M)).routed.freshness.routing.reason).toBe('current');
+    const failures = await counter('apm_dashboard_replica_failures_total');
+    // As while replicating: the registry row is there, the table not yet (dropped here, on the replica only; last test to read).
+    const tables = await shard.onReplicaRows(`SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'apm_shard' AND TABLE_NAME LIKE 'ts\\_${account.id}\\_%'`);
+    await shard.onReplica(`DROP TABLE apm_shard.${tables[0].t}`);
+    for (let i = 0; i < 2; i++) {
+      const r = await both(T - 30 * M, T + 3 * M);
+      expect(r.routed.freshness.routing.reason).toBe('replica_error');
+      expect(strip(r.routed)).toEqual(strip(r.primary));
+    }
+    expect(await counter('apm_dashboard_replica_failures_total')).toBe(failures);
   });
 
   it('exactly one process writes the heartbeat; another takes over when it stops', async () => {
