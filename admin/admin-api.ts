@@ -77,7 +77,7 @@ export class AdminApi {
   async replicas(shardId: number): Promise<Answer> {
     await this.d.directory.getShard(shardId);
     const [one] = this.d.config ? await withReplicaStatuses(this.d.directory, this.d.config, [{ id: shardId }]) : [{ id: shardId, readReplicas: await new ReplicaDirectory(this.d.directory).list(shardId) }];
-    return { status: 200, body: { shard: shardId, replicas: one!.readReplicas } };
+    return { status: 200, body: { shard: shardId, replicas: one!.readReplicas ?? [] } };
   }
 
   async addReplica(shardId: number, body: Record<string, unknown>): Promise<Answer> {

@@ -43,6 +43,8 @@ export async function readRouted(
     for (const p of parts) results.push(await reader.read(p.store, account, applicationId, parts.length > 1 ? named : metrics, window, now, mode, { from: p.from, to: p.to }));
     return mergeResults(results);
   });
+  // No replica registered: the answer stays as it always was (read from the primary).
+  if (route.reason === 'no_replica') return result;
   return {
     ...result,
     routing: {

@@ -17,6 +17,6 @@ export function shardRow(s: ShardStats & { readReplicas?: ReplicaStatus[] }): Re
     size: formatBytes(s.dataBytes),
     'rows/min': s.rowsPerMinute ?? '-',
     replication: h.reachable ? replicationSummary(h) : '-',
-    'read replicas': replicaSummary(s.readReplicas),
+    ...(s.readReplicas ? { 'read replicas': replicaSummary(s.readReplicas) } : {}),
   };
 }

@@ -52,12 +52,16 @@ export function replicaSummary(list: readonly ReplicaStatus[] | undefined): stri
     .join('; ');
 }
 
-/** Shard rows (of `apm shards list`, GET /admin/shards) with their registered replicas' status. */
-export async function withReplicaStatuses<T extends { id: number }>(directory: Directory, config: Config, shards: T[]): Promise<Array<T & { readReplicas: ReplicaStatus[] }>> {
+/**
+ * Shard rows (of `apm shards list`, GET /admin/shards) with their registered replicas' status; unchanged
+ * (no `readReplicas`) while no replica is registered anywhere, so setups without replicas see no new column.
+ */
+export async function withReplicaStatuses<T extends { id: number }>(directory: Directory, config: Config, shards: T[]): Promise<Array<T & { readReplicas?: ReplicaStatus[] }>> {
   const all = await replicaStatuses(directory, {
     credentials: { user: config.str('APM_DB_USER'), password: config.str('APM_DB_PASSWORD') },
     database: config.str('APM_SHARD_DATABASE'),
     maxLagSeconds: config.num('APM_REPLICA_MAX_LAG_SECONDS'),
   });
+  if (all.size === 0) return shards;
   return shards.map((s) => ({ ...s, readReplicas: all.get(s.id) ?? [] }));
 }
