@@ -171,13 +171,14 @@ async function caughtUp(primary: LocalMariadb, replica: LocalMariadb): Promise<v
 /** The report's Markdown section (pure). */
 export function replicaMarkdown(figures: readonly ReplicaFigure[]): string[] {
   const ms = (n: number) => `${n.toFixed(1)} ms`;
+  const cores = (n: number | null) => (n === null ? '—' : `${n.toFixed(2)} cores`);
   const lines = ['## Read replicas (dashboard under full-rate ingest)', ''];
   lines.push('| round | variant | ingest rows/s | fresh hour p50 / p99 (requests) | hour before p50 / p99 (requests) | primary CPU | replica CPU | reads by target/reason | lag at end |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
     lines.push(
       `| ${f.round} | ${f.variant} | ${Math.round(f.ingestRowsPerSecond).toLocaleString('en-US')} | ${ms(f.fresh.latency.p50Ms)} / ${ms(f.fresh.latency.p99Ms)} (${f.fresh.requests}) | ` +
-        `${ms(f.old.latency.p50Ms)} / ${ms(f.old.latency.p99Ms)} (${f.old.requests}) | ${f.primaryCpuCores?.toFixed(2) ?? '—'} cores | ${f.replicaCpuCores?.toFixed(2) ?? '—'} cores | ` +
+        `${ms(f.old.latency.p50Ms)} / ${ms(f.old.latency.p99Ms)} (${f.old.requests}) | ${cores(f.primaryCpuCores)} | ${cores(f.replicaCpuCores)} | ` +
         `${Object.entries(f.reads).map(([k, v]) => `${k} ${v}`).join(', ') || '—'} | ${f.lagAtEndSeconds === null ? '—' : `${f.lagAtEndSeconds.toFixed(1)} s`} |`,
     );
   }

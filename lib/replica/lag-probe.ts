@@ -42,17 +42,23 @@ export async function probeLag(pool: PromisePool, opts: { clock?: () => number; 
     if ((err as { code?: string }).code !== 'ER_NO_SUCH_TABLE') throw err;
     missing = true;
   }
+  // Display only: a user without the privilege to see it (REPLICATION CLIENT / SLAVE MONITOR) still routes.
   let status: any[] = [];
-  try {
-    [status] = await pool.query<any[]>({ sql: 'SHOW SLAVE STATUS', timeout });
-  } catch {
-    [status] = await pool.query<any[]>({ sql: 'SHOW REPLICA STATUS', timeout });
+  let statusError: string | undefined;
+  for (const sql of ['SHOW SLAVE STATUS', 'SHOW REPLICA STATUS']) {
+    try {
+      [status] = await pool.query<any[]>({ sql, timeout });
+      statusError = undefined;
+      break;
+    } catch (err) {
+      statusError = `cannot read the replication status: ${(err as Error).message}`;
+    }
   }
-  const repl = parseReplicaStatus(status);
+  const repl = statusError ? undefined : parseReplicaStatus(status);
   const row = beat[0];
   const nowMs = opts.clock ? opts.clock() * 1000 : Number(row?.now_ms);
   const lag = row ? lagFromHeartbeat(Number(row.beat_ms), nowMs) : null;
-  const error = missing ? 'no heartbeat table replicated yet' : lag === null ? 'no heartbeat replicated yet' : repl?.error ?? (repl === undefined ? 'not replicating' : undefined);
+  const error = missing ? 'no heartbeat table replicated yet' : lag === null ? 'no heartbeat replicated yet' : statusError ?? repl?.error ?? (repl === undefined ? 'not replicating' : undefined);
   return {
     lagSeconds: lag,
     secondsBehindMaster: repl?.lagSeconds ?? null,
