@@ -61,7 +61,9 @@ export class ReadRouter {
     const parts = await Promise.all(
       route.parts.map(async (p): Promise<RoutedPart> => ({ ...p, store: p.target === 'primary' ? primary : await this.o.lags.store(primary.shardId, p.replica!) })),
     );
-    return { route, parts, listStore: parts.find((p) => p.target === 'replica')?.store ?? primary, primary };
+    const replica = parts.find((p) => p.target === 'replica');
+    const listStore = replica ? listingStore(replica.store, primary, (err) => this.#failed(replica.replica!, err)) : primary;
+    return { route, parts, listStore, primary };
   }
 
   /**
@@ -95,9 +97,7 @@ export class ReadRouter {
       } catch (err) {
         const failed = parts.find((p) => p.target === 'replica');
         if (!failed) throw err;
-        // A table or column the replica has not created yet (its registry row replicated first) only
-        // means this read is ahead of it; anything else (connection lost, timeout) takes it out of routing.
-        if (!SCHEMA_BEHIND.has(String((err as { code?: string }).code))) this.o.lags.markDown(failed.replica!, err as Error);
+        this.#failed(failed.replica!, err as Error);
         const whole = { from: parts[0]!.from, to: parts[parts.length - 1]!.to };
         const fallback: Route = { reason: 'replica_error', parts: [{ target: 'primary', ...whole }] };
         this.o.metrics?.recordRoute(fallback);
@@ -108,9 +108,13 @@ export class ReadRouter {
     }
   }
 
-  /** A read on a replica failed: skip it until it answers a probe again. */
-  replicaFailed(address: string, err: Error): void {
-    this.o.lags.markDown(address, err);
+  /**
+   * A read on a replica failed. A table or column the replica has not created yet (its registry row
+   * replicated first) only means this read is ahead of it; anything else (connection lost, timeout)
+   * takes it out of routing until it answers a probe again.
+   */
+  #failed(address: string, err: Error): void {
+    if (!SCHEMA_BEHIND.has(String((err as { code?: string }).code))) this.o.lags.markDown(address, err);
   }
 
   /** Edge reads in flight to a shard's primary (for tests and the metrics). */
@@ -128,4 +132,27 @@ export class ReadRouter {
     }
     return this.#moving.accounts.then((s) => s.has(accountId));
   }
+}
+
+/**
+ * The replica's store for listings (metric names, transactions) whose queries fall back to the primary
+ * when the replica fails them (and report the failure): a replica that dies while its lag is still cached
+ * costs no request. Methods run on the real store (bound), only `pool.query` is wrapped.
+ */
+function listingStore(replica: ShardStore, primary: ShardStore, failed: (err: Error) => void): ShardStore {
+  const query = async (...args: unknown[]) => {
+    try {
+      return await (replica.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    } catch (err) {
+      failed(err as Error);
+      return (primary.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    }
+  };
+  const pool = new Proxy(replica.pool, { get: (target, prop) => (prop === 'query' ? query : bound(target, prop)) });
+  return new Proxy(replica, { get: (target, prop) => (prop === 'pool' ? pool : bound(target, prop)) });
+}
+
+function bound(target: object, prop: string | symbol): unknown {
+  const v = Reflect.get(target, prop, target);
+  return typeof v === 'function' ? v.bind(target) : v;
 }

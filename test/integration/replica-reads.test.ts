@@ -133,7 +133,17 @@ describe('read replicas (real GTID replication)', () => {
 
   it('replica down: reads fall back to the primary and return to the replica when it is back', async () => {
     await shard.stopReplica();
-    // The cached lag still says "current": the read fails on the replica and is read again from the primary.
+    // The cached lag still says "current": listings and reads fail on the replica and are read again from the primary.
+    const txns = [await viaReplicas.transactions(account, String(appId), q(T - 30 * M, T + 3 * M)), await primaryOnly.transactions(account, String(appId), q(T - 30 * M, T + 3 * M))] as any[];
+    expect(txns[0].freshness.routing.reason).toBe('replica_error');
+    expect(strip(txns[0])).toEqual(strip(txns[1]));
+    ttl += 10_000_000;
+    await advance(0).catch(() => undefined);
+    await shard.restartReplica();
+    await shard.caughtUp();
+    await advance(1);
+    expect((await both(T - 30 * M, T + 3 * M)).routed.freshness.routing.reason).toBe('current');
+    await shard.stopReplica();
     const failed = await both(T - 30 * M, T + 3 * M);
     expect(failed.routed.freshness.routing).toEqual({ reason: 'replica_error', readFrom: [{ target: 'primary', from: T - 30 * M, to: T + 3 * M }] });
     expect(strip(failed.routed)).toEqual(strip(failed.primary));
