@@ -9,6 +9,9 @@ import type { ShardStatsCollector } from '../lib/ops/shard-stats.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { AdminMetrics } from './admin-metrics.js';
 import { type Log } from '../lib/log/log.js';
+import type { Config } from '../lib/config/config.js';
+import { ReplicaDirectory } from '../lib/replica/replica-directory.js';
+import { withReplicaStatuses } from '../lib/replica/replica-status.js';
 
 export interface Answer {
   status: number;
@@ -22,6 +25,8 @@ export interface AdminApiDeps {
   metrics: AdminMetrics;
   log: Log;
   now: () => number;
+  /** For the read replicas' status (credentials, lag threshold); without it shards carry no readReplicas. */
+  config?: Config;
 }
 
 /** A JSON request body as an object; InputError naming the problem otherwise. */
@@ -67,7 +72,25 @@ export class AdminApi {
   async shards(): Promise<Answer> {
     const shards = await this.d.stats.collect({ sampleMs: 1000 });
     this.d.metrics.observeShards(shards);
-    return { status: 200, body: { shards } };
+    return { status: 200, body: { shards: this.d.config ? await withReplicaStatuses(this.d.directory, this.d.config, shards) : shards } };
+  }
+
+  /** Read replicas of one shard with their heartbeat lag and state (docs/api.md). */
+  async replicas(shardId: number): Promise<Answer> {
+    await this.d.directory.getShard(shardId);
+    const [one] = this.d.config ? await withReplicaStatuses(this.d.directory, this.d.config, [{ id: shardId }]) : [{ id: shardId, readReplicas: await new ReplicaDirectory(this.d.directory).list(shardId) }];
+    return { status: 200, body: { shard: shardId, replicas: one!.readReplicas ?? [] } };
+  }
+
+  async addReplica(shardId: number, body: Record<string, unknown>): Promise<Answer> {
+    if (typeof body.address !== 'string') throw new InputError('cannot add replica: give "address" as "host:port"');
+    const r = await new ReplicaDirectory(this.d.directory).add(shardId, body.address);
+    return { status: r.existed ? 200 : 201, body: r };
+  }
+
+  async removeReplica(shardId: number, body: Record<string, unknown>): Promise<Answer> {
+    if (typeof body.address !== 'string') throw new InputError('cannot remove replica: give "address" as "host:port"');
+    return { status: 200, body: await new ReplicaDirectory(this.d.directory).remove(shardId, body.address) };
   }
 
   async addShard(body: Record<string, unknown>): Promise<Answer> {

@@ -73,6 +73,9 @@ export function createAdminApp(d: AdminServerDeps): TemplatedApp {
   route('del', '/admin/shards/:id', 'remove_shard', async (i) => d.api.removeShard(id(i, 0, 'shard id')));
   route('post', '/admin/shards/:id/close', 'close_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'closed'));
   route('post', '/admin/shards/:id/open', 'open_shard', async (i) => d.api.setShardState(id(i, 0, 'shard id'), 'open'));
+  route('get', '/admin/shards/:id/replicas', 'replicas', async (i) => d.api.replicas(id(i, 0, 'shard id')));
+  route('post', '/admin/shards/:id/replicas', 'add_replica', async (i, res) => d.api.addReplica(id(i, 0, 'shard id'), await body(res, 'add replica')));
+  route('post', '/admin/shards/:id/replicas/remove', 'remove_replica', async (i, res) => d.api.removeReplica(id(i, 0, 'shard id'), await body(res, 'remove replica')));
   route('get', '/admin/accounts', 'accounts', () => d.api.accounts());
   route('post', '/admin/accounts', 'create_account', async (_i, res) => d.api.createAccount(await body(res, 'create account')));
   route('post', '/admin/accounts/:id/rotate-key', 'rotate_key', async (i, res) => d.api.rotateKey(id(i, 0, 'account id'), await body(res, 'rotate key')));

@@ -31,7 +31,7 @@ export async function startAdmin(deps: ServiceDeps): Promise<AdminHandle> {
   const registry = createServiceRegistry('admin');
   const metrics = new AdminMetrics(registry);
   const stats = new ShardStatsCollector({ directory: deps.directory, shards: deps.shards, credentials: settings.credentials });
-  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log, now: deps.now });
+  const api = new AdminApi({ directory: deps.directory, shards: deps.shards, stats, metrics, log, now: deps.now, config: deps.config });
   for (const m of await api.mover.status({ limit: 1000 })) if (m.active && !m.recovery.running) log.info(`${m.recovery.message}`);
   const app = createAdminApp({ api, metrics, token, log, alerts: { directory: deps.directory, allowedHosts: pingerSettings(deps.config).allowedHosts, now: deps.now } });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });

@@ -57,6 +57,8 @@ export interface BenchOptions {
   tenantDays: number;
   /** The tenants phase registers its tables without creating them (registry-bound jobs only). */
   tenantRegistryOnly: boolean;
+  /** --replicas: only the read-replica comparison (bench/replica-bench.ts) instead of the pool runs. */
+  replicas?: boolean;
 }
 
 const GIB = 1024 ** 3;
@@ -145,7 +147,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --generator child|inline load generator in its own process (default child) or in the bench process
   --out DIR                report directory (default bench/results)
   --data DIR               MariaDB data directories (default data/bench)
-  --keep-data              keep the data directories after the run`;
+  --keep-data              keep the data directories after the run
+  --replicas               only the read-replica comparison: dashboard latency and primary CPU with and
+                           without a replica while ingest runs at full rate (first --pools size)`;
 
 export class BenchUsageError extends Error {
   override readonly name = 'BenchUsageError';
@@ -223,6 +227,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'tenant-accounts': { type: 'string' },
         'tenant-days': { type: 'string' },
         'tenant-registry-only': { type: 'boolean' },
+        replicas: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -258,6 +263,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     tenantAccounts: whole('tenant-accounts', v['tenant-accounts'], 1, 20_000, base.tenantAccounts),
     tenantDays: whole('tenant-days', v['tenant-days'], 1, 60, base.tenantDays),
     tenantRegistryOnly: v['tenant-registry-only'] ?? base.tenantRegistryOnly,
+    ...(v.replicas ? { replicas: true } : {}),
   };
   o.probeAccounts = Math.min(o.probeAccounts, o.accounts);
   return o;

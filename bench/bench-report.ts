@@ -4,6 +4,7 @@ import type { DashboardFigure } from './dashboard-probe.js';
 import type { PrometheusFigure } from './prometheus-probe.js';
 import type { LatencySummary } from './latency-histogram.js';
 import type { ServerCounters } from './shard-server.js';
+import type { ReplicaFigure } from './replica-bench.js';
 
 /** The report `npm run bench` writes (bench/results/*.json; the Markdown is rendered from it). */
 export interface BenchReport {
@@ -19,6 +20,8 @@ export interface BenchReport {
   /** The tenants phase (--phases tenants), when run. */
   tenants?: TenantsReport;
   notes: string[];
+  /** `--replicas`: the read-replica comparison (bench/replica-bench.ts). */
+  replicas?: ReplicaFigure[];
 }
 
 export interface MachineInfo {

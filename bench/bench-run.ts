@@ -10,6 +10,7 @@ import { runPool } from './pool-run.js';
 import { gib } from './pool-state.js';
 import { renderMarkdown } from './report-markdown.js';
 import { tenantsRun } from './tenants-run.js';
+import { runReplicaBench } from './replica-bench.js';
 
 export interface BenchEnv {
   /** A free TCP port on 127.0.0.1 (the test suite passes its harness's). */
@@ -60,6 +61,12 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
     runs: [],
     notes: notesOf(o),
   };
+  if (o.replicas) {
+    report.replicas = await runReplicaBench(o, env, hourStart);
+    report.seconds = (Date.now() - t0) / 1000;
+    report.loadAverage.end = os.loadavg();
+    return { report, ...writeReport(report, o.outDir, started) };
+  }
   const load: LoadDriver = o.generator === 'child' ? await childLoad() : inlineLoad();
   try {
     for (const [i, pool] of (o.phases.some((p) => p !== 'tenants') ? o.bufferPools : []).entries()) {

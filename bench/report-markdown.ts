@@ -1,3 +1,4 @@
+import { replicaMarkdown } from './replica-bench.js';
 import type { BenchReport, CpuFigure, HourPhaseReport, PoolRunReport } from './bench-report.js';
 import { tenantsMarkdown } from './tenants-report.js';
 
@@ -18,6 +19,7 @@ export function renderMarkdown(r: BenchReport): string {
     `Load average (1/5/15 min) at the start ${loads(r.loadAverage.start)}, at the end ${loads(r.loadAverage.end)}: anything above ${m.cpus} means other processes shared the CPUs.`,
     '',
   );
+  if (r.replicas) lines.push(...replicaMarkdown(r.replicas));
   lines.push('## Summary', '');
   lines.push('| buffer pool | ceiling rows/s | end-to-end rows/s | ratio | harvest posts/s | post p50 / p99 | collector CPU | collector peak RSS | shard CPU (e2e) | rollup input rows/s | beacons/s | bare 204/s | ratio |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');

@@ -9,6 +9,7 @@ import { accountCommands } from './commands/account-commands.js';
 // @command-imports
 import { alertCommands } from './commands/alert-commands.js';
 import { monitorCommands } from './commands/monitor-commands.js';
+import { replicaCommands } from './commands/replica-commands.js';
 import { moveCommands } from './commands/move-commands.js';
 import { rollupCommands } from './commands/rollup-commands.js';
 import { appCommands } from './commands/app-commands.js';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   ...appCommands,
   ...rollupCommands,
   ...moveCommands,
+  ...replicaCommands,
   // @command-list
   ...alertCommands,
   ...monitorCommands,

@@ -15,6 +15,9 @@ import { createServiceRegistry, startMetricsServer } from '../lib/metrics/regist
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
 import { openStorage, type Storage } from '../lib/storage.js';
 import { demoKeyCommand, demoKeysFile, ensureDemoAccount, keyPrefix } from '../collector/demo-account.js';
+import { replicaPairs } from '../lib/mariadb/embedded-replicas.js';
+import { HeartbeatWriter } from '../lib/replica/heartbeat-writer.js';
+import { registerReplicas } from '../lib/replica/replica-directory.js';
 // Service imports: one line per service (keep this marker).
 import { startCollector } from '../collector/collector.js';
 // @service-imports
@@ -68,8 +71,12 @@ async function main(): Promise<void> {
     // until it answers; it is reconnected on the next use, without a restart.
     const opened = await Promise.allSettled(shards.map((s) => storage!.shards.storeFor(s.id)));
     opened.forEach((r, i) => {
-      if (r.status === 'rejected') log.info(`shard ${shards[i]!.id} at ${shards[i]!.address} is DOWN (${(r.reason as Error).message}); its accounts get 503 with Retry-After until it answers`);
+      if (r.status === 'rejected') log.warn(`shard ${shards[i]!.id} at ${shards[i]!.address} is DOWN (${(r.reason as Error).message}); its accounts get 503 with Retry-After until it answers`);
     });
+    // Read replicas: the embedded ones registered; the heartbeat on every primary with replicas (one writer per primary across processes).
+    if (mariadb) await registerReplicas(storage.directory, replicaPairs(mariadb));
+    const heartbeat = new HeartbeatWriter({ directory: storage.directory, credentials: { user: config.str('APM_DB_USER'), password: config.str('APM_DB_PASSWORD') }, database: config.str('APM_SHARD_DATABASE'), log }).start();
+    handles.push({ name: 'heartbeat', addresses: [], stop: () => heartbeat.stop() });
     const writerMetrics = await startMetricsServer([writerRegistry], { host: config.str('APM_BIND_HOST'), port: config.num('APM_WRITER_METRICS_PORT') });
     handles.push({ name: 'writer', addresses: [`${writerMetrics.url} (shared shard writer metrics)`], stop: () => writerMetrics.stop() });
     log.info(`writer: ${writerMetrics.url} (shared shard writer metrics)`);

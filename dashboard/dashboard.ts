@@ -12,6 +12,7 @@ import { DEFAULT_PROMETHEUS_LIMITS, PrometheusApi } from './prometheus/prometheu
 import { SeriesReader } from './series-reader.js';
 import { SessionStore } from './session-store.js';
 import { loadAssets } from './static-assets.js';
+import { startReadRouting } from '../lib/replica/read-routing.js';
 
 /**
  * Starts the dashboard: the read API and the web UI on one uWebSockets.js listener
@@ -32,7 +33,8 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const sessions = new SessionStore({ maxSessions: settings.maxSessions, idleSeconds: settings.sessionIdleSeconds, now: deps.now });
   const metrics = new DashboardMetrics(registry, () => sessions.size);
   const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
-  const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics);
+  const routing = startReadRouting(deps, registry, 'dashboard');
+  const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics, routing.router);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
   const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
   const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus, alerts: alertsReadView(deps.directory) });
@@ -48,6 +50,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
       stopped ??= (async () => {
         closeListen(socket.socket);
         await metricsServer.stop();
+        await routing.close();
       })();
       return stopped;
     },

@@ -11,6 +11,8 @@ import { apdexScore, meanOrNull, mergeSeries, perMinute, stdDevOrNull, windowMin
 import { OVERVIEW_METRICS, overviewOf } from './overview.js';
 import { metricKey, SeriesReader, type SeriesResult } from './series-reader.js';
 import { parseTimeWindow } from './time-window.js';
+import type { ReadRouter, RoutedRead } from '../lib/replica/read-router.js';
+import { readRouted, type RoutedSeriesResult } from './routed-read.js';
 import { apdexNameOf, rankTransactions, segmentBreakdown, TRANSACTION_PREFIX } from './transactions.js';
 
 /** Names read per listing (transactions, segments, breakdowns): bounds the statements and the answer. */
@@ -29,6 +31,8 @@ export class ReadApi {
     private readonly reader: SeriesReader,
     private readonly now: () => number,
     private readonly metrics: DashboardMetrics,
+    /** Read replicas (lib/replica): unset, every read goes to the account's primary. */
+    private readonly router?: ReadRouter,
   ) {}
 
   async applications(account: Account): Promise<unknown> {
@@ -162,11 +166,14 @@ export class ReadApi {
     const now = this.now();
     const window = parseTimeWindow({ last: q.get('last') ?? undefined, from: q.get('from') ?? undefined, to: q.get('to') ?? undefined }, now);
     const { store, account: fresh } = await this.shards.storeForAccount(account.id);
-    return { app, account: fresh, store, window, now };
+    const routed = this.router ? await this.router.route(store, fresh.id, this.reader.resolutionFor(fresh, window, now), now) : undefined;
+    return { app, account: fresh, store: routed?.listStore ?? store, window, now, ...(routed ? { routed } : {}) };
   }
 
   async #read(ctx: Ctx, metrics: ReadonlyArray<MetricName & { id?: number }>, mode: 'series' | 'total'): Promise<SeriesResult> {
-    const r = await this.reader.read(ctx.store, ctx.account, ctx.app.id, metrics, ctx.window, ctx.now, mode);
+    const r = ctx.routed && this.router
+      ? await readRouted(this.router, ctx.routed, this.reader, ctx.account, ctx.app.id, metrics, ctx.window, ctx.now, mode)
+      : await this.reader.read(ctx.store, ctx.account, ctx.app.id, metrics, ctx.window, ctx.now, mode);
     this.metrics.recordRead(r);
     return r;
   }
@@ -178,6 +185,8 @@ interface Ctx {
   store: ShardStore;
   window: { from: number; to: number };
   now: number;
+  /** Where this request's reads go (read replicas); listings use `store` (the route's list store). */
+  routed?: RoutedRead;
 }
 
 function appJson(a: Application) {
@@ -185,12 +194,12 @@ function appJson(a: Application) {
 }
 
 /** What every time-series answer starts with: the application, the window and how fresh it is. */
-function head(app: Application, r: SeriesResult) {
+function head(app: Application, r: RoutedSeriesResult) {
   const { kind, step, from, to, points } = r.resolution;
   return {
     application: appJson(app),
     window: { from, to, resolution: kind, step, points },
-    freshness: { stitchedHours: r.stitchedHours, unrolledHours: r.unrolledHours, tablesRead: r.tablesRead },
+    freshness: { stitchedHours: r.stitchedHours, unrolledHours: r.unrolledHours, tablesRead: r.tablesRead, ...(r.routing ? { routing: r.routing } : {}) },
   };
 }
 

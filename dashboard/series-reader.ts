@@ -52,6 +52,8 @@ export class SeriesReader {
   /**
    * `bucket: 'total'` sums each metric over the whole window into one timeslice under bucket 0.
    * `names` may be given as exact (name, scope) pairs, or resolved ids with their names.
+   * `rows` restricts the rows read to a part of the resolution's window (a routed read: one part per
+   * server, split on bucket boundaries); the buckets are still the whole window's.
    */
   async read(
     store: ShardStore,
@@ -61,14 +63,15 @@ export class SeriesReader {
     window: TimeWindow,
     now: number,
     mode: 'series' | 'total' = 'series',
+    rows?: { from: number; to: number },
   ): Promise<SeriesResult> {
-    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode);
+    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode, false, rows);
   }
 
   /**
    * read() at a resolution the caller chose (the Prometheus API picks it by step and range).
    * `sumMetrics`: the metrics summed together in SQL, one series per statement chunk of ids (under the
-   * chunk's first metric), for the caller to add up.
+   * chunk's first metric), for the caller to add up. `rows`: as in read().
    */
   async readAt(
     store: ShardStore,
@@ -78,17 +81,19 @@ export class SeriesReader {
     resolution: Resolution,
     mode: 'series' | 'total' = 'series',
     sumMetrics = false,
+    rows?: { from: number; to: number },
   ): Promise<SeriesResult> {
+    const span = rows ? { ...resolution, from: Math.max(resolution.from, rows.from), to: Math.min(resolution.to, rows.to) } : resolution;
     const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
     const agentId = await applicationAgent(store, account.id, applicationId);
     if (agentId === undefined || metrics.length === 0) return empty;
     const ids = await resolveIds(store, account.id, metrics);
     if (ids.size === 0) return empty;
     const [tables, days] = await Promise.all([
-      store.listTables({ accountId: account.id, from: resolution.from, to: resolution.to }),
-      rollupDays(store, account.id, resolution.from, resolution.to),
+      store.listTables({ accountId: account.id, from: span.from, to: span.to }),
+      rollupDays(store, account.id, span.from, span.to),
     ]);
-    const plan = planRead({ resolution, tables, days, maxStitchTables: this.opts.maxStitchTables });
+    const plan = planRead({ resolution: span, tables, days, maxStitchTables: this.opts.maxStitchTables });
     const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
     return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
   }

@@ -4,12 +4,13 @@ import { InputError } from '../../lib/errors.js';
 import { addShard, removeShard } from '../../lib/ops/shard-admin.js';
 import { ShardStatsCollector } from '../../lib/ops/shard-stats.js';
 import { shardRow } from './shard-view.js';
+import { withReplicaStatuses } from '../../lib/replica/replica-status.js';
 
 export const shardCommands: Command[] = [
   {
     path: ['shards', 'list'],
     usage: 'apm shards list [--sample <ms>] [--json]',
-    summary: 'List shard servers: state, accounts, moves, tables, data size, rows written per minute (sampled), health and replication lag.',
+    summary: 'List shard servers: state, accounts, moves, tables, data size, rows written per minute (sampled), health and replication lag, read replicas with their heartbeat lag and state.',
     options: { sample: { type: 'string' } },
     async run(ctx, { values }) {
       const sample = values.sample === undefined ? '1000' : String(values.sample);
@@ -20,7 +21,8 @@ export const shardCommands: Command[] = [
         shards: ctx.storage.shards,
         credentials: { user: ctx.config.str('APM_DB_USER'), password: ctx.config.str('APM_DB_PASSWORD') },
       }).collect({ sampleMs });
-      return { json: stats, text: table(stats.map(shardRow)) };
+      const rows = await withReplicaStatuses(ctx.storage.directory, ctx.config, stats);
+      return { json: rows, text: table(rows.map(shardRow)) };
     },
   },
   {

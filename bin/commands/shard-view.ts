@@ -1,8 +1,9 @@
 import type { ShardStats } from '../../lib/ops/shard-stats.js';
 import { formatBytes, replicationSummary } from '../../lib/ops/replication-status.js';
+import { replicaSummary, type ReplicaStatus } from '../../lib/replica/replica-status.js';
 
 /** One row of `apm shards list` for people. */
-export function shardRow(s: ShardStats): Record<string, string | number> {
+export function shardRow(s: ShardStats & { readReplicas?: ReplicaStatus[] }): Record<string, string | number> {
   const h = s.health;
   const moving = [s.movesIn ? `${s.movesIn} in` : '', s.movesOut ? `${s.movesOut} out` : '', s.fenced ? `${s.fenced} fenced` : ''].filter(Boolean).join(', ');
   return {
@@ -16,5 +17,6 @@ export function shardRow(s: ShardStats): Record<string, string | number> {
     size: formatBytes(s.dataBytes),
     'rows/min': s.rowsPerMinute ?? '-',
     replication: h.reachable ? replicationSummary(h) : '-',
+    ...(s.readReplicas ? { 'read replicas': replicaSummary(s.readReplicas) } : {}),
   };
 }

@@ -20,6 +20,8 @@ export interface LocalMariadbOptions {
   log?: Log;
   /** Milliseconds to wait for each server to accept connections. */
   startTimeoutMs?: number;
+  /** More server options for server `index` (replication: lib/mariadb/local-replicas.ts). */
+  extraArgs?: (index: number) => string[];
 }
 
 export interface LocalServer {
@@ -69,6 +71,8 @@ function tail(file: string, lines = 15): string {
  */
 export class LocalMariadb {
   readonly servers: LocalServer[] = [];
+  /** Servers started beside these (their read replicas), stopped first by stop(). */
+  readonly companions: LocalMariadb[] = [];
   readonly #children: ChildProcess[] = [];
   readonly #locks: Array<{ release(): void }> = [];
   #stopping: Promise<void> | undefined;
@@ -121,7 +125,7 @@ export class LocalMariadb {
       const r = spawnSync(bins.installDb, args, { encoding: 'utf8', env: { ...process.env, TMPDIR: settings.tmpDir } });
       if (r.status !== 0) throw new Error(`cannot initialise MariaDB data directory ${dataDir}: ${r.stderr || r.stdout}`);
     }
-    const child = spawn(bins.mariadbd, mariadbArgs(settings), { stdio: 'ignore' });
+    const child = spawn(bins.mariadbd, [...mariadbArgs(settings), ...(opts.extraArgs?.(index) ?? [])], { stdio: 'ignore' });
     if (child.pid !== undefined) lock.update(child.pid);
     live.add(child);
     this.#children.push(child);
@@ -150,7 +154,7 @@ export class LocalMariadb {
   /** Clean shutdown of the servers this object started (SIGTERM, wait; SIGKILL only after 60 s), then
    * their directory locks are released. Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= Promise.all(
+    this.#stopping ??= Promise.all(this.companions.map((c) => c.stop())).then(() => Promise.all(
       this.#children.map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const done = new Promise<void>((r) => child.once('exit', () => r()));
@@ -159,7 +163,7 @@ export class LocalMariadb {
         await done;
         clearTimeout(timer);
       }),
-    ).then(() => {
+    )).then(() => {
       for (const lock of this.#locks) lock.release();
     });
     return this.#stopping;
