@@ -25,6 +25,8 @@ export interface DashboardSettings {
   secureCookie: boolean;
   /** Where agents send data, for the empty-state instructions. */
   collectorUrl: string;
+  /** Where OpenTelemetry SDKs export metrics (the collector's plain-HTTP OTLP receiver), for the same instructions. */
+  otlpUrl: string;
   /** Where the beacon serves rum.js, for the browser page's instructions. */
   beaconUrl: string;
 }
@@ -42,6 +44,7 @@ export function dashboardSettings(config: Config): DashboardSettings {
     maxSessions: config.num('APM_DASHBOARD_MAX_SESSIONS'),
     secureCookie: config.bool('APM_DASHBOARD_SECURE_COOKIE'),
     collectorUrl: config.optStr('APM_DASHBOARD_COLLECTOR_URL') ?? `https://${host}:${optNum('APM_COLLECTOR_PORT', 8443)}`,
+    otlpUrl: `http://${host}:${optNum('APM_OTLP_HTTP_PORT', 4318)}/v1/metrics`,
     beaconUrl: `http://${host}:${optNum('APM_BEACON_PORT', 8081)}`,
   };
 }

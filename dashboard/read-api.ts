@@ -4,11 +4,13 @@ import type { MetricName } from '../lib/shard/metric-dictionary.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import type { Timeslice } from '../lib/timeslice/timeslice.js';
+import { agentParam, agentsOf } from './app-agents.js';
+import { applicationsHealth, type OpenIncidentsSource } from './app-health.js';
 import { findAppMetrics } from './app-metrics.js';
 import { BROWSER_METRICS, breakdownOf, browserOf } from './browser-view.js';
 import type { DashboardMetrics } from './dashboard-metrics.js';
 import { apdexScore, meanOrNull, mergeSeries, perMinute, stdDevOrNull, windowMinutes } from './derive.js';
-import { OVERVIEW_METRICS, overviewOf } from './overview.js';
+import { overviewFor } from './app-overview.js';
 import { metricKey, SeriesReader, type SeriesResult } from './series-reader.js';
 import { parseTimeWindow } from './time-window.js';
 import { apdexNameOf, rankTransactions, segmentBreakdown, TRANSACTION_PREFIX } from './transactions.js';
@@ -29,6 +31,8 @@ export class ReadApi {
     private readonly reader: SeriesReader,
     private readonly now: () => number,
     private readonly metrics: DashboardMetrics,
+    /** Hook for the alerts service: open incidents per application (see app-health.ts). */
+    private readonly openIncidents?: OpenIncidentsSource,
   ) {}
 
   async applications(account: Account): Promise<unknown> {
@@ -37,23 +41,22 @@ export class ReadApi {
   }
 
   async overview(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, q);
-    const names = Object.values(OVERVIEW_METRICS).map((name) => ({ name, scope: '' }));
-    const r = await this.#read(ctx, names, 'series');
-    return { ...head(ctx.app, r), ...overviewOf(r, ctx.now) };
+    const ctx = await this.context(account, appId, q);
+    const { source, r, overview, customMetrics } = await overviewFor(this, ctx);
+    return { ...head(ctx.app, r), source, ...overview, customMetrics };
   }
 
   async browser(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, q);
+    const ctx = await this.context(account, appId, q);
     const names = Object.values(BROWSER_METRICS).map((name) => ({ name, scope: '' }));
-    const r = await this.#read(ctx, names, 'series');
+    const r = await this.readMetrics(ctx, names, 'series');
     const [byBrowser, byCountry, pages] = await Promise.all([
       findAppMetrics(ctx.store, account.id, ctx.app.id, { prefix: 'Browser/ByBrowser/', scope: '', limit: MAX_NAMES }),
       findAppMetrics(ctx.store, account.id, ctx.app.id, { prefix: 'Browser/ByCountry/', scope: '', limit: MAX_NAMES }),
       findAppMetrics(ctx.store, account.id, ctx.app.id, { names: [BROWSER_METRICS.pageLoad], limit: MAX_NAMES }),
     ]);
     const groups = pages.filter((p) => p.scope !== '');
-    const totals = await this.#read(ctx, [...byBrowser, ...byCountry, ...groups], 'total');
+    const totals = await this.readMetrics(ctx, [...byBrowser, ...byCountry, ...groups], 'total');
     const rows = (list: Array<MetricName & { id: number }>, label: (m: MetricName) => string) =>
       breakdownOf(list.map((m) => ({ label: label(m), t: totals.data.get(metricKey(m))?.get(0) })), 50);
     return {
@@ -66,13 +69,13 @@ export class ReadApi {
   }
 
   async transactions(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, q);
+    const ctx = await this.context(account, appId, q);
     const limit = intParam(q, 'limit', 20, 1, 100);
     const [txns, apdex] = await Promise.all([
       findAppMetrics(ctx.store, account.id, ctx.app.id, { prefix: TRANSACTION_PREFIX, scope: '', limit: MAX_NAMES }),
       findAppMetrics(ctx.store, account.id, ctx.app.id, { prefix: 'Apdex/', scope: '', limit: MAX_NAMES }),
     ]);
-    const r = await this.#read(ctx, [...txns, ...apdex], 'total');
+    const r = await this.readMetrics(ctx, [...txns, ...apdex], 'total');
     const totals = new Map<string, Timeslice>();
     const apdexTotals = new Map<string, Timeslice>();
     for (const m of txns) put(totals, m.name, r.data.get(metricKey(m))?.get(0));
@@ -82,17 +85,17 @@ export class ReadApi {
   }
 
   async transaction(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, q);
+    const ctx = await this.context(account, appId, q);
     const name = q.get('name') ?? '';
     if (!name.startsWith(TRANSACTION_PREFIX) || name.length > 255) {
       throw new InputError(`cannot read transaction: name must be a metric name starting with ${TRANSACTION_PREFIX}`);
     }
     const own = [{ name, scope: '' }, { name: apdexNameOf(name), scope: '' }];
     const [r, segments] = await Promise.all([
-      this.#read(ctx, own, 'series'),
+      this.readMetrics(ctx, own, 'series'),
       findAppMetrics(ctx.store, account.id, ctx.app.id, { scope: name, limit: MAX_NAMES }),
     ]);
-    const totals = await this.#read(ctx, segments, 'total');
+    const totals = await this.readMetrics(ctx, segments, 'total');
     const segTotals = new Map<string, Timeslice>();
     for (const m of segments) put(segTotals, m.name, totals.data.get(metricKey(m))?.get(0));
     const series = r.data.get(metricKey(own[0]!));
@@ -112,8 +115,19 @@ export class ReadApi {
     };
   }
 
+  /** Health of every application over the last 30 minutes (the application list). */
+  async health(account: Account): Promise<unknown> {
+    const apps = await this.directory.listApplications(account.id);
+    return applicationsHealth(this, account, apps, this.openIncidents);
+  }
+
+  async agents(account: Account, appId: string): Promise<unknown> {
+    const ctx = await this.context(account, appId, new URLSearchParams());
+    return { agents: await agentsOf(ctx.store, account.id, ctx.app.id) };
+  }
+
   async metricNames(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, new URLSearchParams());
+    const ctx = await this.context(account, appId, new URLSearchParams());
     const prefix = q.get('prefix') ?? '';
     if (prefix.length > 255) throw new InputError('cannot list metric names: prefix is longer than 255 characters');
     const limit = intParam(q, 'limit', 200, 1, 1000);
@@ -122,19 +136,20 @@ export class ReadApi {
   }
 
   async metric(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
-    const ctx = await this.#context(account, appId, q);
+    const ctx = await this.context(account, appId, q);
     const name = q.get('name') ?? '';
     const scope = q.get('scope') ?? '';
     if (name.length === 0 || name.length > 255 || scope.length > 255) {
       throw new InputError('cannot read metric: name (1 to 255 characters) is required; scope is optional');
     }
-    const r = await this.#read(ctx, [{ name, scope }], 'series');
+    const agentId = await agentParam(ctx.store, ctx.account.id, ctx.app.id, q.get('agent'));
+    const r = await this.readMetrics(ctx, [{ name, scope }], 'series', agentId);
     const s = r.data.get(metricKey({ name, scope }));
     const step = r.resolution.step;
     const total = mergeSeries(s);
     return {
       ...head(ctx.app, r),
-      metric: { name, scope },
+      metric: { name, scope, agent: agentId ?? null },
       timestamps: r.buckets,
       series: {
         callCount: r.buckets.map((b) => s?.get(b)?.callCount ?? null),
@@ -150,7 +165,8 @@ export class ReadApi {
     };
   }
 
-  async #context(account: Account, appId: string, q: URLSearchParams): Promise<Ctx> {
+  /** The caller's application (checked to be in its account), the window, and the account's shard. */
+  async context(account: Account, appId: string, q: URLSearchParams): Promise<Ctx> {
     const id = Number(appId);
     if (!/^[1-9][0-9]{0,9}$/.test(appId)) throw new InputError(`cannot read application: id ${JSON.stringify(appId.slice(0, 20))} is not a positive integer`);
     const app = await this.directory.getApplication(id).catch((err: unknown) => {
@@ -165,14 +181,14 @@ export class ReadApi {
     return { app, account: fresh, store, window, now };
   }
 
-  async #read(ctx: Ctx, metrics: ReadonlyArray<MetricName & { id?: number }>, mode: 'series' | 'total'): Promise<SeriesResult> {
-    const r = await this.reader.read(ctx.store, ctx.account, ctx.app.id, metrics, ctx.window, ctx.now, mode);
+  async readMetrics(ctx: Ctx, metrics: ReadonlyArray<MetricName & { id?: number }>, mode: 'series' | 'total', agentId?: number): Promise<SeriesResult> {
+    const r = await this.reader.read(ctx.store, ctx.account, ctx.app.id, metrics, ctx.window, ctx.now, mode, agentId);
     this.metrics.recordRead(r);
     return r;
   }
 }
 
-interface Ctx {
+export interface Ctx {
   app: Application;
   account: Account;
   store: ShardStore;
@@ -180,12 +196,12 @@ interface Ctx {
   now: number;
 }
 
-function appJson(a: Application) {
+export function appJson(a: Application) {
   return { id: a.id, name: a.name, apdexT: a.apdexT, browserApdexT: a.browserApdexT };
 }
 
 /** What every time-series answer starts with: the application, the window and how fresh it is. */
-function head(app: Application, r: SeriesResult) {
+export function head(app: Application, r: SeriesResult) {
   const { kind, step, from, to, points } = r.resolution;
   return {
     application: appJson(app),

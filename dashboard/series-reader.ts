@@ -51,6 +51,8 @@ export class SeriesReader {
   /**
    * `bucket: 'total'` sums each metric over the whole window into one timeslice under bucket 0.
    * `names` may be given as exact (name, scope) pairs, or resolved ids with their names.
+   * `agentId` reads one agent's (host's) rows instead of the application-wide ones; it must be an
+   * agent of the application (the caller checks, see explorer-api.ts).
    */
   async read(
     store: ShardStore,
@@ -60,11 +62,12 @@ export class SeriesReader {
     window: TimeWindow,
     now: number,
     mode: 'series' | 'total' = 'series',
+    agentId?: number,
   ): Promise<SeriesResult> {
     const resolution = this.resolutionFor(account, window, now);
     const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
-    const agentId = await applicationAgent(store, account.id, applicationId);
-    if (agentId === undefined || metrics.length === 0) return empty;
+    const rowsAgent = agentId ?? (await applicationAgent(store, account.id, applicationId));
+    if (rowsAgent === undefined || metrics.length === 0) return empty;
     const ids = await resolveIds(store, account.id, metrics);
     if (ids.size === 0) return empty;
     const [tables, days] = await Promise.all([
@@ -72,7 +75,7 @@ export class SeriesReader {
       rollupDays(store, account.id, resolution.from, resolution.to),
     ]);
     const plan = planRead({ resolution, tables, days, maxStitchTables: this.opts.maxStitchTables });
-    const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step);
+    const data = await this.#run(store, plan, rowsAgent, ids, mode === 'total' ? 'total' : resolution.step);
     return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
   }
 
