@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeDistributions, type DistRow } from '../lib/distribution/dist-writer.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { APPLICATION_SCOPE, type BeaconAggregator, type OpenAggregate } from './beacon-aggregator.js';
@@ -109,18 +110,27 @@ export class BeaconFlusher {
       else byApp.set(a.applicationId, [a]);
     }
     const rows: WriteRow[] = [];
+    const distRows: DistRow[] = [];
     for (const [applicationId, list] of byApp) {
       const names = list.flatMap((a) => [...a.metrics.keys()].map((name) => ({ name, scope: a.scope })));
       const ids = await store.metricIds(b.accountId, names, { applicationId });
       const agentId = await store.applicationAgentId(b.accountId, applicationId);
       let i = 0;
       for (const a of list) {
-        for (const slice of a.metrics.values()) {
+        const idOf = new Map<string, number>();
+        for (const [name, slice] of a.metrics) {
+          idOf.set(name, ids[i]!);
           rows.push({ kind: 'minute', t: a.minute, row: { ...slice, metricId: ids[i++]!, agentId, period: a.minute } });
+        }
+        for (const [name, counts] of a.dists ?? []) {
+          const metricId = idOf.get(name);
+          if (metricId !== undefined) for (const [bucket, count] of counts) distRows.push({ metricId, agentId, period: a.minute, bucket, count });
         }
       }
     }
     const outcome = await this.o.writer.write({ accountId: b.accountId, shardId: account.shardId, rows, dedupeKey: b.dedupeKey });
     if (outcome === 'committed') this.o.metrics.rowsFlushed.inc(rows.length);
+    // The percentiles, exactly once per batch under the same key (see lib/distribution/dist-writer.ts).
+    await writeDistributions(store, b.accountId, distRows, b.dedupeKey);
   }
 }

@@ -12,6 +12,7 @@ import type { DashboardMetrics } from './dashboard-metrics.js';
 import { apdexScore, meanOrNull, mergeSeries, perMinute, stdDevOrNull, windowMinutes } from './derive.js';
 import { overviewFor } from './app-overview.js';
 import { metricKey, SeriesReader, type SeriesResult } from './series-reader.js';
+import { percentilesOf, readDistribution } from './percentiles.js';
 import { parseTimeWindow } from './time-window.js';
 import { apdexNameOf, rankTransactions, segmentBreakdown, TRANSACTION_PREFIX } from './transactions.js';
 
@@ -147,6 +148,8 @@ export class ReadApi {
     const s = r.data.get(metricKey({ name, scope }));
     const step = r.resolution.step;
     const total = mergeSeries(s);
+    const [found] = await ctx.store.findMetrics(ctx.account.id, { names: [name] }).then((list) => list.filter((m) => m.scope === scope));
+    const percentiles = found ? percentilesOf(name, r.buckets, await readDistribution(ctx.store, r, found.id)) : undefined;
     return {
       ...head(ctx.app, r),
       metric: { name, scope, agent: agentId ?? null },
@@ -162,6 +165,7 @@ export class ReadApi {
         stdDev: r.buckets.map((b) => stdDevOrNull(s?.get(b))),
       },
       summary: total ?? null,
+      percentiles: percentiles ?? null,
     };
   }
 

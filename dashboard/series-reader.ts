@@ -21,6 +21,10 @@ export interface SeriesResult {
   unrolledHours: number[];
   /** Per-period tables read, by kind. */
   tablesRead: { minute: number; hour: number; day: number };
+  /** The read plan's segments (which table answered which time range), for readers of the tables beside them (percentiles). */
+  segments?: ReadPlan['segments'];
+  /** The agent whose rows were read (the application pseudo-agent unless one was asked for). */
+  agentId?: number;
 }
 
 export interface SeriesReaderOptions {
@@ -76,7 +80,7 @@ export class SeriesReader {
     ]);
     const plan = planRead({ resolution, tables, days, maxStitchTables: this.opts.maxStitchTables });
     const data = await this.#run(store, plan, rowsAgent, ids, mode === 'total' ? 'total' : resolution.step);
-    return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
+    return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan), segments: plan.segments, agentId: rowsAgent };
   }
 
   async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total'): Promise<Map<string, MetricSeries>> {
