@@ -20,6 +20,8 @@ export interface Percentiles {
   p95: Array<number | null>;
   p99: Array<number | null>;
   summary: Record<(typeof PERCENTILE_NAMES)[number], number | null>;
+  /** Values counted in the window (for estimates: the sampled events). */
+  count: number;
   /** Relative error bound of each value against the exact percentile of the values counted. */
   relativeError: number;
   estimate: boolean;
@@ -68,9 +70,12 @@ export function percentilesOf(name: string, buckets: readonly number[], d: { byB
   const whole = quantiles(d.total, PERCENTILES);
   const summary = Object.fromEntries(PERCENTILE_NAMES.map((k, i) => [k, whole[i]!])) as Percentiles['summary'];
   const estimate = isSampledEstimate(name);
+  let count = 0;
+  for (const n of d.total.values()) count += n;
   return {
     ...out,
     summary,
+    count,
     relativeError: RELATIVE_ERROR,
     estimate,
     ...(estimate ? { estimateNote: "Estimated from the agent's transaction events: a sample of the transactions it saw (it reports how many it saw and kept)." } : {}),

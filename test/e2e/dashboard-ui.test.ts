@@ -154,6 +154,11 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     expect(overview.summary.errorRate).toBe(5 / 45);
     expect(overview.summary.database).toBeGreaterThan(0.02 * 20 / 45 * 0.9); // SLEEP(0.02) on 20 of 45 requests
     expect(overview.summary.external).toBeGreaterThan(0);
+    // The agent's transaction events (analytic_event_data) give estimated percentiles of every web transaction.
+    const web = (await api(`applications/${appId}/metric?last=30m&name=WebTransaction`)).percentiles;
+    expect([web.count, web.estimate, web.relativeError]).toEqual([45, true, 0.01]);
+    expect(web.summary.p99).toBeGreaterThanOrEqual(web.summary.p50);
+    expect(web.summary.p50).toBeGreaterThan(0);
   });
 
   it('signs in with the read key and renders the overview with uPlot charts; values show on hover', async () => {
