@@ -81,3 +81,15 @@ export function percentilesOf(name: string, buckets: readonly number[], d: { byB
     ...(estimate ? { estimateNote: "Estimated from the agent's transaction events: a sample of the transactions it saw (it reports how many it saw and kept)." } : {}),
   };
 }
+
+/** Percentiles of several application-wide (scope '') metrics read beside `r`: key → percentiles or null. */
+export async function percentilesByName(store: ShardStore, accountId: number, r: SeriesResult, names: Readonly<Record<string, string>>): Promise<Record<string, Percentiles | null>> {
+  const found = await store.findMetrics(accountId, { names: Object.values(names), scope: '' });
+  const idOf = new Map(found.filter((m) => m.scope === '').map((m) => [m.name, m.id]));
+  const out: Record<string, Percentiles | null> = {};
+  for (const [key, name] of Object.entries(names)) {
+    const id = idOf.get(name);
+    out[key] = id === undefined ? null : percentilesOf(name, r.buckets, await readDistribution(store, r, id)) ?? null;
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import type { DashboardMetrics } from './dashboard-metrics.js';
 import { apdexScore, meanOrNull, mergeSeries, perMinute, stdDevOrNull, windowMinutes } from './derive.js';
 import { overviewFor } from './app-overview.js';
 import { metricKey, SeriesReader, type SeriesResult } from './series-reader.js';
-import { percentilesOf, readDistribution } from './percentiles.js';
+import { percentilesByName, percentilesOf, readDistribution } from './percentiles.js';
 import { parseTimeWindow } from './time-window.js';
 import { apdexNameOf, rankTransactions, segmentBreakdown, TRANSACTION_PREFIX } from './transactions.js';
 
@@ -60,9 +60,12 @@ export class ReadApi {
     const totals = await this.readMetrics(ctx, [...byBrowser, ...byCountry, ...groups], 'total');
     const rows = (list: Array<MetricName & { id: number }>, label: (m: MetricName) => string) =>
       breakdownOf(list.map((m) => ({ label: label(m), t: totals.data.get(metricKey(m))?.get(0) })), 50);
+    const { pageLoad, ttfb, fcp, lcp, inp, cls } = BROWSER_METRICS;
+    const percentiles = await percentilesByName(ctx.store, account.id, r, { pageLoad, ttfb, fcp, lcp, inp, cls });
     return {
       ...head(ctx.app, r),
       ...browserOf(r, ctx.now),
+      percentiles,
       byBrowser: rows(byBrowser, (m) => m.name.slice('Browser/ByBrowser/'.length)),
       byCountry: rows(byCountry, (m) => m.name.slice('Browser/ByCountry/'.length)),
       byPage: rows(groups, (m) => m.scope),

@@ -92,7 +92,9 @@ async function oneMetric(view, app, r) {
   if (p) {
     timeChart(charts, {
       title: `Percentiles${p.estimate ? ' (estimated from sampled events)' : ''}`, unit, unitLabel: unit || 'value', timestamps: t,
-      note: `Within ${p.relativeError * 100} % of the exact value.${p.estimate ? ' ' + p.estimateNote : ''}`,
+      note: `${p.count.toLocaleString()} values; each percentile within ${p.relativeError * 100} % of the exact one of the values counted.` +
+        (r.metric.startsWith('OTLP/') ? " OTLP histograms are counted at their buckets' middles: as precise as the sender's buckets." : '') +
+        (p.estimate ? ` ${p.estimateNote}` : ''),
       series: ['p50', 'p75', 'p95', 'p99'].map((q) => ({ label: q, values: sc(p[q]) })),
     });
   }

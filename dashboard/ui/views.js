@@ -195,7 +195,8 @@ export async function renderBrowser(view, app, r) {
     return;
   }
   const m = d.summary;
-  tiles(view, [['Page views', ppm(m.pageViews)], ['Page load', ms(m.pageLoad)], ['Largest contentful paint', ms(m.lcp)], [apdexLabel('Browser Apdex', m.apdexT), score(m.apdex)]]);
+  const p75 = (/** @type {string} */ k) => d.percentiles?.[k]?.summary.p75;
+  tiles(view, [['Page views', ppm(m.pageViews)], ['Page load', ms(m.pageLoad)], p75('lcp') == null ? ['Largest contentful paint (mean)', ms(m.lcp)] : ['LCP (75th percentile)', ms(p75('lcp'))], [apdexLabel('Browser Apdex', m.apdexT), score(m.apdex)]]);
   const charts = el('div', { class: 'charts' });
   view.append(charts);
   const t = d.timestamps;
@@ -209,6 +210,22 @@ export async function renderBrowser(view, app, r) {
     series: [['TTFB', s.ttfb], ['FCP', s.fcp], ['LCP', s.lcp], ['INP', s.inp]].map(([label, v]) => ({ label, values: scaled(v, 1000) })),
   });
   timeChart(charts, { title: 'Cumulative layout shift (mean)', unit: 'score', timestamps: t, series: [{ label: 'CLS', values: s.cls }] });
+  // Percentiles from the stored distributions (within 1 %, exact through every rollup).
+  const pc = d.percentiles ?? {};
+  if (pc.pageLoad) {
+    timeChart(charts, {
+      title: 'Page load percentiles', unit: 'ms', timestamps: t, note: `${count(pc.pageLoad.count)} page loads; each value within 1 % of the exact percentile.`,
+      series: ['p50', 'p75', 'p95', 'p99'].map((q) => ({ label: q, values: scaled(pc.pageLoad[q], 1000) })),
+    });
+  }
+  const vitals = /** @type {Array<[string, string]>} */ ([['TTFB', 'ttfb'], ['FCP', 'fcp'], ['LCP', 'lcp'], ['INP', 'inp']]).filter(([, k]) => pc[k]);
+  if (vitals.length > 0) {
+    timeChart(charts, {
+      title: 'Web vitals (75th percentile, as Core Web Vitals are judged)', unit: 'ms', timestamps: t,
+      series: vitals.map(([label, k]) => ({ label, values: scaled(pc[k].p75, 1000) })),
+    });
+  }
+  if (pc.cls) timeChart(charts, { title: 'Cumulative layout shift (75th percentile)', unit: 'score', timestamps: t, series: [{ label: 'CLS p75', values: pc.cls.p75 }] });
   const breakdown = (/** @type {string} */ title, /** @type {string} */ col, /** @type {any[]} */ rows, label = (/** @type {string} */ n) => n) => {
     if (rows.length === 0) return;
     view.append(el('h2', {}, title));

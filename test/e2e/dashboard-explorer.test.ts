@@ -6,7 +6,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { startCollector } from '../../collector/collector.js';
+import { RollupMetrics } from '../../rollup/rollup-metrics.js';
+import { RollupRunner } from '../../rollup/rollup-runner.js';
 import { startDashboard, type DashboardHandle } from '../../dashboard/dashboard.js';
 import type { ServiceHandle } from '../../lib/services.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
@@ -30,6 +33,37 @@ let userDataDir = '';
 let readKey = '';
 let shopId = 0;
 let workerId = 0;
+let batchId = 0;
+/** The batch job's durations (seconds), sent as one OTLP exponential histogram two hours ago. */
+const JOB_VALUES = [...Array.from({ length: 90 }, (_, i) => 0.1 + i * 0.001), ...Array.from({ length: 9 }, (_, i) => 1 + i * 0.1), 10];
+const exactPercentile = (q: number) => [...JOB_VALUES].sort((a, b) => a - b)[Math.floor(q * (JOB_VALUES.length - 1))]!;
+
+/** A hand-made OTLP/HTTP JSON export (the SDK stamps the current time; this one is two hours old). */
+async function postOldHistogram(otlpPort: number, licenseKey: string, at: number) {
+  const scale = 8;
+  const counts = new Map<number, number>();
+  for (const v of JOB_VALUES) {
+    const i = Math.ceil(Math.log2(v) * 2 ** scale) - 1;
+    counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+  const offset = Math.min(...counts.keys());
+  const bucketCounts = Array.from({ length: Math.max(...counts.keys()) - offset + 1 }, (_, k) => String(counts.get(offset + k) ?? 0));
+  const ns = (t: number) => `${BigInt(t) * 1_000_000_000n}`;
+  const body = {
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'otel-batch' } }] },
+      scopeMetrics: [{ scope: { name: 'e2e' }, metrics: [{
+        name: 'job.duration', unit: 's',
+        exponentialHistogram: { aggregationTemporality: 1, dataPoints: [{
+          startTimeUnixNano: ns(at - 60), timeUnixNano: ns(at), count: String(JOB_VALUES.length), sum: JOB_VALUES.reduce((a, b) => a + b, 0),
+          min: Math.min(...JOB_VALUES), max: Math.max(...JOB_VALUES), scale, zeroCount: '0', positive: { offset, bucketCounts },
+        }] },
+      }] }],
+    }],
+  };
+  const res = await fetch(`http://127.0.0.1:${otlpPort}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': licenseKey }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`OTLP export answered ${res.status}: ${await res.text()}`);
+}
 const problems: string[] = [];
 
 /** One OTel SDK instance of a service: records, then flushes once through the real exporter. */
@@ -66,6 +100,13 @@ beforeAll(async () => {
     m.createCounter('orders.placed').add(3);
   });
   await otelInstance(otlpPort, account.licenseKey, 'otel-worker', 'w-1', (m) => m.createCounter('jobs.done').add(7));
+  const now = Math.floor(Date.now() / 1000);
+  await postOldHistogram(otlpPort, account.licenseKey, Math.floor(now / 3600) * 3600 - 2 * 3600 + 600);
+  // The real rollup: every closed hour (the batch job's) into the hour table.
+  const rollup = new RollupRunner({ directory: c.directory, shards: c.registry, metrics: new RollupMetrics(new Registry()), log: () => {}, graceSeconds: 300, maxPeriodsPerRun: 1000, lockWaitSeconds: 0 });
+  const [report] = await rollup.run({ now, purge: false });
+  if (report!.hours < 1 || report!.failures > 0) throw new Error(`rollup did not roll the batch hour: ${JSON.stringify(report)}`);
+  batchId = (await c.directory.findApplication(account.account.id, 'otel-batch'))!.id;
   shopId = (await c.directory.findApplication(account.account.id, 'otel-shop'))!.id;
   workerId = (await c.directory.findApplication(account.account.id, 'otel-worker'))!.id;
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apm-explorer-chromium-'));
@@ -178,7 +219,7 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     await page.locator('#metric-search').fill('OTLP/h');
     await page.locator('#metric-list a', { hasText: /^OTLP\/http\.server\.request\.duration$/ }).click();
     await page.locator('h1', { hasText: /^OTLP\/http\.server\.request\.duration$/ }).waitFor();
-    await expect.poll(() => page.locator('.chart h3').allTextContents()).toEqual(['Calls per minute (cpm)', 'Mean with min–max band (value)']);
+    await expect.poll(() => page.locator('.chart h3').allTextContents()).toEqual(['Calls per minute (cpm)', 'Mean with min–max band (value)', 'Percentiles (value)']);
     await shot(page, 'dashboard-explorer');
     await page.locator('#explorer-by').selectOption('agents');
     await page.locator('h1', { hasText: 'by agent' }).waitFor();
@@ -186,6 +227,25 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     await expect.poll(() => page.url()).toContain('stat=callsPerMinute');
     await expect.poll(() => page.locator('.chart .u-legend .u-series .u-label').allTextContents()).toEqual(['Time', 'pod-a', 'pod-b']);
     await shot(page, 'dashboard-explorer-agents');
+
+    // Percentiles after a real rollup to hours: the batch job's hour is read from its hour table.
+    const name = encodeURIComponent('OTLP/job.duration');
+    const d = await api(`applications/${batchId}/metric?last=24h&name=${name}`);
+    expect(d.window.resolution).toBe('hour');
+    expect(d.freshness.tablesRead.hour).toBe(1);
+    expect(d.freshness.stitchedHours).not.toContain(d.timestamps[d.percentiles.p99.findIndex((v: number | null) => v !== null)]);
+    expect(d.percentiles.count).toBe(100);
+    for (const [k, q] of [['p50', 0.5], ['p75', 0.75], ['p95', 0.95], ['p99', 0.99]] as const) {
+      // 1 % (the scheme) + half an exponential bucket of scale 8 (0.14 %).
+      expect(Math.abs(d.percentiles.summary[k] - exactPercentile(q)) / exactPercentile(q)).toBeLessThanOrEqual(0.0114);
+    }
+    await page.goto(`${dashboard.url}/#/apps/${batchId}/explorer?last=24h&metric=${name}`);
+    await page.locator('h1', { hasText: /^OTLP\/job\.duration$/ }).waitFor();
+    await expect.poll(() => page.locator('.chart h3').allTextContents()).toEqual(['Calls per minute (cpm)', 'Mean with min–max band (value)', 'Percentiles (value)']);
+    expect(await page.locator('.chart').nth(2).locator('.u-legend .u-series').nth(3).locator('.u-value').textContent()).toBe(
+      d.percentiles.summary.p95 >= 100 ? Math.round(d.percentiles.summary.p95).toString() : d.percentiles.summary.p95.toFixed(d.percentiles.summary.p95 >= 10 ? 1 : 2),
+    );
+    await shot(page, 'dashboard-percentiles-after-rollup');
 
     await page.goto(`${dashboard.url}/#/apps/${workerId}/overview?last=30m`);
     await page.locator('h2', { hasText: 'This application reports only custom metrics' }).waitFor();

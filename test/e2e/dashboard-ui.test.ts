@@ -217,7 +217,13 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${dashboard.url}/#/apps/${appId}/browser?last=30m`);
     await page.locator('h1', { hasText: `${APP} · browser` }).waitFor();
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(4);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(7);
+    expect(await page.locator('.chart h3').allTextContents()).toEqual([
+      'Page load time by phase (ms)', 'Page views (ppm)', 'Web vitals (means) (ms)', 'Cumulative layout shift (mean) (score)',
+      'Page load percentiles (ms)', 'Web vitals (75th percentile, as Core Web Vitals are judged) (ms)', 'Cumulative layout shift (75th percentile) (score)',
+    ]);
+    const browser = await api(`applications/${appId}/browser?last=30m`);
+    expect(browser.percentiles.pageLoad.count).toBe(browser.series.pageViews.reduce((s: number, v: number | null) => s + (v ?? 0), 0));
     expect(await page.locator('.chart h3').first().textContent()).toBe('Page load time by phase (ms)');
     expect(await page.locator('h2').allTextContents()).toEqual(['By page', 'By browser', 'By country']);
     await page.screenshot({ path: path.join(OUTPUT, 'dashboard-browser.png'), fullPage: true });
