@@ -8,6 +8,7 @@ import type { Account } from '../../lib/directory/directory.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner } from '../../rollup/rollup-runner.js';
+import { ShardRollup, tableStateOf } from '../../rollup/shard-rollup.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { random } from './rollup-fixture.js';
 
@@ -132,5 +133,21 @@ describe('distributions through minute → hour → day on real MariaDB', () => 
     expect(q.summary.p99).toBeCloseTo(2 * (1.01 / 0.99) ** 207 / (1.01 / 0.99 + 1), 9);
     const [n] = await store.pool.query<any[]>(`SELECT SUM(count) AS n FROM dd_${account.id}_2024 WHERE agent_id = ?`, [agents[0]]);
     expect(Number(n[0].n)).toBe(values.length + 10_000);
+  });
+
+  it('purge drops the distribution table with the timeslice table of the same kind and span', async () => {
+    const ts = `ts_${account.id}_2024030503`;
+    const dm = `dm_${account.id}_2024030503`;
+    const conn = await store.pool.getConnection();
+    try {
+      expect(await new ShardRollup(store, conn).drop(tableStateOf((await store.tableInfo(ts))!))).toBe(true);
+    } finally {
+      conn.release();
+    }
+    const [left] = await store.pool.query<any[]>("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?)", [ts, dm]);
+    const [registered] = await store.pool.query<any[]>('SELECT name FROM dist_tables WHERE name = ?', [dm]);
+    expect([left, registered]).toEqual([[], []]);
+    // The hour and day rows stay: the percentiles of the day are still read from the rolled tables.
+    expect((await stored(`dd_${account.id}_2024`, agents[1]!, D, D + DAY)).size).toBeGreaterThan(0);
   });
 });
