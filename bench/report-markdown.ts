@@ -96,7 +96,8 @@ function runDetails(run: PoolRunReport): string[] {
     if (d) {
       out.push(
         `- Percentiles (beacon distributions): ${int(d.rows)} distribution rows, ${int(d.bytes)} B, beside ${int(d.timesliceRows)} timeslice rows (${int(d.timesliceBytes)} B); ` +
-          `${int(d.writes)} distribution writes took ${dur(d.writeSeconds)} of ${dur(d.flushSeconds)} spent flushing.`,
+          `${int(d.writes)} distribution writes (one per account batch, written concurrently), ${ms(d.writes > 0 ? (d.writeSeconds * 1000) / d.writes : 0)} each on average; ` +
+          `the beacon spent ${dur(d.flushSeconds)} flushing (timeslices and distributions).`,
       );
     }
   }

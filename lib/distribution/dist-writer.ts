@@ -20,6 +20,9 @@ export interface DistRow {
 export const MAX_DIST_ROWS_PER_WRITE = 200_000;
 const NO_SUCH_TABLE = 1146;
 
+/** Ledger tables known to exist, per shard store (DDL takes a metadata lock: once per day and store). */
+const ledgers = new WeakMap<ShardStore, Set<string>>();
+
 /** Process-wide totals of committed distribution writes (the benchmark reports their cost). */
 export const distWriteTotals = { writes: 0, rows: 0, seconds: 0 };
 
@@ -56,7 +59,13 @@ export async function writeDistributions(store: ShardStore, accountId: number, r
   const digest = createHash('sha256').update(`dist:${dedupeKey}`).digest();
   for (let attempt = 0; ; attempt++) {
     // DDL commits implicitly: tables first, then the transaction.
-    await store.pool.query(ledgerDdl(ledger));
+    const known = ledgers.get(store) ?? new Set<string>();
+    ledgers.set(store, known);
+    if (!known.has(ledger) || attempt > 0) {
+      await store.pool.query(ledgerDdl(ledger));
+      if (known.size > 16) known.clear();
+      known.add(ledger);
+    }
     for (const g of byTable.values()) {
       await ensureDistTable(store, accountId, 'minute', g.hour);
       await store.ensureTable(accountId, 'minute', g.hour);
@@ -89,6 +98,7 @@ export async function writeDistributions(store: ShardStore, accountId: number, r
       const code = (err as { errno?: number }).errno;
       if (code === NO_SUCH_TABLE && attempt === 0) {
         for (const name of byTable.keys()) forgetDistTable(store, name);
+        ledgers.get(store)?.delete(ledger);
         continue;
       }
       if (code === 1213 || code === 1205) throw new RetryableError(`cannot write distributions: ${(err as Error).message}`, 1);
