@@ -59,5 +59,5 @@ export function otlpOverviewOf(r: SeriesResult, i: OtlpHttpInstrument, errorName
   }
   const totalErrors = errorSeries.reduce((s, e) => s + (mergeSeries(e)?.callCount ?? 0), 0);
   const summary = values(mergeSeries(all), totalErrors, windowMinutes(r.resolution.from, r.resolution.to, now));
-  return { timestamps: r.buckets, series, summary: { ...summary, apdexT: null }, units: OVERVIEW_UNITS };
+  return { timestamps: r.buckets, series, summary: { ...summary, apdexT: null }, units: OVERVIEW_UNITS, percentileMetric: otlpMergedName(i) };
 }

@@ -44,7 +44,10 @@ export class ReadApi {
   async overview(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
     const ctx = await this.context(account, appId, q);
     const { source, r, overview, customMetrics } = await overviewFor(this, ctx);
-    return { ...head(ctx.app, r), source, ...overview, customMetrics };
+    // Response-time percentiles: the agents' sampled transaction events (estimates) or the OTLP histogram.
+    const name = source === 'otlp' ? (overview.percentileMetric ?? '') : 'WebTransaction';
+    const percentiles = source === 'newrelic' || source === 'otlp' ? (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime : null;
+    return { ...head(ctx.app, r), source, ...overview, percentiles, customMetrics };
   }
 
   async browser(account: Account, appId: string, q: URLSearchParams): Promise<unknown> {
@@ -116,6 +119,7 @@ export class ReadApi {
       },
       units: { throughput: 'requests/min', responseTime: 's', apdex: 'score' },
       breakdown: segmentBreakdown(segTotals, mergeSeries(series), 50),
+      percentiles: (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime,
     };
   }
 

@@ -103,6 +103,16 @@ async function appsHealth(view, list) {
   list.replaceWith(el('table', { class: 'data apps-health' }, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
 }
 
+/** p50–p99 of a percentiles answer as a chart (ms). @param {HTMLElement} charts @param {string} title @param {any} p @param {number[]} t */
+export function percentileChart(charts, title, p, t) {
+  if (!p) return;
+  timeChart(charts, {
+    title: p.estimate ? `${title} (estimated)` : title, unit: 'ms', timestamps: t,
+    note: `${count(p.count)} ${p.estimate ? 'sampled transactions' : 'values'}; each within ${p.relativeError * 100} % of the exact percentile of those.${p.estimate ? ` ${p.estimateNote}` : ''}`,
+    series: ['p50', 'p75', 'p95', 'p99'].map((q) => ({ label: q, values: scaled(p[q], 1000) })),
+  });
+}
+
 /** @param {any[]} series */
 const noData = (series) => series.every((s) => s.every((/** @type {any} */ v) => v == null));
 
@@ -142,6 +152,7 @@ export async function renderOverview(view, app, r) {
     timeChart(charts, { title: 'Response time', unit: 'ms', timestamps: t, series: [{ label: 'Mean', values: scaled(s.responseTime, 1000) }] });
     timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] });
     timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Status ≥ 500', values: scaled(s.errorRate, 100) }] });
+    percentileChart(charts, 'Response time percentiles', d.percentiles, t);
     return;
   }
   timeChart(charts, {
@@ -151,6 +162,7 @@ export async function renderOverview(view, app, r) {
   timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] });
   timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Errors', values: scaled(s.errorRate, 100) }] });
   timeChart(charts, { title: 'Apdex score', unit: 'score', timestamps: t, max: 1, series: [{ label: 'Apdex', values: s.apdex }] });
+  percentileChart(charts, 'Web response time percentiles', d.percentiles, t);
 }
 
 /** @param {HTMLElement} view @param {any} app @param {any} r */
@@ -176,6 +188,7 @@ export async function renderTransactions(view, app, r) {
   view.append(charts);
   timeChart(charts, { title: 'Response time', unit: 'ms', timestamps: t.timestamps, series: [{ label: 'Mean', values: scaled(t.series.responseTime, 1000) }] });
   timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t.timestamps, series: [{ label: 'Requests per minute', values: t.series.throughput }] });
+  percentileChart(charts, 'Response time percentiles', t.percentiles, t.timestamps);
   if (t.breakdown.length > 0) {
     view.append(el('h2', {}, 'Breakdown (time spent in each segment)'));
     table(view, ['Segment', 'Calls', 'Time per request', 'Share'], t.breakdown.map((/** @type {any} */ b) => ({ cells: [b.name, count(b.calls), ms(b.perTransaction), pct(b.share)] })));

@@ -184,7 +184,8 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     const page = watch(await context.newPage());
     await page.goto(`${dashboard.url}/#/apps/${shopId}/overview?last=30m`);
     await page.locator('h1', { hasText: 'otel-shop · overview' }).waitFor();
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(3);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(4);
+    expect(await page.locator('.chart h3').allTextContents()).toEqual(['Response time (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Response time percentiles (ms)']);
     const tiles = Object.fromEntries(await page.locator('.tile').evaluateAll((ts) => ts.map((t) => [t.querySelector('.label')!.textContent, t.querySelector('.value')!.textContent])));
     expect(tiles).toEqual({ Throughput: expect.stringMatching(/ rpm$/), 'Response time': '160 ms', 'Error rate': '13.3 %' });
     // Legends show the latest value without hovering (the exports may straddle a minute: take the API's).

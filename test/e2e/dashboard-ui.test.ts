@@ -170,8 +170,9 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     const cookies = await context.cookies(dashboard.url);
     expect(cookies.map((k) => [k.name, k.httpOnly, k.sameSite, k.value.includes(readKey)])).toEqual([['apm_session', true, 'Strict', false]]);
     expect(await page.evaluate(() => document.cookie)).toBe('');
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(4);
-    expect(await page.locator('.chart h3').allTextContents()).toEqual(['Web response time by component (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Apdex score (score)']);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(5);
+    expect(await page.locator('.chart h3').allTextContents()).toEqual(['Web response time by component (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Apdex score (score)', 'Web response time percentiles (estimated) (ms)']);
+    expect(await page.locator('.chart').nth(4).locator('.note').textContent()).toMatch(/^45 sampled transactions; each within 1 % /);
     const tiles = Object.fromEntries(await page.locator('.tile').evaluateAll((ts) => ts.map((t) => [t.querySelector('.label')!.textContent, t.querySelector('.value')!.textContent])));
     expect(tiles['Throughput']).toMatch(/^[0-9.,]+ rpm$/);
     expect(tiles['Error rate']).toBe('11.1 %'); // 5 of 45
