@@ -16,8 +16,11 @@ export interface DistRow {
   count: number;
 }
 
-/** Rows per request: bounds one transaction (a request is refused whole past it; callers bound earlier). */
-export const MAX_DIST_ROWS_PER_WRITE = 200_000;
+/**
+ * Rows per transaction: a larger delivery is written as several transactions of at most this many rows,
+ * each exactly once under its own key (`<key>#<n>`; callers give the rows in the same order on a retry).
+ */
+export const MAX_DIST_ROWS_PER_WRITE = 50_000;
 const NO_SUCH_TABLE = 1146;
 
 /** Ledger tables known to exist, per shard store (DDL takes a metadata lock: once per day and store). */
@@ -40,8 +43,17 @@ export const distWriteTotals = { writes: 0, rows: 0, seconds: 0 };
  * (driven by the timeslice tables) visits it.
  */
 export async function writeDistributions(store: ShardStore, accountId: number, rows: readonly DistRow[], dedupeKey: string): Promise<'committed' | 'duplicate' | 'empty'> {
+  if (rows.length <= MAX_DIST_ROWS_PER_WRITE) return writeOnce(store, accountId, rows, dedupeKey);
+  let outcome: 'committed' | 'duplicate' | 'empty' = 'duplicate';
+  for (let i = 0; i < rows.length; i += MAX_DIST_ROWS_PER_WRITE) {
+    const o = await writeOnce(store, accountId, rows.slice(i, i + MAX_DIST_ROWS_PER_WRITE), `${dedupeKey}#${i / MAX_DIST_ROWS_PER_WRITE}`);
+    if (o === 'committed') outcome = 'committed';
+  }
+  return outcome;
+}
+
+async function writeOnce(store: ShardStore, accountId: number, rows: readonly DistRow[], dedupeKey: string): Promise<'committed' | 'duplicate' | 'empty'> {
   if (rows.length === 0) return 'empty';
-  if (rows.length > MAX_DIST_ROWS_PER_WRITE) throw new Error(`BUG: ${rows.length} distribution rows in one write (bound ${MAX_DIST_ROWS_PER_WRITE})`);
   const byTable = new Map<string, { hour: number; rows: DistRow[] }>();
   let first = Infinity;
   for (const r of rows) {

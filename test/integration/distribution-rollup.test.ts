@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeriesReader } from '../../dashboard/series-reader.js';
 import { percentilesOf, readDistribution } from '../../dashboard/percentiles.js';
-import { writeDistributions, type DistRow } from '../../lib/distribution/dist-writer.js';
+import { MAX_DIST_ROWS_PER_WRITE, writeDistributions, type DistRow } from '../../lib/distribution/dist-writer.js';
 import { addValue, PERCENTILES, quantiles, RELATIVE_ERROR, type BucketCounts } from '../../lib/distribution/log-buckets.js';
 import type { Account } from '../../lib/directory/directory.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
@@ -82,6 +82,20 @@ describe('distributions through minute → hour → day on real MariaDB', () => 
     const before = await stored(`dm_${account.id}_2024030500`, agents[0]!, D, D + 3600);
     expect(await writeDistributions(store, account.id, [{ metricId, agentId: agents[0]!, period: D, bucket: 10, count: 5 }], 'test:0')).toBe('duplicate');
     expect(sorted(await stored(`dm_${account.id}_2024030500`, agents[0]!, D, D + 3600))).toEqual(sorted(before));
+  });
+
+  it('writes a delivery larger than one transaction in chunks, each exactly once', async () => {
+    const big = Array.from({ length: MAX_DIST_ROWS_PER_WRITE + 10 }, (_, k) => ({ metricId: metricId + 1000, agentId: agents[1]!, period: D + 60 * (k % 60), bucket: (k % 1400) - 690, count: 1 }));
+    const merged = new Map<string, (typeof big)[number]>();
+    for (const r of big) merged.set(`${r.period}:${r.bucket}`, r); // distinct keys: bucket and minute repeat together every 4200 rows
+    const rows = [...merged.values()];
+    expect(rows.length).toBe(4200);
+    const many = Array.from({ length: 13 }, () => rows).flat().slice(0, MAX_DIST_ROWS_PER_WRITE + 10);
+    expect(await writeDistributions(store, account.id, many, 'big')).toBe('committed');
+    expect(await writeDistributions(store, account.id, many, 'big')).toBe('duplicate');
+    const [n] = await store.pool.query<any[]>(`SELECT SUM(count) AS n FROM dm_${account.id}_2024030500 WHERE metric_id = ?`, [metricId + 1000]);
+    expect(Number(n[0].n)).toBe(MAX_DIST_ROWS_PER_WRITE + 10);
+    await store.pool.query(`DELETE FROM dm_${account.id}_2024030500 WHERE metric_id = ?`, [metricId + 1000]);
   });
 
   it('rolls hours and the day as exact per-bucket sums; the day percentiles are within 1 % of the raw values', async () => {
