@@ -49,7 +49,7 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   });
   const demo = opts.demoAccount ? await ensureDemoAccount(deps.directory, demoKeysFile(deps.dataDir)) : undefined;
   let port = settings.port;
-  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, shards: deps.shards, metrics, budget, now: deps.now, log: deps.log });
+  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, shards: deps.shards, writer: deps.writer, metrics, budget, now: deps.now, log: deps.log });
 
   const app = uws.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile });
   registerCollectorRoutes(app, deps, registry, agents);

@@ -26,6 +26,8 @@ export interface Percentiles {
   relativeError: number;
   estimate: boolean;
   estimateNote?: string;
+  /** For estimates: transaction events the agent sent of those it saw, in the window (when known). */
+  sampled?: { seen: number; sent: number };
 }
 
 export const isSampledEstimate = (name: string) => /^(WebTransaction|OtherTransaction)(\/|$)/.test(name);

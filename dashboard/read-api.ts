@@ -12,7 +12,8 @@ import type { DashboardMetrics } from './dashboard-metrics.js';
 import { apdexScore, meanOrNull, mergeSeries, perMinute, stdDevOrNull, windowMinutes } from './derive.js';
 import { overviewFor } from './app-overview.js';
 import { metricKey, SeriesReader, type SeriesResult } from './series-reader.js';
-import { percentilesByName, percentilesOf, readDistribution } from './percentiles.js';
+import { SAMPLING_METRICS } from '../lib/distribution/sampling.js';
+import { percentilesByName, percentilesOf, readDistribution, type Percentiles } from './percentiles.js';
 import { parseTimeWindow } from './time-window.js';
 import { apdexNameOf, rankTransactions, segmentBreakdown, TRANSACTION_PREFIX } from './transactions.js';
 
@@ -46,7 +47,7 @@ export class ReadApi {
     const { source, r, overview, customMetrics } = await overviewFor(this, ctx);
     // Response-time percentiles: the agents' sampled transaction events (estimates) or the OTLP histogram.
     const name = source === 'otlp' ? (overview.percentileMetric ?? '') : 'WebTransaction';
-    const percentiles = source === 'newrelic' || source === 'otlp' ? (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime : null;
+    const percentiles = source === 'newrelic' || source === 'otlp' ? await this.#sampled(ctx, (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime) : null;
     return { ...head(ctx.app, r), source, ...overview, percentiles, customMetrics };
   }
 
@@ -119,7 +120,7 @@ export class ReadApi {
       },
       units: { throughput: 'requests/min', responseTime: 's', apdex: 'score' },
       breakdown: segmentBreakdown(segTotals, mergeSeries(series), 50),
-      percentiles: (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime,
+      percentiles: await this.#sampled(ctx, (await percentilesByName(ctx.store, account.id, r, { responseTime: name })).responseTime),
     };
   }
 
@@ -172,8 +173,18 @@ export class ReadApi {
         stdDev: r.buckets.map((b) => stdDevOrNull(s?.get(b))),
       },
       summary: total ?? null,
-      percentiles: percentiles ?? null,
+      percentiles: await this.#sampled(ctx, percentiles ?? null),
     };
+  }
+
+  /** Estimated percentiles say from how many of how many transactions (lib/distribution/sampling.ts). */
+  async #sampled(ctx: Ctx, p: Percentiles | null | undefined): Promise<Percentiles | null> {
+    if (!p?.estimate) return p ?? null;
+    const names = [{ name: SAMPLING_METRICS.seen, scope: '' }, { name: SAMPLING_METRICS.sent, scope: '' }];
+    const r = await this.readMetrics(ctx, names, 'total');
+    const [seen, sent] = names.map((m) => r.data.get(metricKey(m))?.get(0)?.callCount);
+    if (seen === undefined || sent === undefined) return p;
+    return { ...p, sampled: { seen, sent }, estimateNote: `Estimated from the agent's transaction events: in this window it sent ${sent.toLocaleString('en')} of the ${seen.toLocaleString('en')} transactions it saw.` };
   }
 
   /** The caller's application (checked to be in its account), the window, and the account's shard. */

@@ -14,6 +14,7 @@ import { parseMetricData } from './metric-data.js';
 import type { RunToken } from './run-token.js';
 import { parseTransactionEvents, writeTransactionEvents } from './transaction-events.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
+import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 
 export interface AgentListenerDeps {
   settings: CollectorSettings;
@@ -24,6 +25,8 @@ export interface AgentListenerDeps {
   harvests: HarvestWriter;
   /** Where transaction events' distributions are written (absent: events are answered and dropped). */
   shards?: ShardRegistry;
+  /** Writes the events' seen/sent counts (absent: only the distributions are written). */
+  writer?: ShardWriter;
   metrics: CollectorMetrics;
   budget: InflightBudget;
   now: () => number;
@@ -134,7 +137,7 @@ export class AgentListener {
         // Transaction durations → distributions (percentiles, estimated: the agent samples events).
         const s = this.d.settings;
         const parsed = parseTransactionEvents(body, { now: this.d.now(), maxFutureSeconds: s.maxFutureSeconds, maxAgeSeconds: s.maxAgeSeconds });
-        if (this.d.shards) await writeTransactionEvents(this.d.shards, claims, parsed, payloadDigest(decoded));
+        if (this.d.shards) await writeTransactionEvents(this.d.shards, this.d.writer, claims, parsed, payloadDigest(decoded));
         this.d.metrics.ignoredItems.inc({ method: q.method }, parsed.skipped);
         return NULL_REPLY;
       }

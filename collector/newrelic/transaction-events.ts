@@ -2,6 +2,8 @@ import { writeDistributions, type DistRow } from '../../lib/distribution/dist-wr
 import { addValue, type BucketCounts } from '../../lib/distribution/log-buckets.js';
 import { InputError, RetryableError } from '../../lib/errors.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
+import type { ShardWriter, WriteRow } from '../../lib/shard/shard-writer.js';
+import { SAMPLING_METRICS } from '../../lib/distribution/sampling.js';
 import type { RunClaims } from './run-token.js';
 
 /**
@@ -22,8 +24,12 @@ export interface ParsedEvents {
   byMinute: Map<number, Map<string, BucketCounts>>;
   kept: number;
   seen: number | undefined;
+  /** Events in the payload (what the agent kept of what it saw), and the newest accepted event's minute. */
+  sent: number;
+  lastMinute: number | undefined;
   skipped: number;
 }
+
 
 const MAX_EVENTS = 20_000;
 
@@ -32,7 +38,8 @@ export function parseTransactionEvents(body: unknown, opts: { now: number; maxAg
   const events = body[2] as unknown[];
   if (events.length > MAX_EVENTS) throw new InputError(`cannot accept analytic_event_data: ${events.length} events, more than ${MAX_EVENTS}`);
   const seenRaw = (body[1] as { events_seen?: unknown } | null)?.events_seen;
-  const out: ParsedEvents = { byMinute: new Map(), kept: 0, seen: Number.isSafeInteger(seenRaw) ? (seenRaw as number) : undefined, skipped: 0 };
+  const seen = typeof seenRaw === 'number' && Number.isSafeInteger(seenRaw) && seenRaw >= 0 ? seenRaw : undefined;
+  const out: ParsedEvents = { byMinute: new Map(), kept: 0, seen, sent: events.length, lastMinute: undefined, skipped: 0 };
   for (const e of events) {
     const i = Array.isArray(e) ? (e[0] as Record<string, unknown> | null) : null;
     const name = i?.name;
@@ -49,6 +56,7 @@ export function parseTransactionEvents(body: unknown, opts: { now: number; maxAg
       continue;
     }
     const minute = Math.floor(t / 60) * 60;
+    out.lastMinute = Math.max(out.lastMinute ?? 0, minute);
     const names = out.byMinute.get(minute) ?? new Map<string, BucketCounts>();
     out.byMinute.set(minute, names);
     for (const n of [name as string, rollup]) {
@@ -62,10 +70,24 @@ export function parseTransactionEvents(body: unknown, opts: { now: number; maxAg
 }
 
 /** Writes parsed events of one payload for every application of the run, exactly once per payload digest. */
-export async function writeTransactionEvents(shards: ShardRegistry, claims: RunClaims, parsed: ParsedEvents, digest: string): Promise<number> {
-  if (parsed.kept === 0) return 0;
+export async function writeTransactionEvents(shards: ShardRegistry, writer: ShardWriter | undefined, claims: RunClaims, parsed: ParsedEvents, digest: string): Promise<number> {
+  if (parsed.kept === 0 || parsed.lastMinute === undefined) return 0;
   try {
-    const { store } = await shards.storeForAccount(claims.accountId);
+    const { account, store } = await shards.storeForAccount(claims.accountId);
+    if (writer && parsed.seen !== undefined && parsed.seen >= parsed.sent) {
+      // Seen and sent counts first (exactly once through the ShardWriter's ledger), then the distributions.
+      const minute = parsed.lastMinute;
+      const rows: WriteRow[] = [];
+      for (const app of claims.applications) {
+        const [seenId, sentId] = await store.metricIds(claims.accountId, [{ name: SAMPLING_METRICS.seen, scope: '' }, { name: SAMPLING_METRICS.sent, scope: '' }], { applicationId: app.applicationId });
+        for (const agentId of [app.agentId, app.applicationAgentId]) {
+          for (const [metricId, n] of [[seenId!, parsed.seen], [sentId!, parsed.sent]] as const) {
+            rows.push({ kind: 'minute', t: minute, row: { metricId, agentId, period: minute, callCount: n, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 } });
+          }
+        }
+      }
+      await writer.write({ accountId: claims.accountId, shardId: account.shardId, rows, dedupeKey: `nr-events:${claims.nonce}:${digest}` });
+    }
     const names = [...new Set([...parsed.byMinute.values()].flatMap((m) => [...m.keys()]))];
     const rows: DistRow[] = [];
     for (const app of claims.applications) {

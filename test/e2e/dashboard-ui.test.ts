@@ -156,7 +156,8 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     expect(overview.summary.external).toBeGreaterThan(0);
     // The agent's transaction events (analytic_event_data) give estimated percentiles of every web transaction.
     const web = (await api(`applications/${appId}/metric?last=30m&name=WebTransaction`)).percentiles;
-    expect([web.count, web.estimate, web.relativeError]).toEqual([45, true, 0.01]);
+    expect([web.count, web.estimate, web.relativeError, web.sampled]).toEqual([45, true, 0.01, { seen: 45, sent: 45 }]);
+    expect(web.estimateNote).toBe("Estimated from the agent's transaction events: in this window it sent 45 of the 45 transactions it saw.");
     expect(web.summary.p99).toBeGreaterThanOrEqual(web.summary.p50);
     expect(web.summary.p50).toBeGreaterThan(0);
   });
@@ -172,7 +173,7 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     expect(await page.evaluate(() => document.cookie)).toBe('');
     await expect.poll(() => page.locator('.chart canvas').count()).toBe(5);
     expect(await page.locator('.chart h3').allTextContents()).toEqual(['Web response time by component (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Apdex score (score)', 'Web response time percentiles (estimated) (ms)']);
-    expect(await page.locator('.chart').nth(4).locator('.note').textContent()).toMatch(/^45 sampled transactions; each within 1 % /);
+    expect(await page.locator('.chart').nth(4).locator('.note').textContent()).toMatch(/^45 sampled transactions; each within 1 % .*it sent 45 of the 45 transactions it saw\.$/);
     const tiles = Object.fromEntries(await page.locator('.tile').evaluateAll((ts) => ts.map((t) => [t.querySelector('.label')!.textContent, t.querySelector('.value')!.textContent])));
     expect(tiles['Throughput']).toMatch(/^[0-9.,]+ rpm$/);
     expect(tiles['Error rate']).toBe('11.1 %'); // 5 of 45

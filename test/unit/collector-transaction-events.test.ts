@@ -12,7 +12,8 @@ describe('New Relic transaction events → duration distributions', () => {
     const body = capture.body;
     const events = (body[2] as any[]).map((e) => e[0]);
     const p = parseTransactionEvents(body, opts);
-    expect([p.kept, p.skipped, p.seen]).toEqual([events.length, 0, 18]);
+    expect([p.kept, p.skipped, p.seen, p.sent]).toEqual([events.length, 0, 18, events.length]);
+    expect(p.lastMinute).toBe(Math.floor(Math.max(...events.map((e) => e.timestamp)) / 60000) * 60);
     const all = [...p.byMinute.values()];
     const total = (name: string) => all.reduce((s, m) => s + [...(m.get(name)?.values() ?? [])].reduce((a, b) => a + b, 0), 0);
     expect(total('WebTransaction')).toBe(events.filter((e) => e.name.startsWith('WebTransaction/')).length);
