@@ -1,3 +1,4 @@
+import { addValue, type BucketCounts } from '../lib/distribution/log-buckets.js';
 import { mergeInto, timesliceOf, type Timeslice } from '../lib/timeslice/timeslice.js';
 import { browserApdexOf } from './browser-apdex.js';
 import type { PagePhases } from './page-phases.js';
@@ -40,9 +41,36 @@ export interface OpenAggregate {
   scope: string;
   minute: number;
   metrics: Map<string, Timeslice>;
+  /**
+   * Distributions (percentiles) of the application scope only, by the same metric names: page load,
+   * each phase, TTFB, FCP, LCP, INP (seconds) and CLS (score), in the bucket scheme of
+   * lib/distribution/log-buckets.ts (bounded: at most 1,498 buckets per metric).
+   */
+  dists?: Map<string, BucketCounts>;
 }
 
 export const APPLICATION_SCOPE = '';
+
+function addDists(a: OpenAggregate, v: PageView): void {
+  const dists = (a.dists ??= new Map());
+  const put = (name: string, value: number | null) => {
+    if (value === null) return;
+    let d = dists.get(name);
+    if (!d) dists.set(name, (d = new Map()));
+    addValue(d, value);
+  };
+  const p = v.phases;
+  put('Browser/PageLoad', p.pageLoad);
+  put('Browser/Network', p.network);
+  put('Browser/Backend', p.backend);
+  put('Browser/DOMProcessing', p.domProcessing);
+  put('Browser/Rendering', p.rendering);
+  put('Browser/TTFB', p.ttfb);
+  put('Browser/FCP', v.fcp);
+  put('Browser/LCP', v.lcp);
+  put('Browser/INP', v.inp);
+  put('Browser/CLS', v.cls);
+}
 
 function add(metrics: Map<string, Timeslice>, name: string, slice: Timeslice): void {
   const open = metrics.get(name);
@@ -89,6 +117,7 @@ export class BeaconAggregator {
     const app = this.#aggregate(appKey, v, APPLICATION_SCOPE);
     addView(page.metrics, v);
     addView(app.metrics, v);
+    addDists(app, v);
     add(app.metrics, `Browser/ByBrowser/${v.browserFamily}`, timesliceOf(v.phases.pageLoad));
     if (v.country !== null) add(app.metrics, `Browser/ByCountry/${v.country}`, timesliceOf(v.phases.pageLoad));
     return true;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InputError } from '../lib/errors.js';
 import { canonicalMetricName, metricNameProblem } from '../lib/shard/metric-name.js';
+import { writeDistributions, type DistRow } from '../lib/distribution/dist-writer.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { APPLICATION_SCOPE, type BeaconAggregator, type OpenAggregate } from './beacon-aggregator.js';
@@ -127,14 +128,30 @@ export class BeaconFlusher {
       else byApp.set(a.applicationId, [a]);
     }
     const rows: WriteRow[] = [];
+    const distRows: DistRow[] = [];
     for (const [applicationId, list] of byApp) {
       // A name the dictionary cannot store is left out alone (counted): it never fails the other rows.
       const storable = list.flatMap((a) => [...a.metrics].filter(([name]) => this.#storable(b, name, a)).map(([name, slice]) => ({ a, name, slice })));
       const ids = await store.metricIds(b.accountId, storable.map((s) => ({ name: s.name, scope: s.a.scope })), { applicationId });
       const agentId = await store.applicationAgentId(b.accountId, applicationId);
-      storable.forEach(({ a, slice }, i) => rows.push({ kind: 'minute', t: a.minute, row: { ...slice, metricId: ids[i]!, agentId, period: a.minute } }));
+      // Distributions ride on the ids of their storable metrics (a name left out takes its percentiles with it).
+      const idOf = new Map<OpenAggregate, Map<string, number>>();
+      storable.forEach(({ a, name, slice }, i) => {
+        rows.push({ kind: 'minute', t: a.minute, row: { ...slice, metricId: ids[i]!, agentId, period: a.minute } });
+        const m = idOf.get(a) ?? new Map<string, number>();
+        m.set(name, ids[i]!);
+        idOf.set(a, m);
+      });
+      for (const a of list) {
+        for (const [name, counts] of a.dists ?? []) {
+          const metricId = idOf.get(a)?.get(name);
+          if (metricId !== undefined) for (const [bucket, count] of counts) distRows.push({ metricId, agentId, period: a.minute, bucket, count });
+        }
+      }
     }
     const outcome = await this.o.writer.write({ accountId: b.accountId, shardId: account.shardId, rows, dedupeKey: b.dedupeKey });
     if (outcome === 'committed') this.o.metrics.rowsFlushed.inc(rows.length);
+    // The percentiles, exactly once per batch under the same key (see lib/distribution/dist-writer.ts).
+    await writeDistributions(store, b.accountId, distRows, b.dedupeKey);
   }
 }

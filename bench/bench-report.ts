@@ -99,6 +99,22 @@ export interface BeaconFigures {
   bare: { ok: number; perSecond: number; latency: LatencySummary };
   /** beacon beacons/s ÷ bare endpoint requests/s. */
   ratio: number;
+  /** What the percentiles cost: distribution rows and bytes beside the beacon's timeslices (see bench/dist-census.ts). */
+  distributions?: DistributionFigures;
+}
+
+export interface DistributionFigures {
+  /** Distribution rows (one per metric, minute and bucket) and their tables' bytes. */
+  rows: number;
+  bytes: number;
+  /** The beacon's timeslice rows (Browser/… metrics) and their tables' bytes. */
+  timesliceRows: number;
+  timesliceBytes: number;
+  /** Committed distribution writes during the phase, and the seconds spent in them. */
+  writes: number;
+  writeSeconds: number;
+  /** Seconds the beacon spent flushing (timeslices and distributions). */
+  flushSeconds: number;
 }
 
 export interface RollupFigures {

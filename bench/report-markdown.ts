@@ -114,6 +114,14 @@ function runDetails(run: PoolRunReport): string[] {
         `p99 ${ms(b.beacon.latency.p99Ms)}, ${int(b.beacon.committed)} page views counted in the database, ${b.beacon.rejected} refused; ` +
         `bare uWebSockets.js endpoint ${int(b.bare.ok)} × 204 = ${int(b.bare.perSecond)}/s, p50 ${ms(b.bare.latency.p50Ms)}, p99 ${ms(b.bare.latency.p99Ms)}; ratio ${pct(b.ratio)}.`,
     );
+    const d = b.distributions;
+    if (d) {
+      out.push(
+        `- Percentiles (beacon distributions): ${int(d.rows)} distribution rows, ${int(d.bytes)} B, beside ${int(d.timesliceRows)} timeslice rows (${int(d.timesliceBytes)} B); ` +
+          `${int(d.writes)} distribution writes (one per account batch, written concurrently), ${ms(d.writes > 0 ? (d.writeSeconds * 1000) / d.writes : 0)} each on average; ` +
+          `the beacon spent ${dur(d.flushSeconds)} flushing (timeslices and distributions).`,
+      );
+    }
   }
   if (run.alerts) {
     const a = run.alerts;

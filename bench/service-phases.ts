@@ -6,7 +6,9 @@ import { startDashboard } from '../dashboard/dashboard.js';
 import { tableName } from '../lib/shard/table-naming.js';
 import { startRollup } from '../rollup/rollup.js';
 import type { ShardReport } from '../rollup/rollup-runner.js';
+import { distWriteTotals } from '../lib/distribution/dist-writer.js';
 import { startBareEndpoint } from './bare-endpoint.js';
+import { distributionCensus } from './dist-census.js';
 import { probeDashboard } from './dashboard-probe.js';
 import { probePrometheus, seedMinuteHistory } from './prometheus-probe.js';
 import { seedHistory } from './history-seed.js';
@@ -136,12 +138,20 @@ export async function beaconPhase(st: PoolState): Promise<void> {
   const bare = await startBareEndpoint('127.0.0.1');
   try {
     const job = { browserKeys: st.accounts.map((a) => a.browserKey), seconds: ctx.o.beaconSeconds, concurrency: ctx.o.beaconConcurrency, deadline: ctx.runDeadline };
+    const distBefore = { ...distWriteTotals };
     const b = await ctx.load.beacons({ ...job, target: { origin: beacon.url } });
     // flush() joins a flush already running (the beacon's timer), which drained the aggregator before
     // the last beacons: flush again until nothing is left in memory or waiting for a retry.
     for (let i = 0; i < 20 && (i === 0 || beacon.aggregator.size > 0 || beacon.flusher.pendingBatches > 0); i++) await beacon.flush();
     if (beacon.aggregator.size > 0 || beacon.flusher.pendingBatches > 0) throw new Error('cannot flush the beacon: page views are still unwritten after 20 flushes');
     const committed = await pageViewsStored(st);
+    const flushSeconds = Number(/^apm_beacon_flush_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(await (await fetch(beacon.metricsUrl)).text())?.[1] ?? 0);
+    const distributions = {
+      ...(await distributionCensus(st.store, st.ids.map((i) => ({ accountId: i.account.id, agentId: i.applicationAgentId })), st.clock.now)),
+      writes: distWriteTotals.writes - distBefore.writes,
+      writeSeconds: distWriteTotals.seconds - distBefore.seconds,
+      flushSeconds,
+    };
     const bb = await ctx.load.beacons({ ...job, target: { origin: bare.url } });
     const rate = (ok: number, seconds: number) => (seconds > 0 ? ok / seconds : 0);
     const beaconRate = rate(b.stats.ok, b.stats.seconds);
@@ -159,6 +169,7 @@ export async function beaconPhase(st: PoolState): Promise<void> {
       },
       bare: { ok: bb.stats.ok, perSecond: bareRate, latency: LatencyHistogram.fromJSON(bb.stats.latency).summary() },
       ratio: bareRate > 0 ? beaconRate / bareRate : 0,
+      distributions,
     };
   } finally {
     bare.stop();

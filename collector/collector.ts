@@ -54,7 +54,7 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   });
   const demo = opts.demoAccount ? await ensureDemoAccount(deps.directory, demoKeysFile(deps.dataDir)) : undefined;
   let port = settings.port;
-  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, metrics, budget, now: deps.now, log: log });
+  const agents = new AgentListener({ settings, port: () => port, token, handshake, harvests, shards: deps.shards, writer: deps.writer, metrics, budget, now: deps.now, log });
 
   const app = uws.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile });
   registerCollectorRoutes(app, deps, registry, agents);

@@ -28,6 +28,8 @@ export interface DashboardSettings {
   secureCookie: boolean;
   /** Where agents send data, for the empty-state instructions. */
   collectorUrl: string;
+  /** Where OpenTelemetry SDKs export metrics (the collector's plain-HTTP OTLP receiver), for the same instructions. */
+  otlpUrl: string;
   /** Where the beacon serves rum.js, for the browser page's instructions. */
   beaconUrl: string;
   /** Bounds of the Prometheus-compatible API (dashboard/prometheus/). */
@@ -47,6 +49,7 @@ export function dashboardSettings(config: Config): DashboardSettings {
     maxSessions: config.num('APM_DASHBOARD_MAX_SESSIONS'),
     secureCookie: config.bool('APM_DASHBOARD_SECURE_COOKIE'),
     collectorUrl: config.optStr('APM_DASHBOARD_COLLECTOR_URL') ?? `https://${host}:${optNum('APM_COLLECTOR_PORT', 8443)}`,
+    otlpUrl: `http://${host}:${optNum('APM_OTLP_HTTP_PORT', 4318)}/v1/metrics`,
     beaconUrl: `http://${host}:${optNum('APM_BEACON_PORT', 8081)}`,
     prometheus: {
       maxSeries: config.num('APM_PROMETHEUS_MAX_SERIES'),

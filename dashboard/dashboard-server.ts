@@ -88,8 +88,10 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
     if (s) d.auth.sessions.delete(s.id);
     return { status: 204, body: null, headers: { 'Set-Cookie': cookie(d.settings, '', 0) } };
   });
-  route('get', '/api/info', 'info', 0, async () => ({ status: 200, body: { collectorUrl: d.settings.collectorUrl, beaconUrl: d.settings.beaconUrl } }));
+  route('get', '/api/info', 'info', 0, async () => ({ status: 200, body: { collectorUrl: d.settings.collectorUrl, otlpUrl: d.settings.otlpUrl, beaconUrl: d.settings.beaconUrl } }));
   authed('/api/applications', 'applications', (a) => d.api.applications(a));
+  authed('/api/applications/health', 'health', (a) => d.api.health(a));
+  authed('/api/applications/:id/agents', 'agents', (a, i) => d.api.agents(a, i.params[0]!));
   authed('/api/applications/:id/overview', 'overview', (a, i) => d.api.overview(a, i.params[0]!, i.query));
   authed('/api/applications/:id/browser', 'browser', (a, i) => d.api.browser(a, i.params[0]!, i.query));
   authed('/api/applications/:id/transactions', 'transactions', (a, i) => d.api.transactions(a, i.params[0]!, i.query));

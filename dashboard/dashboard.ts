@@ -13,6 +13,7 @@ import { SeriesReader } from './series-reader.js';
 import { SessionStore } from './session-store.js';
 import { loadAssets } from './static-assets.js';
 import { startReadRouting } from '../lib/replica/read-routing.js';
+import { IncidentStore } from '../alerts/incident-store.js';
 
 /**
  * Starts the dashboard: the read API and the web UI on one uWebSockets.js listener
@@ -34,7 +35,10 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const metrics = new DashboardMetrics(registry, () => sessions.size);
   const reader = new SeriesReader({ maxPoints: settings.maxPoints, maxStitchTables: settings.maxStitchTables });
   const routing = startReadRouting(deps, registry, 'dashboard');
-  const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics, routing.router);
+  // Open incidents on the application list come from the alerts service's tables in the directory.
+  const incidents = new IncidentStore(deps.directory.db.promise);
+  const openIncidents = async (accountId: number) => new Map([...(await incidents.openIncidentsByApplication(accountId))].map(([app, list]) => [app, list.length]));
+  const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics, routing.router, openIncidents);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
   const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
   const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus, alerts: alertsReadView(deps.directory) });

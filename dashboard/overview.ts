@@ -43,6 +43,8 @@ export interface Overview {
   series: Record<OverviewField, Array<number | null>>;
   summary: OverviewValues & { apdexT: number | null };
   units: typeof OVERVIEW_UNITS;
+  /** The metric whose distribution gives the response-time percentiles (OTLP overviews). */
+  percentileMetric?: string;
 }
 
 type Pick = (name: string) => Timeslice | undefined;

@@ -22,6 +22,10 @@ export interface SeriesResult {
   unrolledHours: number[];
   /** Per-period tables read, by kind. */
   tablesRead: { minute: number; hour: number; day: number };
+  /** The read plan's segments (which table answered which time range), for readers of the tables beside them (percentiles). */
+  segments?: ReadPlan['segments'];
+  /** The agent whose rows were read (the application pseudo-agent unless one was asked for). */
+  agentId?: number;
 }
 
 export interface SeriesReaderOptions {
@@ -54,6 +58,8 @@ export class SeriesReader {
    * `names` may be given as exact (name, scope) pairs, or resolved ids with their names.
    * `rows` restricts the rows read to a part of the resolution's window (a routed read: one part per
    * server, split on bucket boundaries); the buckets are still the whole window's.
+   * `agentId` reads one agent's (host's) rows instead of the application-wide ones; it must be an
+   * agent of the application (the caller checks, see explorer-api.ts).
    */
   async read(
     store: ShardStore,
@@ -64,8 +70,9 @@ export class SeriesReader {
     now: number,
     mode: 'series' | 'total' = 'series',
     rows?: { from: number; to: number },
+    agentId?: number,
   ): Promise<SeriesResult> {
-    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode, false, rows);
+    return this.readAt(store, account, applicationId, metrics, this.resolutionFor(account, window, now), mode, false, rows, agentId);
   }
 
   /**
@@ -82,11 +89,12 @@ export class SeriesReader {
     mode: 'series' | 'total' = 'series',
     sumMetrics = false,
     rows?: { from: number; to: number },
+    agentId?: number,
   ): Promise<SeriesResult> {
     const span = rows ? { ...resolution, from: Math.max(resolution.from, rows.from), to: Math.min(resolution.to, rows.to) } : resolution;
     const empty: SeriesResult = { resolution, buckets: bucketStarts(resolution), data: new Map(), stitchedHours: [], unrolledHours: [], tablesRead: { minute: 0, hour: 0, day: 0 } };
-    const agentId = await applicationAgent(store, account.id, applicationId);
-    if (agentId === undefined || metrics.length === 0) return empty;
+    const rowsAgent = agentId ?? (await applicationAgent(store, account.id, applicationId));
+    if (rowsAgent === undefined || metrics.length === 0) return empty;
     const ids = await resolveIds(store, account.id, metrics);
     if (ids.size === 0) return empty;
     const [tables, days] = await Promise.all([
@@ -94,8 +102,8 @@ export class SeriesReader {
       rollupDays(store, account.id, span.from, span.to),
     ]);
     const plan = planRead({ resolution: span, tables, days, maxStitchTables: this.opts.maxStitchTables });
-    const data = await this.#run(store, plan, agentId, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
-    return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan) };
+    const data = await this.#run(store, plan, rowsAgent, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
+    return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan), segments: plan.segments, agentId: rowsAgent };
   }
 
   async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total', sumMetrics: boolean): Promise<Map<string, MetricSeries>> {

@@ -28,6 +28,10 @@ export function loadAssets(): Map<string, Asset> {
     ['/', path.join(ui, 'index.html')],
     ['/assets/uPlot.iife.min.js', path.join(uplot, 'uPlot.iife.min.js')],
     ['/assets/uPlot.min.css', path.join(uplot, 'uPlot.min.css')],
+    // The icon at the root too: browsers ask for /favicon.ico when a page (an error page, a JSON
+    // answer) names none.
+    ['/favicon.svg', path.join(ui, 'favicon.svg')],
+    ['/favicon.ico', path.join(ui, 'favicon.svg')],
   ];
   for (const f of fs.readdirSync(ui).sort()) if (/^[a-z][a-z0-9-]*\.(js|css|svg)$/.test(f)) files.push([`/assets/${f}`, path.join(ui, f)]);
   const out = new Map<string, Asset>();

@@ -6,7 +6,9 @@ import type { DayTask, HourTask } from './rollup-plan.js';
 import { dayStart } from './rollup-plan.js';
 import { recordsOf, rollupStatement, sourceCountStatement, type RollupStatement } from './rollup-sql.js';
 import { readShardState, type ShardState } from './rollup-state.js';
-import { DAY, HOUR, type DayState, type TableState } from './table-state.js';
+import { prepareDistRollup, rollDistributions } from './dist-rollup.js';
+import { dropDistTableOf } from '../lib/distribution/dist-tables.js';
+import { DAY, HOUR, type DayPeriod, type DayState, type TableState } from './table-state.js';
 
 /** What rolling one period did. */
 export interface RollResult {
@@ -49,8 +51,10 @@ export class ShardRollup {
     // Heals a registry row whose CREATE TABLE never ran (a crash inside ensureTable): it rolls as empty.
     await this.store.ensureTable(task.accountId, 'minute', task.period);
     const target = await this.store.ensureTable(task.accountId, 'hour', task.period);
+    const dists = await prepareDistRollup(this.store, task.accountId, 'hour', task.period);
     return this.#transaction(async (abort) => {
       const counts = await this.#roll(task.source, target, task.period, task.period + HOUR);
+      await rollDistributions(this.conn, dists, task.period, task.period + HOUR);
       // Another worker (one that lost its lock with its connection) finished it meanwhile: undo ours.
       if (((await this.#registryState(task.source, true)) ?? 'done') === 'done') return abort(none);
       await this.conn.query("UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ?", [task.source]);
@@ -67,12 +71,14 @@ export class ShardRollup {
   async rollDay(task: DayTask): Promise<RollResult> {
     const target = await this.store.ensureTable(task.accountId, 'day', task.period);
     const source = await this.store.tableInfo(tableName('hour', task.accountId, task.period));
+    const dists = await prepareDistRollup(this.store, task.accountId, 'day', task.period);
     return this.#transaction(async (abort) => {
       const [rows] = await this.conn.query<any[]>('SELECT state FROM rollup_days WHERE account_id = ? AND day = ? FOR UPDATE', [task.accountId, task.period]);
       const before = rows[0]?.state as DayState | undefined;
       if (before === 'done') return abort({ rolled: false, reroll: false, rowsRead: 0, rowsWritten: 0 });
       // No hour table: nothing was ever rolled into this day (its minute tables were empty).
       const counts = source ? await this.#roll(source.name, target, task.period, task.period + DAY) : { rowsRead: 0, rowsWritten: 0 };
+      await rollDistributions(this.conn, dists, task.period, task.period + DAY);
       await this.conn.query(
         "INSERT INTO rollup_days (account_id, day, state, rolls, rolled_at) VALUES (?, ?, 'done', 1, CURRENT_TIMESTAMP(3)) " +
           "ON DUPLICATE KEY UPDATE state = 'done', rolls = rolls + 1, rolled_at = CURRENT_TIMESTAMP(3)",
@@ -97,6 +103,7 @@ export class ShardRollup {
     const info = await this.store.tableInfo(t.name);
     if (!info || info.rollupState !== 'done') return false;
     await this.store.dropTable(t.name);
+    await dropDistTableOf(this.store, t.name);
     return true;
   }
 

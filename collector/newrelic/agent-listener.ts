@@ -15,6 +15,9 @@ import { payloadDigest } from './harvest-plan.js';
 import { parseMetricData } from './metric-data.js';
 import type { RunToken } from './run-token.js';
 import { type Log } from '../../lib/log/log.js';
+import { parseTransactionEvents, writeTransactionEvents } from './transaction-events.js';
+import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
+import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 
 export interface AgentListenerDeps {
   settings: CollectorSettings;
@@ -23,6 +26,10 @@ export interface AgentListenerDeps {
   token: RunToken;
   handshake: AgentHandshake;
   harvests: HarvestWriter;
+  /** Where transaction events' distributions are written (absent: events are answered and dropped). */
+  shards?: ShardRegistry;
+  /** Writes the events' seen/sent counts (absent: only the distributions are written). */
+  writer?: ShardWriter;
   metrics: CollectorMetrics;
   budget: InflightBudget;
   now: () => number;
@@ -137,6 +144,14 @@ export class AgentListener {
         return NULL_REPLY;
       case 'agent_settings':
         return NULL_REPLY;
+      case 'analytic_event_data': {
+        // Transaction durations → distributions (percentiles, estimated: the agent samples events).
+        const s = this.d.settings;
+        const parsed = parseTransactionEvents(body, { now: this.d.now(), maxFutureSeconds: s.maxFutureSeconds, maxAgeSeconds: s.maxAgeSeconds });
+        if (this.d.shards) await writeTransactionEvents(this.d.shards, this.d.writer, claims, parsed, payloadDigest(decoded));
+        this.d.metrics.ignoredItems.inc({ method: q.method }, parsed.skipped);
+        return NULL_REPLY;
+      }
       default:
         // Events, traces, errors, spans, logs, profiles: answered so the agent carries on, counted, not stored.
         this.d.metrics.ignoredItems.inc({ method: q.method }, countItems(body));

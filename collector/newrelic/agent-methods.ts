@@ -2,7 +2,8 @@
  * The agent protocol 17 methods this collector answers, by what it does with them.
  * - handshake: preconnect, connect (no run id yet)
  * - run: agent_settings, metric_data, shutdown (need a valid run id)
- * - ignored data: answered 200 so the agent carries on, counted in self-metrics, not stored
+ * - ignored data: answered 200 so the agent carries on, counted in self-metrics, not stored — except
+ *   analytic_event_data, whose Transaction events' durations become distributions (transaction-events.ts)
  */
 export const HANDSHAKE_METHODS = ['preconnect', 'connect'] as const;
 export const RUN_METHODS = ['agent_settings', 'metric_data', 'shutdown'] as const;

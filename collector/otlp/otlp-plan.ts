@@ -1,7 +1,9 @@
 import { timesliceProblem } from '../../lib/timeslice/timeslice-bounds.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import { attributedMetricName, attributesText, instrumentMetricName } from './otlp-attributes.js';
-import { diffDistribution, distributionTimeslice, stateOf } from './otlp-distribution.js';
+import type { BucketCounts } from '../../lib/distribution/log-buckets.js';
+import { countsOfDistribution } from './otlp-dists.js';
+import { diffDistribution, distributionTimeslice as timesliceOfDistribution, stateOf, type Distribution } from './otlp-distribution.js';
 import type { DecodedExport, DistributionPoint, NumberPoint, OtlpMetric, Rejection, ResourceIdentity } from './otlp-model.js';
 import { GAUGE_RECENT_TIMES, type SeriesEntry, type SeriesTxn } from './otlp-series-state.js';
 
@@ -19,6 +21,8 @@ export interface PlannedRow {
   /** Minute start, Unix seconds. */
   minute: number;
   slice: Timeslice;
+  /** A histogram's observations in the stored distribution scheme (percentiles), see otlp-dists.ts. */
+  dist?: BucketCounts;
 }
 
 export interface PlanOutcome {
@@ -33,6 +37,8 @@ export interface PlanOutcome {
   empty: number;
   /** Points refused while converting (e.g. a cumulative value that went down). */
   rejected: Rejection[];
+  /** The distribution of the point just converted (moved into its row). */
+  pendingDist?: BucketCounts | undefined;
 }
 
 export function minuteOf(timeNs: bigint): number {
@@ -61,7 +67,9 @@ export function planExport(exp: DecodedExport, accountId: number, txn: SeriesTxn
         }
         const attributed = attributedMetricName(metric.name, p.attributes);
         const names = attributed ? [instrumentMetricName(metric.name), attributed] : [instrumentMetricName(metric.name)];
-        out.rows.push({ resource: r, names, minute: minuteOf(p.timeNs), slice });
+        const dist = out.pendingDist;
+        out.pendingDist = undefined;
+        out.rows.push({ resource: r, names, minute: minuteOf(p.timeNs), slice, ...(dist ? { dist } : {}) });
         out.written++;
       }
     }
@@ -128,6 +136,11 @@ function counterSlice(p: NumberPoint, id: string, accountId: number, txn: Series
 }
 
 function distributionSlice(metric: OtlpMetric, p: DistributionPoint, id: string, accountId: number, txn: SeriesTxn, out: PlanOutcome): Timeslice | undefined {
+  out.pendingDist = undefined;
+  const distributionTimeslice = (d: Distribution) => {
+    out.pendingDist = countsOfDistribution(d);
+    return timesliceOfDistribution(d);
+  };
   if (metric.temporality === 'delta') return nonEmpty(p, out) ? distributionTimeslice(p) : undefined;
   const step = cumulativeStep({ kind: 'distribution', timeNs: p.timeNs, state: stateOf(p) }, id, p, accountId, txn, out);
   if (step.kind === 'first') return step.fromStart && nonEmpty(p, out) ? distributionTimeslice(p) : undefined;

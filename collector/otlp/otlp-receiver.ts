@@ -17,6 +17,9 @@ import { OtlpMetrics } from './otlp-metrics.js';
 import type { DecodedExport } from './otlp-model.js';
 import { planExport, type PlanOutcome } from './otlp-plan.js';
 import { OtlpIds } from './otlp-ids.js';
+import { writeDistributions } from '../../lib/distribution/dist-writer.js';
+import type { ShardStore } from '../../lib/shard/shard-store.js';
+import { buildDistRows } from './otlp-dists.js';
 import { buildRows } from './otlp-rows.js';
 import { SeriesStateStore } from './otlp-series-state.js';
 import { type Log } from '../../lib/log/log.js';
@@ -179,9 +182,11 @@ export class OtlpReceiver {
   async #write(accountId: number, decoded: DecodedExport, plan: PlanOutcome, digest: string): Promise<void> {
     let resolved;
     let shardId: number;
+    let store: ShardStore;
     try {
-      const { account, store } = await this.deps.shards.storeForAccount(accountId);
-      shardId = account.shardId;
+      const found = await this.deps.shards.storeForAccount(accountId);
+      shardId = found.account.shardId;
+      store = found.store;
       resolved = await this.#ids.resolve(store, accountId, decoded, plan.rows, (n) => this.metrics.overflowNames.inc(n));
     } catch (err) {
       if (err instanceof InputError || err instanceof RetryableError) throw err;
@@ -195,6 +200,12 @@ export class OtlpReceiver {
     this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome === 'duplicate') this.metrics.duplicateExports.inc();
     else this.metrics.rowsWritten.inc({ shard: String(shardId) }, rows.length);
+    // Histogram percentiles, exactly once per export under the same key (lib/distribution/dist-writer.ts).
+    // A failure here answers 503: the retried export is then a duplicate for the timeslices, and its
+    // distributions are written (once).
+    await writeDistributions(store, accountId, buildDistRows(plan.rows, resolved), `otlp:${digest}`).catch((err: Error) => {
+      throw err instanceof RetryableError ? err : new RetryableError(`cannot store histogram distributions: ${err.message}`, 5);
+    });
   }
 
   #countPoints(decoded: DecodedExport, plan: PlanOutcome, rejected: number): void {

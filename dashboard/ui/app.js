@@ -2,7 +2,9 @@
 // The dashboard's single page: sign-in, routing (#/apps/<id>/<page>?last=…), the time picker, and the
 // API client. The read key is sent once to POST /api/session; afterwards the browser holds only the
 // HttpOnly session cookie. The views live in views.js.
-import { destroyCharts } from './charts.js';
+import { destroyCharts, onZoom } from './charts.js';
+import { renderExplorer } from './explorer.js';
+import { setTimeZoneMode, timeZoneMode } from './format.js';
 import { renderApps, renderBrowser, renderOverview, renderTransactions } from './views.js';
 import { renderAlerts } from './alerts.js';
 
@@ -16,13 +18,17 @@ export class ApiError extends Error {
   }
 }
 
-/** GET an API path; 401 sends the user back to the sign-in form. @param {string} path @param {Record<string,string>} [params] */
+/**
+ * GET an API path; 401 sends the user back to the sign-in form ("session ended" only when they had
+ * been signed in: a first visit just shows the form).
+ * @param {string} path @param {Record<string,string>} [params]
+ */
 export async function api(path, params = {}) {
   const qs = new URLSearchParams(params).toString();
   const res = await fetch(`/api/${path}${qs ? `?${qs}` : ''}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) {
-    showSignIn('Your session has ended: sign in again.');
+    showSignIn(signedIn ? 'Your session has ended: sign in again.' : undefined);
     throw new ApiError(401, body.error ?? 'not signed in');
   }
   if (!res.ok) throw new ApiError(res.status, body.error ?? `the server answered ${res.status}`);
@@ -30,7 +36,9 @@ export async function api(path, params = {}) {
 }
 
 /** @type {{ apps: any[], account: any, browserKey: string, info: any }} */
-export const state = { apps: [], account: null, browserKey: '', info: { collectorUrl: '', beaconUrl: '' } };
+export const state = { apps: [], account: null, browserKey: '', info: { collectorUrl: '', otlpUrl: '', beaconUrl: '' } };
+/** Whether this page has been signed in (a 401 then means the session ended). */
+let signedIn = false;
 
 /** The current route from the hash. */
 export function currentRoute() {
@@ -44,14 +52,14 @@ export function currentRoute() {
     window.to = /** @type {string} */ (q.get('to'));
   } else window.last = q.get('last') || '30m';
   const appId = parts[0] === 'apps' && parts[1] ? parts[1] : '';
-  return { appId, page: parts[2] || 'overview', window, txn: q.get('txn') || '' };
+  return { appId, page: parts[2] || 'overview', window, txn: q.get('txn') || '', metric: q.get('metric') || '', scope: q.get('scope') || '', stat: q.get('stat') || '', by: q.get('by') || '' };
 }
 
-/** @param {{appId?: string, page?: string, window?: Record<string,string>, txn?: string}} change */
+/** @param {{appId?: string, page?: string, window?: Record<string,string>, txn?: string, metric?: string, scope?: string, stat?: string, by?: string}} change */
 export function go(change) {
   const r = { ...currentRoute(), ...change };
   const q = new URLSearchParams(r.window);
-  if (r.txn) q.set('txn', r.txn);
+  for (const k of /** @type {const} */ (['txn', 'metric', 'scope', 'stat', 'by'])) if (r[k]) q.set(k, r[k]);
   location.hash = r.appId ? `#/apps/${r.appId}/${r.page}?${q}` : `#/apps?${q}`;
 }
 
@@ -102,6 +110,7 @@ async function start() {
     $('account-name').textContent = session.account.name;
     $('sign-in').hidden = true;
     $('top').hidden = false;
+    signedIn = true;
     fillAppPicker();
     await render();
   } catch (err) {
@@ -111,7 +120,7 @@ async function start() {
 
 function fillAppPicker() {
   const picker = /** @type {HTMLSelectElement} */ ($('app-picker'));
-  picker.replaceChildren(...state.apps.map((a) => new Option(a.name, String(a.id))));
+  picker.replaceChildren(new Option('All applications', ''), ...state.apps.map((a) => new Option(a.name, String(a.id))));
   picker.hidden = state.apps.length === 0;
 }
 
@@ -143,6 +152,7 @@ async function render() {
     if (r.page === 'transactions') await renderTransactions(view, app, r);
     else if (r.page === 'browser') await renderBrowser(view, app, r);
     else if (r.page === 'alerts') await renderAlerts(view, app, r);
+    else if (r.page === 'explorer') await renderExplorer(view, app, r);
     else await renderOverview(view, app, r);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) showBanner(err, true);
@@ -166,16 +176,22 @@ function syncHeader(r) {
   }
 }
 
-/** Unix seconds → the value of a datetime-local input (local time). @param {number} t */
+/** Unix seconds → the value of a datetime-local input, in the chosen time zone. @param {number} t */
 function localInput(t) {
   const d = new Date(t * 1000);
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const offset = timeZoneMode() === 'utc' ? 0 : d.getTimezoneOffset();
+  return new Date(d.getTime() - offset * 60000).toISOString().slice(0, 16);
+}
+
+/** A datetime-local input's value → Unix seconds, in the chosen time zone. @param {string} v */
+function inputTime(v) {
+  return (timeZoneMode() === 'utc' ? Date.parse(`${v}Z`) : Date.parse(v)) / 1000;
 }
 
 function wire() {
   $('sign-in-form').addEventListener('submit', (e) => void signIn(/** @type {SubmitEvent} */ (e)));
   $('sign-out').addEventListener('click', () => void signOut());
-  $('app-picker').addEventListener('change', (e) => go({ appId: /** @type {HTMLSelectElement} */ (e.target).value, txn: '' }));
+  $('app-picker').addEventListener('change', (e) => go({ appId: /** @type {HTMLSelectElement} */ (e.target).value, txn: '', metric: '', scope: '', by: '' }));
   $('preset').addEventListener('change', (e) => {
     const v = /** @type {HTMLSelectElement} */ (e.target).value;
     if (v === 'custom') {
@@ -185,11 +201,20 @@ function wire() {
   });
   $('time-picker').addEventListener('submit', (e) => {
     e.preventDefault();
-    const from = Date.parse(/** @type {HTMLInputElement} */ ($('from')).value) / 1000;
-    const to = Date.parse(/** @type {HTMLInputElement} */ ($('to')).value) / 1000;
+    const from = inputTime(/** @type {HTMLInputElement} */ ($('from')).value);
+    const to = inputTime(/** @type {HTMLInputElement} */ ($('to')).value);
     if (!(from < to)) return showBanner(new Error('Pick a "from" time before the "to" time.'), true);
     go({ window: { from: String(Math.floor(from)), to: String(Math.floor(to)) } });
   });
+  const tz = /** @type {HTMLSelectElement} */ ($('tz'));
+  tz.value = timeZoneMode();
+  tz.addEventListener('change', () => {
+    setTimeZoneMode(tz.value === 'utc' ? 'utc' : 'local');
+    void render();
+  });
+  // Dragging across a chart zooms: the selected range becomes the window (in the URL, so a link or the
+  // back button shows the same view).
+  onZoom((from, to) => go({ window: { from: String(from), to: String(to) } }));
   window.addEventListener('hashchange', () => void render());
 }
 

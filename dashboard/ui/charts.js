@@ -1,7 +1,9 @@
 // @ts-check
 // Time-series charts with uPlot (loaded as the global `uPlot` from /assets/uPlot.iife.min.js).
-// Every chart shows its unit on the y axis and the values under the cursor in its live legend.
-import { fixed } from './format.js';
+// Every chart shows its unit on the y axis, its time zone on the x axis, and in its legend the values
+// under the cursor (or, when the cursor is elsewhere, each series' latest value). Dragging across a
+// chart selects a time range: `onZoom` (set by the app) turns it into the window in the URL.
+import { fixed, timeZoneLabel, timeZoneMode, when } from './format.js';
 
 const COLORS = ['#1f6feb', '#e36209', '#2da44e', '#8250df', '#cf222e', '#0598bc', '#bf8700'];
 /** @type {Set<any>} */
@@ -12,6 +14,19 @@ const observer = new ResizeObserver((entries) => {
     if (u) u.setSize({ width: Math.max(200, e.contentRect.width), height: u.height });
   }
 });
+
+/** @type {(from: number, to: number) => void} */
+let zoomTo = () => undefined;
+/** @param {(from: number, to: number) => void} fn */
+export function onZoom(fn) {
+  zoomTo = fn;
+}
+
+/** Index of the last non-null value (the legend's value when the cursor is not on the chart). @param {Array<number|null>} a */
+function lastIndex(a) {
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] != null) return i;
+  return -1;
+}
 
 /** Destroys every chart (before a view is redrawn). */
 export function destroyCharts() {
@@ -25,7 +40,7 @@ export function destroyCharts() {
 /**
  * @param {HTMLElement} parent
  * @param {{ title: string, unit: string, timestamps: number[], series: Array<{label: string, values: Array<number|null>}>,
- *           stacked?: boolean, max?: number, note?: string }} spec
+ *           stacked?: boolean, max?: number, note?: string, band?: [number, number], unitLabel?: string }} spec
  *   values are already in the unit shown (ms, rpm, %, score). Stacked series are drawn as cumulative
  *   areas (first series at the bottom) while the legend shows each series' own value.
  */
@@ -33,39 +48,59 @@ export function timeChart(parent, spec) {
   const box = document.createElement('div');
   box.className = 'chart';
   const h = document.createElement('h3');
-  h.textContent = `${spec.title} (${spec.unit})`;
+  h.textContent = `${spec.title} (${spec.unitLabel ?? spec.unit})`;
   box.append(h);
   parent.append(box);
   const hasData = spec.series.some((s) => s.values.some((v) => v != null));
   const plotted = spec.stacked ? stack(spec.series.map((s) => s.values)) : spec.series.map((s) => s.values);
   const raw = spec.series.map((s) => s.values);
-  const fmt = (/** @type {number|null} */ v) => (v == null ? '–' : `${fixed(v)} ${spec.unit}`);
+  const fmt = (/** @type {number|null} */ v) => (v == null ? '–' : spec.unit ? `${fixed(v)} ${spec.unit}` : fixed(v));
+  const utc = timeZoneMode() === 'utc';
+  const uPlot = /** @type {any} */ (window).uPlot;
   // Stacked: draw the top (cumulative) series first so lower ones paint over it.
   const order = spec.series.map((_, i) => i);
   if (spec.stacked) order.reverse();
   const opts = {
     width: Math.max(200, box.clientWidth - 20),
     height: 220,
-    cursor: { drag: { x: false, y: false } },
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    select: { show: true },
+    tzDate: utc ? (/** @type {number} */ ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : undefined,
+    hooks: {
+      setSelect: [
+        (/** @type {any} */ u) => {
+          if (u.select.width < 4) return;
+          const from = Math.floor(u.posToVal(u.select.left, 'x'));
+          const to = Math.ceil(u.posToVal(u.select.left + u.select.width, 'x'));
+          u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+          if (to - from >= 60) zoomTo(from, to);
+        },
+      ],
+    },
     scales: { x: { time: true }, y: { range: (/** @type {any} */ _u, /** @type {number} */ _min, /** @type {number} */ max) => [0, spec.max ?? (max > 0 ? max * 1.1 : 1)] } },
     axes: [
-      {},
-      { label: spec.unit, size: 70, values: (/** @type {any} */ _u, /** @type {number[]} */ splits) => splits.map((v) => fixed(v)) },
+      { label: `Time (${timeZoneLabel()})`, labelSize: 20 },
+      { label: spec.unitLabel ?? spec.unit, size: 70, values: (/** @type {any} */ _u, /** @type {number[]} */ splits) => splits.map((v) => fixed(v)) },
     ],
     series: [
-      { label: 'Time' },
+      { label: 'Time', value: (/** @type {any} */ _u, /** @type {number|null} */ v) => (v == null ? 'latest' : when(v)) },
       ...order.map((i) => ({
         label: spec.series[i].label,
         stroke: COLORS[i % COLORS.length],
         fill: spec.stacked ? `${COLORS[i % COLORS.length]}55` : undefined,
         width: 1.5,
         spanGaps: false,
-        value: (/** @type {any} */ _u, /** @type {number|null} */ _v, /** @type {number} */ _si, /** @type {number|null} */ idx) => (idx == null ? '–' : fmt(raw[i][idx] ?? null)),
+        value: (/** @type {any} */ _u, /** @type {number|null} */ _v, /** @type {number} */ _si, /** @type {number|null} */ idx) => {
+          const at = idx ?? lastIndex(raw[i]);
+          return at < 0 ? '–' : fmt(raw[i][at] ?? null);
+        },
       })),
     ],
   };
+  // A band (e.g. min–max around a mean) fills between two series; they keep their own lines.
+  if (spec.band && !spec.stacked) /** @type {any} */ (opts).bands = [{ series: [spec.band[1] + 1, spec.band[0] + 1], fill: '#1f6feb22' }];
   const data = [spec.timestamps, ...order.map((i) => plotted[i])];
-  const u = new /** @type {any} */ (window).uPlot(opts, data, box);
+  const u = new uPlot(opts, data, box);
   /** @type {any} */ (box).__chart = u;
   observer.observe(box);
   live.add(u);

@@ -25,9 +25,44 @@ export function fixed(v) {
   return v.toPrecision(2);
 }
 
+/** The user's choice of time zone for axes and times: 'utc' or 'local' (kept in localStorage). */
+export function timeZoneMode() {
+  try {
+    return localStorage.getItem('apm.tz') === 'utc' ? 'utc' : 'local';
+  } catch {
+    return 'local';
+  }
+}
+
+/** @param {'utc'|'local'} mode */
+export function setTimeZoneMode(mode) {
+  try {
+    localStorage.setItem('apm.tz', mode);
+  } catch {
+    // private mode: the choice lasts for this page only
+  }
+}
+
+/** "UTC" or "local, Europe/Berlin": how times are shown. */
+export function timeZoneLabel() {
+  return timeZoneMode() === 'utc' ? 'UTC' : `local, ${Intl.DateTimeFormat().resolvedOptions().timeZone || 'browser time'}`;
+}
+
 /** @param {number} t Unix seconds */
 export function when(t) {
-  return new Date(t * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  const opts = /** @type {Intl.DateTimeFormatOptions} */ ({ dateStyle: 'medium', timeStyle: 'short' });
+  if (timeZoneMode() === 'utc') opts.timeZone = 'UTC';
+  return new Date(t * 1000).toLocaleString([], opts);
+}
+
+/** A country code as a name ("DE" → "Germany"); 'ZZ' (loopback, private or unknown addresses) → "Unknown". @param {string} cc */
+export function countryName(cc) {
+  if (cc === 'ZZ' || !/^[A-Z]{2}$/.test(cc)) return 'Unknown';
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'region' }).of(cc) ?? cc;
+  } catch {
+    return cc;
+  }
 }
 
 /** Scales an array of API values, keeping nulls. @param {Array<number|null>} a @param {number} k */

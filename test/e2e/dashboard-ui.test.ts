@@ -154,6 +154,12 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     expect(overview.summary.errorRate).toBe(5 / 45);
     expect(overview.summary.database).toBeGreaterThan(0.02 * 20 / 45 * 0.9); // SLEEP(0.02) on 20 of 45 requests
     expect(overview.summary.external).toBeGreaterThan(0);
+    // The agent's transaction events (analytic_event_data) give estimated percentiles of every web transaction.
+    const web = (await api(`applications/${appId}/metric?last=30m&name=WebTransaction`)).percentiles;
+    expect([web.count, web.estimate, web.relativeError, web.sampled]).toEqual([45, true, 0.01, { seen: 45, sent: 45 }]);
+    expect(web.estimateNote).toBe("Estimated from the agent's transaction events: in this window it sent 45 of the 45 transactions it saw.");
+    expect(web.summary.p99).toBeGreaterThanOrEqual(web.summary.p50);
+    expect(web.summary.p50).toBeGreaterThan(0);
   });
 
   it('signs in with the read key and renders the overview with uPlot charts; values show on hover', async () => {
@@ -165,8 +171,9 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     const cookies = await context.cookies(dashboard.url);
     expect(cookies.map((k) => [k.name, k.httpOnly, k.sameSite, k.value.includes(readKey)])).toEqual([['apm_session', true, 'Strict', false]]);
     expect(await page.evaluate(() => document.cookie)).toBe('');
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(4);
-    expect(await page.locator('.chart h3').allTextContents()).toEqual(['Web response time by component (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Apdex score (score)']);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(5);
+    expect(await page.locator('.chart h3').allTextContents()).toEqual(['Web response time by component (ms)', 'Throughput (rpm)', 'Error rate (%)', 'Apdex score (score)', 'Web response time percentiles (estimated) (ms)']);
+    expect(await page.locator('.chart').nth(4).locator('.note').textContent()).toMatch(/^45 sampled transactions; each within 1 % .*it sent 45 of the 45 transactions it saw\.$/);
     const tiles = Object.fromEntries(await page.locator('.tile').evaluateAll((ts) => ts.map((t) => [t.querySelector('.label')!.textContent, t.querySelector('.value')!.textContent])));
     expect(tiles['Throughput']).toMatch(/^[0-9.,]+ rpm$/);
     expect(tiles['Error rate']).toBe('11.1 %'); // 5 of 45
@@ -212,7 +219,13 @@ describe('dashboard in headless Chromium over really ingested data', () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${dashboard.url}/#/apps/${appId}/browser?last=30m`);
     await page.locator('h1', { hasText: `${APP} · browser` }).waitFor();
-    await expect.poll(() => page.locator('.chart canvas').count()).toBe(4);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(7);
+    expect(await page.locator('.chart h3').allTextContents()).toEqual([
+      'Page load time by phase (ms)', 'Page views (ppm)', 'Web vitals (means) (ms)', 'Cumulative layout shift (mean) (score)',
+      'Page load percentiles (ms)', 'Web vitals (75th percentile, as Core Web Vitals are judged) (ms)', 'Cumulative layout shift (75th percentile) (score)',
+    ]);
+    const browser = await api(`applications/${appId}/browser?last=30m`);
+    expect(browser.percentiles.pageLoad.count).toBe(browser.series.pageViews.reduce((s: number, v: number | null) => s + (v ?? 0), 0));
     expect(await page.locator('.chart h3').first().textContent()).toBe('Page load time by phase (ms)');
     expect(await page.locator('h2').allTextContents()).toEqual(['By page', 'By browser', 'By country']);
     await page.screenshot({ path: path.join(OUTPUT, 'dashboard-browser.png'), fullPage: true });

@@ -228,7 +228,7 @@ describe('transactions, browser and metrics by name', () => {
 
   it('reads any metric by name, and lists names by prefix', async () => {
     const { body } = await get(`/api/applications/${appA}/metric?last=30m&name=${encodeURIComponent('Custom/Custom/Research/Value')}`);
-    expect(body.metric).toEqual({ name: 'Custom/Custom/Research/Value', scope: '' });
+    expect(body.metric).toEqual({ name: 'Custom/Custom/Research/Value', scope: '', agent: null });
     const at10 = (k: string) => body.series[k][10];
     expect(['callCount', 'callsPerMinute', 'mean', 'min', 'max', 'total', 'stdDev'].map(at10)).toEqual([4, 4, 2.5, 1, 4, 10, Math.sqrt(1.25)]);
     expect(body.series.mean[9]).toBeNull();
