@@ -100,7 +100,9 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
 
     // Purge one hour of every tenant (`apm purge`), move one tenant to the empty shard.
     const p0 = performance.now();
-    const purged = await runner.purge({ now: currentHour - (o.minuteDays * 24 - 1) * H + H + o.minuteDays * 86400, dryRun: false });
+    // The clock at which exactly the oldest seeded hour is past the plan's minute retention.
+    const keepDays = (await storage.directory.getAccount(accounts[0]!)).retention.minuteDays;
+    const purged = await runner.purge({ now: currentHour - (o.minuteDays * 24 - 1) * H + H + keepDays * 86400, dryRun: false });
     report.purge = { tables: purged.reduce((n, s) => n + s.tables.length, 0), seconds: (performance.now() - p0) / 1000 };
     const moved = accounts[accounts.length - 1]!;
     const m0 = performance.now();
