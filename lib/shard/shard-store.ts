@@ -4,9 +4,10 @@ import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
 import { KeyedSerializer, withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
+import { registerTable, registryWhere, type ListTablesFilter } from './table-registry.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
-import { assertId, ledgerTableName, nextTableSpanStart, parseLedgerTableName, parseTemplateName, tableName, tableSpanStart, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
+import { assertId, ledgerTableName, nextTableSpanStart, parseLedgerTableName, parseTemplateName, tableName, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
 
 export interface AgentIdentity {
   applicationId: number;
@@ -15,14 +16,7 @@ export interface AgentIdentity {
   language: string;
 }
 
-export interface ListTablesFilter {
-  accountId?: number;
-  kind?: TableKind;
-  /** Tables whose span overlaps [from, to). */
-  from?: number;
-  to?: number;
-  states?: RollupState[];
-}
+export type { ListTablesFilter } from './table-registry.js';
 
 /**
  * One shard server's database: template tables, the table registry, the per-account dictionary
@@ -105,35 +99,8 @@ export class ShardStore {
     return p;
   }
 
-  /**
-   * One round trip for a table that exists (pre-created before its hour): the registry row and whether
-   * the table is there (an information_schema lookup by exact name, which opens no table). Otherwise
-   * the row is inserted when missing and the table created: three round trips. No lock: every
-   * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
-   * racing processes all end with the same row and one table LIKE the template version in that row (a
-   * row whose table a crash never made is healed here).
-   */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const read = async () =>
-      (
-        await this.pool.query<any[]>(
-          'SELECT r.*, (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?) AS present FROM table_registry r WHERE r.name = ?',
-          [name, name],
-        )
-      )[0][0];
-    let row = await read();
-    if (row && Number(row.present) > 0) return this.#infoOf(row);
-    if (!row) {
-      await this.pool.query(
-        'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
-        [name, accountId, kind, tableSpanStart(kind, t), this.newestTemplateVersion(kind)],
-      );
-      row = await read();
-      if (!row) throw new Error(`cannot create table ${name}: its registry row vanished (dropped meanwhile)`);
-    }
-    const info = this.#infoOf(row);
-    await this.pool.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
-    return info;
+    return this.#infoOf(await registerTable(this.pool, { name, accountId, kind, t, newestVersion: this.newestTemplateVersion(kind) }));
   }
 
   #infoOf(r: any): TableInfo {
@@ -160,34 +127,8 @@ export class ShardStore {
 
   /** Registered tables, oldest first. */
   async listTables(f: ListTablesFilter = {}): Promise<TableInfo[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.accountId !== undefined) {
-      where.push('account_id = ?');
-      params.push(f.accountId);
-    }
-    if (f.kind) {
-      where.push('kind = ?');
-      params.push(f.kind);
-    }
-    if (f.states?.length) {
-      where.push(`rollup_state IN (${f.states.map(() => '?').join(', ')})`);
-      params.push(...f.states);
-    }
-    // A span overlaps [from, to) when it starts before `to` and ends after `from`; spans are at most a
-    // year long, so "starts after from - 1 year" bounds the index range before the exact test below.
-    if (f.to !== undefined) {
-      where.push('period_start < ?');
-      params.push(f.to);
-    }
-    if (f.from !== undefined) {
-      where.push('period_start > ?');
-      params.push(f.from - 366 * 86400);
-    }
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT * FROM table_registry ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY period_start, name`,
-      params,
-    );
+    const where = registryWhere(f);
+    const [rows] = await this.pool.query<any[]>(`SELECT * FROM table_registry ${where.sql} ORDER BY period_start, name`, where.params);
     return rows.map((r) => this.#infoOf(r)).filter((t) => f.from === undefined || t.end > f.from);
   }
 
