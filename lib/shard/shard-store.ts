@@ -31,7 +31,7 @@ export class ShardStore {
   ) {
     this.dictionary = new MetricDictionary(db.promise, opts.maxMetricsPerApplication);
     this.templates = new ShardTemplates(shardId);
-    this.tables = new ShardTables(db.kysely, this.templates);
+    this.tables = new ShardTables(db.kysely, db.promise, this.templates);
     this.agents = new ShardAgents(db.kysely, db.promise);
   }
 

@@ -1,25 +1,21 @@
 import { LRUCache } from 'lru-cache';
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Pool as PromisePool } from 'mysql2/promise';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
 import type { ShardTemplates } from './shard-templates.js';
-import { nextTableSpanStart, tableName, tableSpanStart, templateName, type TableKind } from './table-naming.js';
+import { registerTable, registryWhere, type ListTablesFilter } from './table-registry.js';
+import { nextTableSpanStart, tableName, type TableKind } from './table-naming.js';
 
-export interface ListTablesFilter {
-  accountId?: number;
-  kind?: TableKind;
-  /** Tables whose span overlaps [from, to). */
-  from?: number;
-  to?: number;
-  states?: RollupState[];
-}
+export type { ListTablesFilter } from './table-registry.js';
 
 type RegistryRow = Selectable<ShardDatabase['table_registry']>;
 
 /**
  * The per-period tables of one shard and their registry (`table_registry`): creation LIKE the newest
- * template exactly once across racing processes, look-ups, rollup states, drops. Registry statements go
- * through kysely with typed rows; DDL is built here from names of lib/shard/table-naming.ts (integers
- * and fixed prefixes only). The cache of tables this process wrote or read is LRU-bounded.
+ * template exactly once across racing processes and the indexed registry reads (lib/shard/
+ * table-registry.ts, pure and unit-tested), look-ups, rollup states and drops (kysely, typed rows). DDL
+ * is built from names of lib/shard/table-naming.ts (integers and fixed prefixes only). The cache of
+ * tables this process wrote or read is LRU-bounded.
  */
 export class ShardTables {
   /** One entry per table this process wrote or read (account × hour adds up): LRU-bounded. */
@@ -27,6 +23,7 @@ export class ShardTables {
 
   constructor(
     private readonly db: Kysely<ShardDatabase>,
+    private readonly pool: PromisePool,
     private readonly templates: ShardTemplates,
   ) {}
 
@@ -45,36 +42,9 @@ export class ShardTables {
     return p;
   }
 
-  /**
-   * One round trip for a table that exists (pre-created before its hour): the registry row and whether
-   * the table is there (an information_schema lookup by exact name, which opens no table). Otherwise
-   * the row is inserted when missing and the table created: three round trips. No lock: every
-   * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
-   * racing processes all end with the same row and one table LIKE the template version in that row (a
-   * row whose table a crash never made is healed here).
-   */
+  /** The registry row and the table, created when missing (lib/shard/table-registry.ts registerTable). */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const read = () =>
-      this.db
-        .selectFrom('table_registry as r')
-        .selectAll('r')
-        .select(sql<number>`(SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${name})`.as('present'))
-        .where('r.name', '=', name)
-        .executeTakeFirst();
-    let row = await read();
-    if (row && Number(row.present) > 0) return this.infoOf(row);
-    if (!row) {
-      await this.db
-        .insertInto('table_registry')
-        .ignore()
-        .values({ name, account_id: accountId, kind, period_start: tableSpanStart(kind, t), template_version: this.templates.newest(kind) })
-        .execute();
-      row = await read();
-      if (!row) throw new Error(`cannot create table ${name}: its registry row vanished (dropped meanwhile)`);
-    }
-    const info = this.infoOf(row);
-    await sql.raw(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`).execute(this.db);
-    return info;
+    return this.infoOf(await registerTable(this.pool, { name, accountId, kind, t, newestVersion: this.templates.newest(kind) }));
   }
 
   infoOf(r: Pick<RegistryRow, 'name' | 'account_id' | 'kind' | 'period_start' | 'template_version' | 'rollup_state'>): TableInfo {
@@ -99,17 +69,10 @@ export class ShardTables {
     return row ? this.infoOf(row) : undefined;
   }
 
-  /** Registered tables, oldest first. */
+  /** Registered tables, oldest first (a WHERE on the registry's indexes: registryWhere). */
   async list(f: ListTablesFilter = {}): Promise<TableInfo[]> {
-    let q = this.db.selectFrom('table_registry').selectAll();
-    if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
-    if (f.kind) q = q.where('kind', '=', f.kind);
-    if (f.states?.length) q = q.where('rollup_state', 'in', f.states);
-    // A span overlaps [from, to) when it starts before `to` and ends after `from`; spans are at most a
-    // year long, so "starts after from - 1 year" bounds the index range before the exact test below.
-    if (f.to !== undefined) q = q.where('period_start', '<', f.to);
-    if (f.from !== undefined) q = q.where('period_start', '>', f.from - 366 * 86400);
-    const rows = await q.orderBy('period_start').orderBy('name').execute();
+    const where = registryWhere(f);
+    const [rows] = await this.pool.query<any[]>(`SELECT * FROM table_registry ${where.sql} ORDER BY period_start, name`, where.params);
     return rows.map((r) => this.infoOf(r)).filter((t) => f.from === undefined || t.end > f.from);
   }
 
