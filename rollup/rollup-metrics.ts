@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Why a rollup step failed, or a shard was skipped (bounded label values). */
-export type RollupFailure = 'hour' | 'day' | 'seal' | 'purge' | 'shard';
+export type RollupFailure = 'hour' | 'day' | 'seal' | 'purge' | 'precreate' | 'shard';
 
 /** The rollup's self-metrics, on an injected registry. Shard ids are the only open-ended label. */
 export class RollupMetrics {
@@ -32,7 +32,7 @@ export class RollupMetrics {
     this.tablesPrecreated = new Counter({ name: 'apm_rollup_tables_precreated_total', help: 'Next-hour minute tables created ahead of time (APM_ROLLUP_PRECREATE_MINUTES).', registers });
     this.unfinishedTables = new Gauge({ name: 'apm_rollup_unfinished_tables', help: 'Period tables of the shard not done yet (what each run reads: about 4 per active account).', labelNames: ['shard'], registers });
     this.shardRunSeconds = new Gauge({ name: 'apm_rollup_shard_run_seconds', help: 'Duration of the last run on the shard (with nothing due: the periodic cost of the shard\'s size).', labelNames: ['shard'], registers });
-    this.failures = new Counter({ name: 'apm_rollup_failures_total', help: 'Rollup failures by stage (hour, day, seal, purge, shard).', labelNames: ['stage'], registers });
+    this.failures = new Counter({ name: 'apm_rollup_failures_total', help: 'Rollup failures by stage (hour, day, seal, purge, precreate, shard).', labelNames: ['stage'], registers });
     this.lockBusy = new Counter({ name: 'apm_rollup_lock_busy_total', help: 'Shard runs skipped because another rollup worker held the shard lock.', labelNames: ['shard'], registers });
     this.runs = new Counter({ name: 'apm_rollup_runs_total', help: 'Rollup runs by outcome (ok, failed, overlapped: skipped while the previous run was still going).', labelNames: ['outcome'], registers });
     this.runSeconds = new Histogram({ name: 'apm_rollup_run_duration_seconds', help: 'Duration of whole rollup runs over every shard.', buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1800], registers });

@@ -101,7 +101,16 @@ export class RollupRunner {
       this.o.metrics.lag.set(label, maxLag(report.lag));
       this.o.metrics.pending.set({ ...label, kind: 'hour' }, report.lag.reduce((n, l) => n + l.pendingHours + l.dirtyHours, 0));
       this.o.metrics.pending.set({ ...label, kind: 'day' }, report.lag.reduce((n, l) => n + l.pendingDays + l.dirtyDays, 0));
-      if (opts.precreate) report.precreated = await opts.precreate(store, opts.now);
+      if (opts.precreate) {
+        try {
+          report.precreated = await opts.precreate(store, opts.now);
+        } catch (err) {
+          // A table not made ahead of time is made by the first harvest of its hour, as before: not fatal.
+          report.failures++;
+          this.o.metrics.failures.inc({ stage: 'precreate' });
+          this.o.log.warn(`rollup shard ${shardId}: cannot create next hour's tables: ${(err as Error).message}`);
+        }
+      }
       this.o.metrics.shardRunSeconds.set(label, (Date.now() - started) / 1000);
       return report;
     } catch (err) {

@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 import type { TableKind } from './table-naming.js';
 
 /** Kysely types of a shard's fixed tables. Per-period tables are typed by TimesliceTable below. */
@@ -8,13 +9,13 @@ export interface ShardDatabase {
     kind: TableKind;
     period_start: number;
     template_version: number;
-    rollup_state: RollupState;
-    created_at: string;
+    rollup_state: Generated<RollupState>;
+    created_at: Generated<string>;
     rolled_at: string | null;
   };
   metric_names: { account_id: number; id: number; name: string; scope: string };
   application_metrics: { account_id: number; application_id: number; metric_id: number };
-  agents: { account_id: number; id: number; application_id: number; host: string; pid: number; language: string; created_at: string };
+  agents: { account_id: number; id: number; application_id: number; host: string; pid: number; language: string; created_at: Generated<string> };
   account_counters: { account_id: number; next_metric_id: number; next_agent_id: number };
 }
 

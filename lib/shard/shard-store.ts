@@ -1,44 +1,28 @@
-import { LRUCache } from 'lru-cache';
 import type { Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
-import { KeyedLock } from '../concurrency/keyed-lock.js';
-import { withLockRetry } from '../db/deadlock-retry.js';
-import { reserveIds } from './id-allocator.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
+import { ShardAgents, type AgentIdentity } from './shard-agents.js';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
-import { assertId, ledgerTableName, nextTableSpanStart, parseLedgerTableName, parseTemplateName, tableName, tableSpanStart, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
+import { ShardTables, type ListTablesFilter } from './shard-tables.js';
+import { ShardTemplates } from './shard-templates.js';
+import { assertId, ledgerTableName, parseLedgerTableName, type TableKind } from './table-naming.js';
 
-export interface AgentIdentity {
-  applicationId: number;
-  host: string;
-  pid: number;
-  language: string;
-}
-
-export interface ListTablesFilter {
-  accountId?: number;
-  kind?: TableKind;
-  /** Tables whose span overlaps [from, to). */
-  from?: number;
-  to?: number;
-  states?: RollupState[];
-}
+export type { AgentIdentity } from './shard-agents.js';
+export type { ListTablesFilter } from './shard-tables.js';
 
 /**
- * One shard server's database: template tables, the table registry, the per-account dictionary
- * and agents. Caches are per process; every creation path is race-safe across processes.
+ * One shard server's database, by concern: its templates (shard-templates.ts), the per-period tables
+ * and their registry (shard-tables.ts), the per-account dictionary (metric-dictionary.ts) and agents
+ * (shard-agents.ts), and the write ledgers. Caches are per process and bounded; every creation path is
+ * race-safe across processes.
  */
 export class ShardStore {
   readonly dictionary: MetricDictionary;
-  /** One entry per table this process wrote or read (account × hour adds up): LRU-bounded. */
-  readonly #tables = new LRUCache<string, Promise<TableInfo>>({ max: 200_000 });
-  /** Agent identity → id, LRU-bounded by count and by the bytes of the identities. */
-  readonly #agents = new LRUCache<string, number>({ max: 1_000_000, maxSize: 128 * 1024 * 1024, sizeCalculation: (_v, k) => k.length * 2 + 64 });
-  readonly #serial = new KeyedLock(1024);
-  /** kind → version → column names. */
-  #templates = new Map<TableKind, Map<number, readonly string[]>>();
+  readonly templates: ShardTemplates;
+  readonly tables: ShardTables;
+  readonly agents: ShardAgents;
 
   constructor(
     readonly shardId: number,
@@ -46,6 +30,9 @@ export class ShardStore {
     opts: { maxMetricsPerApplication: number },
   ) {
     this.dictionary = new MetricDictionary(db.promise, opts.maxMetricsPerApplication);
+    this.templates = new ShardTemplates(shardId);
+    this.tables = new ShardTables(db.kysely, db.promise, this.templates);
+    this.agents = new ShardAgents(db.kysely, db.promise);
   }
 
   get pool(): PromisePool {
@@ -63,157 +50,34 @@ export class ShardStore {
   }
 
   /** Reads every template table's columns from information_schema (after a migration added one). */
-  async loadTemplates(): Promise<void> {
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
-       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' ORDER BY TABLE_NAME, ORDINAL_POSITION`,
-    );
-    const templates = new Map<TableKind, Map<number, string[]>>();
-    for (const r of rows) {
-      const parsed = parseTemplateName(String(r.t));
-      if (!parsed) continue;
-      const byVersion = templates.get(parsed.kind) ?? new Map<number, string[]>();
-      templates.set(parsed.kind, byVersion);
-      const cols = byVersion.get(parsed.version) ?? [];
-      cols.push(String(r.c));
-      byVersion.set(parsed.version, cols);
-    }
-    for (const kind of TABLE_KINDS) if (!templates.get(kind)?.size) throw new Error(`cannot use shard ${this.shardId}: no template for ${kind} tables (not migrated?)`);
-    this.#templates = templates;
+  loadTemplates(): Promise<void> {
+    return this.templates.load(this.pool);
   }
-
   newestTemplateVersion(kind: TableKind): number {
-    const versions = [...(this.#templates.get(kind)?.keys() ?? [])];
-    if (versions.length === 0) throw new Error('BUG: templates not loaded; call migrate() or loadTemplates() first');
-    return Math.max(...versions);
+    return this.templates.newest(kind);
   }
-
   columnsOf(kind: TableKind, version: number): readonly string[] {
-    const cols = this.#templates.get(kind)?.get(version);
-    if (!cols) throw new Error(`BUG: template ${templateName(kind, version)} is unknown on shard ${this.shardId}`);
-    return cols;
+    return this.templates.columnsOf(kind, version);
   }
 
-  /**
-   * The table of `kind` holding account's rows at time t, created LIKE the newest template exactly
-   * once even when several processes race (a named lock per table), and recorded in the registry.
-   */
+  // The per-period tables and their registry: lib/shard/shard-tables.ts.
   ensureTable(accountId: number, kind: TableKind, t: number): Promise<TableInfo> {
-    const name = tableName(kind, accountId, t);
-    let p = this.#tables.get(name);
-    if (!p) {
-      p = this.#create(accountId, kind, t, name);
-      this.#tables.set(name, p);
-      p.catch(() => this.#tables.delete(name));
-    }
-    return p;
+    return this.tables.ensure(accountId, kind, t);
   }
-
-  /**
-   * One round trip for a table that exists (pre-created before its hour): the registry row and whether
-   * the table is there (an information_schema lookup by exact name, which opens no table). Otherwise
-   * the row is inserted when missing and the table created: three round trips. No lock: every
-   * statement is idempotent, the registry row comes first and CREATE TABLE IF NOT EXISTS is atomic, so
-   * racing processes all end with the same row and one table LIKE the template version in that row (a
-   * row whose table a crash never made is healed here).
-   */
-  async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    const read = async () =>
-      (
-        await this.pool.query<any[]>(
-          'SELECT r.*, (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?) AS present FROM table_registry r WHERE r.name = ?',
-          [name, name],
-        )
-      )[0][0];
-    let row = await read();
-    if (row && Number(row.present) > 0) return this.#infoOf(row);
-    if (!row) {
-      await this.pool.query(
-        'INSERT IGNORE INTO table_registry (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)',
-        [name, accountId, kind, tableSpanStart(kind, t), this.newestTemplateVersion(kind)],
-      );
-      row = await read();
-      if (!row) throw new Error(`cannot create table ${name}: its registry row vanished (dropped meanwhile)`);
-    }
-    const info = this.#infoOf(row);
-    await this.pool.query(`CREATE TABLE IF NOT EXISTS ${name} LIKE ${templateName(kind, info.version)}`);
-    return info;
+  tableInfo(name: string): Promise<TableInfo | undefined> {
+    return this.tables.info(name);
   }
-
-  #infoOf(r: any): TableInfo {
-    const kind = r.kind as TableKind;
-    const start = Number(r.period_start);
-    const version = Number(r.template_version);
-    return {
-      name: String(r.name),
-      accountId: Number(r.account_id),
-      kind,
-      start,
-      end: nextTableSpanStart(kind, start),
-      version,
-      columns: this.columnsOf(kind, version),
-      rollupState: r.rollup_state as RollupState,
-    };
+  listTables(f: ListTablesFilter = {}): Promise<TableInfo[]> {
+    return this.tables.list(f);
   }
-
-  /** The registry's record of a table (fresh from the database), or undefined. */
-  async tableInfo(name: string): Promise<TableInfo | undefined> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM table_registry WHERE name = ?', [name]);
-    return rows[0] ? this.#infoOf(rows[0]) : undefined;
+  setRollupState(name: string, state: RollupState): Promise<void> {
+    return this.tables.setRollupState(name, state);
   }
-
-  /** Registered tables, oldest first. */
-  async listTables(f: ListTablesFilter = {}): Promise<TableInfo[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.accountId !== undefined) {
-      where.push('account_id = ?');
-      params.push(f.accountId);
-    }
-    if (f.kind) {
-      where.push('kind = ?');
-      params.push(f.kind);
-    }
-    if (f.states?.length) {
-      where.push(`rollup_state IN (${f.states.map(() => '?').join(', ')})`);
-      params.push(...f.states);
-    }
-    // A span overlaps [from, to) when it starts before `to` and ends after `from`; spans are at most a
-    // year long, so "starts after from - 1 year" bounds the index range before the exact test below.
-    if (f.to !== undefined) {
-      where.push('period_start < ?');
-      params.push(f.to);
-    }
-    if (f.from !== undefined) {
-      where.push('period_start > ?');
-      params.push(f.from - 366 * 86400);
-    }
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT * FROM table_registry ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY period_start, name`,
-      params,
-    );
-    return rows.map((r) => this.#infoOf(r)).filter((t) => f.from === undefined || t.end > f.from);
+  dropTable(name: string): Promise<void> {
+    return this.tables.drop(name);
   }
-
-  async setRollupState(name: string, state: RollupState): Promise<void> {
-    await this.pool.query('UPDATE table_registry SET rollup_state = ?, rolled_at = IF(? = \'done\', CURRENT_TIMESTAMP(3), rolled_at) WHERE name = ?', [state, state, name]);
-    const cached = this.#tables.get(name);
-    if (cached) cached.then((i) => (i.rollupState = state)).catch(() => undefined);
-  }
-
-  /** Drops a table and its registry row (purge, moves). The caller decides that it may go. */
-  async dropTable(name: string): Promise<void> {
-    const info = await this.tableInfo(name);
-    if (!info) return;
-    await this.pool.query(`DROP TABLE IF EXISTS ${tableName(info.kind, info.accountId, info.start)}`);
-    await this.pool.query('DELETE FROM table_registry WHERE name = ?', [name]);
-    this.#tables.delete(name);
-  }
-
-  /** Forgets cached tables (after another process dropped or moved some). */
   forgetTables(accountId?: number): void {
-    if (accountId === undefined) this.#tables.clear();
-    else for (const k of [...this.#tables.keys()]) if (k.split('_')[1] === String(accountId)) this.#tables.delete(k);
+    this.tables.forget(accountId);
   }
 
   metricIds(accountId: number, names: readonly MetricName[], opts?: MetricIdsOptions): Promise<number[]> {
@@ -255,54 +119,15 @@ export class ShardStore {
     return rows.map((r) => ({ id: Number(r.id), name: String(r.name), scope: String(r.scope) }));
   }
 
-  /** The agent's id, created on first sight. */
-  async agentId(accountId: number, a: AgentIdentity): Promise<number> {
-    assertId('account id', accountId);
-    const k = `${accountId}\u0000${a.applicationId}\u0000${a.host}\u0000${a.pid}\u0000${a.language}`;
-    const cached = this.#agents.get(k);
-    if (cached !== undefined) return cached;
-    const select = async () => {
-      const [rows] = await this.pool.query<any[]>(
-        'SELECT id FROM agents WHERE account_id = ? AND application_id = ? AND host = ? AND pid = ? AND language = ?',
-        [accountId, a.applicationId, a.host, a.pid, a.language],
-      );
-      return rows[0] ? Number(rows[0].id) : undefined;
-    };
-    // First sight: one registration per agent identity at a time in this process (all agents of an
-    // application register its pseudo-agent at once), retried when another process deadlocks us.
-    const id = await this.#serial.run(k, async () => {
-      const found = this.#agents.get(k) ?? (await select());
-      if (found !== undefined) return found;
-      await withLockRetry(async () => {
-        const conn = await this.pool.getConnection();
-        try {
-          const reserved = await reserveIds(conn, accountId, 'agent', 1);
-          await conn.query('INSERT IGNORE INTO agents (account_id, id, application_id, host, pid, language) VALUES (?, ?, ?, ?, ?, ?)', [
-            accountId, reserved, a.applicationId, a.host, a.pid, a.language,
-          ]);
-        } finally {
-          conn.release();
-        }
-      });
-      const made = await select();
-      if (made === undefined) throw new Error('BUG: agent row missing after insert');
-      return made;
-    });
-    this.#agents.set(k, id);
-    return id;
+  // Agents: lib/shard/shard-agents.ts.
+  agentId(accountId: number, a: AgentIdentity): Promise<number> {
+    return this.agents.id(accountId, a);
   }
-
-  /** The application-wide pseudo-agent (host '', pid 0, language ''): rows merged across all agents. */
   applicationAgentId(accountId: number, applicationId: number): Promise<number> {
-    return this.agentId(accountId, { applicationId, host: '', pid: 0, language: '' });
+    return this.agents.applicationAgent(accountId, applicationId);
   }
-
-  async listAgents(accountId: number, applicationId?: number): Promise<Array<AgentIdentity & { id: number }>> {
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT id, application_id, host, pid, language FROM agents WHERE account_id = ?${applicationId !== undefined ? ' AND application_id = ?' : ''} ORDER BY id`,
-      applicationId !== undefined ? [accountId, applicationId] : [accountId],
-    );
-    return rows.map((r) => ({ id: Number(r.id), applicationId: Number(r.application_id), host: r.host, pid: Number(r.pid), language: r.language }));
+  listAgents(accountId: number, applicationId?: number): Promise<Array<AgentIdentity & { id: number }>> {
+    return this.agents.list(accountId, applicationId);
   }
 
   /**

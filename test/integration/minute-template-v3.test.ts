@@ -27,7 +27,7 @@ describe('minute template v3 (primary key in arrival order)', () => {
       const v2 = await store.ensureTable(7, 'minute', h10);
       expect(v2.version).toBe(2);
       await store.pool.query(upsertSql(v2.name, [row(1, 5, h10 + 60, 4), row(2, 5, h10 + 60, 8)]));
-      expect(await store.migrate()).toEqual(['0007-templates-v3-arrival-order.sql']);
+      expect(await store.migrate({ until: '0007' })).toEqual(['0007-templates-v3-arrival-order.sql']);
       const v3 = await store.ensureTable(7, 'minute', h11);
       expect([v3.version, v3.columns]).toEqual([3, v2.columns]);
       const [keys] = await store.pool.query<any[]>(

@@ -3,6 +3,7 @@ import { nextHourStart, planPrecreate } from '../../rollup/precreate-plan.js';
 import { purgeRanges } from '../../rollup/rollup-state.js';
 import { planPurge } from '../../rollup/purge-plan.js';
 import { tenantTables } from '../../bench/tenants-seed.js';
+import { registryWhere } from '../../lib/shard/table-registry.js';
 
 const H = 3600;
 const D = 86400;
@@ -97,5 +98,19 @@ describe('bench tenants: the tables one tenant keeps', () => {
     // Across a new year: two months, two years.
     const jan = Date.UTC(2027, 0, 2, 0) / 1000;
     expect(tenantTables(7, { currentHour: jan, minuteDays: 8 }).filter((x) => x.kind !== 'minute').map((x) => x.name)).toEqual(['th_7_202612', 'th_7_202701', 'td_7_2026', 'td_7_2027']);
+  });
+});
+
+describe('registry reads by state', () => {
+  it('filters on index prefixes: state, kind and a start bound; nothing for no filter', () => {
+    expect(registryWhere({})).toEqual({ sql: '', params: [] });
+    expect(registryWhere({ kind: 'minute', states: ['open', 'rolling', 'dirty'], to: 1000 })).toEqual({
+      sql: 'WHERE kind = ? AND rollup_state IN (?, ?, ?) AND period_start < ?',
+      params: ['minute', 'open', 'rolling', 'dirty', 1000],
+    });
+    expect(registryWhere({ accountId: 7, from: 400 * 86400, to: 401 * 86400 })).toEqual({
+      sql: 'WHERE account_id = ? AND period_start < ? AND period_start > ?',
+      params: [7, 401 * 86400, 34 * 86400],
+    });
   });
 });

@@ -1,0 +1,46 @@
+import type { Pool as PromisePool } from 'mysql2/promise';
+import { parseTemplateName, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
+
+/**
+ * The template tables of one shard (`template_<kind>_v<k>`): which versions exist and their columns,
+ * read from information_schema after every migration. New tables are created LIKE the newest version;
+ * readers build a table's SELECT list from the columns of the version recorded for it.
+ */
+export class ShardTemplates {
+  /** kind → version → column names. */
+  #byKind = new Map<TableKind, Map<number, readonly string[]>>();
+
+  constructor(private readonly shardId: number) {}
+
+  /** Reads every template table's columns (after a migration added one). */
+  async load(pool: PromisePool): Promise<void> {
+    const [rows] = await pool.query<any[]>(
+      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' ORDER BY TABLE_NAME, ORDINAL_POSITION`,
+    );
+    const templates = new Map<TableKind, Map<number, string[]>>();
+    for (const r of rows) {
+      const parsed = parseTemplateName(String(r.t));
+      if (!parsed) continue;
+      const byVersion = templates.get(parsed.kind) ?? new Map<number, string[]>();
+      templates.set(parsed.kind, byVersion);
+      const cols = byVersion.get(parsed.version) ?? [];
+      cols.push(String(r.c));
+      byVersion.set(parsed.version, cols);
+    }
+    for (const kind of TABLE_KINDS) if (!templates.get(kind)?.size) throw new Error(`cannot use shard ${this.shardId}: no template for ${kind} tables (not migrated?)`);
+    this.#byKind = templates;
+  }
+
+  newest(kind: TableKind): number {
+    const versions = [...(this.#byKind.get(kind)?.keys() ?? [])];
+    if (versions.length === 0) throw new Error('BUG: templates not loaded; call migrate() or loadTemplates() first');
+    return Math.max(...versions);
+  }
+
+  columnsOf(kind: TableKind, version: number): readonly string[] {
+    const cols = this.#byKind.get(kind)?.get(version);
+    if (!cols) throw new Error(`BUG: template ${templateName(kind, version)} is unknown on shard ${this.shardId}`);
+    return cols;
+  }
+}
