@@ -7,7 +7,10 @@ export function logFromConfig(config: Config): Log {
   return createLog({ level: config.str('APM_LOG_LEVEL') as LogLevel, ...(format === 'auto' ? {} : { format: format as 'json' | 'pretty' }) });
 }
 
-/** The CLI's progress lines: readable, on stderr (stdout carries the command's answer). */
+let cli: Log | undefined;
+
+/** The CLI's progress lines: readable, on stderr (stdout carries the command's answer); one per process. */
 export function cliLog(): Log {
-  return createLog({ format: 'pretty', destination: process.stderr, level: 'info' });
+  cli ??= createLog({ format: 'pretty', destination: process.stderr, level: 'info' });
+  return cli;
 }

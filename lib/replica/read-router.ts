@@ -148,11 +148,13 @@ function listingStore(replica: ShardStore, primary: ShardStore, failed: (err: Er
       return (primary.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
     }
   };
-  const pool = new Proxy(replica.pool, { get: (target, prop) => (prop === 'query' ? query : bound(target, prop)) });
-  return new Proxy(replica, { get: (target, prop) => (prop === 'pool' ? pool : bound(target, prop)) });
+  const pool = new Proxy(replica.pool, { get: (target, prop) => (prop === 'query' ? query : bound(target, prop, target)) });
+  // The store's own methods run with the proxy as `this`, so every `this.pool.query` they make (metric
+  // names, agents, distributions) falls back too.
+  return new Proxy(replica, { get: (target, prop, receiver) => (prop === 'pool' ? pool : bound(target, prop, receiver)) });
 }
 
-function bound(target: object, prop: string | symbol): unknown {
-  const v = Reflect.get(target, prop, target);
-  return typeof v === 'function' ? v.bind(target) : v;
+function bound(target: object, prop: string | symbol, self: object): unknown {
+  const v = Reflect.get(target, prop, self);
+  return typeof v === 'function' ? v.bind(self) : v;
 }

@@ -156,9 +156,10 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     const shop = h.applications.find((a: any) => a.id === shopId);
     // 15 requests, one point per minute (each a whole minute): the points add up to 15; the 30 minutes
     // span 30 or 31 minute buckets.
-    expect([shop.source, shop.errorRate, shop.openIncidents, shop.spark.reduce((s: number, v: number | null) => s + (v ?? 0), 0)]).toEqual(['otlp', 2 / 15, null, 15]);
+    expect([shop.source, shop.errorRate, shop.openIncidents, shop.spark.reduce((s: number, v: number | null) => s + (v ?? 0), 0)]).toEqual(['otlp', 2 / 15, 0, 15]);
     expect(shop.spark.length - 30).toBeLessThanOrEqual(1);
-    expect(h.openIncidents).toBe(false);
+    // The alerts service's incidents are wired in: no open incident for this application.
+    expect(h.openIncidents).toBe(true);
   });
 
   it('first visit: the sign-in form alone, no "session ended", favicon served', async () => {
@@ -173,7 +174,7 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     await page.locator('#key').fill(readKey);
     await page.locator('#sign-in-form button').click();
     await page.locator('table.apps-health').waitFor();
-    expect(await page.locator('table.apps-health thead th').allTextContents()).toEqual(['Application', 'Apdex', 'Response time', 'Throughput', 'Error rate', 'Last 30 minutes']);
+    expect(await page.locator('table.apps-health thead th').allTextContents()).toEqual(['Application', 'Open incidents', 'Apdex', 'Response time', 'Throughput', 'Error rate', 'Last 30 minutes']);
     const row = page.locator('table.apps-health tbody tr', { hasText: 'otel-shop' });
     expect(await row.locator('td').nth(4).textContent()).toBe('13.3 %');
     expect(await row.locator('svg.spark path, svg.spark circle').count()).toBeGreaterThan(0);
