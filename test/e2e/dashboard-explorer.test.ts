@@ -176,7 +176,7 @@ describe('dashboard for OpenTelemetry applications in headless Chromium', () => 
     await page.locator('table.apps-health').waitFor();
     expect(await page.locator('table.apps-health thead th').allTextContents()).toEqual(['Application', 'Open incidents', 'Apdex', 'Response time', 'Throughput', 'Error rate', 'Last 30 minutes']);
     const row = page.locator('table.apps-health tbody tr', { hasText: 'otel-shop' });
-    expect(await row.locator('td').nth(4).textContent()).toBe('13.3 %');
+    expect(await row.locator('td').nth(5).textContent()).toBe('13.3 %');
     expect(await row.locator('svg.spark path, svg.spark circle').count()).toBeGreaterThan(0);
     await shot(page, 'dashboard-apps-health');
     await page.close();
