@@ -117,6 +117,22 @@ export async function dropExtraDistTables(run: MoveRun, registry: readonly DistE
 }
 
 /**
+ * Just before the fence, with agents still writing: the tables that were not equal in the sync pass, or
+ * that a writer committed into since it began, are compared and repaired again. The result keeps the
+ * sync pass's start (the older clock), so inside the fence every table committed into since then is
+ * compared once more.
+ */
+export async function preFenceDistPass(run: MoveRun, sync: DistPass): Promise<DistPass> {
+  const registry = await readDistRegistry(run.srcConn, run.move.accountId);
+  const names = registry.map((t) => t.name);
+  const todo = new Set(fenceDelta(names, { equal: new Set(sync.equal.keys()), registry: sync.registry, startedAt: sync.startedAt }, registry, await updateTimes(run.srcConn, names)));
+  const again = await syncDistTables(run, { verify: true, only: todo, registry });
+  const equal = new Map([...sync.equal].filter(([n]) => !todo.has(n)));
+  for (const [n, rows] of again.equal) equal.set(n, rows);
+  return { startedAt: sync.startedAt, registry, equal };
+}
+
+/**
  * Inside the write fence: compares again the distribution tables that changed since the pass just
  * before it (or that it did not find equal, or that are new), and requires every one equal.
  * Returns the tables and rows verified.

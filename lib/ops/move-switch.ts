@@ -3,7 +3,7 @@ import { accountRowTables, copyAccountRows, type AccountRowTable } from './accou
 import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import type { VerifiedSummary } from './move-journal.js';
-import { fencedDistSync, syncDistTables } from './move-dist.js';
+import { fencedDistSync, preFenceDistPass } from './move-dist.js';
 import { fenceDelta } from './move-plan.js';
 import { candidatesOf, preFencePass, updateTimes } from './move-prefence.js';
 import { ident } from './row-hash-sql.js';
@@ -91,7 +91,7 @@ async function copyRegistry(run: MoveRun): Promise<void> {
 async function attempt(run: MoveRun, snap: SyncSnapshot): Promise<{ fencedMs: number; verified: VerifiedSummary }> {
   const acct = run.move.accountId;
   const pre = await preFencePass(run, snap);
-  const distPre = await syncDistTables(run, { verify: true });
+  const distPre = await preFenceDistPass(run, snap.dist);
   report(run, 'switching', 'fencing writes');
   await run.lock.check();
   const started = Date.now();

@@ -4,6 +4,7 @@ import { percentilesOf, readDistribution, type Percentiles } from '../../dashboa
 import { SeriesReader } from '../../dashboard/series-reader.js';
 import { writeDistributions, type DistRow } from '../../lib/distribution/dist-writer.js';
 import { addValue, type BucketCounts } from '../../lib/distribution/log-buckets.js';
+import { RetryableError } from '../../lib/errors.js';
 import { silentLog } from '../../lib/log/log.js';
 import { AccountMover } from '../../lib/ops/account-mover.js';
 import { distTablesOn } from '../../lib/ops/move-dist.js';
@@ -119,6 +120,47 @@ describe('account moves carry the distribution tables', () => {
     await expect(writeDistributions(oldStore, id, [row], 'late')).rejects.toThrow(`cannot write distributions of account ${id} to shard ${shard1}: it has moved to another shard; retry`);
     expect(await distTablesOn(oldStore.pool, id)).toEqual([]);
     expect((await percentiles(id, appId)).minute.count).toBe(3 * 60 * 20);
+  }, 180_000);
+
+  it('while a writer keeps writing distributions, the moved account holds exactly the acknowledged counts', async () => {
+    const id = await accountOn(shard1, 'dist-online');
+    const { appId, metricId } = await seed(id);
+    const agentId = await (await c.registry.storeForAccount(id)).store.applicationAgentId(id, appId);
+    const base = Math.floor(Date.now() / 1000 / HOUR) * HOUR - HOUR; // the last hour: an open minute table
+    let acked = 0;
+    let refused = 0;
+    let n = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop || refused === 0) {
+        const k = n++;
+        const row = { metricId, agentId, period: base + (k % 60) * 60, bucket: 100 + (k % 7), count: 1 + (k % 3) };
+        for (;;) {
+          const { store } = await c.registry.storeForAccount(id);
+          try {
+            if ((await writeDistributions(store, id, [row], `online:${k}`)) === 'committed') acked += row.count;
+            break;
+          } catch (err) {
+            if (!(err instanceof RetryableError)) throw err;
+            refused++;
+            c.registry.forgetAccount(id);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+        if (stop && k > 5000) break;
+      }
+    })();
+    const m = await mover().move(id, shard2);
+    stop = true;
+    await writer;
+    expect(m.state).toBe('done');
+    expect(refused).toBeGreaterThan(0);
+    const dst = (await c.registry.storeFor(shard2)).pool;
+    const names = (await distRegistry(shard2, id)).filter((name) => name.startsWith('dm_'));
+    const [[sum]] = await dst.query<any[]>(`SELECT ${names.map((t) => `(SELECT COALESCE(SUM(count), 0) FROM \`${t}\` WHERE period >= ${base} AND period < ${base + HOUR})`).join(' + ')} AS n`);
+    console.log(`distribution writes during the move: ${n} (${refused} refused and resent), writes fenced ${m.fencedMs} ms`);
+    expect(Number(sum.n)).toBe(acked);
+    expect(await distTablesOn((await c.registry.storeFor(shard1)).pool, id)).toEqual([]);
   }, 180_000);
 
   it('a rollback leaves the target without distribution tables or registry rows, and the source as it was', async () => {
