@@ -11,6 +11,7 @@ import { parseState, stepCondition, type ConditionState, type Transition } from 
 import { applyTransition } from './incident-store.js';
 import { minutesToEvaluate } from './minute-plan.js';
 import { POLICY_METRICS } from './policy-metrics.js';
+import { responseTimePercentiles, type MinutePercentiles } from './policy-percentiles.js';
 import { type Log } from '../lib/log/log.js';
 
 type DuePolicy = Policy & { lastMinute: number; state: string | null };
@@ -134,11 +135,14 @@ export class PolicyEvaluator {
     const to = Math.max(...plans.map((m) => m[m.length - 1]!)) + 60;
     const names = [...new Set(group.flatMap((pol) => POLICY_METRICS[pol.metric].names))].map((name) => ({ name, scope: '' }));
     let data: Map<string, MetricSeries>;
+    let pct: MinutePercentiles = new Map();
     try {
       let acc = accounts.get(first.accountId);
       if (!acc) accounts.set(first.accountId, (acc = this.o.shards.storeForAccount(first.accountId)));
       const { account, store } = await acc;
-      data = (await this.#reader.read(store, account, first.applicationId, names, { from, to }, now, 'series')).data;
+      const r = await this.#reader.read(store, account, first.applicationId, names, { from, to }, now, 'series');
+      data = r.data;
+      if (group.some((pol) => POLICY_METRICS[pol.metric].percentiles)) pct = await responseTimePercentiles(store, account.id, r);
     } catch (err) {
       // An unreachable shard: these policies are evaluated on a later run (last_minute unchanged).
       report.failed += group.length;
@@ -152,7 +156,7 @@ export class PolicyEvaluator {
       let pending: Transition | undefined;
       let last = pol.lastMinute;
       for (const minute of plans[i]!) {
-        const value = spec.value((name) => data.get(metricKey({ name, scope: '' }))?.get(minute));
+        const value = spec.value((name) => data.get(metricKey({ name, scope: '' }))?.get(minute), (p) => pct.get(minute)?.[p] ?? null);
         this.o.metrics.evaluations.inc({ outcome: value === null ? 'no_data' : 'data' });
         report.policyMinutes++;
         const r = stepCondition(state, pol, minute, value);

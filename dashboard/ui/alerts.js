@@ -4,7 +4,7 @@
 // response time over the chosen window. Data: GET /api/alerts (the account's alerting state) and the
 // metric API for Availability/<monitor>. Every server text goes in through textContent.
 import { api, state } from './app.js';
-import { timeChart } from './charts.js';
+import { markIncidents, timeChart } from './charts.js';
 import { fixed, ms, scaled, when } from './format.js';
 
 /** @param {string} tag @param {Record<string,string>} [attrs] @param {Array<Node|string>} children */
@@ -84,26 +84,6 @@ export async function renderAlerts(view, app, r) {
   view.append(table(['name', 'URL', 'every', 'availability', 'mean response', 'checks (failed)', 'last result'], monitors.map((/** @type {any} */ m, /** @type {number} */ k) => [
     m.name, m.url, `${m.intervalSeconds} s`, figures[k].pct, figures[k].mean, `${figures[k].checks} (${figures[k].failed})`, m.lastStatus ? `${m.lastStatus}${m.lastCheckedAt ? ` · ${when(m.lastCheckedAt)}` : ''}` : 'not checked yet',
   ]), 'monitors'));
-}
-
-/**
- * Shades each incident's span (open to close, or to now) on a chart: red for critical, orange for
- * warning. Returns how many incidents overlap the chart's window. @param {any} u @param {any[]} incidents
- */
-function markIncidents(u, incidents) {
-  const [from, to] = [u.data[0][0], u.data[0][u.data[0].length - 1]];
-  const shown = incidents.filter((i) => i.openedAt <= to && (i.closedAt ?? Infinity) >= from);
-  u.hooks.draw = [...(u.hooks.draw ?? []), (/** @type {any} */ p) => {
-    const { left, top, width, height } = p.bbox;
-    for (const i of shown) {
-      const x0 = Math.max(left, p.valToPos(i.openedAt, 'x', true));
-      const x1 = Math.min(left + width, p.valToPos(i.closedAt ?? Date.now() / 1000, 'x', true));
-      p.ctx.fillStyle = i.level === 'critical' ? 'rgba(198, 40, 40, 0.15)' : 'rgba(239, 108, 0, 0.15)';
-      p.ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
-    }
-  }];
-  u.redraw(false, false);
-  return shown.length;
 }
 
 /** The application's main charts over the window, with its incidents shaded. @param {HTMLElement} view @param {any} app @param {{window: Record<string,string>}} r @param {any[]} incidents */

@@ -124,3 +124,23 @@ function stack(list) {
     }),
   );
 }
+
+/**
+ * Shades each incident's span (open to close, or to now) on a chart: red for critical, orange for
+ * warning. Returns how many incidents overlap the chart's window. @param {any} u @param {any[]} incidents
+ */
+export function markIncidents(u, incidents) {
+  const [from, to] = [u.data[0][0], u.data[0][u.data[0].length - 1]];
+  const shown = incidents.filter((i) => i.openedAt <= to && (i.closedAt ?? Infinity) >= from);
+  u.hooks.draw = [...(u.hooks.draw ?? []), (/** @type {any} */ p) => {
+    const { left, top, width, height } = p.bbox;
+    for (const i of shown) {
+      const x0 = Math.max(left, p.valToPos(i.openedAt, 'x', true));
+      const x1 = Math.min(left + width, p.valToPos(i.closedAt ?? Date.now() / 1000, 'x', true));
+      p.ctx.fillStyle = i.level === 'critical' ? 'rgba(198, 40, 40, 0.15)' : 'rgba(239, 108, 0, 0.15)';
+      p.ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
+    }
+  }];
+  u.redraw(false, false);
+  return shown.length;
+}

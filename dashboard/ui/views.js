@@ -2,7 +2,7 @@
 // The pages: application list, overview, transactions, browser. Every text from the server goes in
 // through textContent (never as HTML).
 import { api, go, state } from './app.js';
-import { timeChart } from './charts.js';
+import { markIncidents, timeChart } from './charts.js';
 import { count, countryName, fixed, ms, pct, ppm, rpm, scaled, score, timeZoneLabel, when } from './format.js';
 import { sparkline } from './sparkline.js';
 
@@ -105,8 +105,8 @@ async function appsHealth(view, list) {
 
 /** p50–p99 of a percentiles answer as a chart (ms). @param {HTMLElement} charts @param {string} title @param {any} p @param {number[]} t */
 export function percentileChart(charts, title, p, t) {
-  if (!p) return;
-  timeChart(charts, {
+  if (!p) return undefined;
+  return timeChart(charts, {
     title: p.estimate ? `${title} (estimated)` : title, unit: 'ms', timestamps: t,
     note: `${count(p.count)} ${p.estimate ? 'sampled transactions' : 'values'}; each within ${p.relativeError * 100} % of the exact percentile of those.${p.estimate ? ` ${p.estimateNote}` : ''}`,
     series: ['p50', 'p75', 'p95', 'p99'].map((q) => ({ label: q, values: scaled(p[q], 1000) })),
@@ -118,8 +118,11 @@ const noData = (series) => series.every((s) => s.every((/** @type {any} */ v) =>
 
 /** @param {HTMLElement} view @param {any} app @param {any} r */
 export async function renderOverview(view, app, r) {
-  const d = await api(`applications/${app.id}/overview`, r.window);
+  // The account's incidents (the Alerts tab's data, GET /api/alerts), shaded on the charts; a dashboard
+  // without the alerts service answers 404 and the charts are drawn without them.
+  const [d, alerts] = await Promise.all([api(`applications/${app.id}/overview`, r.window), api('alerts').catch(() => null)]);
   if (!view.isConnected) return;
+  const incidents = (alerts?.incidents ?? []).filter((/** @type {any} */ i) => i.applicationId === app.id);
   heading(view, `${app.name} · overview`, d);
   const s = d.series;
   if (d.source === 'custom') {
@@ -145,24 +148,39 @@ export async function renderOverview(view, app, r) {
     ['Error rate', pct(m.errorRate)],
     ...(otlp ? [] : [/** @type {[Node|string, string]} */ ([apdexLabel('Apdex', m.apdexT), score(m.apdex)])]),
   ]);
-  const charts = el('div', { class: 'charts' });
+  const charts = el('div', { class: 'charts', id: 'overview-charts' });
   view.append(charts);
   const t = d.timestamps;
   if (otlp) {
-    timeChart(charts, { title: 'Response time', unit: 'ms', timestamps: t, series: [{ label: 'Mean', values: scaled(s.responseTime, 1000) }] });
-    timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] });
-    timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Status ≥ 500', values: scaled(s.errorRate, 100) }] });
-    percentileChart(charts, 'Response time percentiles', d.percentiles, t);
+    markAll(charts, incidents, [
+      timeChart(charts, { title: 'Response time', unit: 'ms', timestamps: t, series: [{ label: 'Mean', values: scaled(s.responseTime, 1000) }] }),
+      timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] }),
+      timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Status ≥ 500', values: scaled(s.errorRate, 100) }] }),
+      percentileChart(charts, 'Response time percentiles', d.percentiles, t),
+    ]);
     return;
   }
-  timeChart(charts, {
-    title: 'Web response time by component', unit: 'ms', timestamps: t, stacked: true,
-    series: [{ label: 'Database', values: scaled(s.database, 1000) }, { label: 'External', values: scaled(s.external, 1000) }, { label: 'Code', values: scaled(s.code, 1000) }],
-  });
-  timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] });
-  timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Errors', values: scaled(s.errorRate, 100) }] });
-  timeChart(charts, { title: 'Apdex score', unit: 'score', timestamps: t, max: 1, series: [{ label: 'Apdex', values: s.apdex }] });
-  percentileChart(charts, 'Web response time percentiles', d.percentiles, t);
+  markAll(charts, incidents, [
+    timeChart(charts, {
+      title: 'Web response time by component', unit: 'ms', timestamps: t, stacked: true,
+      series: [{ label: 'Database', values: scaled(s.database, 1000) }, { label: 'External', values: scaled(s.external, 1000) }, { label: 'Code', values: scaled(s.code, 1000) }],
+    }),
+    timeChart(charts, { title: 'Throughput', unit: 'rpm', timestamps: t, series: [{ label: 'Requests per minute', values: s.throughput }] }),
+    timeChart(charts, { title: 'Error rate', unit: '%', timestamps: t, series: [{ label: 'Errors', values: scaled(s.errorRate, 100) }] }),
+    timeChart(charts, { title: 'Apdex score', unit: 'score', timestamps: t, max: 1, series: [{ label: 'Apdex', values: s.apdex }] }),
+    percentileChart(charts, 'Web response time percentiles', d.percentiles, t),
+  ]);
+}
+
+/**
+ * Shades the application's incidents on every chart drawn (markIncidents: red critical, orange
+ * warning); the container's data-incidents says how many overlap the window.
+ * @param {HTMLElement} box @param {any[]} incidents @param {any[]} charts
+ */
+function markAll(box, incidents, charts) {
+  let marked = 0;
+  for (const u of charts) if (u) marked = markIncidents(u, incidents);
+  box.dataset.incidents = String(marked);
 }
 
 /** @param {HTMLElement} view @param {any} app @param {any} r */

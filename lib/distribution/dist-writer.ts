@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RetryableError } from '../errors.js';
+import { ensureFenceRows, readFences, type Fence } from '../shard/account-fence.js';
 import type { ShardStore } from '../shard/shard-store.js';
 import { ledgerDdl } from '../shard/shard-writer-sql.js';
 import { ledgerTableName, rowPeriodStart, tableName } from '../shard/table-naming.js';
@@ -25,6 +26,34 @@ const NO_SUCH_TABLE = 1146;
 
 /** Ledger tables known to exist, per shard store (DDL takes a metadata lock: once per day and store). */
 const ledgers = new WeakMap<ShardStore, Set<string>>();
+
+/** Accounts whose fence row is known to exist, per shard store (bounded). */
+const fenceRows = new WeakMap<ShardStore, Set<number>>();
+
+/** A write refused by an account move's fence (see account-fence.ts): 503, the client resends. */
+function refused(store: ShardStore, accountId: number, f: Fence): RetryableError {
+  store.dictionary.forgetAccount(accountId);
+  store.forgetTables(accountId);
+  const why = f.state === 'away' ? 'it has moved to another shard' : `it is being moved (move ${f.moveId ?? '?'})`;
+  return new RetryableError(`cannot write distributions of account ${accountId} to shard ${store.shardId}: ${why}; retry`, 1);
+}
+
+/**
+ * The ShardWriter's fence protocol for distributions: before any DDL, the account's fence row exists
+ * and is not blocking (so no table is recreated on a shard the account left); inside the transaction
+ * its first statement is the locking read that makes an online move exact.
+ */
+async function fencePrecheck(store: ShardStore, accountId: number): Promise<void> {
+  const known = fenceRows.get(store) ?? new Set<number>();
+  fenceRows.set(store, known);
+  if (!known.has(accountId)) {
+    await ensureFenceRows(store.pool, [accountId]);
+    if (known.size >= 100_000) known.clear();
+    known.add(accountId);
+  }
+  const f = (await readFences(store.pool, [accountId], { lock: false })).get(accountId);
+  if (f) throw refused(store, accountId, f);
+}
 
 /** Process-wide totals of committed distribution writes (the benchmark reports their cost). */
 export const distWriteTotals = { writes: 0, rows: 0, seconds: 0 };
@@ -69,6 +98,7 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
   const ledger = ledgerTableName(first);
   const started = process.hrtime.bigint();
   const digest = createHash('sha256').update(`dist:${dedupeKey}`).digest();
+  await fencePrecheck(store, accountId);
   for (let attempt = 0; ; attempt++) {
     // DDL commits implicitly: tables first, then the transaction.
     const known = ledgers.get(store) ?? new Set<string>();
@@ -85,6 +115,11 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
     const conn = await store.pool.getConnection();
     try {
       await conn.query('START TRANSACTION');
+      const f = (await readFences(conn, [accountId], { lock: true })).get(accountId);
+      if (f) {
+        await conn.query('ROLLBACK');
+        throw refused(store, accountId, f);
+      }
       const [ins] = await conn.query<any>(`INSERT IGNORE INTO ${ledger} (account_id, dedupe_key) VALUES (?, ?)`, [accountId, digest]);
       if (Number(ins.affectedRows) === 0) {
         await conn.query('ROLLBACK');

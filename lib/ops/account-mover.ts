@@ -4,6 +4,7 @@ import { accountRowTables, deleteAccountRows } from './account-rows.js';
 import { cleanupPhase, rollbackPhase, targetRowsOf } from './move-cleanup.js';
 import { dropPeriodTables, periodTablesOn, resolveOptions, SimulatedCrash, utcConnection, waitForRollupLock, type MoveRun, type MoverOptions, type ResolvedOptions } from './move-context.js';
 import { copyPhase, syncPhase } from './move-copy.js';
+import { distTablesOn, dropDistTables } from './move-dist.js';
 import { MoveJournal, type Move, type MoveLock } from './move-journal.js';
 import { recoveryOf, type Recovery } from './move-plan.js';
 import type { RollupLock } from '../shard/rollup-lock.js';
@@ -168,6 +169,12 @@ export class AccountMover {
       if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a table ${n} with data of the account (left from an earlier move?)`);
     }
     await dropPeriodTables(pool, accountId, names);
+    const dists = await distTablesOn(pool, accountId);
+    for (const n of dists) {
+      const [rows] = await pool.query<any[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
+      if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a distribution table ${n} with data of the account (left from an earlier move?)`);
+    }
+    await dropDistTables(pool, accountId, dists);
   }
 
   async #open(move: Move, lock: MoveLock, signal?: AbortSignal): Promise<MoveRun> {

@@ -1,3 +1,4 @@
+import { parseDistTableName } from '../distribution/dist-tables.js';
 import { parseLedgerTableName, parseTableName, parseTemplateName } from '../shard/table-naming.js';
 import { greatestUpsertSql, ident } from './row-hash-sql.js';
 import { checksum, copyRows, primaryKey, sameChecksum, tableColumns, type Checksum, type Queryable } from './table-sync.js';
@@ -32,7 +33,7 @@ const NOT_ROWS = new Set(['table_registry', 'account_fences', 'schema_migrations
 
 /** How a table's account rows move; 'skip' for tables that are not per-account rows. */
 export function classifyRowTable(name: string): RowTableMode | 'skip' {
-  if (NOT_ROWS.has(name) || parseTableName(name) || parseTemplateName(name)) return 'skip';
+  if (NOT_ROWS.has(name) || parseTableName(name) || parseTemplateName(name) || parseDistTableName(name) || name.startsWith('template_dist_')) return 'skip';
   if (name === 'account_counters') return 'counters';
   if (INSERT_ONLY.has(name) || parseLedgerTableName(name) !== undefined) return 'insert-only';
   return 'replace';
@@ -45,7 +46,7 @@ export function classifyRowTable(name: string): RowTableMode | 'skip' {
  */
 export async function candidateRowTables(db: Queryable): Promise<string[]> {
   const [rows] = await db.query<any[]>(
-    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'ts\\_%' AND TABLE_NAME NOT LIKE 'th\\_%' AND TABLE_NAME NOT LIKE 'td\\_%' ORDER BY TABLE_NAME",
+    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'ts\\_%' AND TABLE_NAME NOT LIKE 'th\\_%' AND TABLE_NAME NOT LIKE 'td\\_%' AND TABLE_NAME NOT LIKE 'dm\\_%' AND TABLE_NAME NOT LIKE 'dh\\_%' AND TABLE_NAME NOT LIKE 'dd\\_%' ORDER BY TABLE_NAME",
   );
   return rows.map((r) => String(r.t)).filter((name) => classifyRowTable(name) !== 'skip');
 }

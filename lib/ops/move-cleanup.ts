@@ -1,6 +1,7 @@
 import { fenceOf, setFence, type FenceState } from '../shard/account-fence.js';
 import type { TargetBefore } from './move-journal.js';
 import { accountRowTables, copyAccountRows, deleteAccountRows } from './account-rows.js';
+import { distTablesOn, dropDistTables } from './move-dist.js';
 import { dropPeriodTables, periodTablesOn, report, sleep, type MoveRun } from './move-context.js';
 
 /**
@@ -22,6 +23,7 @@ export async function cleanupPhase(run: MoveRun): Promise<void> {
   report(run, 'switched', `dropping ${names.length} old tables on shard ${run.move.fromShard}`);
   await run.srcConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
   await dropPeriodTables(run.srcConn, acct, names);
+  await dropDistTables(run.srcConn, acct, await distTablesOn(run.srcConn, acct), run.src);
   for (const t of tables) if (t.mode !== 'counters') await deleteAccountRows(run.srcConn, t.name, acct);
   run.src.forgetTables(acct);
   run.src.dictionary.forgetAccount(acct);
@@ -52,6 +54,7 @@ export async function rollbackPhase(run: MoveRun): Promise<void> {
   await setFence(run.dst.pool, acct, 'away', run.move.id);
   await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
   await dropPeriodTables(run.dstConn, acct, await periodTablesOn(run.dstConn, acct));
+  await dropDistTables(run.dstConn, acct, await distTablesOn(run.dstConn, acct), run.dst);
   for (const t of await accountRowTables(run.dstConn)) if (t.mode !== 'counters') await deleteAccountRows(run.dstConn, t.name, acct);
   const before = await run.journal.targetBefore(run.move.id);
   if (before) {

@@ -1,5 +1,6 @@
 import { accountRowTables, copyAccountRows } from './account-rows.js';
 import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, setState, type MoveRun, type RegistryRow } from './move-context.js';
+import { dropExtraDistTables, syncDistTables, type DistPass } from './move-dist.js';
 import { copyOrder } from './move-plan.js';
 import { syncPeriodTable, type SyncResult } from './table-sync.js';
 
@@ -14,6 +15,8 @@ export interface SyncSnapshot {
   equal: Map<string, number>;
   /** The source's clock (Unix seconds) when the per-account rows were pre-copied. */
   rowsCopiedAt: number;
+  /** The distribution tables as the sync pass compared them. */
+  dist: DistPass;
 }
 
 async function syncOne(run: MoveRun, t: RegistryRow, verify: boolean): Promise<SyncResult> {
@@ -56,6 +59,8 @@ export async function copyPhase(run: MoveRun): Promise<void> {
     await tableDone(run, t.name);
     checkpoint(run, 'copying');
   }
+  report(run, 'copying', 'distribution tables');
+  await syncDistTables(run, { verify: false });
   await setState(run, 'syncing');
 }
 
@@ -84,6 +89,9 @@ export async function syncPhase(run: MoveRun): Promise<SyncSnapshot> {
   const known = new Set(tables.map((t) => t.name));
   const extra = (await periodTablesOn(run.dstConn, run.move.accountId)).filter((n) => !known.has(n));
   await dropPeriodTables(run.dstConn, run.move.accountId, extra);
+  report(run, 'syncing', 'distribution tables');
+  const dist = await syncDistTables(run, { verify: true });
+  await dropExtraDistTables(run, dist.registry);
   const [clock] = await run.srcConn.query<any[]>('SELECT UNIX_TIMESTAMP(NOW(3)) AS t');
   const rowsCopiedAt = Number(clock[0].t);
   for (const t of await accountRowTables(run.srcConn)) {
@@ -94,5 +102,5 @@ export async function syncPhase(run: MoveRun): Promise<SyncSnapshot> {
   await run.journal.update(run.move.id, { rowsCopied: run.move.rowsCopied });
   checkpoint(run, 'syncing');
   await setState(run, 'switching');
-  return { at, tables, equal, rowsCopiedAt };
+  return { at, tables, equal, rowsCopiedAt, dist };
 }

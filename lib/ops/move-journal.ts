@@ -29,6 +29,9 @@ export interface VerifiedSummary {
   tables: number;
   rows: number;
   accountRows: Record<string, number>;
+  /** Distribution (percentile) tables and their rows compared equal. */
+  distTables?: number;
+  distRows?: number;
 }
 
 /** The target's fence row and id-counter row of the account before a move (null / false: none). */

@@ -3,6 +3,7 @@ import { accountRowTables, copyAccountRows, type AccountRowTable } from './accou
 import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import type { VerifiedSummary } from './move-journal.js';
+import { fencedDistSync, preFenceDistPass } from './move-dist.js';
 import { fenceDelta } from './move-plan.js';
 import { candidatesOf, preFencePass, updateTimes } from './move-prefence.js';
 import { ident } from './row-hash-sql.js';
@@ -90,6 +91,7 @@ async function copyRegistry(run: MoveRun): Promise<void> {
 async function attempt(run: MoveRun, snap: SyncSnapshot): Promise<{ fencedMs: number; verified: VerifiedSummary }> {
   const acct = run.move.accountId;
   const pre = await preFencePass(run, snap);
+  const distPre = await preFenceDistPass(run, snap.dist);
   report(run, 'switching', 'fencing writes');
   await run.lock.check();
   const started = Date.now();
@@ -112,13 +114,15 @@ async function attempt(run: MoveRun, snap: SyncSnapshot): Promise<{ fencedMs: nu
   for (const t of current) rows += verifiedRows.get(t.name) ?? 0;
   const names = new Set(current.map((t) => t.name));
   await dropPeriodTables(run.dstConn, acct, (await periodTablesOn(run.dstConn, acct)).filter((n) => !names.has(n)));
+  const dist = await fencedDistSync(run, distPre);
+  await keep();
   const accountRows = await convergeRows(run, await accountRowTables(run.srcConn), snap.rowsCopiedAt, keep);
   await copyRegistry(run);
   await keep();
   await setFence(run.dst.pool, acct, 'open', run.move.id);
   if (!(await markAway(run.src.pool, acct, run.move.id))) throw new LeaseLost(`the write fence of move ${run.move.id} lapsed before the switch`);
   checkpoint(run, 'away');
-  return { fencedMs: Date.now() - started, verified: { tables: current.length, rows, accountRows } };
+  return { fencedMs: Date.now() - started, verified: { tables: current.length, rows, accountRows, distTables: dist.tables, distRows: dist.rows } };
 }
 
 /** Undoes a failed attempt while the directory still points at the source. */
@@ -126,6 +130,7 @@ async function undoAttempt(run: MoveRun): Promise<void> {
   const acct = run.move.accountId;
   await setFence(run.dst.pool, acct, 'away', run.move.id);
   await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await run.dstConn.query('DELETE FROM dist_tables WHERE account_id = ?', [acct]);
   const f = await fenceOf(run.src.pool, acct);
   if (f.moveId === run.move.id && f.state !== 'open') await setFence(run.src.pool, acct, 'open', run.move.id);
 }

@@ -97,6 +97,8 @@ export interface PeriodTable {
   /** The template the table is created from on the target (the source's recorded version). */
   template: string;
   columns: readonly string[];
+  /** Primary key when it is more than (metric_id, agent_id, period): distribution tables add bucket. */
+  keys?: readonly string[];
 }
 
 export interface SyncResult {
@@ -123,7 +125,7 @@ export async function syncPeriodTable(src: Queryable, dst: Queryable, t: PeriodT
   await dst.query(`CREATE TABLE IF NOT EXISTS ${ident(t.name)} LIKE ${ident(t.template)}`);
   const [s, d] = await Promise.all([checksum(src, t.name, t.columns), checksum(dst, t.name, t.columns)]);
   if (sameChecksum(s, d)) return { action: 'equal', copied: 0, periods: 0, source: s, equal: true };
-  const spec: CopySpec = { table: t.name, columns: t.columns, keys: PER_PERIOD_KEYS };
+  const spec: CopySpec = { table: t.name, columns: t.columns, keys: t.keys ?? PER_PERIOD_KEYS };
   const copy = { mode: 'insert' as const, chunkRows: o.chunkRows, ...(o.onRows ? { onRows: o.onRows } : {}), ...(o.signal ? { signal: o.signal } : {}) };
   let result: SyncResult;
   if (d.rows === 0) {

@@ -14,7 +14,7 @@ import { freePort } from '../harness/ports.js';
 /**
  * The alerts page in headless Chromium: a monitored server answers one check and then is stopped, so
  * the pinger opens a down incident; the page shows the incident, the policy and the monitor's
- * availability from its Availability/<monitor> timeslices.
+ * availability from its Availability/<monitor> timeslices; the Overview shades the incident on its charts.
  */
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 let c: TestCluster;
@@ -45,6 +45,14 @@ describe('the dashboard alerts page', () => {
     const made = await c.directory.createAccount({ name: 'ui' });
     const acc = made.account.id;
     const app = await c.directory.ensureApplication(acc, 'shop');
+    // Five minutes of web traffic, so the Overview draws its charts (the incident is shaded there too).
+    const { store } = await c.registry.storeForAccount(acc);
+    const ids = await store.metricIds(acc, [{ name: 'HttpDispatcher', scope: '' }, { name: 'WebTransaction', scope: '' }], { applicationId: app.id });
+    const agentId = await store.applicationAgentId(acc, app.id);
+    const minute0 = Math.floor(Date.now() / 60_000) * 60 - 300;
+    const slice = { callCount: 10, totalTime: 1, exclusiveTime: 1, minTime: 0.1, maxTime: 0.1, sumOfSquares: 0.1 };
+    const rows = [0, 1, 2, 3, 4].flatMap((k) => ids.map((metricId) => ({ kind: 'minute' as const, t: minute0 + k * 60, row: { ...slice, metricId, agentId, period: minute0 + k * 60 } })));
+    await c.writer.write({ accountId: acc, shardId: made.account.shardId, rows });
     const alerts = new AlertStore(c.directory);
     const mail = await alerts.createChannel(acc, { name: 'oncall', type: 'email', to: 'oncall@shop.test' });
     await alerts.createPolicy(acc, app.id, { name: 'errors', metric: 'error_rate', critical: '5%', duration: 3, channels: [mail.id] });
@@ -79,6 +87,12 @@ describe('the dashboard alerts page', () => {
     expect(await page.locator('#incident-charts').getAttribute('data-incidents')).toBe('1');
     expect(await page.locator('#incident-charts .chart canvas').count()).toBe(4);
     await page.screenshot({ path: path.resolve('test-output', 'dashboard-alerts.png'), fullPage: true });
+    // The Overview shades the same incident on its charts (from the same /api/alerts data).
+    await page.locator('#tabs a[data-page="overview"]').click();
+    await page.locator('#overview-charts').waitFor();
+    expect(await page.locator('#overview-charts').getAttribute('data-incidents')).toBe('1');
+    expect(await page.locator('#overview-charts .chart canvas').count()).toBe(4);
+    await page.screenshot({ path: path.resolve('test-output', 'dashboard-overview-incidents.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 60_000);
 });
