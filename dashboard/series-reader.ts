@@ -110,11 +110,23 @@ export class SeriesReader {
     const data = new Map<string, MetricSeries>();
     const all = [...ids.keys()];
     const chunk = this.opts.maxIdsPerQuery ?? 1000;
+    let segments = plan.segments;
     for (let i = 0; i < all.length; i += chunk) {
-      const q = compileSeriesQuery({ segments: plan.segments, agentId, metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
-      if (!q) continue;
-      const [rows] = await store.pool.query<any[]>(q.sql, q.parameters);
-      for (const r of rows) {
+      let rows: any[] | undefined;
+      // A table whose registry row is there but not the table yet (another process is creating it: the
+      // registry row comes first) holds no row: it is left out and the statement run again.
+      for (let attempt = 0; rows === undefined; attempt++) {
+        const q = compileSeriesQuery({ segments, agentId, metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
+        if (!q) break;
+        try {
+          rows = (await store.pool.query<any[]>(q.sql, q.parameters))[0];
+        } catch (err) {
+          const missing = missingTable(err);
+          if (missing === undefined || attempt >= 3 || !segments.some((s) => s.table === missing)) throw err;
+          segments = segments.filter((s) => s.table !== missing);
+        }
+      }
+      for (const r of rows ?? []) {
         const key = ids.get(Number(r.metric_id));
         if (key === undefined) continue;
         const series = data.get(key) ?? new Map<number, Timeslice>();
@@ -130,6 +142,12 @@ export class SeriesReader {
   }
 }
 
+
+/** The table named by MySQL's "Table 'db.name' doesn't exist" (errno 1146), or undefined. */
+function missingTable(err: unknown): string | undefined {
+  if ((err as { errno?: number }).errno !== 1146) return undefined;
+  return /Table '(?:[^'.]+\.)?([^'.]+)' doesn't exist/.exec((err as Error).message ?? '')?.[1];
+}
 
 /** The application's pseudo-agent id, without creating it (no rows were ever written when absent). */
 export async function applicationAgent(store: ShardStore, accountId: number, applicationId: number): Promise<number | undefined> {
