@@ -8,6 +8,8 @@ import { encodeData } from './prom-format.js';
 import { badData } from './prom-error.js';
 import { matchParams, parseDuration, timeParam } from './prom-params.js';
 import { AccountStorage, type SeriesRef } from './prom-storage.js';
+import type { ReadContext } from './prom-reads.js';
+import type { ReadRouter } from '../../lib/replica/read-router.js';
 import { FAMILIES, seriesLabels, SERIES_LABELS } from './series-model.js';
 
 /**
@@ -50,6 +52,8 @@ export class PrometheusApi {
     private readonly now: () => number,
     private readonly limits: PrometheusLimits = DEFAULT_PROMETHEUS_LIMITS,
     private readonly onRead: (r: SeriesResult) => void = () => {},
+    /** Read replicas: reads routed as the read API's (prom-reads.ts). */
+    private readonly router?: ReadRouter,
   ) {}
 
   async query(account: Account, q: URLSearchParams): Promise<unknown> {
@@ -118,7 +122,8 @@ export class PrometheusApi {
 
   async #storage(account: Account): Promise<AccountStorage> {
     const [{ store, account: fresh }, apps] = await Promise.all([this.shards.storeForAccount(account.id), this.directory.listApplications(account.id)]);
-    return new AccountStorage(this.reader, store, fresh, apps, this.now(), { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned }, this.onRead);
+    const context: ReadContext = { reader: this.reader, store, account: fresh, now: this.now(), onRead: this.onRead, ...(this.router ? { router: this.router } : {}) };
+    return new AccountStorage(context, apps, { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned });
   }
 
   async #refs(account: Account, selectors: string[]): Promise<SeriesRef[]> {
