@@ -128,6 +128,16 @@ export class AccountStorage implements PromStorage {
     return out;
   }
 
+  /** Host names of the agents of the applications the `app` matchers allow (label values of `host`). */
+  async hostNames(matchers: readonly Matcher[]): Promise<string[]> {
+    const ok = matchers.filter((m) => m.name === 'app').map(compileMatcher);
+    const hosts = new Set<string>();
+    for (const app of this.apps.filter((a) => ok.every((m) => m(a.name)))) {
+      for (const a of await agentsOf(this.c.store, this.c.account.id, app.id)) if (a.host !== '') hosts.add(a.host);
+    }
+    return [...hosts];
+  }
+
   /** The application's agents grouped by host name (those the host matchers accept). */
   private async hosts(app: Application, ok: (host: string) => boolean): Promise<RowSource[]> {
     const byHost = new Map<string, number[]>();

@@ -102,6 +102,12 @@ export class PrometheusApi {
     const matches = matchParams(q, false);
     // Without match[]: one family per metric name (its call count, or its satisfied count for Apdex
     // metrics), so the series bound counts names rather than names × families.
+    if (name === 'host') {
+      const storage = await this.#storage(account);
+      const hosts = new Set<string>();
+      for (const s of matches.length > 0 ? matches : ['{__name__!=""}']) for (const h of await storage.hostNames(selectorMatchers(s))) hosts.add(h);
+      return [...hosts].sort().slice(0, this.limits.maxLabelValues);
+    }
     const selected = matches.length > 0 ? matches : name === '__name__' ? [] : [`{__name__=~"apm_calls_total|apm_apdex_satisfied_total",${name}!=""}`];
     if (selected.length === 0) return FAMILIES.map((f) => f.name).sort();
     const values = new Set<string>();
