@@ -4,7 +4,7 @@ import type { SeriesReader, SeriesResult } from '../series-reader.js';
 import type { Matcher } from './promql-ast.js';
 import { evaluate } from './promql-engine.js';
 import { parsePromQL } from './promql-parse.js';
-import { encodeData } from './prom-format.js';
+import { encodeData, PromAnswer } from './prom-format.js';
 import { badData } from './prom-error.js';
 import { matchParams, parseDuration, timeParam } from './prom-params.js';
 import { AccountStorage, type SeriesRef } from './prom-storage.js';
@@ -59,7 +59,7 @@ export class PrometheusApi {
   async query(account: Account, q: URLSearchParams): Promise<unknown> {
     const expr = parsePromQL(q.get('query') ?? '');
     const t = timeParam(q, 'time', Math.round(this.now() * 1000));
-    return encodeData(await this.#evaluate(account, q, expr, t, t, 0));
+    return this.#evaluate(account, q, expr, t, t, 0);
   }
 
   async queryRange(account: Account, q: URLSearchParams): Promise<unknown> {
@@ -76,7 +76,7 @@ export class PrometheusApi {
       throw badData(`exceeded maximum resolution of ${this.limits.maxPoints.toLocaleString('en')} points per timeseries. Try decreasing the query resolution (?step=XX)`);
     }
     const expr = parsePromQL(q.get('query') ?? '');
-    return encodeData(await this.#evaluate(account, q, expr, start, end, step));
+    return this.#evaluate(account, q, expr, start, end, step);
   }
 
   async series(account: Account, q: URLSearchParams): Promise<unknown> {
@@ -126,9 +126,9 @@ export class PrometheusApi {
     return out;
   }
 
-  async #storage(account: Account): Promise<AccountStorage> {
+  async #storage(account: Account, onRoute?: ReadContext['onRoute']): Promise<AccountStorage> {
     const [{ store, account: fresh }, apps] = await Promise.all([this.shards.storeForAccount(account.id), this.directory.listApplications(account.id)]);
-    const context: ReadContext = { reader: this.reader, store, account: fresh, now: this.now(), onRead: this.onRead, ...(this.router ? { router: this.router } : {}) };
+    const context: ReadContext = { reader: this.reader, store, account: fresh, now: this.now(), onRead: this.onRead, ...(this.router ? { router: this.router } : {}), ...(onRoute ? { onRoute } : {}) };
     return new AccountStorage(context, apps, { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned });
   }
 
@@ -146,8 +146,15 @@ export class PrometheusApi {
     const lookbackMs = lookbackRaw ? parseDuration(lookbackRaw, 'lookback_delta') : DEFAULT_LOOKBACK_MS;
     const clock = () => this.now() * 1000;
     const deadline = clock() + timeoutMs;
-    const storage = await this.#storage(account);
-    return evaluate(storage, expr, { start, end, step, lookbackMs: lookbackMs || DEFAULT_LOOKBACK_MS, maxSeries: this.limits.maxSeries, maxSamples: this.limits.maxSamples, now: clock, deadline });
+    // A read replica that lagged past the edge bound (or read alone, the primary busy): the answer says
+    // from when it may be stale, as the read API's `freshness.routing.staleFrom` does.
+    let staleFrom = Infinity;
+    const storage = await this.#storage(account, (_reason, stale) => {
+      if (stale !== undefined) staleFrom = Math.min(staleFrom, stale);
+    });
+    const data = encodeData(await evaluate(storage, expr, { start, end, step, lookbackMs: lookbackMs || DEFAULT_LOOKBACK_MS, maxSeries: this.limits.maxSeries, maxSamples: this.limits.maxSamples, now: clock, deadline }));
+    if (staleFrom === Infinity) return data;
+    return new PromAnswer(data, [`data from ${new Date(staleFrom * 1000).toISOString()} on was read from a lagging read replica and may be incomplete`]);
   }
 }
 

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROMETHEUS_LIMITS, PrometheusApi } from '../../dashboard/prometheus/prometheus-api.js';
+import { PromAnswer } from '../../dashboard/prometheus/prom-format.js';
 import { SeriesReader } from '../../dashboard/series-reader.js';
 import type { Account } from '../../lib/directory/directory.js';
 import { silentLog } from '../../lib/log/log.js';
@@ -31,8 +32,9 @@ let registry: Registry;
 
 async function calls(api: PrometheusApi, at: number, range = '30m'): Promise<number> {
   const query = `sum(increase(apm_calls_total{metric="HttpDispatcher"}[${range}]))`;
-  const d = (await api.query(account, new URLSearchParams({ query, time: String(at) }))) as any;
-  return Number(d.result[0].value[1]);
+  const r = await api.query(account, new URLSearchParams({ query, time: String(at) }));
+  expect(r).not.toBeInstanceOf(PromAnswer); // no warnings
+  return Number((r as any).result[0].value[1]);
 }
 async function replicaReads(reason: string, target = 'replica'): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'apm_dashboard_replica_reads_total');
@@ -94,6 +96,20 @@ describe('Prometheus API reads through the replica router (real GTID replication
     expect(await calls(primaryOnly, T + 2 * M, '40m')).toBe(467);
     expect(await calls(routed, T + 2 * M, '40m')).toBe(467);
     expect(await replicaReads('edge', 'primary')).toBeGreaterThan(before);
+    // No edge read allowed at once (APM_REPLICA_MAX_EDGE_READS=0): the replica answers alone, without the new
+    // minute, and the answer warns from when it may be stale (the read API's freshness.routing.staleFrom).
+    const busy = startReadRouting({ config: shard.config.with({ APM_REPLICA_MAX_EDGE_READS: '0' }), directory: shard.storage.directory, log: silentLog }, new Registry(), 'dashboard', { lagClock: () => clock, ttlNow: () => ttl });
+    try {
+      const api = new PrometheusApi(shard.storage.directory, shard.storage.shards, new SeriesReader({ maxPoints: 500, maxStitchTables: 12 }), () => clock, DEFAULT_PROMETHEUS_LIMITS, () => {}, busy.router);
+      const stale = await api.query(account, new URLSearchParams({ query: 'sum(increase(apm_calls_total{metric="HttpDispatcher"}[40m]))', time: String(T + 2 * M) }));
+      expect(stale).toBeInstanceOf(PromAnswer);
+      // now − lag − margin = T − 60, aligned down to the read's 120 s buckets (gcd of the range and the time).
+      const split = Math.floor((T + 120 - 120 - 60) / 120) * 120;
+      expect((stale as PromAnswer).warnings).toEqual([`data from ${new Date(split * 1000).toISOString()} on was read from a lagging read replica and may be incomplete`]);
+      expect(Number(((stale as PromAnswer).data as any).result[0].value[1])).toBe(367);
+    } finally {
+      await busy.close();
+    }
     await shard.onReplica('START SLAVE SQL_THREAD');
     await shard.caughtUp();
   });
