@@ -139,7 +139,7 @@ export class AccountStorage implements PromStorage {
   }
 
   /** The application's agents grouped by host name (those the host matchers accept). */
-  private async hosts(app: Application, ok: (host: string) => boolean): Promise<RowSource[]> {
+  async hosts(app: Application, ok: (host: string) => boolean): Promise<RowSource[]> {
     const byHost = new Map<string, number[]>();
     for (const a of await agentsOf(this.c.store, this.c.account.id, app.id)) {
       if (!ok(a.host)) continue;

@@ -1,4 +1,4 @@
-import type { Account, Directory } from '../../lib/directory/directory.js';
+import type { Account, Application, Directory } from '../../lib/directory/directory.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { SeriesReader, SeriesResult } from '../series-reader.js';
 import type { Matcher } from './promql-ast.js';
@@ -8,6 +8,7 @@ import { encodeData, PromAnswer } from './prom-format.js';
 import { badData } from './prom-error.js';
 import { matchParams, parseDuration, timeParam } from './prom-params.js';
 import { AccountStorage, type SeriesRef } from './prom-storage.js';
+import { compileMatcher } from './promql-values.js';
 import type { ReadContext } from './prom-reads.js';
 import type { ReadRouter } from '../../lib/replica/read-router.js';
 import { FAMILIES, seriesLabels, SERIES_LABELS } from './series-model.js';
@@ -80,11 +81,21 @@ export class PrometheusApi {
   }
 
   async series(account: Account, q: URLSearchParams): Promise<unknown> {
-    const refs = await this.#refs(account, matchParams(q, true));
+    const storage = await this.#storage(account);
     const seen = new Map<string, Record<string, string>>();
-    for (const r of refs) {
-      const l = seriesLabels(r.family.name, r.app.name, r.metric.name, r.metric.scope);
-      seen.set(JSON.stringify(l), l);
+    for (const selector of matchParams(q, true)) {
+      const matchers = selectorMatchers(selector);
+      // A host matcher rejecting '' selects per-agent series: one per host of the application's agents.
+      const hostOk = matchers.filter((m) => m.name === 'host').map(compileMatcher);
+      const perHost = !hostOk.every((m) => m(''));
+      const hostsOf = new Map<Application, Array<string | undefined>>();
+      for (const r of await storage.refs(matchers)) {
+        if (!hostsOf.has(r.app)) hostsOf.set(r.app, perHost ? (await storage.hosts(r.app, (h) => hostOk.every((m) => m(h)))).map((h) => h.host) : [undefined]);
+        for (const host of hostsOf.get(r.app)!) {
+          const l = seriesLabels(r.family.name, r.app.name, r.metric.name, r.metric.scope, host);
+          seen.set(JSON.stringify(l), l);
+        }
+      }
     }
     return [...seen.values()];
   }

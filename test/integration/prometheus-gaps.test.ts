@@ -163,7 +163,12 @@ describe('host: per-agent series beside the application-wide rows', () => {
     expect(vector(await prom('/query', { query: 'apm_calls_total{metric="HttpDispatcher",host="nowhere"}', time: at }))).toEqual([]);
   });
 
-  it('label values of host list the agents\' hosts', async () => {
+  it('label values of host list the agents\' hosts; /series with a host matcher lists per-host series', async () => {
     expect(await prom('/label/host/values', {})).toEqual(['web-1', 'web-2']);
+    expect(await prom('/series', { 'match[]': 'apm_calls_total{metric="HttpDispatcher",host=~"web-.*"}' })).toEqual([
+      { __name__: 'apm_calls_total', app: 'shop', metric: 'HttpDispatcher', host: 'web-1' },
+      { __name__: 'apm_calls_total', app: 'shop', metric: 'HttpDispatcher', host: 'web-2' },
+    ]);
+    expect(await prom('/series', { 'match[]': 'apm_calls_total{metric="HttpDispatcher"}' })).toEqual([{ __name__: 'apm_calls_total', app: 'shop', metric: 'HttpDispatcher' }]);
   });
 });
