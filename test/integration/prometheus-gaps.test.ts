@@ -79,6 +79,12 @@ beforeAll(async () => {
     agents[`${host}:${pid}`] = id;
     await cluster.writer.write({ accountId, shardId: store.shardId, rows: [{ kind: 'minute', t: M10, row: { metricId: http!, agentId: id, period: M10, ...t } }] });
   }
+  // web-2's own distribution rows of the latency metric: 3 values of 0.5 s and 1 of 2 s in 10:10.
+  const web2 = agents['web-2:13']!;
+  expect(await writeDistributions(store, accountId, [
+    { metricId: metricId!, agentId: web2, period: M10, bucket: bucketOf(0.5), count: 3 },
+    { metricId: metricId!, agentId: web2, period: M10, bucket: bucketOf(2), count: 1 },
+  ], 'gaps:web-2')).toBe('committed');
   dashboard = await startDashboard(cluster.deps({ now: () => NOW, config: cluster.config.with({ APM_DASHBOARD_PORT: '0', APM_DASHBOARD_METRICS_PORT: '0' }) }));
 });
 
@@ -161,6 +167,20 @@ describe('host: per-agent series beside the application-wide rows', () => {
     expect(fromApi).toBe(4);
     expect(vector(two)).toEqual([[{ __name__: 'apm_calls_total', app: 'shop', metric: 'HttpDispatcher', host: 'web-2' }, fromApi]]);
     expect(vector(await prom('/query', { query: 'apm_calls_total{metric="HttpDispatcher",host="nowhere"}', time: at }))).toEqual([]);
+  });
+
+  it('histogram buckets per host come from that host\'s agents\' distribution rows', async () => {
+    const d = await prom('/query', { query: 'sum by (host, le) (increase(apm_distribution_bucket{metric="Custom/latency",host="web-2"}[1m]))', time: at });
+    const byLe = new Map(d.result.map((s: any) => [s.metric.le, Number(s.value[1])]));
+    expect(d.result.every((s: any) => s.metric.host === 'web-2')).toBe(true);
+    expect(byLe.get('+Inf')).toBe(4);
+    const [lo05, hi05] = bucketBounds(bucketOf(0.5));
+    expect(Number([...byLe.keys()].find((le) => Number(le) === hi05))).toBeCloseTo(hi05, 15);
+    expect(byLe.get([...byLe.keys()].find((le) => Number(le) === lo05))).toBe(0);
+    expect(byLe.get([...byLe.keys()].find((le) => Number(le) === hi05))).toBe(3);
+    const [lo2] = bucketBounds(bucketOf(2));
+    expect(byLe.get([...byLe.keys()].find((le) => Number(le) === lo2))).toBe(3);
+    expect(byLe.size).toBe(5); // both edges of the two buckets, and +Inf
   });
 
   it('label values of host list the agents\' hosts; /series with a host matcher lists per-host series', async () => {
