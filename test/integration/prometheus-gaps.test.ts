@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type DashboardHandle } from '../../dashboard/dashboard.js';
 import { bucketOf, GAMMA, type BucketCounts } from '../../lib/distribution/log-buckets.js';
@@ -55,15 +57,17 @@ beforeAll(async () => {
   values.set(M10, Array.from({ length: 300 }, (_, i) => 0.05 * Math.exp(3 * (((i * 7919) % 1000) / 1000))));
   values.set(M11, Array.from({ length: 200 }, (_, i) => 0.05 * Math.exp(3 * (((i * 104_729) % 997) / 997))));
   for (const [minute, vs] of values) {
-    await seeder.minute(minute, [{ name: LATENCY, t: ts(vs.length, vs.reduce((x, y) => x + y, 0)) }, { name: 'HttpDispatcher', t: ts(16, 4) }]);
+    const total = vs.reduce((x, y) => x + y, 0);
+    await seeder.minute(minute, [{ name: LATENCY, t: ts(vs.length, total) }, { name: 'WebTransaction', t: ts(vs.length, total) }, { name: 'HttpDispatcher', t: ts(16, 4) }]);
   }
   const agentId = await store.applicationAgentId(accountId, shop);
-  const [metricId] = await store.metricIds(accountId, [{ name: LATENCY, scope: '' }], { applicationId: shop });
+  const [metricId, webId] = await store.metricIds(accountId, [{ name: LATENCY, scope: '' }, { name: 'WebTransaction', scope: '' }], { applicationId: shop });
   const rows: DistRow[] = [];
   for (const [minute, vs] of values) {
     const counts: BucketCounts = new Map();
     for (const v of vs) counts.set(bucketOf(v), (counts.get(bucketOf(v)) ?? 0) + 1);
-    for (const [bucket, count] of counts) rows.push({ metricId: metricId!, agentId, period: minute, bucket, count });
+    // The same values as the latency metric's and as the web transactions' (the overview's response-time percentiles).
+    for (const id of [metricId!, webId!]) for (const [bucket, count] of counts) rows.push({ metricId: id, agentId, period: minute, bucket, count });
   }
   expect(await writeDistributions(store, accountId, rows, 'gaps:1')).toBe('committed');
 
@@ -140,6 +144,23 @@ describe('apm_distribution_bucket{le}: histogram_quantile against the read API',
     expect(bucketOf(api95)).toBe(bucketOf(exact));
     expect(Math.abs(got - api95) / api95).toBeLessThanOrEqual((GAMMA + 1) / 2 - 1 + 1e-12);
     expect(Math.abs(got - exact) / exact).toBeLessThanOrEqual(GAMMA - 1);
+  });
+});
+
+describe('docs/grafana-overview.json: the p95 panel', () => {
+  it('draws the overview\'s p95 response time per minute, within the bucket scheme\'s error', async () => {
+    const grafana = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../docs/grafana-overview.json'), 'utf8'));
+    const [target] = grafana.panels.flatMap((p: any) => p.targets).filter((t: any) => t.legendFormat === 'p95');
+    const expr = String(target.expr).replace('$app', 'shop').replace('$__interval', '60s');
+    const r = await prom('/query_range', { query: expr, start: M10 + M, end: M11 + M, step: 60 });
+    const o = await api(`/api/applications/${shop}/overview?from=${T + 10 * H}&to=${NOW}`);
+    expect(o.source).toBe('newrelic');
+    const points: Array<[number, string]> = r.result[0].values;
+    expect(points.map((p) => p[0])).toEqual([M10 + M, M11 + M]);
+    for (const [end, v] of points) {
+      const fromOverview: number = o.percentiles.p95[o.timestamps.indexOf(end - M)];
+      expect(Math.abs(Number(v) - fromOverview) / fromOverview).toBeLessThanOrEqual((GAMMA + 1) / 2 - 1 + 1e-12);
+    }
   });
 });
 
