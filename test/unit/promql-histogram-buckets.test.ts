@@ -63,7 +63,7 @@ describe('distribution buckets as le series', () => {
     expect(les.map((l) => l.values.get(60))).toEqual([0, 0, 0, 1, 1]);
   });
 
-  it('an empty distribution has only nothing; the zero bucket has le 0.000001', () => {
+  it('an empty distribution gives no series; the zero bucket has le 0.000001', () => {
     expect(cumulativeBuckets(new Map())).toEqual([]);
     const zero = cumulativeBuckets(new Map([[0, new Map([[ZERO_BUCKET, 4]])]]));
     expect(zero.map((l) => [l.le, l.values.get(0)])).toEqual([['0.000001', 4], ['+Inf', 4]]);
