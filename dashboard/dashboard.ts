@@ -40,7 +40,7 @@ export async function startDashboard(deps: ServiceDeps): Promise<DashboardHandle
   const openIncidents = async (accountId: number) => new Map([...(await incidents.openIncidentsByApplication(accountId))].map(([app, list]) => [app, list.length]));
   const api = new ReadApi(deps.directory, deps.shards, reader, deps.now, metrics, routing.router, openIncidents);
   const auth = new ReadAuth(deps.directory, sessions, deps.now);
-  const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r));
+  const prometheus = new PrometheusApi(deps.directory, deps.shards, reader, deps.now, { ...DEFAULT_PROMETHEUS_LIMITS, ...settings.prometheus }, (r) => metrics.recordRead(r), routing.router);
   const app = createDashboardApp({ settings, auth, api, assets, metrics, log, prometheus, alerts: alertsReadView(deps.directory) });
   const { listening: socket, metricsServer } = await listenWithMetrics(app, [registry], { host: settings.host, port: settings.port, metricsPort: settings.metricsPort });
   const url = `http://${settings.host}:${socket.port}`;

@@ -56,7 +56,8 @@ export async function readRouted(
   };
 }
 
-function mergeResults(results: SeriesResult[]): SeriesResult {
+/** Merges results of disjoint reads (parts of a window, or agents of one host) into the first: per metric and bucket, as the SQL would. */
+export function mergeResults(results: SeriesResult[]): SeriesResult {
   const [first, ...rest] = results;
   if (!first) throw new Error('BUG: a routed read has no part');
   for (const r of rest) {

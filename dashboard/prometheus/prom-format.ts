@@ -22,6 +22,14 @@ export function formatValue(v: number): string {
 
 const seconds = (ms: number) => ms / 1000;
 
+/** An answer with Prometheus's `warnings` (shown by Grafana under the panel) beside its data. */
+export class PromAnswer {
+  constructor(
+    readonly data: unknown,
+    readonly warnings: string[],
+  ) {}
+}
+
 export function encodeData(d: QueryData): unknown {
   switch (d.resultType) {
     case 'scalar':

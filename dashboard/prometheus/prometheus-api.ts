@@ -1,13 +1,16 @@
-import type { Account, Directory } from '../../lib/directory/directory.js';
+import type { Account, Application, Directory } from '../../lib/directory/directory.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { SeriesReader, SeriesResult } from '../series-reader.js';
 import type { Matcher } from './promql-ast.js';
 import { evaluate } from './promql-engine.js';
 import { parsePromQL } from './promql-parse.js';
-import { encodeData } from './prom-format.js';
+import { encodeData, PromAnswer } from './prom-format.js';
 import { badData } from './prom-error.js';
 import { matchParams, parseDuration, timeParam } from './prom-params.js';
 import { AccountStorage, type SeriesRef } from './prom-storage.js';
+import { compileMatcher } from './promql-values.js';
+import type { ReadContext } from './prom-reads.js';
+import type { ReadRouter } from '../../lib/replica/read-router.js';
 import { FAMILIES, seriesLabels, SERIES_LABELS } from './series-model.js';
 
 /**
@@ -50,12 +53,14 @@ export class PrometheusApi {
     private readonly now: () => number,
     private readonly limits: PrometheusLimits = DEFAULT_PROMETHEUS_LIMITS,
     private readonly onRead: (r: SeriesResult) => void = () => {},
+    /** Read replicas: reads routed as the read API's (prom-reads.ts). */
+    private readonly router?: ReadRouter,
   ) {}
 
   async query(account: Account, q: URLSearchParams): Promise<unknown> {
     const expr = parsePromQL(q.get('query') ?? '');
     const t = timeParam(q, 'time', Math.round(this.now() * 1000));
-    return encodeData(await this.#evaluate(account, q, expr, t, t, 0));
+    return this.#evaluate(account, q, expr, t, t, 0);
   }
 
   async queryRange(account: Account, q: URLSearchParams): Promise<unknown> {
@@ -72,15 +77,25 @@ export class PrometheusApi {
       throw badData(`exceeded maximum resolution of ${this.limits.maxPoints.toLocaleString('en')} points per timeseries. Try decreasing the query resolution (?step=XX)`);
     }
     const expr = parsePromQL(q.get('query') ?? '');
-    return encodeData(await this.#evaluate(account, q, expr, start, end, step));
+    return this.#evaluate(account, q, expr, start, end, step);
   }
 
   async series(account: Account, q: URLSearchParams): Promise<unknown> {
-    const refs = await this.#refs(account, matchParams(q, true));
+    const storage = await this.#storage(account);
     const seen = new Map<string, Record<string, string>>();
-    for (const r of refs) {
-      const l = seriesLabels(r.family.name, r.app.name, r.metric.name, r.metric.scope);
-      seen.set(JSON.stringify(l), l);
+    for (const selector of matchParams(q, true)) {
+      const matchers = selectorMatchers(selector);
+      // A host matcher rejecting '' selects per-agent series: one per host of the application's agents.
+      const hostOk = matchers.filter((m) => m.name === 'host').map(compileMatcher);
+      const perHost = !hostOk.every((m) => m(''));
+      const hostsOf = new Map<Application, Array<string | undefined>>();
+      for (const r of await storage.refs(matchers)) {
+        if (!hostsOf.has(r.app)) hostsOf.set(r.app, perHost ? (await storage.hosts(r.app, (h) => hostOk.every((m) => m(h)))).map((h) => h.host) : [undefined]);
+        for (const host of hostsOf.get(r.app)!) {
+          const l = seriesLabels(r.family.name, r.app.name, r.metric.name, r.metric.scope, host);
+          seen.set(JSON.stringify(l), l);
+        }
+      }
     }
     return [...seen.values()];
   }
@@ -98,6 +113,12 @@ export class PrometheusApi {
     const matches = matchParams(q, false);
     // Without match[]: one family per metric name (its call count, or its satisfied count for Apdex
     // metrics), so the series bound counts names rather than names × families.
+    if (name === 'host') {
+      const storage = await this.#storage(account);
+      const hosts = new Set<string>();
+      for (const s of matches.length > 0 ? matches : ['{__name__!=""}']) for (const h of await storage.hostNames(selectorMatchers(s))) hosts.add(h);
+      return [...hosts].sort().slice(0, this.limits.maxLabelValues);
+    }
     const selected = matches.length > 0 ? matches : name === '__name__' ? [] : [`{__name__=~"apm_calls_total|apm_apdex_satisfied_total",${name}!=""}`];
     if (selected.length === 0) return FAMILIES.map((f) => f.name).sort();
     const values = new Set<string>();
@@ -116,9 +137,10 @@ export class PrometheusApi {
     return out;
   }
 
-  async #storage(account: Account): Promise<AccountStorage> {
+  async #storage(account: Account, onRoute?: ReadContext['onRoute']): Promise<AccountStorage> {
     const [{ store, account: fresh }, apps] = await Promise.all([this.shards.storeForAccount(account.id), this.directory.listApplications(account.id)]);
-    return new AccountStorage(this.reader, store, fresh, apps, this.now(), { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned }, this.onRead);
+    const context: ReadContext = { reader: this.reader, store, account: fresh, now: this.now(), onRead: this.onRead, ...(this.router ? { router: this.router } : {}), ...(onRoute ? { onRoute } : {}) };
+    return new AccountStorage(context, apps, { maxSeries: this.limits.maxSeries, maxNamesScanned: this.limits.maxNamesScanned });
   }
 
   async #refs(account: Account, selectors: string[]): Promise<SeriesRef[]> {
@@ -135,8 +157,15 @@ export class PrometheusApi {
     const lookbackMs = lookbackRaw ? parseDuration(lookbackRaw, 'lookback_delta') : DEFAULT_LOOKBACK_MS;
     const clock = () => this.now() * 1000;
     const deadline = clock() + timeoutMs;
-    const storage = await this.#storage(account);
-    return evaluate(storage, expr, { start, end, step, lookbackMs: lookbackMs || DEFAULT_LOOKBACK_MS, maxSeries: this.limits.maxSeries, maxSamples: this.limits.maxSamples, now: clock, deadline });
+    // A read replica that lagged past the edge bound (or read alone, the primary busy): the answer says
+    // from when it may be stale, as the read API's `freshness.routing.staleFrom` does.
+    let staleFrom = Infinity;
+    const storage = await this.#storage(account, (_reason, stale) => {
+      if (stale !== undefined) staleFrom = Math.min(staleFrom, stale);
+    });
+    const data = encodeData(await evaluate(storage, expr, { start, end, step, lookbackMs: lookbackMs || DEFAULT_LOOKBACK_MS, maxSeries: this.limits.maxSeries, maxSamples: this.limits.maxSamples, now: clock, deadline }));
+    if (staleFrom === Infinity) return data;
+    return new PromAnswer(data, [`data from ${new Date(staleFrom * 1000).toISOString()} on was read from a lagging read replica and may be incomplete`]);
   }
 }
 

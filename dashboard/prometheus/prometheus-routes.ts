@@ -4,6 +4,7 @@ import { holdResponse, readBody, sendJson, type HttpRequest, type HttpResponse, 
 import type { DashboardMetrics } from '../dashboard-metrics.js';
 import { apiKeyOf, type ReadAuth } from '../read-auth.js';
 import { PromError } from './prom-error.js';
+import { PromAnswer } from './prom-format.js';
 import { BUILD_INFO, type PrometheusApi } from './prometheus-api.js';
 import { type Log } from '../../lib/log/log.js';
 
@@ -50,7 +51,7 @@ export function addPrometheusRoutes(app: TemplatedApp, d: PrometheusRouteDeps): 
         answer().then(
           (data) => {
             d.metrics.requests.inc({ route: name, status: '200' });
-            sendJson(res, 200, { status: 'success', data }, HEADERS);
+            sendJson(res, 200, data instanceof PromAnswer ? { status: 'success', data: data.data, warnings: data.warnings } : { status: 'success', data }, HEADERS);
             end();
           },
           (err: unknown) => {

@@ -26,6 +26,8 @@ export interface SelectRequest {
    * they are deltas of one family (the sum of the rates is then the rate of the sum, exactly).
    */
   sumByApp: boolean;
+  /** The selector sits under an aggregation `by (host)`: per-agent rows (labelled `host`) are wanted. */
+  perHost?: boolean;
 }
 
 export interface PromStorage {
@@ -104,36 +106,39 @@ interface Found {
   range: number;
   fn: string | undefined;
   sumByApp?: boolean;
+  perHost?: boolean;
 }
 
-function selectors(e: Expr, fn: string | undefined, out: Found[]): void {
+function selectors(e: Expr, fn: string | undefined, out: Found[], perHost = false): void {
+  const host = perHost ? { perHost } : {};
   switch (e.kind) {
     case 'selector':
-      out.push({ sel: e, range: 0, fn: undefined });
+      out.push({ sel: e, range: 0, fn: undefined, ...host });
       return;
     case 'matrix':
-      out.push({ sel: e.selector, range: e.range, fn });
+      out.push({ sel: e.selector, range: e.range, fn, ...host });
       return;
     case 'call':
-      for (const a of e.args) selectors(a, e.name, out);
+      for (const a of e.args) selectors(a, e.name, out, perHost);
       return;
     case 'aggregate': {
-      if (e.param) selectors(e.param, undefined, out);
+      if (e.param) selectors(e.param, undefined, out, perHost);
+      const byHost = perHost || (!e.without && e.grouping.includes('host'));
       const inner = e.expr;
       const [arg] = inner.kind === 'call' ? inner.args : [];
-      if (e.op === 'sum' && !e.without && e.grouping.every((g) => g === 'app') && inner.kind === 'call' && SUMMABLE.has(inner.name) && arg?.kind === 'matrix') {
+      if (!byHost && e.op === 'sum' && !e.without && e.grouping.every((g) => g === 'app') && inner.kind === 'call' && SUMMABLE.has(inner.name) && arg?.kind === 'matrix') {
         out.push({ sel: arg.selector, range: arg.range, fn: inner.name, sumByApp: true });
         return;
       }
-      selectors(e.expr, undefined, out);
+      selectors(e.expr, undefined, out, byHost);
       return;
     }
     case 'binary':
-      selectors(e.lhs, undefined, out);
-      selectors(e.rhs, undefined, out);
+      selectors(e.lhs, undefined, out, perHost);
+      selectors(e.rhs, undefined, out, perHost);
       return;
     case 'unary':
-      selectors(e.expr, undefined, out);
+      selectors(e.expr, undefined, out, perHost);
       return;
     default:
   }
@@ -174,6 +179,7 @@ async function load(storage: PromStorage, expr: Expr, o: EvalOptions): Promise<M
       period,
       deltaBucket: bucket,
       sumByApp: f.sumByApp === true,
+      ...(f.perHost ? { perHost: true } : {}),
     });
     seriesCount += series.length;
     for (const s of series) samples += s.ts.length;

@@ -15,7 +15,9 @@ export interface Family {
   field: keyof Timeslice;
   delta: boolean;
   apdex: boolean;
-  type: 'counter' | 'gauge';
+  type: 'counter' | 'gauge' | 'histogram';
+  /** Classic histogram buckets (`le`) of the metric's distribution (histogram-series.ts), not a timeslice field. */
+  histogram?: boolean;
   help: string;
   unit: string;
 }
@@ -36,19 +38,26 @@ export const FAMILIES: readonly Family[] = [
   f('apm_apdex_tolerating_total', 'totalTime', true, 'Apdex: tolerating requests (over T, at most 4T).', ''),
   f('apm_apdex_frustrating_total', 'exclusiveTime', true, 'Apdex: frustrated requests (over 4T, or errors).', ''),
   f('apm_apdex_threshold_seconds', 'maxTime', true, 'Apdex threshold T of the period.', 'seconds'),
+  {
+    name: 'apm_distribution_bucket', field: 'callCount', delta: true, apdex: false, type: 'histogram', histogram: true, unit: '',
+    help: "Values of the metric's distribution (durations in seconds; OTLP histograms in their unit) at most `le`, per period; `+Inf` is the count.",
+  },
 ];
 
 export const FAMILY_BY_NAME: ReadonlyMap<string, Family> = new Map(FAMILIES.map((x) => [x.name, x]));
 
 /** The label names a series can have, besides __name__. */
-export const SERIES_LABELS = ['app', 'metric', 'scope'] as const;
+export const SERIES_LABELS = ['app', 'metric', 'scope', 'host', 'le'] as const;
 
 export function isApdexMetric(name: string): boolean {
   return name === 'Apdex' || name.startsWith('Apdex/') || name.endsWith('/Apdex');
 }
 
-export function seriesLabels(family: string, app: string, metric: string, scope: string): Record<string, string> {
+/** `host`: the agents' host name for per-agent series (absent for application-wide rows and when ''). */
+export function seriesLabels(family: string, app: string, metric: string, scope: string, host?: string, le?: string): Record<string, string> {
   const l: Record<string, string> = { __name__: family, app, metric };
   if (scope !== '') l.scope = scope;
+  if (host) l.host = host;
+  if (le !== undefined) l.le = le;
   return l;
 }
