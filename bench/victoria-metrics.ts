@@ -1,36 +1,17 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensureDebianBinary } from '../lib/system/debian-package.js';
 
 const BINARIES = ['/usr/bin/victoria-metrics', '/usr/local/bin/victoria-metrics'];
 
 /**
- * The peer the bench compares with: Debian's `victoria-metrics` (single-node). Installed when missing
- * and running as root (apt-get update first; the package's service is never started: a policy-rc.d
- * denies starts while apt runs); otherwise the error says what to install.
+ * The peer the bench compares with: Debian's `victoria-metrics` (single-node), installed when missing
+ * and running as root (lib/system/debian-package.ts: its service is never started); otherwise the
+ * error says what to install.
  */
 export function ensureVictoriaMetrics(log: (line: string) => void): string {
-  const found = BINARIES.find((p) => fs.existsSync(p));
-  if (found) return found;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !fs.existsSync('/usr/bin/apt-get')) {
-    throw new Error('cannot run the peer phase: victoria-metrics is not installed. Install it with `sudo apt-get install victoria-metrics`.');
-  }
-  log('victoria-metrics is missing: installing Debian victoria-metrics (the system service is not started)');
-  const policy = '/usr/sbin/policy-rc.d';
-  const hadPolicy = fs.existsSync(policy);
-  if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'victoria-metrics'], { stdio: 'inherit', env });
-    if (r.status !== 0) throw new Error(`cannot install victoria-metrics: apt-get exited with ${r.status}`);
-  } finally {
-    if (!hadPolicy) fs.rmSync(policy, { force: true });
-  }
-  const after = BINARIES.find((p) => fs.existsSync(p));
-  if (!after) throw new Error('cannot run the peer phase: victoria-metrics was installed but its binary was not found');
-  return after;
+  return ensureDebianBinary({ pkg: 'victoria-metrics', paths: BINARIES, purpose: 'run the peer phase', log });
 }
 
 export interface VictoriaMetrics {

@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { silentLog, type Log } from '../log/log.js';
+import { ensureDebianBinary } from '../system/debian-package.js';
 
 export interface MariadbBinaries {
   mariadbd: string;
@@ -25,32 +25,18 @@ export function findMariadb(): MariadbBinaries | undefined {
 
 /**
  * Returns the MariaDB binaries, installing Debian's mariadb-server when they are missing and we run
- * as root. The package's service is not started: a policy-rc.d that denies starts is in place while
- * apt runs. Not root: throws saying exactly what to install.
+ * as root (lib/system/debian-package.ts: its service is never started). Not root: throws saying
+ * exactly what to install (or to point APM_SHARDS at existing servers).
  */
 export function ensureMariadb(log: Log = silentLog): MariadbBinaries {
   const found = findMariadb();
   if (found) return found;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !fs.existsSync('/usr/bin/apt-get')) {
-    throw new Error(
-      'cannot start MariaDB: mariadbd is not installed. Install it with `sudo apt-get install mariadb-server` ' +
-        '(Debian/Ubuntu) or point APM_SHARDS at existing servers.',
-    );
-  }
-  log.info('mariadbd is missing: installing Debian mariadb-server (the system service is not started)');
-  const policy = '/usr/sbin/policy-rc.d';
-  const hadPolicy = fs.existsSync(policy);
-  if (!hadPolicy) fs.writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'mariadb-server'], { stdio: 'inherit', env });
-    if (r.status !== 0) throw new Error(`cannot install mariadb-server: apt-get exited with ${r.status}`);
-  } finally {
-    if (!hadPolicy) fs.rmSync(policy, { force: true });
+    ensureDebianBinary({ pkg: 'mariadb-server', paths: CANDIDATES.mariadbd, purpose: 'start MariaDB', log: (l) => log.info(l) });
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (or point APM_SHARDS at existing servers)`);
   }
   const after = findMariadb();
-  if (!after) throw new Error('cannot start MariaDB: mariadb-server was installed but mariadbd was not found');
+  if (!after) throw new Error('cannot start MariaDB: mariadb-server was installed but mariadb-install-db was not found');
   return after;
 }

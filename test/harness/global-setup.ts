@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureMariadb } from '../../lib/mariadb/mariadb-install.js';
 import { lineLog } from '../../lib/log/log.js';
+import { ensureDebianBinary } from '../../lib/system/debian-package.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -25,18 +26,10 @@ function newestMtime(dir: string): number {
 export default function setup(): void {
   const log = (l: string) => console.log(`[test setup] ${l}`);
   ensureMariadb(lineLog(log));
-  if (!fs.existsSync('/usr/bin/chromium')) {
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    if (!isRoot) throw new Error('cannot run browser tests: /usr/bin/chromium is missing; install it with `sudo apt-get install chromium`');
-    log('chromium is missing: installing Debian chromium');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
-    if (r.status !== 0) throw new Error(`cannot install chromium: apt-get exited with ${r.status}`);
-  }
+  ensureDebianBinary({ pkg: 'chromium', paths: ['/usr/bin/chromium'], purpose: 'run the browser tests', log });
   const root = path.resolve(import.meta.dirname, '..', '..');
   const stamp = path.join(root, 'dist', '.built');
-  const sources = Math.max(...['lib', 'bin', 'collector', 'beacon', 'rollup', 'dashboard', 'bench', 'admin'].filter((d) => fs.existsSync(path.join(root, d))).map((d) => newestMtime(path.join(root, d))));
+  const sources = Math.max(...['lib', 'bin', 'collector', 'beacon', 'rollup', 'dashboard', 'bench', 'admin', 'alerts', 'pinger'].filter((d) => fs.existsSync(path.join(root, d))).map((d) => newestMtime(path.join(root, d))));
   if (!fs.existsSync(stamp) || fs.statSync(stamp).mtimeMs < sources) {
     log('compiling to dist/ for the multi-process tests');
     const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
