@@ -113,8 +113,9 @@ export class SeriesReader {
     let segments = plan.segments;
     for (let i = 0; i < all.length; i += chunk) {
       let rows: any[] | undefined;
-      // A table whose registry row is there but not the table yet (another process is creating it: the
-      // registry row comes first) holds no row: it is left out and the statement run again.
+      // On a primary, a table whose registry row is there but not the table yet (another process is
+      // creating it: the registry row comes first) holds no row: it is left out and the statement run
+      // again. On a replica the error stands: the router reads that part from the primary.
       for (let attempt = 0; rows === undefined; attempt++) {
         const q = compileSeriesQuery({ segments, agentId, metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
         if (!q) break;
@@ -122,7 +123,7 @@ export class SeriesReader {
           rows = (await store.pool.query<any[]>(q.sql, q.parameters))[0];
         } catch (err) {
           const missing = missingTable(err);
-          if (missing === undefined || attempt >= 3 || !segments.some((s) => s.table === missing)) throw err;
+          if (missing === undefined || store.replica || attempt >= 3 || !segments.some((s) => s.table === missing)) throw err;
           segments = segments.filter((s) => s.table !== missing);
         }
       }

@@ -62,7 +62,7 @@ export class ReplicaLags {
     const e = this.#entry(shardId, address);
     if (!e.store) {
       const pool = createPool<ShardDatabase>(parseAddress(address), { ...this.o.credentials, database: this.o.database, connectionLimit: this.o.connectionLimit ?? 8, connectTimeout: 1000 });
-      const store = new ShardStore(shardId, pool, { maxMetricsPerApplication: this.o.maxMetricsPerApplication });
+      const store = new ShardStore(shardId, pool, { maxMetricsPerApplication: this.o.maxMetricsPerApplication, replica: true });
       const opened = store.loadTemplates().then(() => store);
       e.store = opened;
       opened.catch(() => {

@@ -24,11 +24,15 @@ export class ShardStore {
   readonly tables: ShardTables;
   readonly agents: ShardAgents;
 
+  /** A read replica's store (read-only): a registered table missing there means the replica is behind. */
+  readonly replica: boolean;
+
   constructor(
     readonly shardId: number,
     readonly db: DbPool<ShardDatabase>,
-    opts: { maxMetricsPerApplication: number },
+    opts: { maxMetricsPerApplication: number; replica?: boolean },
   ) {
+    this.replica = opts.replica === true;
     this.dictionary = new MetricDictionary(db.promise, opts.maxMetricsPerApplication);
     this.templates = new ShardTemplates(shardId);
     this.tables = new ShardTables(db.kysely, db.promise, this.templates);
