@@ -80,6 +80,14 @@ export async function startReplication(primary: ServerAddress, replica: ServerAd
       ]);
     }
     await r.query('START SLAVE');
+    // Started means connected: wait (at most 10 s) until the IO thread has reached the primary, so a
+    // caller that reads the status, or writes and expects it replicated, does not race the connection.
+    // Past the bound replication keeps retrying on its own (MASTER_CONNECT_RETRY) and the status shows it.
+    for (let i = 0; i < 100; i++) {
+      const [now] = await r.query<any[]>('SHOW SLAVE STATUS');
+      if (now[0]?.Slave_IO_Running === 'Yes' && now[0]?.Slave_SQL_Running === 'Yes') return;
+      await new Promise((done) => setTimeout(done, 100));
+    }
   } finally {
     await r.end();
   }
