@@ -13,7 +13,8 @@ const MAX_CACHED_APPLICATIONS = 100_000;
  * dictionary with the per-application bound (past it they fold into Overflow/MetricNames).
  */
 export class OtlpIds {
-  readonly #apps = new LRUCache<string, number>({ max: MAX_CACHED_APPLICATIONS, maxSize: 64 * 1024 * 1024, sizeCalculation: (_v, k) => k.length * 2 + 64 });
+  // Bytes bound the count too (≥ 64 bytes an entry); no `max`, which lru-cache would preallocate.
+  readonly #apps = new LRUCache<string, number>({ maxSize: Math.min(64 * 1024 * 1024, MAX_CACHED_APPLICATIONS * 64), sizeCalculation: (_v, k) => k.length * 2 + 64 });
 
   constructor(private readonly directory: Directory) {}
 

@@ -73,9 +73,11 @@ export class MetricDictionary {
     private readonly maxPerApplication: number,
     limits: MetricDictionaryLimits = DEFAULT_DICTIONARY_LIMITS,
   ) {
+    // `max` preallocates that many slots up front in lru-cache: the count bound is set only when it is
+    // small; otherwise the byte bound (≥ ENTRY_OVERHEAD bytes an entry) bounds the count as well.
     this.#ids = new LRUCache<string, number>({
-      max: limits.maxCachedNames,
-      maxSize: limits.maxCachedNameBytes,
+      ...(limits.maxCachedNames <= 100_000 ? { max: limits.maxCachedNames } : {}),
+      maxSize: Math.min(limits.maxCachedNameBytes, limits.maxCachedNames * ENTRY_OVERHEAD),
       sizeCalculation: (_v, k) => k.length * 2 + ENTRY_OVERHEAD,
     });
     this.#appSets = new LRUCache<string, Set<number>>({ maxSize: limits.maxCachedApplicationIds, sizeCalculation: (s) => s.size + 1 });

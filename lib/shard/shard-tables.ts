@@ -18,8 +18,11 @@ type RegistryRow = Selectable<ShardDatabase['table_registry']>;
  * tables this process wrote or read is LRU-bounded.
  */
 export class ShardTables {
-  /** One entry per table this process wrote or read (account × hour adds up): LRU-bounded. */
-  readonly #cache = new LRUCache<string, Promise<TableInfo>>({ max: 200_000 });
+  /**
+   * One entry per table this process wrote or read (account × hour adds up): LRU-bounded by bytes and
+   * so by count (≥ 96 bytes an entry: at most ~175,000). No `max`: lru-cache preallocates `max` slots.
+   */
+  readonly #cache = new LRUCache<string, Promise<TableInfo>>({ maxSize: 16 * 1024 * 1024, sizeCalculation: (_v, k) => k.length + 96 });
 
   constructor(
     private readonly db: Kysely<ShardDatabase>,
