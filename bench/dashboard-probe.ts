@@ -1,4 +1,4 @@
-import { HttpLoader, type LoadRequest } from './http-load.js';
+import { HttpLoader, type LoadRequest, type RunStats } from './http-load.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 
 export interface ProbeAccount {
@@ -15,6 +15,25 @@ export interface DashboardFigure {
   meanBytes: number;
   latency: LatencySummary;
   failures: string[];
+}
+
+/** What every read probe reports of one run of requests sent one at a time (`bytes`: bodies answered). */
+export interface ProbeFigures {
+  requests: number;
+  failed: number;
+  meanBytes: number;
+  latency: LatencySummary;
+  failures: string[];
+}
+
+export function probeFigures(stats: RunStats, bytes: number): ProbeFigures {
+  return {
+    requests: stats.ok,
+    failed: stats.failed + stats.abandoned,
+    meanBytes: stats.ok > 0 ? Math.round(bytes / stats.ok) : 0,
+    latency: LatencyHistogram.fromJSON(stats.latency).summary(),
+    failures: stats.failures,
+  };
 }
 
 export const PROBE_WINDOWS: ReadonlyArray<{ window: DashboardFigure['window']; seconds: number }> = [
@@ -53,15 +72,7 @@ export async function probeDashboard(origin: string, accounts: readonly ProbeAcc
           maxRetries: 0,
           onOk: (_req, body) => (bytes += body.length),
         });
-        out.push({
-          endpoint,
-          window: w.window,
-          requests: stats.ok,
-          failed: stats.failed + stats.abandoned,
-          meanBytes: stats.ok > 0 ? Math.round(bytes / stats.ok) : 0,
-          latency: LatencyHistogram.fromJSON(stats.latency).summary(),
-          failures: stats.failures,
-        });
+        out.push({ endpoint, window: w.window, ...probeFigures(stats, bytes) });
       }
     }
   } finally {

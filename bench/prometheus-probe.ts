@@ -2,8 +2,9 @@ import type { ShardStore } from '../lib/shard/shard-store.js';
 import { valuesTuple } from '../lib/shard/shard-writer-sql.js';
 import type { AccountIds } from './bench-fleet.js';
 import { benchStats, seedOf, type BenchMetric } from './bench-metrics.js';
+import { probeFigures } from './dashboard-probe.js';
 import { HttpLoader, type LoadRequest } from './http-load.js';
-import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
+import type { LatencySummary } from './latency-histogram.js';
 
 const HOUR = 3600;
 const COLUMNS = 'metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares';
@@ -87,11 +88,7 @@ export async function probePrometheus(origin: string, accounts: readonly Prometh
         window: '24h',
         step,
         accounts: accounts.length,
-        requests: stats.ok,
-        failed: stats.failed + stats.abandoned,
-        meanBytes: stats.ok > 0 ? Math.round(bytes / stats.ok) : 0,
-        latency: LatencyHistogram.fromJSON(stats.latency).summary(),
-        failures: stats.failures,
+        ...probeFigures(stats, bytes),
       });
     }
   } finally {
