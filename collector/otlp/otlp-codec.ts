@@ -29,7 +29,13 @@ export function decompress(body: Buffer, contentEncoding: string, limit: number)
   return decodeBody(body, contentEncoding, limit, { what: 'metrics export', unsupported: (m) => new UnsupportedMediaTypeError(m) });
 }
 
-/** The request body as a plain object (lowerCamelCase fields, 64-bit integers as strings or numbers). */
+/**
+ * The request body as a plain object (lowerCamelCase fields, 64-bit integers as strings or numbers).
+ * Protobuf goes through the vendored definitions (otlp-proto.ts). OTLP/JSON is the same messages'
+ * JSON mapping and is only parsed here: normalizeExport reads both shapes and validates each point.
+ * protobufjs's fromObject is deliberately not used for JSON: it coerces silently (asInt 1.5 → 1,
+ * count -2 → 0, timeUnixNano "soon" → 0, asDouble "NaN" → null) where we reject the point by name.
+ */
 export function parseRequest(bytes: Buffer, format: OtlpFormat): unknown {
   if (format === 'json') {
     try {

@@ -1,12 +1,13 @@
-import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 /**
- * The OTLP protobuf types. The OTLP messages come from the OpenTelemetry project's own protobufjs
- * static module, generated from the official opentelemetry-proto v1 definitions and published in
- * @opentelemetry/otlp-transformer 0.52.1 (installed as `otlp-transformer-protos`; later releases
- * replaced it with hand-written serializers). protobufjs does all wire decoding and encoding; nothing
- * here reads bytes by hand.
+ * The OTLP protobuf types, loaded once at start-up by protobufjs from the official opentelemetry-proto
+ * .proto files vendored under proto/ (version, origin and licence: proto/README.md). Upgrading OTLP is
+ * a swap of those files. protobufjs builds each message's decoder and encoder from the definitions (the
+ * same generated code a static module would hold); nothing here reads bytes by hand.
  */
 
 /** The subset of a protobufjs message class that we use. */
@@ -17,13 +18,33 @@ export interface MessageType {
   toObject(message: object, options?: protobuf.IConversionOptions): Record<string, any>;
 }
 
-const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const otlp: any = require('otlp-transformer-protos/build/src/generated/root.js');
-const metricsV1 = otlp.opentelemetry.proto.collector.metrics.v1;
+/** The entry point of the vendored definitions (it imports metrics, resource and common). */
+export const METRICS_SERVICE_PROTO = 'opentelemetry/proto/collector/metrics/v1/metrics_service.proto';
 
-export const ExportMetricsServiceRequest: MessageType = metricsV1.ExportMetricsServiceRequest;
-export const ExportMetricsServiceResponse: MessageType = metricsV1.ExportMetricsServiceResponse;
+/** proto/ at the package root, whether we run from source (tests) or from dist/ (npm start). */
+export function protoDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'proto', METRICS_SERVICE_PROTO))) return path.join(dir, 'proto');
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find the vendored OTLP definitions (proto/${METRICS_SERVICE_PROTO}) above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** Loads the definitions with upstream import paths ("opentelemetry/proto/...") resolved under `dir`. */
+export function loadOtlpRoot(dir: string): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => path.join(dir, target);
+  root.loadSync(METRICS_SERVICE_PROTO);
+  root.resolveAll();
+  return root;
+}
+
+export const otlpRoot = loadOtlpRoot(protoDir());
+
+const type = (name: string): MessageType => otlpRoot.lookupType(name) as unknown as MessageType;
+export const ExportMetricsServiceRequest = type('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+export const ExportMetricsServiceResponse = type('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse');
 
 /**
  * google.rpc.Status, the body of OTLP/HTTP error answers (google/rpc/status.proto): code = 1,
