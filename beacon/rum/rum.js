@@ -1,7 +1,7 @@
 /*! apm rum.js: real-user monitoring. No dependencies, no cookies, never throws into the page. */
-// Source of the script the beacon serves (beacon/rum-script.ts minifies it with esbuild when the
-// beacon starts). Plain ES5 so that every browser parses it; every callback is wrapped so nothing
-// reaches the page. Contract with beacon/beacon-payload.ts (payload v1):
+// Source of the script the beacon serves (`npm run build` minifies it with esbuild into
+// dist/beacon/rum/rum.min.js: beacon/rum-build.ts). Plain ES5 so that every browser parses it; every
+// callback is wrapped so nothing reaches the page. Contract with beacon/beacon-payload.ts (payload v1):
 //   {v:1, k:<browser key>, a:<application name>, u:<location.pathname>, t:<navigation type>,
 //    m:[activationStart, requestStart, responseStart, responseEnd, domContentLoadedEventEnd, loadEventEnd],
 //    fcp, lcp, inp:<ms or null>, cls:<score>}

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { buildRumFile } from '../../beacon/rum-build.js';
 import { ensureMariadb } from '../../lib/mariadb/mariadb-install.js';
 import { lineLog } from '../../lib/log/log.js';
 import { ensureDebianBinary } from '../../lib/system/debian-package.js';
@@ -21,7 +22,8 @@ function newestMtime(dir: string): number {
  * - a fresh machine has Node and npm only, so install Debian's mariadb-server (its service is not
  *   started) and chromium when missing and we are root;
  * - compile to dist/ when sources are newer: tests that need several real processes (races between
- *   processes, services under a real agent) run the compiled code in child processes.
+ *   processes, services under a real agent) run the compiled code in child processes;
+ * - build dist/beacon/rum/rum.min.js from beacon/rum/rum.js (what the beacon serves), every run.
  */
 export default function setup(): void {
   const log = (l: string) => console.log(`[test setup] ${l}`);
@@ -36,4 +38,6 @@ export default function setup(): void {
     if (!fs.existsSync(path.join(root, 'dist', 'lib', 'storage.js'))) throw new Error(`cannot compile: tsc exited with ${r.status}`);
     fs.writeFileSync(stamp, new Date().toISOString());
   }
+  // The browser script the beacon serves, built as `npm run build` builds it (a few ms, so always).
+  buildRumFile();
 }

@@ -1,9 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { buildRumScript, loadRumScript, minifyScript, RUM_SOURCE_URL } from '../../beacon/rum-script.js';
+import { buildRumFile, minifyScript } from '../../beacon/rum-build.js';
+import { loadRumScript, RUM_BUILT_PATH, RUM_SOURCE_PATH, rumScriptOf } from '../../beacon/rum-script.js';
 
+// The built file, as the beacon serves it (the test setup builds it with buildRumFile; the first test
+// checks it is the current source's build).
 const script = loadRumScript();
 
 interface Sent {
@@ -77,10 +82,28 @@ describe('rum.js as served', () => {
   it('stays under 2.5 KB gzipped and is the minified source', () => {
     expect(script.gzip.length).toBeLessThan(2500);
     expect(gunzipSync(script.gzip).equals(script.text)).toBe(true);
-    expect(script.text.toString()).toBe(minifyScript(readFileSync(RUM_SOURCE_URL, 'utf8')));
+    expect(script.text.toString()).toBe(minifyScript(readFileSync(RUM_SOURCE_PATH, 'utf8')));
     expect(script.version).toMatch(/^[0-9a-f]{12}$/);
-    expect(buildRumScript(readFileSync(RUM_SOURCE_URL, 'utf8')).version).toBe(script.version);
+    expect(rumScriptOf(minifyScript(readFileSync(RUM_SOURCE_PATH, 'utf8'))).version).toBe(script.version);
     expect(script.text.toString()).not.toMatch(/\.cookie|localStorage|sessionStorage|indexedDB/i);
+    expect(script.text.toString()).not.toMatch(/\brequire\(|\bimport\b/);
+  });
+
+  it('is built by `npm run build` into dist/, and the beacon refuses to start without it', () => {
+    const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && node dist/bin/build-rum.js');
+    expect(pkg.dependencies.esbuild).toBeUndefined(); // build time only
+    expect(RUM_BUILT_PATH).toBe(path.resolve(import.meta.dirname, '../../dist/beacon/rum/rum.min.js'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rum-build-'));
+    try {
+      const out = path.join(dir, 'nested', 'rum.min.js');
+      expect(buildRumFile(RUM_SOURCE_PATH, out)).toEqual({ file: out, bytes: script.text.length });
+      expect(readFileSync(out).equals(script.text)).toBe(true);
+      const missing = path.join(dir, 'missing.js');
+      expect(() => loadRumScript(missing)).toThrow(`the browser script is not built: ${missing} is missing (run \`npm run build\`, which builds it with esbuild)`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('sends one beacon a second after load with the rounded marks and vitals', () => {
