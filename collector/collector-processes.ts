@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config/config.js';
@@ -61,17 +62,20 @@ interface Slot {
 /**
  * Forks and supervises N collector processes (bin/collector-process.ts) that share the collector's
  * ports: uWebSockets.js listens with SO_REUSEPORT on Linux (uSockets' LIBUS_LISTEN_DEFAULT), so the
- * kernel spreads connections over them. Process 0 starts first (it creates the TLS files and the run
- * secret, and takes the ports when they are 0); the others then listen on the same ports. Each has its
+ * kernel spreads connections over them (a port configured 0 is replaced by a free one first). Each has its
  * own writer connections and its own /metrics (APM_COLLECTOR_METRICS_PORT + index, or a free port
- * when 0). A crashed process is restarted with backoff; stop() ends them all (SIGTERM, then SIGKILL
+ * when 0). Process 0 starts first (it creates the TLS files and the run secret), then the others.
+ * A crashed process is restarted with backoff; stop() ends them all (SIGTERM, then SIGKILL
  * after 30 s). OTLP parts are relayed between processes here (otlp-owner.ts).
  */
 export async function startCollectorProcesses(o: CollectorProcessesOptions): Promise<CollectorProcesses> {
   const log = o.log.child({ service: 'collector-processes' });
   const backoff = o.backoff ?? { firstMs: 1000, maxMs: 30_000 };
   const script = collectorProcessScript();
+  // uSockets sets SO_REUSEPORT only when listening on a given port (not on port 0): a free port is picked here first.
+  const host = o.config.str('APM_BIND_HOST');
   const base = o.config.toEnv();
+  for (const name of ['APM_COLLECTOR_PORT', 'APM_OTLP_HTTP_PORT']) if (o.config.num(name) === 0) base[name] = String(await freePort(host));
   const baseMetrics = o.config.num('APM_COLLECTOR_METRICS_PORT');
   const slots: Slot[] = [];
   let stopping = false;
@@ -161,10 +165,8 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
 
   try {
     for (let i = 0; i < o.count; i++) {
-      const first = slots[0]?.ports;
       const env: Record<string, string> = {
         ...base,
-        ...(first ? { APM_COLLECTOR_PORT: String(first.port), APM_OTLP_HTTP_PORT: String(first.otlpPort) } : {}),
         APM_COLLECTOR_METRICS_PORT: String(baseMetrics === 0 ? 0 : baseMetrics + i),
         ...o.envFor?.(i),
       };
@@ -194,6 +196,16 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
       return stopped;
     },
   };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** SIGTERM (the process stops its collector, flushing, and exits), SIGKILL when it takes too long. */
