@@ -150,16 +150,18 @@ function runDetails(run: PoolRunReport): string[] {
 export function cpuPerRow(p: HourPhaseReport): string {
   const per = (c: CpuFigure | undefined) => (c && p.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / p.rowsCounted) : '—');
   const total = pipelineMicros(p);
+  const procs = (p.collectorProcesses ?? []).map((c) => `collector process ${c.index} ${per(c.cpu)} (${c.cpu ? `${c.cpu.cores.toFixed(2)} cores` : '—'}, peak RSS ${c.peakRssBytes !== undefined ? mib(c.peakRssBytes) : '—'})`);
   return (
-    `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}, together ${total !== undefined ? us(total) : '—'}` +
+    `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}${procs.length > 0 ? `, ${procs.join(', ')}` : ''}, together ${total !== undefined ? us(total) : '—'}` +
     `${p.generatorCpu ? ` (load generator apart: ${per(p.generatorCpu)})` : ''}`
   );
 }
 
-/** Shard + bench process CPU µs per counted row (the pipeline's work; the generator is the agents'). */
+/** Shard + bench process (+ collector processes) CPU µs per counted row (the pipeline's work; the generator is the agents'). */
 export function pipelineMicros(p: HourPhaseReport): number | undefined {
   if (!p.shardCpu || !p.benchCpu || p.rowsCounted === 0) return undefined;
-  return ((p.shardCpu.cpuSeconds + p.benchCpu.cpuSeconds) * 1e6) / p.rowsCounted;
+  const collectors = (p.collectorProcesses ?? []).reduce((n, c) => n + (c.cpu?.cpuSeconds ?? 0), 0);
+  return ((p.shardCpu.cpuSeconds + p.benchCpu.cpuSeconds + collectors) * 1e6) / p.rowsCounted;
 }
 
 const us = (n: number) => `${n.toFixed(1)} µs`;

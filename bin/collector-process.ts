@@ -77,11 +77,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
   process.on('disconnect', () => void stop('supervisor gone').then(() => process.exit(0)));
   try {
-    storage = await openStorage(config, { ...(spec.shardAddresses ? { shardAddresses: spec.shardAddresses } : {}), registerShards: false, log });
     const fixed = spec.fixedNow;
+    const now = fixed !== undefined ? () => fixed : () => Date.now() / 1000;
+    storage = await openStorage(config, { ...(spec.shardAddresses ? { shardAddresses: spec.shardAddresses } : {}), registerShards: false, now, log });
     const owners = ownersVia(spec);
     collector = await startCollector(
-      { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now: fixed !== undefined ? () => fixed : () => Date.now() / 1000, dataDir: config.str('APM_DATA_DIR'), log },
+      { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir: config.str('APM_DATA_DIR'), log },
       { demoAccount: spec.demoAccount, owners },
     );
     const receiver = collector.otlp;
