@@ -30,8 +30,8 @@ export function renderMarkdown(r: BenchReport): string {
     const b = run.beacons;
     lines.push(
       `| ${gib(run.bufferPoolBytes)} | ${c ? rate(c) : '—'} | ${e ? rate(e) : '—'} | ${run.ratio !== undefined ? pct(run.ratio) : '—'} | ` +
-        `${p ? int(p.perSecond) : '—'} | ${p ? `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)}` : '—'} | ${cores(e?.benchCpu)} | ` +
-        `${e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—'} | ${cores(e?.shardCpu)} | ${run.rollup ? int(run.rollup.rowsPerSecond) : '—'} | ` +
+        `${p ? int(p.perSecond) : '—'} | ${p ? `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)}` : '—'} | ${collectorCell(e, 'cpu')} | ` +
+        `${collectorCell(e, 'rss')} | ${cores(e?.shardCpu)} | ${run.rollup ? int(run.rollup.rowsPerSecond) : '—'} | ` +
         `${b ? int(b.beacon.perSecond) : '—'} | ${b ? int(b.bare.perSecond) : '—'} | ${b ? pct(b.ratio) : '—'} |`,
     );
   }
@@ -144,6 +144,14 @@ function runDetails(run: PoolRunReport): string[] {
   for (const e of run.errors) out.push(`- ERROR: ${e}`);
   for (const s of run.skipped) out.push(`- skipped: ${s}`);
   return out;
+}
+
+/** The collector's CPU (cores) or peak RSS: the bench process's, or with --collector-processes the sum of cores and the largest RSS ("×N"). */
+function collectorCell(e: HourPhaseReport | undefined, what: 'cpu' | 'rss'): string {
+  const procs = e?.collectorProcesses;
+  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—';
+  if (what === 'cpu') return `${procs.reduce((n, c) => n + (c.cpu?.cores ?? 0), 0).toFixed(2)} (×${procs.length})`;
+  return `${mib(Math.max(0, ...procs.map((c) => c.peakRssBytes ?? 0)))} max (×${procs.length})`;
 }
 
 /** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart. */

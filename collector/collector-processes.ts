@@ -80,9 +80,12 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
   const slots: Slot[] = [];
   let stopping = false;
   let restarts = 0;
+  // When the host process stops on a signal (npm start handles SIGINT/SIGTERM), processes that exit
+  // meanwhile are not restarted. Only added beside the host's own handlers: a listener would otherwise
+  // take away Node's default exit on the signal.
   const markStopping = () => void (stopping = true);
-  process.on('SIGINT', markStopping);
-  process.on('SIGTERM', markStopping);
+  const signals = (['SIGINT', 'SIGTERM'] as const).filter((sig) => process.listenerCount(sig) > 0);
+  for (const sig of signals) process.on(sig, markStopping);
 
   const send = (slot: Slot, m: ToCollector) => {
     if (slot.child?.connected) slot.child.send(m);
@@ -158,8 +161,7 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
 
   const stopAll = async () => {
     stopping = true;
-    process.off('SIGINT', markStopping);
-    process.off('SIGTERM', markStopping);
+    for (const sig of signals) process.off(sig, markStopping);
     await Promise.all(slots.map((s) => stopChild(s.child)));
   };
 
