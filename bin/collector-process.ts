@@ -14,6 +14,7 @@ import type { CollectorProcessSpec, FromCollector, ToCollector } from '../collec
 import { errorFromWire, errorToWire, type OtlpOwners, type OwnedPart } from '../collector/otlp/otlp-owner.js';
 import type { PartialSuccess } from '../collector/otlp/otlp-codec.js';
 import type { Log, LogFields } from '../lib/log/log.js';
+import { createServiceRegistry } from '../lib/metrics/registry.js';
 import { openStorage, type Storage } from '../lib/storage.js';
 
 /** A forwarded part not answered in this long fails (retryable); the owner's own statements are bounded at 5 s. */
@@ -79,11 +80,13 @@ async function main(): Promise<void> {
   try {
     const fixed = spec.fixedNow;
     const now = fixed !== undefined ? () => fixed : () => Date.now() / 1000;
-    storage = await openStorage(config, { ...(spec.shardAddresses ? { shardAddresses: spec.shardAddresses } : {}), registerShards: false, now, log });
+    // Its own writer, whose metrics are served on this process's /metrics beside the collector's.
+    const writerRegistry = createServiceRegistry('writer', { defaultMetrics: false });
+    storage = await openStorage(config, { ...(spec.shardAddresses ? { shardAddresses: spec.shardAddresses } : {}), registerShards: false, registry: writerRegistry, now, log });
     const owners = ownersVia(spec);
     collector = await startCollector(
       { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir: config.str('APM_DATA_DIR'), log },
-      { demoAccount: spec.demoAccount, owners },
+      { demoAccount: spec.demoAccount, owners, registries: [writerRegistry] },
     );
     const receiver = collector.otlp;
     process.on('message', (m: ToCollector) => {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Registry } from 'prom-client';
 import { closeListen, listen, uws } from '../lib/http/uws.js';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
@@ -24,6 +25,8 @@ export interface CollectorOptions {
   demoAccount?: boolean;
   /** One of several collector processes (collector-processes.ts): who stores which OTLP sender. */
   owners?: OtlpOwners;
+  /** More registries served on the collector's /metrics (a collector process: its own writer's). */
+  registries?: Registry[];
 }
 
 /** The running collector: its ports and its OTLP receiver (which stores parts forwarded by sibling processes). */
@@ -74,7 +77,7 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   port = listening.port;
   let metricsServer;
   try {
-    metricsServer = await startMetricsServer([registry], { host: settings.bindHost, port: settings.metricsPort });
+    metricsServer = await startMetricsServer([registry, ...(opts.registries ?? [])], { host: settings.bindHost, port: settings.metricsPort });
   } catch (err) {
     closeListen(listening.socket);
     throw new Error(`cannot start collector: cannot serve /metrics on ${settings.bindHost}:${settings.metricsPort}: ${(err as Error).message}`);

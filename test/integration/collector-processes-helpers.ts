@@ -19,7 +19,7 @@ export interface RunningProcesses {
  * each process also gets a port of its own for agents and OTLP (so a test can address one process);
  * otherwise all share the first one's (SO_REUSEPORT).
  */
-export async function startTestProcesses(c: TestCluster, o: { count: number; own: boolean; env?: Record<string, string> }): Promise<RunningProcesses> {
+export async function startTestProcesses(c: TestCluster, o: { count: number; own: boolean; env?: Record<string, string>; backoff?: { firstMs: number; maxMs: number } }): Promise<RunningProcesses> {
   const own = o.own ? await Promise.all(Array.from({ length: o.count }, async () => ({ port: await freePort(), otlp: await freePort() }))) : [];
   const lines: string[] = [];
   const procs = await startCollectorProcesses({
@@ -27,7 +27,7 @@ export async function startTestProcesses(c: TestCluster, o: { count: number; own
     config: c.config.with({ APM_COLLECTOR_PORT: '0', APM_COLLECTOR_METRICS_PORT: '0', APM_OTLP_HTTP_PORT: '0', APM_LOG_LEVEL: 'warn', APM_LOG_FORMAT: 'json', ...o.env }),
     log: lineLog((l) => lines.push(l)),
     shardAddresses: c.servers.map((s) => s.address),
-    backoff: { firstMs: 50, maxMs: 200 },
+    backoff: o.backoff ?? { firstMs: 50, maxMs: 200 },
     ...(o.own ? { envFor: (i: number) => ({ APM_COLLECTOR_PORT: String(own[i]!.port), APM_OTLP_HTTP_PORT: String(own[i]!.otlp) }) } : {}),
   });
   const caFile = path.join(c.dataDir, 'collector', 'tls', 'ca.crt');

@@ -3,7 +3,7 @@ import { ownerOf } from '../../collector/otlp/otlp-owner.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { agentPost, committed, connectAgent, scrape } from './collector-newrelic-helpers.js';
 import { startTestProcesses, type RunningProcesses } from './collector-processes-helpers.js';
-import { exportBody, nanos, otlpPost, str } from './otlp-helpers.js';
+import { deltaCounter, exportBody, nanos, otlpPost, str } from './otlp-helpers.js';
 
 /**
  * The collector as several real processes (issue #20, "Collectors on every core"): they share one
@@ -78,6 +78,12 @@ describe('N collector processes', () => {
     }
     // Each process answered two harvests 200 (one of them a duplicate, not written again).
     for (const i of [0, 1]) expect(await scrape(r.at(i), 'apm_collector_requests_total', { method: 'metric_data', status: '200' })).toBe(2);
+    for (const i of [0, 1]) {
+      expect(await scrape(r.at(i), 'apm_collector_harvests_total', { kind: 'new' })).toBe(1);
+      expect(await scrape(r.at(i), 'apm_collector_harvests_total', { kind: 'duplicate' })).toBe(1);
+      // Each process's own writer, on its own /metrics: one harvest's rows committed.
+      expect(await scrape(r.at(i), 'apm_writer_requests_total', { outcome: 'committed' })).toBe(1);
+    }
   }, 120_000);
 
   it('OTLP cumulative: exports alternating between processes, one split across owners, a resend: exact', async () => {
@@ -116,5 +122,34 @@ describe('N collector processes', () => {
     // The resent points were recognised as already counted by their owners' state (no write at all).
     const dup = { outcome: 'duplicate' };
     expect((await scrape(r.at(0), 'apm_collector_otlp_points_total', dup)) + (await scrape(r.at(1), 'apm_collector_otlp_points_total', dup))).toBe(2);
+  }, 120_000);
+
+  it('an export split across owners is 2xx only when every part committed: owner down → 503; the resend counts each part once', async () => {
+    const r = await startTestProcesses(c, { count: 2, own: true, backoff: { firstMs: 1500, maxMs: 1500 } });
+    running.push(r);
+    const made = await c.directory.createAccount({ name: 'otlp-owner-down' });
+    const { store } = await c.registry.storeForAccount(made.account.id);
+    const id = made.account.id;
+    const names = Array.from({ length: 20 }, (_, i) => `svc-${i}`);
+    const [a, b] = [0, 1].map((o) => names.find((n) => ownerOf(id, { serviceName: n, instance: 'i-1', pid: 0, language: 'otlp' }, 2) === o)!);
+    const start = Date.now() / 1000 - 30;
+    const resource = (svc: string, v: number) => exportBody([str('service.name', svc), str('service.instance.id', 'i-1')], [deltaCounter('orders', start, start + 10, [[[], v]])]).resourceMetrics[0];
+    const body = JSON.stringify({ resourceMetrics: [resource(a!, 5), resource(b!, 10)] });
+    const port0 = r.procs.ports()[0]!.otlpPort;
+
+    process.kill(r.procs.pids()[1]!, 'SIGKILL');
+    await until('process 1 to exit', () => r.procs.pids()[1] === undefined);
+    const refused = await otlpPost(port0, body, { apiKey: made.licenseKey });
+    expect([refused.status, refused.headers['retry-after']]).toEqual([503, '1']);
+    expect(refused.body.toString()).toMatch(/collector process 1 is restarting/);
+    await until('the restart', () => r.procs.restarts() === 1 && r.procs.ports()[1]!.port !== 0);
+    const resent = await otlpPost(port0, body, { apiKey: made.licenseKey });
+    expect([resent.status, resent.body.toString()]).toEqual([200, '{}']);
+    // a's part was committed with the 503 and is a duplicate in the resend; b's is committed by the resend.
+    for (const [svc, total] of [[a!, 5], [b!, 10]] as const) {
+      const appId = (await c.directory.findApplication(id, svc))!.id;
+      expect((await committed(store, id, await store.applicationAgentId(id, appId))).get('OTLP/orders|')).toMatchObject({ count: 1, total });
+    }
+    expect(await scrape(r.at(0), 'apm_collector_otlp_duplicate_exports_total')).toBe(1);
   }, 120_000);
 });
