@@ -118,7 +118,10 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
     slot.startedAt = Date.now();
     return new Promise<CollectorProcessPorts>((resolve, reject) => {
       let ready = false;
-      const timer = setTimeout(() => reject(new Error(`collector process ${slot.index} not ready in ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        reject(new Error(`collector process ${slot.index} not ready in ${READY_TIMEOUT_MS / 1000} s`));
+        child.kill('SIGKILL');
+      }, READY_TIMEOUT_MS);
       child.on('message', (m: FromCollector) => {
         if (m.t === 'ready') {
           ready = true;
@@ -132,6 +135,7 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
+        if (slot.child !== child) return; // an earlier start that failed, exiting after its replacement began
         slot.child = undefined;
         slot.ports = undefined;
         for (const [from, id] of slot.relayed.values()) {
@@ -140,21 +144,24 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
         }
         slot.relayed.clear();
         if (!ready) return reject(new Error(`collector process ${slot.index} exited with ${signal ?? code} before it was ready`));
-        if (!stopping) scheduleRestart(slot, code, signal);
+        if (!stopping) scheduleRestart(slot, `exited with ${signal ?? `code ${code}`}`);
       });
     });
   };
 
-  const scheduleRestart = (slot: Slot, code: number | null, signal: string | null) => {
+  /** Starts the process again after the backoff; a start that fails is retried the same way (longer each time). */
+  const scheduleRestart = (slot: Slot, why: string) => {
     slot.crashes = Date.now() - slot.startedAt > STABLE_MS ? 1 : slot.crashes + 1;
     const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (slot.crashes - 1));
-    log.warn(`collector process ${slot.index} exited with ${signal ?? `code ${code}`}; restarting it in ${delay} ms`, { process: slot.index });
+    log.warn(`collector process ${slot.index} ${why}; restarting it in ${delay} ms`, { process: slot.index });
     setTimeout(() => {
       if (stopping) return;
       restarts++;
       spawn(slot).then(
         () => log.info(`collector process ${slot.index} restarted (pid ${slot.child?.pid})`, { process: slot.index }),
-        (err: Error) => log.warn(`cannot restart collector process ${slot.index}: ${err.message}`, { process: slot.index }),
+        (err: Error) => {
+          if (!stopping) scheduleRestart(slot, `could not be restarted (${err.message})`);
+        },
       );
     }, delay).unref();
   };

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerOf } from '../../collector/otlp/otlp-owner.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
@@ -151,5 +152,21 @@ describe('N collector processes', () => {
       expect((await committed(store, id, await store.applicationAgentId(id, appId))).get('OTLP/orders|')).toMatchObject({ count: 1, total });
     }
     expect(await scrape(r.at(0), 'apm_collector_otlp_duplicate_exports_total')).toBe(1);
+  }, 120_000);
+
+  it('a restart that fails (its port taken) is logged and retried with a longer delay until it succeeds', async () => {
+    const r = await startTestProcesses(c, { count: 2, own: true, backoff: { firstMs: 300, maxMs: 2000 } });
+    running.push(r);
+    const port = r.procs.ports()[1]!.port;
+    process.kill(r.procs.pids()[1]!, 'SIGKILL');
+    await until('process 1 to exit', () => r.procs.pids()[1] === undefined);
+    // Taken without SO_REUSEPORT: the restarted process cannot listen there.
+    const blocker = net.createServer();
+    await new Promise<void>((ok, fail) => blocker.once('error', fail).listen(port, '127.0.0.1', () => ok()));
+    await until('a failed restart', () => r.lines.some((l) => /collector process 1 could not be restarted \(.*cannot listen on 127\.0\.0\.1:[0-9]+.*\); restarting it in 600 ms/.test(l)));
+    await new Promise<void>((ok) => blocker.close(() => ok()));
+    await until('the restart', () => r.procs.ports()[1]!.port === port);
+    expect(r.lines.filter((l) => /collector process 1 restarted/.test(l))).toHaveLength(1);
+    expect(r.lines.some((l) => /collector process 1 exited with SIGKILL; restarting it in 300 ms/.test(l))).toBe(true);
   }, 120_000);
 });
