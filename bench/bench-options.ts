@@ -45,6 +45,8 @@ export interface BenchOptions {
   phaseTimeoutSeconds: number;
   /** The whole run stops starting new phases after this many seconds. */
   deadlineSeconds: number;
+  /** --collector-processes N: the end-to-end collector as N forked processes sharing its port (unset: inside the bench process). */
+  collectorProcesses?: number;
   /** 'child': the load generator runs in its own process (needs the compiled dist/bench/load-child.js). */
   generator: 'child' | 'inline';
   /** Where reports go (bench/results by default, git-ignored). */
@@ -144,6 +146,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --alert-policies N       policies the alerts phase evaluates (default ${FULL_DEFAULTS.alertPolicies})
   --phase-timeout S        stop an hour phase after S seconds (default ${FULL_DEFAULTS.phaseTimeoutSeconds})
   --deadline S             start no new phase after S seconds (default ${FULL_DEFAULTS.deadlineSeconds})
+  --collector-processes N  end to end: the collector as N supervised processes sharing its port, each
+                           measured apart (CPU, peak RSS); unset: inside the bench process
   --generator child|inline load generator in its own process (default child) or in the bench process
   --out DIR                report directory (default bench/results)
   --data DIR               MariaDB data directories (default data/bench)
@@ -221,6 +225,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         'phase-timeout': { type: 'string' },
         deadline: { type: 'string' },
         generator: { type: 'string' },
+        'collector-processes': { type: 'string' },
         out: { type: 'string' },
         data: { type: 'string' },
         'keep-data': { type: 'boolean' },
@@ -264,6 +269,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     tenantDays: whole('tenant-days', v['tenant-days'], 1, 60, base.tenantDays),
     tenantRegistryOnly: v['tenant-registry-only'] ?? base.tenantRegistryOnly,
     ...(v.replicas ? { replicas: true } : {}),
+    ...(v['collector-processes'] !== undefined ? { collectorProcesses: whole('collector-processes', v['collector-processes'], 1, 64, 1) } : {}),
   };
   o.probeAccounts = Math.min(o.probeAccounts, o.accounts);
   return o;

@@ -75,6 +75,8 @@ export interface HourPhaseReport {
   generatorCpu?: CpuFigure;
   /** Peak RSS of the bench process during the phase (VmHWM after a reset). */
   benchPeakRssBytes?: number;
+  /** --collector-processes: each collector process apart (the bench process then holds no collector). */
+  collectorProcesses?: Array<{ index: number; pid: number; cpu?: CpuFigure; peakRssBytes?: number }>;
   posts?: PostFigures;
 }
 

@@ -10,6 +10,8 @@ export interface HourMeterOptions {
   shardPid: number;
   /** The generator's pid when it runs in its own process. */
   generatorPid?: number;
+  /** --collector-processes: the collector processes' pids, by index. */
+  collectorPids?: number[];
   accounts: readonly { id: number; index: number }[];
   agents: number;
   metrics: number;
@@ -30,16 +32,18 @@ export interface HourProgress {
  * rows actually in the database against the rows the load should have stored.
  */
 export class HourMeter {
-  readonly #cpu: { bench: CpuMeter; shard: CpuMeter; generator: CpuMeter | undefined };
+  readonly #cpu: { bench: CpuMeter; shard: CpuMeter; generator: CpuMeter | undefined; collectors: CpuMeter[] };
   readonly #counters: Array<Promise<ServerCounters | undefined>> = [];
 
   private constructor(private readonly o: HourMeterOptions, first: ServerCounters) {
     resetPeakRss(process.pid);
+    for (const pid of o.collectorPids ?? []) resetPeakRss(pid);
     this.#counters.push(Promise.resolve(first));
     this.#cpu = {
       bench: new CpuMeter(process.pid),
       shard: new CpuMeter(o.shardPid),
       generator: o.generatorPid !== undefined && o.generatorPid !== process.pid ? new CpuMeter(o.generatorPid) : undefined,
+      collectors: (o.collectorPids ?? []).map((pid) => new CpuMeter(pid)),
     };
   }
 
@@ -57,6 +61,11 @@ export class HourMeter {
     const shard = this.#cpu.shard.stop();
     const generator = this.#cpu.generator?.stop();
     const peak = memoryOf(process.pid).peakRssBytes;
+    const collectorProcesses = (this.o.collectorPids ?? []).map((pid, index) => {
+      const cpu = this.#cpu.collectors[index]!.stop();
+      const rss = memoryOf(pid).peakRssBytes;
+      return { index, pid, ...(cpu ? { cpu } : {}), ...(rss !== undefined ? { peakRssBytes: rss } : {}) };
+    });
     // A phase stopped between decade ends still gets its last stretch's I/O.
     if (this.#counters.length < Math.ceil(p.minutesDone / 10) + 1) this.#counters.push(this.#snapshot());
     const counters = await Promise.all(this.#counters);
@@ -88,6 +97,7 @@ export class HourMeter {
       ...(bench ? { benchCpu: bench } : {}),
       ...(generator ? { generatorCpu: generator } : {}),
       ...(peak !== undefined ? { benchPeakRssBytes: peak } : {}),
+      ...(collectorProcesses.length > 0 ? { collectorProcesses } : {}),
     };
   }
 

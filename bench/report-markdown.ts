@@ -30,8 +30,8 @@ export function renderMarkdown(r: BenchReport): string {
     const b = run.beacons;
     lines.push(
       `| ${gib(run.bufferPoolBytes)} | ${c ? rate(c) : '—'} | ${e ? rate(e) : '—'} | ${run.ratio !== undefined ? pct(run.ratio) : '—'} | ` +
-        `${p ? int(p.perSecond) : '—'} | ${p ? `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)}` : '—'} | ${cores(e?.benchCpu)} | ` +
-        `${e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—'} | ${cores(e?.shardCpu)} | ${run.rollup ? int(run.rollup.rowsPerSecond) : '—'} | ` +
+        `${p ? int(p.perSecond) : '—'} | ${p ? `${ms(p.latency.p50Ms)} / ${ms(p.latency.p99Ms)}` : '—'} | ${collectorCell(e, 'cpu')} | ` +
+        `${collectorCell(e, 'rss')} | ${cores(e?.shardCpu)} | ${run.rollup ? int(run.rollup.rowsPerSecond) : '—'} | ` +
         `${b ? int(b.beacon.perSecond) : '—'} | ${b ? int(b.bare.perSecond) : '—'} | ${b ? pct(b.ratio) : '—'} |`,
     );
   }
@@ -146,20 +146,30 @@ function runDetails(run: PoolRunReport): string[] {
   return out;
 }
 
+/** The collector's CPU (cores) or peak RSS: the bench process's, or with --collector-processes the sum of cores and the largest RSS ("×N"). */
+function collectorCell(e: HourPhaseReport | undefined, what: 'cpu' | 'rss'): string {
+  const procs = e?.collectorProcesses;
+  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—';
+  if (what === 'cpu') return `${procs.reduce((n, c) => n + (c.cpu?.cores ?? 0), 0).toFixed(2)} (×${procs.length})`;
+  return `${mib(Math.max(0, ...procs.map((c) => c.peakRssBytes ?? 0)))} max (×${procs.length})`;
+}
+
 /** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart. */
 export function cpuPerRow(p: HourPhaseReport): string {
   const per = (c: CpuFigure | undefined) => (c && p.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / p.rowsCounted) : '—');
   const total = pipelineMicros(p);
+  const procs = (p.collectorProcesses ?? []).map((c) => `collector process ${c.index} ${per(c.cpu)} (${c.cpu ? `${c.cpu.cores.toFixed(2)} cores` : '—'}, peak RSS ${c.peakRssBytes !== undefined ? mib(c.peakRssBytes) : '—'})`);
   return (
-    `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}, together ${total !== undefined ? us(total) : '—'}` +
+    `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}${procs.length > 0 ? `, ${procs.join(', ')}` : ''}, together ${total !== undefined ? us(total) : '—'}` +
     `${p.generatorCpu ? ` (load generator apart: ${per(p.generatorCpu)})` : ''}`
   );
 }
 
-/** Shard + bench process CPU µs per counted row (the pipeline's work; the generator is the agents'). */
+/** Shard + bench process (+ collector processes) CPU µs per counted row (the pipeline's work; the generator is the agents'). */
 export function pipelineMicros(p: HourPhaseReport): number | undefined {
   if (!p.shardCpu || !p.benchCpu || p.rowsCounted === 0) return undefined;
-  return ((p.shardCpu.cpuSeconds + p.benchCpu.cpuSeconds) * 1e6) / p.rowsCounted;
+  const collectors = (p.collectorProcesses ?? []).reduce((n, c) => n + (c.cpu?.cpuSeconds ?? 0), 0);
+  return ((p.shardCpu.cpuSeconds + p.benchCpu.cpuSeconds + collectors) * 1e6) / p.rowsCounted;
 }
 
 const us = (n: number) => `${n.toFixed(1)} µs`;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startBeacon } from '../beacon/beacon.js';
 import { startCollector } from '../collector/collector.js';
+import { startCollectorProcesses } from '../collector/collector-processes.js';
 import { startDashboard } from '../dashboard/dashboard.js';
 import { tableName } from '../lib/shard/table-naming.js';
 import { startRollup } from '../rollup/rollup.js';
@@ -34,7 +35,10 @@ export function portOfAddress(address: string): number {
 export async function endToEndPhase(st: PoolState): Promise<void> {
   const { ctx } = st;
   st.clock.now = ctx.hourStart + 3599;
-  const collector = await startCollector(st.deps);
+  // --collector-processes N: N supervised processes on the bench's clock, sharing the port; else in this process.
+  const n = ctx.o.collectorProcesses;
+  const procs = n ? await startCollectorProcesses({ count: n, config: st.deps.config.with({ APM_LOG_LEVEL: 'warn' }), log: st.deps.log, shardAddresses: [st.server.server.address], fixedNow: st.clock.now }) : undefined;
+  const collector = procs ?? (await startCollector(st.deps));
   try {
     const origin = `https://127.0.0.1:${portOfAddress(collector.addresses[0]!)}`;
     const ca = fs.readFileSync(path.join(ctx.dir, 'collector', 'tls', 'ca.crt'), 'utf8');
@@ -48,6 +52,7 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
       store: st.store,
       shardPid: st.server.pid,
       ...(ctx.load.inline ? {} : { generatorPid: ctx.load.pid }),
+      ...(procs ? { collectorPids: procs.pids().map((p) => p!) } : {}),
       accounts: st.accounts,
       agents: ctx.o.agents,
       metrics: ctx.o.metrics,

@@ -19,7 +19,7 @@ import { replicaPairs } from '../lib/mariadb/embedded-replicas.js';
 import { HeartbeatWriter } from '../lib/replica/heartbeat-writer.js';
 import { registerReplicas } from '../lib/replica/replica-directory.js';
 // Service imports: one line per service (keep this marker).
-import { startCollector } from '../collector/collector.js';
+import { startCollectorService } from '../collector/collector-service.js';
 // @service-imports
 import { startAlerts } from '../alerts/alerts.js';
 import { startPinger } from '../pinger/pinger.js';
@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     // one process per service when running against existing servers.
     const starters: Array<[string, (d: ServiceDeps) => Promise<ServiceHandle>]> = [
       // The demo account (with a printable license key) only in the embedded default.
-      ['collector', (d) => startCollector(d, { demoAccount: config.list('APM_SHARDS').length === 0 })],
+      // APM_COLLECTOR_PROCESSES > 1: that many supervised collector processes sharing the ports.
+      ['collector', (d) => startCollectorService(d, { demoAccount: config.list('APM_SHARDS').length === 0, ...(mariadb ? { shardAddresses: mariadb.servers.map((s) => s.address) } : {}) })],
       // @service-starts
       ['alerts', (d) => startAlerts(d)],
       ['pinger', (d) => startPinger(d)],

@@ -18,6 +18,7 @@ export const collectorVariables: VariableSpec[] = [
   { name: 'APM_COLLECTOR_MAX_FUTURE_SECONDS', type: 'integer', default: '300', min: 0, max: 86400, doc: 'A harvest window ending more than this many seconds after the collector clock is refused with 400.' },
   { name: 'APM_COLLECTOR_MAX_AGE_SECONDS', type: 'integer', default: '86400', min: 60, doc: 'A harvest window ending longer ago than this is refused with 400. Must stay below the shortest minute retention of any plan (checked at start-up) so late data never recreates a purged minute table.' },
   { name: 'APM_COLLECTOR_EVENT_PERIOD_MS', type: 'integer', default: '60000', min: 1000, max: 60000, doc: 'Event harvest period announced to agents at connect (events are answered and counted, not stored).' },
+  { name: 'APM_COLLECTOR_PROCESSES', type: 'integer', min: 1, max: 64, doc: 'Collector processes on this host, sharing its ports (SO_REUSEPORT); each has its own writer connections and its own /metrics on APM_COLLECTOR_METRICS_PORT + its index. Unset: the number of cores, less one when the embedded MariaDB runs beside them (at least 1). 1: the collector runs inside the start process.' },
   // OTLP: variables of collector/otlp go below this line.
   ...otlpVariables,
 ];

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Registry } from 'prom-client';
 import { closeListen, listen, uws } from '../lib/http/uws.js';
 import { createServiceRegistry, startMetricsServer } from '../lib/metrics/registry.js';
 import type { ServiceDeps, ServiceHandle } from '../lib/services.js';
@@ -14,12 +15,24 @@ import { HarvestWriter } from './newrelic/harvest-writer.js';
 import { ensureRunSecret } from './newrelic/run-secret.js';
 import { RunToken } from './newrelic/run-token.js';
 import { startOtlpHttpServer } from './otlp/otlp-http-server.js';
+import type { OtlpOwners } from './otlp/otlp-owner.js';
+import { OtlpReceiver } from './otlp/otlp-receiver.js';
 import { ensureLocalTls, loadConfiguredTls, type CollectorTls } from './tls/collector-tls.js';
 import { type Log } from '../lib/log/log.js';
 
 export interface CollectorOptions {
   /** Embedded default only: create (once) a "demo" account and print its license key. */
   demoAccount?: boolean;
+  /** One of several collector processes (collector-processes.ts): who stores which OTLP sender. */
+  owners?: OtlpOwners;
+  /** More registries served on the collector's /metrics (a collector process: its own writer's). */
+  registries?: Registry[];
+}
+
+/** The running collector: its ports and its OTLP receiver (which stores parts forwarded by sibling processes). */
+export interface CollectorHandle extends ServiceHandle {
+  ports: { port: number; otlpPort: number; metricsPort: number };
+  otlp: OtlpReceiver;
 }
 
 /** Harvest records of runs silent this long are purged (agents that died without shutdown). */
@@ -32,7 +45,7 @@ const STOP_WAIT_MS = 10_000;
  * mounted by collector/otlp), and its self-metrics on a plain-HTTP /metrics port. Writes go through
  * the shared ShardWriter; a request is answered 200 only after its rows are committed.
  */
-export async function startCollector(deps: ServiceDeps, opts: CollectorOptions = {}): Promise<ServiceHandle> {
+export async function startCollector(deps: ServiceDeps, opts: CollectorOptions = {}): Promise<CollectorHandle> {
   const log = deps.log.child({ service: 'collector' });
   const settings = readCollectorSettings(deps.config, deps.dataDir);
   const ageProblem = maxAgeProblem(settings.maxAgeSeconds, await deps.directory.shortestMinuteRetentionDays());
@@ -58,11 +71,13 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
 
   const app = uws.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile });
   registerCollectorRoutes(app, deps, registry, agents);
+  const otlp = OtlpReceiver.for(deps, registry);
+  otlp.owners = opts.owners;
   const listening = await listen(app, settings.bindHost, settings.port);
   port = listening.port;
   let metricsServer;
   try {
-    metricsServer = await startMetricsServer([registry], { host: settings.bindHost, port: settings.metricsPort });
+    metricsServer = await startMetricsServer([registry, ...(opts.registries ?? [])], { host: settings.bindHost, port: settings.metricsPort });
   } catch (err) {
     closeListen(listening.socket);
     throw new Error(`cannot start collector: cannot serve /metrics on ${settings.bindHost}:${settings.metricsPort}: ${(err as Error).message}`);
@@ -85,6 +100,8 @@ export async function startCollector(deps: ServiceDeps, opts: CollectorOptions =
   let stopped: Promise<void> | undefined;
   return {
     name: 'collector',
+    ports: { port, otlpPort: otlpHttp.port, metricsPort: metricsServer.port },
+    otlp,
     addresses: [
       `https://${hostForUrl(settings.bindHost)}:${port}${'/agent_listener/invoke_raw_method'} (New Relic agents, protocol 17)`,
       `${metricsServer.url} (self-metrics)`,

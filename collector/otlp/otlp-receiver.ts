@@ -22,6 +22,7 @@ import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { buildDistRows } from './otlp-dists.js';
 import { buildRows } from './otlp-rows.js';
 import { SeriesStateStore } from './otlp-series-state.js';
+import { storeByOwner, type OtlpOwners, type OwnedPart } from './otlp-owner.js';
 import { type Log } from '../../lib/log/log.js';
 
 /** One OTLP/HTTP request as the route read it (headers are copied before anything async). */
@@ -61,6 +62,8 @@ export class OtlpReceiver {
   /** License key → account (misses too), briefly: LRU-bounded (keys are ≤ a few hundred bytes each). */
   readonly #keys = new LRUCache<string, { accountId: number | undefined; until: number; epoch: number }>({ max: 10_000 });
   readonly #inflight = new Set<Promise<unknown>>();
+  /** Set when the collector runs as several processes: each sender's exports are stored by its owner (otlp-owner.ts). */
+  owners: OtlpOwners | undefined;
 
   static for(deps: ServiceDeps, registry: Registry): OtlpReceiver {
     let r = receivers.get(registry);
@@ -87,6 +90,14 @@ export class OtlpReceiver {
     const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#handle(req));
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
+    return p;
+  }
+
+  /** Stores a part of an export that this process owns, handed over by another collector process. */
+  storeOwned(part: OwnedPart): Promise<PartialSuccess | undefined> {
+    const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#store(part.accountId, part.decoded, part.digest));
+    this.#inflight.add(p);
+    void p.catch(() => undefined).finally(() => this.#inflight.delete(p));
     return p;
   }
 
@@ -126,7 +137,8 @@ export class OtlpReceiver {
         maxAgeSeconds: this.settings.maxAgeSeconds,
         maxFutureSeconds: this.settings.maxFutureSeconds,
       });
-      const partial = await this.#store(accountId, decoded, createHash('sha256').update(bytes).digest('hex'));
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      const partial = await storeByOwner(this.owners, { accountId, decoded, digest }, (p) => this.#store(p.accountId, p.decoded, p.digest));
       return this.#answer(format, 200, encodeResponse(format, partial));
     } catch (err) {
       if (req.isAborted()) return this.#answer(format, 'aborted', encodeStatus(format, 400, 'client aborted'));

@@ -53,9 +53,13 @@ export class Config {
   }
   /** A copy with some values replaced (tests, the benchmark); values are given as the user would write them. */
   with(overrides: Record<string, string>): Config {
+    return loadConfig({ ...this.toEnv(), ...overrides }, this.#specs);
+  }
+  /** The set values as environment variables (what a child process loads to get the same Config). */
+  toEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of this.#values) if (v !== undefined) env[k] = Array.isArray(v) ? v.join(',') : String(v);
-    return loadConfig({ ...env, ...overrides }, this.#specs);
+    return env;
   }
 }
 

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { BenchUsageError, parseBenchArgs, type BenchOptions } from '../../bench/bench-options.js';
+import type { HourPhaseReport } from '../../bench/bench-report.js';
+import { cpuPerRow, pipelineMicros } from '../../bench/report-markdown.js';
+
+describe('bench --collector-processes', () => {
+  it('parses N (1..64); unset leaves the collector in the bench process', () => {
+    expect((parseBenchArgs(['--collector-processes', '2']) as BenchOptions).collectorProcesses).toBe(2);
+    expect((parseBenchArgs([]) as BenchOptions).collectorProcesses).toBeUndefined();
+    expect(() => parseBenchArgs(['--collector-processes', '0'])).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(['--collector-processes', 'two'])).toThrow(/--collector-processes must be a whole number/);
+  });
+
+  it('reports each process apart and counts their CPU in the pipeline per row', () => {
+    const p = {
+      rowsCounted: 1_000_000,
+      shardCpu: { cpuSeconds: 20, cores: 0.5 },
+      benchCpu: { cpuSeconds: 1, cores: 0.01 },
+      collectorProcesses: [
+        { index: 0, pid: 11, cpu: { cpuSeconds: 15, cores: 0.4 }, peakRssBytes: 240 * 1024 ** 2 },
+        { index: 1, pid: 12, cpu: { cpuSeconds: 14, cores: 0.38 }, peakRssBytes: 260 * 1024 ** 2 },
+      ],
+    } as unknown as HourPhaseReport;
+    expect(pipelineMicros(p)).toBe(50);
+    expect(cpuPerRow(p)).toBe(
+      'shard 20.0 µs, bench process 1.0 µs, collector process 0 15.0 µs (0.40 cores, peak RSS 240 MiB), collector process 1 14.0 µs (0.38 cores, peak RSS 260 MiB), together 50.0 µs',
+    );
+  });
+});
