@@ -31,11 +31,12 @@ export function sealBoundary(now: number, graceSeconds: number): number {
  */
 export function sealStatement(table: string, accountId: number, from: number, to: number): RollupStatement {
   const t = identifier(table);
-  const columns = [...KEY_COLUMNS, ...VALUE_COLUMNS].join(', ');
-  const aggregates = TIMESLICE_COLUMNS.map((c) => `${aggregateExpr({ ...c, column: `r.${c.column}` })} AS ${c.column}`).join(', ');
+  const columns = [...KEY_COLUMNS, ...VALUE_COLUMNS];
+  // The derived table's columns are named apart (s_…): the update list then names the target's alone.
+  const aggregates = TIMESLICE_COLUMNS.map((c) => `${aggregateExpr({ ...c, column: `r.${c.column}` })} AS s_${c.column}`).join(', ');
   const sql =
-    `INSERT INTO ${t} (${columns}) SELECT ${columns} FROM (` +
-    `SELECT r.metric_id, p.id AS agent_id, r.period, ${aggregates} FROM ${t} r ` +
+    `INSERT INTO ${t} (${columns.join(', ')}) SELECT ${columns.map((c) => `s_${c}`).join(', ')} FROM (` +
+    `SELECT r.metric_id AS s_metric_id, p.id AS s_agent_id, r.period AS s_period, ${aggregates} FROM ${t} r ` +
     'JOIN agents a ON a.account_id = ? AND a.id = r.agent_id ' +
     "JOIN agents p ON p.account_id = a.account_id AND p.application_id = a.application_id AND p.host = '' AND p.pid = 0 AND p.language = '' " +
     'WHERE r.period >= ? AND r.period < ? AND p.id <> a.id GROUP BY r.metric_id, p.id, r.period' +
@@ -61,9 +62,17 @@ export async function sealInTransaction(conn: PoolConnection, t: MinuteTable, to
   const upTo = Math.min(to, t.end);
   if (upTo <= from) return { sealed: false, rows: 0 };
   const s = sealStatement(t.name, t.accountId, from, upTo);
-  const [res] = await conn.query<any>(s.sql, s.params);
+  let rows = 0;
+  try {
+    const [res] = await conn.query<any>(s.sql, s.params);
+    rows = recordsOf(res?.info, Number(res?.affectedRows ?? 0));
+  } catch (err) {
+    // Registered, not created yet (the registry row comes first): no row to sum. Sealing it is right:
+    // the writer creating it locks this registry row after our commit and so adds application rows.
+    if ((err as { errno?: number }).errno !== 1146) throw err;
+  }
   await conn.query('UPDATE table_registry SET sealed_through = ? WHERE name = ?', [upTo, t.name]);
-  return { sealed: true, rows: recordsOf(res?.info, Number(res?.affectedRows ?? 0)) };
+  return { sealed: true, rows };
 }
 
 /** Seals `t` through `to` in its own transaction. */
