@@ -90,10 +90,11 @@ export async function sealMinuteTable(conn: PoolConnection, t: MinuteTable, to: 
 
 /**
  * The minute tables with minutes left to seal before `to`: not rolled yet (a rolled table was sealed
- * whole by its rollup), started before `to`, sealed short of min(to, end). Read through the registry's
+ * whole by its rollup), started before `to`, sealed short of min(to, end), and not due to be rolled
+ * (ended at or after `rolledBefore`: the rollup seals a table it rolls in the roll's own transaction). Read through the registry's
  * (rollup_state, kind, period_start) index: about one table per active account.
  */
-export async function tablesToSeal(conn: PoolConnection, to: number, accountId?: number): Promise<MinuteTable[]> {
+export async function tablesToSeal(conn: PoolConnection, to: number, accountId?: number, rolledBefore = 0): Promise<MinuteTable[]> {
   const [rows] = await conn.query<any[]>(
     "SELECT name, account_id, period_start, sealed_through FROM table_registry WHERE rollup_state IN ('open', 'rolling', 'dirty') AND kind = 'minute' AND period_start < ?" +
       (accountId === undefined ? '' : ' AND account_id = ?') +
@@ -105,24 +106,26 @@ export async function tablesToSeal(conn: PoolConnection, to: number, accountId?:
     const start = Number(r.period_start);
     const end = nextTableSpanStart('minute', start);
     const through = r.sealed_through === null ? start : Number(r.sealed_through);
-    if (through < Math.min(to, end)) out.push({ name: String(r.name), accountId: Number(r.account_id), start, end });
+    if (end > rolledBefore && through < Math.min(to, end)) out.push({ name: String(r.name), accountId: Number(r.account_id), start, end });
   }
   return out;
 }
 
 /**
  * One seal pass over a shard (the rollup runs it every run, under the shard's rollup lock, before
- * rolling): every minute table with minutes closed before `to` left to seal. A table that fails is
- * reported to `onFailure` and left for the next pass; a broken connection (isFatal) is rethrown.
+ * rolling): every minute table with minutes closed before `to` left to seal, except tables that end
+ * before `rolledBefore` (due to be rolled: the roll seals them). A table that fails is reported to
+ * `onFailure` (which may rethrow) and left for the next pass.
  */
 export async function sealMinutes(
   conn: PoolConnection,
   to: number,
   accountId: number | undefined,
   onFailure: (t: MinuteTable, err: unknown) => void,
+  rolledBefore = 0,
 ): Promise<{ tables: number; rows: number }> {
   const out = { tables: 0, rows: 0 };
-  for (const t of await tablesToSeal(conn, to, accountId)) {
+  for (const t of await tablesToSeal(conn, to, accountId, rolledBefore)) {
     try {
       const r = await sealMinuteTable(conn, t, to);
       if (r.sealed) out.tables++;

@@ -168,7 +168,7 @@ export class RollupRunner {
       report.failures++;
       this.o.metrics.failures.inc({ stage: 'minute_seal' });
       this.o.log.warn(`rollup shard ${report.shardId}: cannot seal the minutes of table ${t.name}: ${(err as Error).message}`);
-    });
+    }, closedBefore(opts.now, this.o.graceSeconds, opts.until));
     report.minuteSeals = r;
     this.o.metrics.minuteSealRows.inc(r.rows);
   }
