@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { SeriesReader } from '../../dashboard/series-reader.js';
 import { silentLog } from '../../lib/log/log.js';
+import { AccountMover } from '../../lib/ops/account-mover.js';
 import { ShardWriter, type WriteRow } from '../../lib/shard/shard-writer.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { tableName } from '../../lib/shard/table-naming.js';
@@ -13,7 +14,7 @@ import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 let c: TestCluster;
 beforeAll(async () => {
-  c = await startTestCluster({ shards: 1 });
+  c = await startTestCluster({ shards: 2 });
 });
 afterAll(async () => c?.stop());
 
@@ -86,6 +87,7 @@ async function seal(f: Fleet, to: number) {
 
 /** The application-wide series through the dashboard's reader (per minute bucket), keyed like rowsOf. */
 async function readApp(f: Fleet): Promise<Map<string, Timeslice>> {
+  f.store = (await c.registry.storeForAccount(f.account.id)).store; // where the account lives now
   const reader = new SeriesReader({ maxPoints: 500, maxStitchTables: 12 });
   const names = [{ name: 'WebTransaction', scope: '', id: f.metricIds[0]! }, { name: 'Datastore/all', scope: '', id: f.metricIds[1]! }];
   const r = await reader.readAt(f.store, f.account, f.app.id, names, { kind: 'minute', step: 60, from: H, to: H + 3600, points: 60 });
@@ -229,14 +231,14 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows, dedupeKey: 'h' })).toBe('committed');
       const runner = new RollupRunner({ directory: c.directory, shards: c.registry, metrics: new RollupMetrics(new Registry()), log: silentLog, graceSeconds: 300, sealGraceSeconds: 120, maxPeriodsPerRun: 1000, lockWaitSeconds: 0 });
       // 10:30:59 with a 120 s grace: minutes before 10:28 are sealed, the hour is not rolled.
-      const [r1] = await runner.run({ now: H + 30 * 60 + 59, purge: false, accountId: f.account.id });
+      const r1 = (await runner.run({ now: H + 30 * 60 + 59, purge: false, accountId: f.account.id })).find((r) => r.shardId === f.account.shardId);
       expect(sealBoundary(H + 30 * 60 + 59, 120)).toBe(H + 28 * 60);
       expect(r1!.minuteSeals).toEqual({ tables: 1, rows: 4 }); // minutes 0, 7, 14, 21
       expect(r1!.hours).toBe(0);
       expect(await sealedThrough(f.store, f.table)).toBe(H + 28 * 60);
       expect(await readApp(f)).toEqual(expected);
       // After the hour and the rollup's grace: sealed whole, rolled, and the hour table's application row is the sum.
-      const [r2] = await runner.run({ now: H + 3600 + 301, purge: false, accountId: f.account.id });
+      const r2 = (await runner.run({ now: H + 3600 + 301, purge: false, accountId: f.account.id })).find((r) => r.shardId === f.account.shardId);
       expect(r2!.hours).toBe(1);
       expect(await sealedThrough(f.store, f.table)).toBe(H + 3600);
       expect(await rowsOf(f.store, f.table, f.appAgent)).toEqual(expected);
@@ -261,6 +263,39 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       } finally {
         conn.release();
       }
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('a move carries sealed_through: reads on the target stay exact, and its seal continues where the source stopped', async () => {
+    const f = await fleet('seal-move', 3);
+    const w = writer();
+    const expected = new Map<string, Timeslice>();
+    try {
+      const rows: WriteRow[] = [];
+      for (let k = 0; k < 10; k++)
+        for (let g = 0; g < 3; g++) {
+          const s = slice(1 + k, 0.25 * (1 + g));
+          rows.push(agentRow(f, g, k % 2, H + k * 60, s));
+          add(expected, `${f.metricIds[k % 2]}:${H + k * 60}`, s);
+        }
+      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows, dedupeKey: 'm' })).toBe('committed');
+      await seal(f, H + 300);
+      const before = await rowsOf(f.store, f.table, f.appAgent);
+      expect(before.size).toBe(5);
+      const target = (await c.directory.listShards()).map((s) => s.id).find((id) => id !== f.account.shardId)!;
+      await new AccountMover({ directory: c.directory, shards: c.registry, cleanupDelayMs: 100, chunkRows: 50 }).move(f.account.id, target);
+      const moved = await c.registry.storeForAccount(f.account.id);
+      expect(moved.account.shardId).toBe(target);
+      f.store = moved.store;
+      expect(await sealedThrough(f.store, f.table)).toBe(H + 300);
+      expect(await rowsOf(f.store, f.table, f.appAgent)).toEqual(before);
+      expect(await readApp(f)).toEqual(expected);
+      // Sealing on the target adds minutes 5..9 once; minutes 0..4 are not summed again.
+      expect(await seal(f, H + 3600)).toEqual({ sealed: true, rows: 5 });
+      expect(await rowsOf(f.store, f.table, f.appAgent)).toEqual(expected);
+      expect(await readApp(f)).toEqual(expected);
     } finally {
       await w.stop();
     }
