@@ -6,7 +6,7 @@ import { AccountMover } from '../../lib/ops/account-mover.js';
 import { ShardWriter, type WriteRow } from '../../lib/shard/shard-writer.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { tableName } from '../../lib/shard/table-naming.js';
-import type { Timeslice } from '../../lib/timeslice/timeslice.js';
+import { mergeInto, type Timeslice } from '../../lib/timeslice/timeslice.js';
 import { sealBoundary, sealMinuteTable, sealMinutes } from '../../rollup/minute-seal.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner } from '../../rollup/rollup-runner.js';
@@ -48,17 +48,11 @@ function agentRow(f: Fleet, g: number, m: number, period: number, s: Timeslice):
   return { kind: 'minute', t: period, row: { metricId: f.metricIds[m]!, agentId: f.agentIds[g]!, period, ...s }, applicationAgentId: f.appAgent };
 }
 
+/** The expected merge (lib/timeslice's reference merge) of `s` into the row at `key`. */
 function add(into: Map<string, Timeslice>, key: string, s: Timeslice): void {
   const have = into.get(key);
   if (!have) into.set(key, { ...s });
-  else {
-    have.callCount += s.callCount;
-    have.totalTime += s.totalTime;
-    have.exclusiveTime += s.exclusiveTime;
-    have.sumOfSquares += s.sumOfSquares;
-    have.minTime = Math.min(have.minTime, s.minTime);
-    have.maxTime = Math.max(have.maxTime, s.maxTime);
-  }
+  else mergeInto(have, s);
 }
 
 async function rowsOf(store: ShardStore, table: string, agentId: number): Promise<Map<string, Timeslice>> {
