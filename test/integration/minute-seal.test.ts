@@ -168,17 +168,17 @@ describe('minute seal (issue #20): application rows derived once a minute closed
     }
   });
 
-  it('many writes racing repeated seals: nothing lost, nothing counted twice', async () => {
+  it('many writes racing repeated seals of two sealers: nothing lost, nothing counted twice', async () => {
     const f = await fleet('seal-race', 8);
     const w = writer();
     const expected = new Map<string, Timeslice>();
     const writes: Promise<unknown>[] = [];
     let stop = false;
-    const sealer = (async () => {
+    // Two sealers (two rollup processes) move through the hour while the writes land, minute by minute.
+    const sealer = async () => {
       const conn = await f.store.pool.getConnection();
       let sealedTo = H;
       try {
-        // The seal moves through the hour while the writes land, minute by minute.
         while (!stop) {
           sealedTo = Math.min(H + 3600, sealedTo + 60);
           await sealMinuteTable(conn, f.minuteTable, sealedTo);
@@ -187,7 +187,8 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       } finally {
         conn.release();
       }
-    })();
+    };
+    const sealers = Promise.all([sealer(), sealer()]);
     for (let i = 0; i < 400; i++) {
       const g = i % 8;
       const k = (i * 7) % 20; // minutes 0..19: some sealed before their write, some after
@@ -198,7 +199,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
     }
     expect(new Set(await Promise.all(writes))).toEqual(new Set(['committed']));
     stop = true;
-    await sealer;
+    await sealers;
     const through = (await sealedThrough(f.store, f.table))!;
     expect(through).toBeGreaterThan(H);
     // Mixed sealed and unsealed minutes read exactly; then sealed whole, the application rows are the sums.
