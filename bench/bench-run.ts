@@ -114,7 +114,7 @@ export function writeReport(report: BenchReport, outDir: string, at: Date): { js
 function notesOf(o: BenchOptions): string[] {
   return [
     'Minute clock compressed: each simulated minute is posted as fast as the collector answers, the next minute once every post of the previous one is answered (a 2xx means committed); rates are rows counted in the database over wall time.',
-    'The ceiling writes exactly the rows of the end-to-end hour (same accounts, metric and agent ids, values, application rows merged) into the hour before, with the writer\'s own multi-row upsert statement and no HTTP in front; its tables are dropped before the end-to-end hour starts.',
+    'The ceiling writes exactly the agents\' rows of the end-to-end hour (same accounts, metric and agent ids, values) into the hour before, with the writer\'s own multi-row upsert statement and no HTTP in front; both phases run the minute seal (application rows derived from the agents\' rows) once per simulated minute, as the rollup service does, so both store the same rows; its tables are dropped before the end-to-end hour starts.',
     'Dashboard windows end at the end of the simulated hour: 1 h reads minute tables, 24 h hourly tables with the current hour stitched from minutes, 30 d daily tables; the probed accounts\' earlier hours and days are seeded straight into the hour and day tables.',
     `Collector, writer, dashboard, rollup and beacon run in the bench process (their CPU is "bench process CPU"); mariadbd is measured from /proc; the load generator ${o.generator === 'child' ? 'runs in its own process' : 'shares the bench process'}.`,
   ];

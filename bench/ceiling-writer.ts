@@ -1,6 +1,6 @@
 import { upsertSql } from '../lib/shard/shard-writer-sql.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
-import { mergeInto, type TimesliceRow } from '../lib/timeslice/timeslice.js';
+import type { TimesliceRow } from '../lib/timeslice/timeslice.js';
 import type { AccountIds } from './bench-fleet.js';
 import { benchStats, seedOf, type BenchMetric } from './bench-metrics.js';
 
@@ -25,29 +25,26 @@ export interface CeilingResult {
 }
 
 /**
- * The minute rows of one account the end-to-end path stores for simulated minute `minute`: one per
- * (agent, metric) and one per metric for the application pseudo-agent, merged across agents exactly
- * as the shard writer merges them. Pure.
+ * The minute rows of one account the end-to-end path writes for simulated minute `minute`: one per
+ * (agent, metric). The application pseudo-agent's rows are derived by the minute seal (bench-seal.ts),
+ * as in the pipeline. Pure.
  */
 export function minuteRows(ids: AccountIds, metrics: readonly BenchMetric[], period: number, minute: number): TimesliceRow[] {
   const rows: TimesliceRow[] = [];
-  const app: TimesliceRow[] = [];
   for (let g = 0; g < ids.agentIds.length; g++) {
     for (let m = 0; m < metrics.length; m++) {
       const s = benchStats(seedOf(ids.account.index, g, m, minute), metrics[m]!.apdex);
       rows.push({ ...s, metricId: ids.metricIds[m]!, agentId: ids.agentIds[g]!, period });
-      if (g === 0) app.push({ ...s, metricId: ids.metricIds[m]!, agentId: ids.applicationAgentId, period });
-      else mergeInto(app[m]!, s);
     }
   }
-  return rows.concat(app);
+  return rows;
 }
 
 /**
- * The ceiling: the same rows written straight into the account's per-hour table by multi-row
+ * The ceiling: the same agents' rows written straight into the account's per-hour table by multi-row
  * INSERT … ON DUPLICATE KEY UPDATE (lib/shard/shard-writer-sql.ts, the writer's own statement), one
  * autocommitted statement of `batchRows` rows at a time on each of `connections` connections, with
- * no HTTP, no JSON, no dictionary, no ledger in front. Minutes go one after the other, as the
+ * no HTTP, no JSON, no dictionary, no ledger in front; the caller runs the minute seal beside it. Minutes go one after the other, as the
  * generator posts them.
  */
 export async function writeCeilingHour(job: CeilingJob, onMinute: (minute: number, at: number) => void): Promise<CeilingResult> {

@@ -10,6 +10,7 @@ import { benchMetrics } from './bench-metrics.js';
 import type { BenchPhase } from './bench-options.js';
 import type { PoolRunReport } from './bench-report.js';
 import { writeCeilingHour } from './ceiling-writer.js';
+import { BenchSealer } from './bench-seal.js';
 import { dropHour } from './db-census.js';
 import { HourMeter } from './hour-meter.js';
 import { gib, progress, type PoolRunContext, type PoolState } from './pool-state.js';
@@ -111,6 +112,7 @@ async function ceilingPhase(st: PoolState): Promise<void> {
   const hour = ctx.hourStart - 3600;
   const meter = await HourMeter.start({ store, shardPid: st.server.pid, accounts: st.accounts, agents: ctx.o.agents, metrics: ctx.o.metrics, hourStart: hour, minutes: ctx.o.minutes });
   const startedAt = Date.now();
+  const sealer = new BenchSealer(store, st.accounts.map((a) => a.id), hour);
   const result = await writeCeilingHour(
     {
       store,
@@ -124,9 +126,11 @@ async function ceilingPhase(st: PoolState): Promise<void> {
     },
     (k) => {
       meter.minuteDone(k);
+      sealer.minuteDone(k);
       progress(st, 'ceiling', k, startedAt);
     },
   );
+  await sealer.finish(result.minutesDone);
   st.report.ceiling = await meter.finish(result);
   ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: ceiling ${Math.round(st.report.ceiling.rowsPerSecond).toLocaleString('en-US')} rows/s (${st.report.ceiling.exact ? 'exact' : 'MISMATCH'})`);
   await dropHour(store, st.accounts.map((a) => a.id), hour);

@@ -14,6 +14,7 @@ import { probeDashboard } from './dashboard-probe.js';
 import { probePrometheus, seedMinuteHistory } from './prometheus-probe.js';
 import { seedHistory } from './history-seed.js';
 import { HourMeter } from './hour-meter.js';
+import { BenchSealer } from './bench-seal.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { gib, progress, type PoolState } from './pool-state.js';
 import { CpuMeter } from './proc-stats.js';
@@ -60,10 +61,14 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
       minutes: ctx.o.minutes,
     });
     const startedAt = Date.now();
+    // The rollup service's minute seal, beside the pipeline (application rows derived per closed minute).
+    const sealer = new BenchSealer(st.store, st.accounts.map((a) => a.id), ctx.hourStart);
     const result = await ctx.load.harvestHour({ hourStart: ctx.hourStart, minutes: ctx.o.minutes, metrics: ctx.o.metrics, concurrency: ctx.o.concurrency, deadline }, (k) => {
       meter.minuteDone(k);
+      sealer.minuteDone(k);
       progress(st, 'end-to-end', k, startedAt);
     });
+    await sealer.finish(result.minutesDone);
     const report = await meter.finish(result);
     const s = result.stats;
     report.posts = {

@@ -5,7 +5,7 @@ import { mergeInto, type Timeslice } from '../lib/timeslice/timeslice.js';
 import { timesliceFromRow } from '../lib/timeslice/timeslice-columns.js';
 import { planRead, type DayRollupState, type ReadPlan } from './read-plan.js';
 import { bucketStarts, chooseResolution, type Resolution } from './resolution.js';
-import { compileSeriesQuery } from './series-sql.js';
+import { compileSeriesQuery, type SeriesQuery } from './series-sql.js';
 import type { TimeWindow } from './time-window.js';
 
 /** Timeslices of one metric by bucket start. */
@@ -102,11 +102,12 @@ export class SeriesReader {
       rollupDays(store, account.id, span.from, span.to),
     ]);
     const plan = planRead({ resolution: span, tables, days, maxStitchTables: this.opts.maxStitchTables });
-    const data = await this.#run(store, plan, rowsAgent, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
+    const application = agentId === undefined ? { accountId: account.id, applicationId } : undefined;
+    const data = await this.#run(store, plan, rowsAgent, application, ids, mode === 'total' ? 'total' : resolution.step, sumMetrics);
     return { ...empty, data, stitchedHours: plan.stitchedHours, unrolledHours: plan.unrolledHours, tablesRead: countTables(plan), segments: plan.segments, agentId: rowsAgent };
   }
 
-  async #run(store: ShardStore, plan: ReadPlan, agentId: number, ids: Map<number, string>, bucket: number | 'total', sumMetrics: boolean): Promise<Map<string, MetricSeries>> {
+  async #run(store: ShardStore, plan: ReadPlan, agentId: number, application: SeriesQuery['application'], ids: Map<number, string>, bucket: number | 'total', sumMetrics: boolean): Promise<Map<string, MetricSeries>> {
     const data = new Map<string, MetricSeries>();
     const all = [...ids.keys()];
     const chunk = this.opts.maxIdsPerQuery ?? 1000;
@@ -117,7 +118,7 @@ export class SeriesReader {
       // creating it: the registry row comes first) holds no row: it is left out and the statement run
       // again. On a replica the error stands: the router reads that part from the primary.
       for (let attempt = 0; rows === undefined; attempt++) {
-        const q = compileSeriesQuery({ segments, agentId, metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
+        const q = compileSeriesQuery({ segments, agentId, ...(application ? { application } : {}), metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
         if (!q) break;
         try {
           rows = (await store.pool.query<any[]>(q.sql, q.parameters))[0];

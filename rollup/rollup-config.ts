@@ -6,6 +6,7 @@ import { ConfigError, type Config } from '../lib/config/config.js';
 export const rollupVariables: VariableSpec[] = [
   { name: 'APM_ROLLUP_SCHEDULE', type: 'string', default: '* * * * *', doc: 'node-cron expression (5 fields, or 6 with seconds) of rollup runs; each run rolls every closed period, seals finished tables and purges expired ones.' },
   { name: 'APM_ROLLUP_GRACE_SECONDS', type: 'integer', default: '300', min: 0, max: 86400, doc: 'How long after an hour (day) ends before it is rolled up; data arriving later still counts (the period is marked dirty and re-rolled).' },
+  { name: 'APM_SEAL_GRACE_SECONDS', type: 'integer', default: '120', min: 0, max: 3600, doc: 'How long after a minute ends before each rollup run\'s minute seal derives its application-wide rows from the agents\' rows (until then reads sum the agents); later data still counts exactly.' },
   { name: 'APM_ROLLUP_MAX_PERIODS_PER_RUN', type: 'integer', default: '2000', min: 1, max: 1000000, doc: 'Periods one run rolls per shard, oldest first; catch-up after downtime continues in the next runs.' },
   { name: 'APM_ROLLUP_LOCK_WAIT_SECONDS', type: 'integer', default: '0', min: 0, max: 3600, doc: 'How long a run waits for the per-shard rollup lock held by another worker before skipping that shard.' },
   { name: 'APM_ROLLUP_PURGE', type: 'boolean', default: 'true', doc: 'Whether scheduled runs drop tables past their plan\'s retention (apm purge works either way).' },
@@ -17,6 +18,7 @@ export const rollupVariables: VariableSpec[] = [
 export interface RollupSettings {
   schedule: string;
   graceSeconds: number;
+  sealGraceSeconds: number;
   maxPeriodsPerRun: number;
   lockWaitSeconds: number;
   purge: boolean;
@@ -34,6 +36,7 @@ export function rollupSettings(config: Config): RollupSettings {
   return {
     schedule,
     graceSeconds: config.num('APM_ROLLUP_GRACE_SECONDS'),
+    sealGraceSeconds: config.num('APM_SEAL_GRACE_SECONDS'),
     maxPeriodsPerRun: config.num('APM_ROLLUP_MAX_PERIODS_PER_RUN'),
     lockWaitSeconds: config.num('APM_ROLLUP_LOCK_WAIT_SECONDS'),
     purge: config.bool('APM_ROLLUP_PURGE'),

@@ -15,6 +15,8 @@ export interface ShardReport {
   rowsWritten: number;
   failures: number;
   sealed: string[];
+  /** The minute seal of this run (minute-seal.ts): minute tables sealed further, application rows written. */
+  minuteSeals?: { tables: number; rows: number };
   dropped: string[];
   /** Next-hour minute tables created ahead of time by this run. */
   precreated?: number;

@@ -7,6 +7,7 @@ import { maxLag, rollupLag, type AccountLag } from './rollup-lag.js';
 import type { RollupMetrics } from './rollup-metrics.js';
 import { closedBefore, dayStart, periodEnd, planRollup, type RollupTask } from './rollup-plan.js';
 import { planSeals } from './seal-plan.js';
+import { sealBoundary, sealMinutes } from './minute-seal.js';
 import { acquireRollupLock } from '../lib/shard/rollup-lock.js';
 import { purgeRanges, readPurgeableTables, readShardState, tableCounts, type ShardState } from './rollup-state.js';
 import { ShardRollup } from './shard-rollup.js';
@@ -21,6 +22,8 @@ export interface RollupRunnerOptions {
   metrics: RollupMetrics;
   log: Log;
   graceSeconds: number;
+  /** How long after a minute closes before the minute seal derives its application rows (APM_SEAL_GRACE_SECONDS). */
+  sealGraceSeconds?: number;
   maxPeriodsPerRun: number;
   lockWaitSeconds: number;
   /** Milliseconds between progress lines of a long (catch-up) run. */
@@ -73,6 +76,7 @@ export class RollupRunner {
       // The registry is read by state (rollup-state.ts): the unfinished tables only, again only when a
       // period was rolled; with nothing due a run costs a handful of indexed queries.
       const rollup = new ShardRollup(store, lock.conn);
+      await this.#sealMinutes(rollup, opts, report);
       const closed = closedBefore(opts.now, this.o.graceSeconds);
       let state = await rollup.readState(closed);
       if (await this.#roll(rollup, state, opts, report)) state = await rollup.readState(closed);
@@ -155,6 +159,18 @@ export class RollupRunner {
         `${rowsRead} rows read, ${rowsWritten} written, ${failures} failure(s)`,
     );
     return true;
+  }
+
+  /** The minute seal (minute-seal.ts): application rows of the minutes closed a grace ago. */
+  async #sealMinutes(rollup: ShardRollup, opts: RunOptions, report: ShardReport): Promise<void> {
+    const r = await sealMinutes(rollup.conn, sealBoundary(opts.now, this.o.sealGraceSeconds ?? 120), opts.accountId, (t, err) => {
+      if (isFatal(err)) throw err;
+      report.failures++;
+      this.o.metrics.failures.inc({ stage: 'minute_seal' });
+      this.o.log.warn(`rollup shard ${report.shardId}: cannot seal the minutes of table ${t.name}: ${(err as Error).message}`);
+    }, closedBefore(opts.now, this.o.graceSeconds, opts.until));
+    report.minuteSeals = r;
+    this.o.metrics.minuteSealRows.inc(r.rows);
   }
 
   async #seal(rollup: ShardRollup, state: ShardState, opts: RunOptions, report: ShardReport): Promise<void> {

@@ -33,6 +33,7 @@ export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry
     metrics,
     log: log,
     graceSeconds: settings.graceSeconds,
+    sealGraceSeconds: settings.sealGraceSeconds,
     maxPeriodsPerRun: settings.maxPeriodsPerRun,
     lockWaitSeconds: settings.lockWaitSeconds,
   });

@@ -4,6 +4,7 @@ import type { TableInfo } from '../lib/shard/shard-database.js';
 import { tableName } from '../lib/shard/table-naming.js';
 import type { DayTask, HourTask } from './rollup-plan.js';
 import { dayStart } from './rollup-plan.js';
+import { sealInTransaction } from './minute-seal.js';
 import { recordsOf, rollupStatement, sourceCountStatement, type RollupStatement } from './rollup-sql.js';
 import { readShardState, type ShardState } from './rollup-state.js';
 import { prepareDistRollup, rollDistributions } from './dist-rollup.js';
@@ -39,10 +40,11 @@ export class ShardRollup {
 
   /**
    * Minute table → the hour's rows in the month's hour table. First 'rolling' is committed, so late rows
-   * arriving during the roll make the ShardWriter set 'dirty'. Then one transaction reads the minute
-   * rows with shared locks (no late row slips in unseen until it commits), replaces the hour's rows,
-   * and only then locks the registry row — the ShardWriter's order too (rows, then registry), so the two
-   * never deadlock — sets 'done', marks the day pending (or dirty) and re-opens a sealed hour table.
+   * arriving during the roll make the ShardWriter set 'dirty'. Then one transaction locks the minute
+   * table's registry row — the ShardWriter's order too (registry, then rows: shard-writer-seal.ts), so
+   * no late row comes in until it commits and the two never deadlock —, seals the whole hour (the
+   * application rows of its minutes not sealed yet: minute-seal.ts), reads the minute rows, replaces
+   * the hour's rows, sets 'done', marks the day pending (or dirty) and re-opens a sealed hour table.
    */
   async rollHour(task: HourTask): Promise<RollResult> {
     const none = { rolled: false, reroll: task.reroll, rowsRead: 0, rowsWritten: 0 };
@@ -53,10 +55,11 @@ export class ShardRollup {
     const target = await this.store.ensureTable(task.accountId, 'hour', task.period);
     const dists = await prepareDistRollup(this.store, task.accountId, 'hour', task.period);
     return this.#transaction(async (abort) => {
+      // Another worker (one that lost its lock with its connection) finished it meanwhile: nothing to do.
+      if (((await this.#registryState(task.source, true)) ?? 'done') === 'done') return abort(none);
+      await sealInTransaction(this.conn, { name: task.source, accountId: task.accountId, start: task.period, end: task.period + HOUR }, task.period + HOUR);
       const counts = await this.#roll(task.source, target, task.period, task.period + HOUR);
       await rollDistributions(this.conn, dists, task.period, task.period + HOUR);
-      // Another worker (one that lost its lock with its connection) finished it meanwhile: undo ours.
-      if (((await this.#registryState(task.source, true)) ?? 'done') === 'done') return abort(none);
       await this.conn.query("UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ?", [task.source]);
       await this.conn.query(
         "INSERT INTO rollup_days (account_id, day, state) VALUES (?, ?, 'pending') ON DUPLICATE KEY UPDATE state = IF(state = 'done', 'dirty', state)",

@@ -25,6 +25,7 @@ function runnerFor(ctx: CliContext, waitSeconds: number): RollupRunner {
     metrics: new RollupMetrics(new Registry()),
     log: cliLog(),
     graceSeconds: settings.graceSeconds,
+    sealGraceSeconds: settings.sealGraceSeconds,
     maxPeriodsPerRun: settings.maxPeriodsPerRun,
     lockWaitSeconds: waitSeconds,
   });

@@ -40,8 +40,8 @@ export class HarvestWriter {
   ) {}
 
   async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
-    // Per metric and application: the agent's row and the application pseudo-agent's (harvest-rows.ts).
-    checkRequestRows('metric_data', harvest.metrics.length * claims.applications.length * 2, this.maxRequestRows);
+    // Per metric and application: the agent's row (harvest-rows.ts; the application's is derived by the minute seal).
+    checkRequestRows('metric_data', harvest.metrics.length * claims.applications.length, this.maxRequestRows);
     const { shardId, store, minuteDays } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
     // Its minute table may be purged already: writing would recreate it (and a rollup lose the retained hour).
     checkMinuteRetention('metric_data', harvestMinute(harvest.start, harvest.end), minuteDays, this.now());
@@ -158,7 +158,7 @@ export class HarvestWriter {
     const outcome = await this.writer.write({
       accountId: claims.accountId,
       shardId,
-      rows: rows.map((row) => ({ kind: 'minute' as const, t: piece.period, row })),
+      rows,
       dedupeKey: piece.key,
       ...(guard ? { guard } : {}),
     });

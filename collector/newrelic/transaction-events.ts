@@ -80,10 +80,10 @@ export async function writeTransactionEvents(shards: ShardRegistry, writer: Shar
       const rows: WriteRow[] = [];
       for (const app of claims.applications) {
         const [seenId, sentId] = await store.metricIds(claims.accountId, [{ name: SAMPLING_METRICS.seen, scope: '' }, { name: SAMPLING_METRICS.sent, scope: '' }], { applicationId: app.applicationId });
-        for (const agentId of [app.agentId, app.applicationAgentId]) {
-          for (const [metricId, n] of [[seenId!, parsed.seen], [sentId!, parsed.sent]] as const) {
-            rows.push({ kind: 'minute', t: minute, row: { metricId, agentId, period: minute, callCount: n, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 } });
-          }
+        // The agent's rows; the application's are derived by the minute seal (WriteRow.applicationAgentId).
+        for (const [metricId, n] of [[seenId!, parsed.seen], [sentId!, parsed.sent]] as const) {
+          const row = { metricId, agentId: app.agentId, period: minute, callCount: n, totalTime: 0, exclusiveTime: 0, minTime: 0, maxTime: 0, sumOfSquares: 0 };
+          rows.push({ kind: 'minute', t: minute, row, applicationAgentId: app.applicationAgentId });
         }
       }
       await writer.write({ accountId: claims.accountId, shardId: account.shardId, rows, dedupeKey: `nr-events:${claims.nonce}:${digest}` });

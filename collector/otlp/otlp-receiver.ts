@@ -156,8 +156,8 @@ export class OtlpReceiver {
       const txn = this.state.begin();
       const plan = planExport(decoded, accountId, txn);
       await this.#dropPastRetention(accountId, plan);
-      // Each point goes to every name of it, for the agent and the application (otlp-rows.ts): at most this many rows.
-      const rows = plan.rows.reduce((n, r) => n + r.names.length * (decoded.resources[r.resource]!.identity.instance === undefined ? 1 : 2), 0);
+      // Each point goes to every name of it, for the agent or the application (otlp-rows.ts): at most this many rows.
+      const rows = plan.rows.reduce((n, r) => n + r.names.length, 0);
       checkRequestRows('metrics export', rows, this.deps.config.num('APM_WRITER_MAX_PENDING_ROWS'));
       const rejected = [...decoded.rejected, ...plan.rejected];
       if (plan.rows.length > 0) await this.#write(accountId, decoded, plan, digest);

@@ -4,7 +4,11 @@ import type { PlannedRow } from './otlp-plan.js';
 
 /** Database ids of one resource of the export. */
 export interface ResolvedResource {
-  /** The agent's id (when the resource names an instance), then the application pseudo-agent's. */
+  /**
+   * The agent's id (when the resource names an instance), then the application pseudo-agent's.
+   * Minute rows go to the first only (the agent's carry the pseudo-agent as applicationAgentId: the
+   * minute seal derives the application row); distributions go to every one (otlp-dists.ts).
+   */
   agentIds: number[];
   /** Metric name → id (possibly the overflow id). */
   metricIds: ReadonlyMap<string, number>;
@@ -23,25 +27,28 @@ export function namesInOrder(rows: readonly PlannedRow[], resource: number): str
 }
 
 /**
- * Planned contributions → minute rows for the writer: each contribution goes to every agent id
- * and every name of its resource, merged exactly per (metric, agent, minute). Two names folded
- * into the same overflow id merge too.
+ * Planned contributions → minute rows for the writer: each contribution goes to every name of its
+ * resource, for the resource's agent (which names its application's pseudo-agent, see WriteRow) or,
+ * for a resource without an instance, for the pseudo-agent itself; merged exactly per (metric,
+ * agent, minute). Two names folded into the same overflow id merge too.
  */
 export function buildRows(planned: readonly PlannedRow[], resolved: readonly ResolvedResource[]): WriteRow[] {
-  const rows = new Map<string, TimesliceRow>();
+  const rows = new Map<string, WriteRow>();
   for (const p of planned) {
     const ids = resolved[p.resource];
     if (!ids) throw new Error(`BUG: resource ${p.resource} has no resolved ids`);
     for (const name of p.names) {
       const metricId = ids.metricIds.get(name);
       if (metricId === undefined) throw new Error(`BUG: metric ${name} has no id`);
-      for (const agentId of ids.agentIds) {
-        const k = rowKey(metricId, agentId, p.minute);
-        const row = rows.get(k);
-        if (row) mergeInto(row, p.slice);
-        else rows.set(k, { metricId, agentId, period: p.minute, ...p.slice });
+      const agentId = ids.agentIds[0]!;
+      const k = rowKey(metricId, agentId, p.minute);
+      const w = rows.get(k);
+      if (w) mergeInto(w.row, p.slice);
+      else {
+        const row: TimesliceRow = { metricId, agentId, period: p.minute, ...p.slice };
+        rows.set(k, ids.agentIds.length > 1 ? { kind: 'minute', t: p.minute, row, applicationAgentId: ids.agentIds[ids.agentIds.length - 1]! } : { kind: 'minute', t: p.minute, row });
       }
     }
   }
-  return [...rows.values()].map((row) => ({ kind: 'minute', t: row.period, row }));
+  return [...rows.values()];
 }

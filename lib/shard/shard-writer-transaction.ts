@@ -6,6 +6,7 @@ import type { TableInfo } from './shard-database.js';
 import type { ShardStore } from './shard-store.js';
 import { MergeOverflowError } from './shard-writer-errors.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
+import { lockMinuteSeals } from './shard-writer-seal.js';
 import { isWritableRow, upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
 import { commitOrVerify } from './shard-writer-verify.js';
@@ -30,9 +31,12 @@ export interface TransactionResult {
 
 /**
  * One transaction for the batch, in this order (the lock order every writer keeps): the move fence
- * (shared locks), the requests' guards, the ledger keys, the rows table by table, then the registry
- * rows of tables whose span has ended (late rows: the rollup must roll them again). Throws on any
- * failure after rolling back; the caller decides whether to retry, split or fail.
+ * (shared locks), the requests' guards, the ledger keys, the registry rows of the minute tables that
+ * agents' rows go to (whether their minutes are sealed: shard-writer-seal.ts), the rows table by table,
+ * then the registry rows of tables whose span has ended (late rows: the rollup must roll them again).
+ * An agent's row of a sealed minute also adds to its application's row; of an unsealed minute, it is
+ * written alone (the minute seal derives the application row later). Throws on any failure after
+ * rolling back; the caller decides whether to retry, split or fail.
  */
 export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
   const { infos, distinct } = await tablesOf(store, batch);
@@ -50,7 +54,8 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
     }
     if (result.conflicts.size > 0) live = live.filter((p) => !result.conflicts.has(p));
     result.dups = await deps.ledger.record(conn, live);
-    const perTable = mergeRows(live, result.dups, infos);
+    const sealed = await lockMinuteSeals(conn, live, result.dups, infos, deps.now());
+    const perTable = mergeRows(live, result.dups, infos, sealed);
     for (const [name, rows] of perTable) {
       const list = rows.rows();
       for (let i = 0; i < list.length; i += deps.batchRows) await conn.query(upsertSql(name, list.slice(i, i + deps.batchRows)));
@@ -87,11 +92,15 @@ async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{
   return { infos: out, distinct };
 }
 
-/** Rows merged per table and key (numbers only); throws MergeOverflowError when a merge is not finite. */
-function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: Map<Pending, TableInfo[]>): Map<string, RowMerger> {
+/**
+ * Rows merged per table and key (numbers only), with the application row of every agent row whose
+ * minute is sealed (`sealed`: table → sealed_through); throws MergeOverflowError when a merge is not finite.
+ */
+function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: Map<Pending, TableInfo[]>, sealed: ReadonlyMap<string, number>): Map<string, RowMerger> {
   const perTable = new Map<string, RowMerger>();
   let merger: RowMerger | undefined;
   let mergerOf = '';
+  let sealedThrough = 0;
   for (const p of live) {
     if (dups.has(p)) continue;
     const tables = infos.get(p)!;
@@ -101,8 +110,11 @@ function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: 
         merger = perTable.get(name);
         if (!merger) perTable.set(name, (merger = new RowMerger()));
         mergerOf = name;
+        sealedThrough = sealed.get(name) ?? 0;
       }
-      merger!.add(p.req.rows[i]!.row);
+      const w = p.req.rows[i]!;
+      merger!.add(w.row);
+      if (w.applicationAgentId !== undefined && w.row.period < sealedThrough) merger!.add(w.row, w.applicationAgentId);
     }
   }
   for (const rows of perTable.values()) {

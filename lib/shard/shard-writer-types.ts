@@ -6,6 +6,13 @@ export interface WriteRow {
   /** Any second inside the row's table span (usually the row's period). */
   t: number;
   row: TimesliceRow;
+  /**
+   * Minute rows of an agent: its application's pseudo-agent. The application-wide row is not written
+   * per request: the minute seal (rollup/minute-seal.ts) derives it once the minute has closed; only a
+   * row for a minute already sealed also adds to the pseudo-agent's row (late data stays exact).
+   * Absent: the row is written as is (rows of the pseudo-agent itself, other kinds).
+   */
+  applicationAgentId?: number;
 }
 
 /**

@@ -62,6 +62,10 @@ export class ShardWriter {
           return Promise.reject(err);
         }
       }
+      const app = w.applicationAgentId;
+      if (app !== undefined && (w.kind !== 'minute' || !Number.isSafeInteger(app) || app < 0 || app === w.row.agentId)) {
+        return Promise.reject(new Error(`BUG: application agent ${app} of a ${w.kind} row of agent ${w.row.agentId}`));
+      }
     }
     const q = this.#queue(req.shardId);
     if (Date.now() < q.downUntil) {

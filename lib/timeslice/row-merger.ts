@@ -11,18 +11,19 @@ export class RowMerger {
   /** How many add() calls merged into an existing row (0: every row is a copy of one caller's row). */
   merged = 0;
 
-  add(row: TimesliceRow): void {
+  /** Adds `row`, or (with `agentId`) the same values under another agent (an application's pseudo-agent). */
+  add(row: TimesliceRow, agentId = row.agentId): void {
     let byAgent = this.#byMetric.get(row.metricId);
     if (!byAgent) this.#byMetric.set(row.metricId, (byAgent = new Map()));
-    let byPeriod = byAgent.get(row.agentId);
-    if (!byPeriod) byAgent.set(row.agentId, (byPeriod = new Map()));
+    let byPeriod = byAgent.get(agentId);
+    if (!byPeriod) byAgent.set(agentId, (byPeriod = new Map()));
     const have = byPeriod.get(row.period);
     if (have) {
       mergeInto(have, row);
       this.merged++;
       return;
     }
-    const copy = { ...row };
+    const copy = agentId === row.agentId ? { ...row } : { ...row, agentId };
     byPeriod.set(row.period, copy);
     this.#order.push(copy);
   }

@@ -1,3 +1,4 @@
+import { sealMinuteTable } from '../../rollup/minute-seal.js';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -121,9 +122,14 @@ export interface Committed {
   sumsq: number;
 }
 
-/** Committed minute data of an account per "name|scope" for one agent id, summed over every minute table. */
+/**
+ * Committed minute data of an account per "name|scope" for one agent id, summed over every minute table.
+ * The minute tables are sealed whole first (what the rollup does once their minutes have closed), so an
+ * application pseudo-agent's rows hold every agent's (rollup/minute-seal.ts); later writes stay exact.
+ */
 export async function committed(store: ShardStore, accountId: number, agentId: number): Promise<Map<string, Committed>> {
   const tables = await store.listTables({ accountId, kind: 'minute' });
+  await sealWhole(store, tables);
   const out = new Map<string, Committed>();
   for (const t of tables) {
     const [rows] = await store.pool.query<any[]>(
@@ -160,4 +166,14 @@ export async function scrape(col: RunningCollector, name: string, labels: Record
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return 0;
+}
+
+/** Seals minute tables through their end (rollup/minute-seal.ts), as the rollup does once they have closed. */
+export async function sealWhole(store: ShardStore, tables: ReadonlyArray<{ name: string; accountId: number; start: number; end: number }>): Promise<void> {
+  const conn = await store.pool.getConnection();
+  try {
+    for (const t of tables) await sealMinuteTable(conn, { name: t.name, accountId: t.accountId, start: t.start, end: t.end }, t.end);
+  } finally {
+    conn.release();
+  }
 }

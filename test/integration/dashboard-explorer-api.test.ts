@@ -83,9 +83,11 @@ describe('explorer and application health API', () => {
     ]);
     expect(one.percentiles.p50.filter((v: number | null) => v !== null)).toHaveLength(1);
     expect([one.percentiles.count, one.percentiles.estimate, two.percentiles]).toEqual([10, false, null]);
-    // The application-wide rows of this metric were never written: no series, no percentiles.
+    // Application-wide: the agents' rows summed (minutes not sealed yet, rollup/minute-seal.ts); the
+    // application's distribution rows were never written: no percentiles.
     const app = (await get(`applications/${shop}/metric?last=30m&name=${name}`)).body;
-    expect([app.summary, app.percentiles]).toEqual([null, null]);
+    expect([app.summary.callCount, app.percentiles]).toEqual([one.summary.callCount + two.summary.callCount, null]);
+    expect(app.summary.callCount).toBe(30);
     const bad = await get(`applications/${shop}/metric?last=30m&name=${name}&agent=x1`);
     expect([bad.status, bad.body.error]).toEqual([400, 'cannot read metric: agent="x1" is not an agent id']);
     const foreign = await get(`applications/${shop}/metric?last=30m&name=${name}&agent=${adminAgent}`);

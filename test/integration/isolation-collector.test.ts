@@ -109,12 +109,13 @@ describe('New Relic: one tenant never hurts another', () => {
     const a = await account('too-many-rows');
     const run = await connectAgent(col, a.key, { apps: ['rows'], host: 'h', pid: 7 });
     const end = nowS() - 1;
-    const metrics = Array.from({ length: 501 }, (_, i) => [{ name: `Custom/m${i}` }, [1, 1, 1, 1, 1, 1]]);
+    // One row per metric (the agent's; the application's is derived by the minute seal): 1001 > 1000.
+    const metrics = Array.from({ length: 1001 }, (_, i) => [{ name: `Custom/m${i}` }, [1, 1, 1, 1, 1, 1]]);
     const before = await dictionarySize(a.store, a.id);
     const r = await agentPost(col, 'metric_data', [run, end - 60, end, metrics], { licenseKey: a.key, runId: run });
     expect(r.status).toBe(413);
     expect(r.body.exception.message).toBe(
-      'cannot accept metric_data: it makes 1002 rows, more than the 1000 one request may write (APM_WRITER_MAX_PENDING_ROWS); send it in smaller parts',
+      'cannot accept metric_data: it makes 1001 rows, more than the 1000 one request may write (APM_WRITER_MAX_PENDING_ROWS); send it in smaller parts',
     );
     expect(await dictionarySize(a.store, a.id)).toBe(before);
   });

@@ -63,11 +63,17 @@ export class RollupFixture {
       }
     }
     if (rows.length === 0) return 0;
-    await this.writer.write({ accountId: this.accountId, shardId: this.store.shardId, rows: rows.map((row) => ({ kind: 'minute', t: minute, row })) });
+    // Agents' rows name the application pseudo-agent (agents[0]), whose own rows are written directly
+    // (like beacon rows): the minute seal adds the agents' rows to it before the hour is rolled.
+    const app = this.agents[0]!;
+    const writes = rows.map((row) => (row.agentId === app ? { kind: 'minute' as const, t: minute, row } : { kind: 'minute' as const, t: minute, row, applicationAgentId: app }));
+    await this.writer.write({ accountId: this.accountId, shardId: this.store.shardId, rows: writes });
     for (const r of rows) {
-      const k = `${r.metricId}:${r.agentId}:${r.period}`;
-      const have = this.minutes.get(k);
-      this.minutes.set(k, have ? { ...have, ...mergeTimeslices(have, r) } : { ...r });
+      for (const agentId of r.agentId === app ? [app] : [r.agentId, app]) {
+        const k = `${r.metricId}:${agentId}:${r.period}`;
+        const have = this.minutes.get(k);
+        this.minutes.set(k, have ? { ...have, ...mergeTimeslices(have, r) } : { ...r, agentId });
+      }
     }
     return rows.length;
   }

@@ -37,27 +37,17 @@ describe('bench metrics and values', () => {
     expect([0, 1, 2].map((k) => expectedCallCount([0, 1], 3, 12, k))).toEqual([1560, 1472, 1504]);
   });
 
-  it('builds the ceiling rows the writer would store: one per (agent, metric) and merged application rows', () => {
+  it('builds the ceiling rows the writer would store: one per (agent, metric); the application rows come from the seal', () => {
     const metrics = benchMetrics(7);
     const ids = { account: { index: 0 } as never, metricIds: [11, 12, 13, 14, 15, 16, 17], agentIds: [101, 102], applicationAgentId: 100 };
     const rows = minuteRows(ids, metrics, HOUR, 0);
-    expect(rows).toHaveLength(2 * 7 + 7);
-    const app = rows.filter((r) => r.agentId === 100);
-    expect(app.map((r) => r.callCount)).toEqual([11, 13, 15, 17, 19, 21, 23]);
-    expect(rows.reduce((a, r) => a + r.callCount, 0)).toBe(expectedCallCount([0], 2, 7, 0));
+    expect(rows).toHaveLength(2 * 7);
+    expect(rows.filter((r) => r.agentId === 100)).toEqual([]);
+    // The agents' call counts are half the stored total: the seal adds as much again (the application rows).
+    expect(2 * rows.reduce((a, r) => a + r.callCount, 0)).toBe(expectedCallCount([0], 2, 7, 0));
     const a0 = benchStats(seedOf(0, 0, 0, 0), false);
-    const a1 = benchStats(seedOf(0, 1, 0, 0), false);
-    expect(app[0]).toEqual({
-      metricId: 11,
-      agentId: 100,
-      period: HOUR,
-      callCount: a0.callCount + a1.callCount,
-      totalTime: a0.totalTime + a1.totalTime,
-      exclusiveTime: a0.exclusiveTime + a1.exclusiveTime,
-      minTime: Math.min(a0.minTime, a1.minTime),
-      maxTime: Math.max(a0.maxTime, a1.maxTime),
-      sumOfSquares: a0.sumOfSquares + a1.sumOfSquares,
-    });
+    expect(rows[0]).toEqual({ metricId: 11, agentId: 101, period: HOUR, ...a0 });
+    expect(rows[7]).toEqual({ metricId: 11, agentId: 102, period: HOUR, ...benchStats(seedOf(0, 1, 0, 0), false) });
     expect(rows.every((r) => r.period === HOUR)).toBe(true);
   });
 });

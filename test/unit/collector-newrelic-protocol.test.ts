@@ -122,18 +122,22 @@ describe('replies', () => {
 
 describe('harvest rows', () => {
   const stats = { callCount: 2, totalTime: 1, exclusiveTime: 1, minTime: 0.25, maxTime: 0.75, sumOfSquares: 0.625 };
-  it('writes each metric for the agent and the application pseudo-agent, per application', () => {
+  it('writes each metric for the agent, naming its application pseudo-agent, per application', () => {
     const rows = harvestRows([{ name: 'A', scope: '', stats }], 600, [
       { agentId: 5, applicationAgentId: 1, metricIds: [100] },
       { agentId: 6, applicationAgentId: 2, metricIds: [100] },
     ]);
-    expect(rows.map((r) => [r.metricId, r.agentId, r.period, r.callCount])).toEqual([[100, 5, 600, 2], [100, 1, 600, 2], [100, 6, 600, 2], [100, 2, 600, 2]]);
+    expect(rows.map((w) => [w.kind, w.t, w.row.metricId, w.row.agentId, w.row.period, w.row.callCount, w.applicationAgentId])).toEqual([
+      ['minute', 600, 100, 5, 600, 2, 1],
+      ['minute', 600, 100, 6, 600, 2, 2],
+    ]);
   });
   it('merges metrics folded onto one id (overflow) without touching the input', () => {
     const metrics = [{ name: 'A', scope: '', stats }, { name: 'B', scope: '', stats: { ...stats, minTime: 0.1 } }];
     const rows = harvestRows(metrics, 600, [{ agentId: 5, applicationAgentId: 1, metricIds: [9, 9] }]);
-    expect(rows).toHaveLength(2);
-    expect(rows[0]).toEqual({ metricId: 9, agentId: 5, period: 600, callCount: 4, totalTime: 2, exclusiveTime: 2, minTime: 0.1, maxTime: 0.75, sumOfSquares: 1.25 });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.applicationAgentId).toBe(1);
+    expect(rows[0]!.row).toEqual({ metricId: 9, agentId: 5, period: 600, callCount: 4, totalTime: 2, exclusiveTime: 2, minTime: 0.1, maxTime: 0.75, sumOfSquares: 1.25 });
     expect(metrics[0]!.stats.callCount).toBe(2);
   });
 });

@@ -127,6 +127,26 @@ describe('compileSeriesQuery', () => {
     expect(q.parameters).toEqual([3600, 3600, 3, 11, 12, 100, 200, 3600, 3600, 3, 11, 12, 200, 300]);
   });
 
+  it('an application-wide read of a minute table: sealed minutes from the pseudo-agent, the others summed over the agents, in one statement', () => {
+    const q = compileSeriesQuery({
+      segments: [seg('th_7_202611', 'hour', V2, 100, 200), seg('ts_7_2026112310', 'minute', V1, 200, 300)],
+      agentId: 3,
+      application: { accountId: 7, applicationId: 9 },
+      metricIds: [11],
+      bucket: 'total',
+      sumMetrics: true,
+    })!;
+    const select = (table: string) =>
+      `SELECT ? AS metric_id, 0 AS bucket, SUM(call_count) AS call_count, SUM(total_time) AS total_time, SUM(exclusive_time) AS exclusive_time, MIN(min_time) AS min_time, MAX(max_time) AS max_time, SUM(sum_of_squares) AS sum_of_squares FROM \`${table}\` `;
+    const sealed = 'COALESCE((SELECT sealed_through FROM table_registry WHERE name = ?), 0)';
+    expect(q.sql.split('\nUNION ALL\n')).toEqual([
+      `${select('th_7_202611')}WHERE agent_id = ? AND metric_id IN (?) AND period >= ? AND period < ? GROUP BY bucket`,
+      `${select('ts_7_2026112310')}WHERE agent_id = ? AND metric_id IN (?) AND period >= ? AND period < ? AND period < ${sealed} GROUP BY bucket`,
+      `${select('ts_7_2026112310')}WHERE agent_id IN (SELECT id FROM agents WHERE account_id = ? AND application_id = ?) AND metric_id IN (?) AND period >= ? AND period < ? AND period >= ${sealed} GROUP BY bucket`,
+    ]);
+    expect(q.parameters).toEqual([11, 3, 11, 100, 200, 11, 3, 11, 200, 300, 'ts_7_2026112310', 11, 7, 9, 11, 200, 300, 'ts_7_2026112310']);
+  });
+
   it('sums whole windows into bucket 0 in total mode', () => {
     const q = compileSeriesQuery({ segments: [seg('td_7_2026', 'day', V2, 0, 10)], agentId: 3, metricIds: [1], bucket: 'total' })!;
     expect(q.sql).toContain('SELECT metric_id, 0 AS bucket,');

@@ -114,18 +114,23 @@ describe('OTLP distributions as timeslices', () => {
 describe('OTLP rows', () => {
   const slice = (v: number) => ({ callCount: 1, totalTime: v, exclusiveTime: v, minTime: v, maxTime: v, sumOfSquares: v * v });
 
-  it('writes each contribution to the agent and the application, merged per name and minute', () => {
+  it('writes each contribution to the agent (naming its application), merged per name and minute', () => {
     const planned = [
       { resource: 0, names: ['OTLP/c', 'OTLP/c/a=1'], minute: 60, slice: slice(2) },
       { resource: 0, names: ['OTLP/c', 'OTLP/c/a=2'], minute: 60, slice: slice(3) },
     ];
     expect(namesInOrder(planned, 0)).toEqual(['OTLP/c', 'OTLP/c/a=1', 'OTLP/c/a=2']);
     const rows = buildRows(planned, [{ agentIds: [5, 1], metricIds: new Map([['OTLP/c', 10], ['OTLP/c/a=1', 11], ['OTLP/c/a=2', 11]]) }]);
-    expect(rows.map((w) => [w.kind, w.t, w.row.metricId, w.row.agentId, w.row.callCount, w.row.totalTime, w.row.minTime, w.row.maxTime])).toEqual([
-      ['minute', 60, 10, 5, 2, 5, 2, 3],
-      ['minute', 60, 10, 1, 2, 5, 2, 3],
-      ['minute', 60, 11, 5, 2, 5, 2, 3], // two names folded into one (overflow) id merge
-      ['minute', 60, 11, 1, 2, 5, 2, 3],
+    // The agent's rows only, naming the application pseudo-agent (the minute seal derives its rows).
+    expect(rows.map((w) => [w.kind, w.t, w.row.metricId, w.row.agentId, w.row.callCount, w.row.totalTime, w.row.minTime, w.row.maxTime, w.applicationAgentId])).toEqual([
+      ['minute', 60, 10, 5, 2, 5, 2, 3, 1],
+      ['minute', 60, 11, 5, 2, 5, 2, 3, 1], // two names folded into one (overflow) id merge
+    ]);
+    // A resource without an instance writes the pseudo-agent's rows directly.
+    const direct = buildRows(planned, [{ agentIds: [1], metricIds: new Map([['OTLP/c', 10], ['OTLP/c/a=1', 11], ['OTLP/c/a=2', 11]]) }]);
+    expect(direct.map((w) => [w.row.metricId, w.row.agentId, w.row.callCount, w.applicationAgentId])).toEqual([
+      [10, 1, 2, undefined],
+      [11, 1, 2, undefined],
     ]);
     expect(planned[0]!.slice.totalTime).toBe(2); // the plan's slices are not mutated
   });

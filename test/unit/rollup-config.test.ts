@@ -9,6 +9,7 @@ describe('rollup settings', () => {
     expect(rollupSettings(loadAppConfig({}))).toEqual({
       schedule: '* * * * *',
       graceSeconds: 300,
+      sealGraceSeconds: 120,
       maxPeriodsPerRun: 2000,
       lockWaitSeconds: 0,
       purge: true,

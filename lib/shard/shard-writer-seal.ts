@@ -1,0 +1,47 @@
+import type { PoolConnection } from 'mysql2/promise';
+import type { TableInfo } from './shard-database.js';
+import type { Pending } from './shard-writer-types.js';
+
+/**
+ * The minute tables whose rows must know whether their minute is sealed (rows of an agent, i.e. with an
+ * applicationAgentId), each with its registry row locked, and their `sealed_through` (0 when none is
+ * sealed; shard migration 0011). Locked in name order with one statement per lock mode: shared for
+ * tables still being written, exclusive for every minute table whose span has ended (the transaction
+ * marks those 'dirty' after its rows: taking the exclusive lock now avoids upgrading a shared one, which
+ * two late writers of the same table would deadlock on, and keeps the roll's order, registry first). The seal (rollup/minute-seal.ts) locks the same row
+ * FOR UPDATE, so it never runs between this read and the commit: a minute read as unsealed gets only
+ * the agent's row and the seal, which comes after, sums it; a sealed one gets the application row too.
+ */
+export async function lockMinuteSeals(
+  conn: PoolConnection,
+  live: readonly Pending[],
+  dups: ReadonlySet<Pending>,
+  infos: ReadonlyMap<Pending, TableInfo[]>,
+  now: number,
+): Promise<Map<string, number>> {
+  const open = new Set<string>();
+  const ended = new Set<string>();
+  for (const p of live) {
+    if (dups.has(p)) continue;
+    const tables = infos.get(p)!;
+    for (let i = 0; i < p.req.rows.length; i++) {
+      const t = tables[i]!;
+      if (t.kind !== 'minute') continue;
+      // Ended tables are locked whatever their rows (the transaction marks them 'dirty' after its rows,
+      // and a roll locks the registry row before the rows: taking it first keeps that order).
+      if (t.end <= now) ended.add(t.name);
+      else if (p.req.rows[i]!.applicationAgentId !== undefined) open.add(t.name);
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [names, mode] of [[ended, 'FOR UPDATE'], [open, 'LOCK IN SHARE MODE']] as const) {
+    if (names.size === 0) continue;
+    const sorted = [...names].sort();
+    const [rows] = await conn.query<any[]>(
+      `SELECT name, sealed_through FROM table_registry WHERE name IN (${sorted.map(() => '?').join(', ')}) ORDER BY name ${mode}`,
+      sorted,
+    );
+    for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));
+  }
+  return out;
+}
