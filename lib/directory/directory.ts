@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Selectable, type Updateable } from 'kysely';
 import type { DbPool } from '../db/connect.js';
 import { formatAddress, parseAddress } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
@@ -19,7 +19,10 @@ const ACCOUNT_COLUMNS = [
   'plans.minute_days', 'plans.hour_days', 'plans.day_days',
 ] as const;
 
-function toAccount(r: any): Account {
+type AccountRow = Pick<Selectable<DirectoryDatabase['accounts']>, 'id' | 'name' | 'plan' | 'shard_id' | 'browser_key' | 'created_at'> &
+  Pick<Selectable<DirectoryDatabase['plans']>, 'minute_days' | 'hour_days' | 'day_days'>;
+
+function toAccount(r: AccountRow): Account {
   return {
     id: Number(r.id),
     name: r.name,
@@ -31,7 +34,7 @@ function toAccount(r: any): Account {
   };
 }
 
-function toApplication(r: any): Application {
+function toApplication(r: Selectable<DirectoryDatabase['applications']>): Application {
   let origins: unknown;
   try {
     origins = JSON.parse(r.allowed_origins);
@@ -108,8 +111,13 @@ export class Directory {
       await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
       const accounts = await trx.selectFrom('accounts').select(sql<number>`COUNT(*)`.as('n')).where('shard_id', '=', id).executeTakeFirstOrThrow();
       if (Number(accounts.n) > 0) throw new ConflictError(`cannot remove shard ${id}: it holds ${accounts.n} account(s); move them away first (apm accounts move <account> --to <shard>)`);
-      const [moves] = (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM account_moves WHERE active = 1 AND (from_shard = ${id} OR to_shard = ${id})`.execute(trx)).rows;
-      if (Number(moves?.n ?? 0) > 0) throw new ConflictError(`cannot remove shard ${id}: an unfinished move involves it; finish or roll it back first (apm accounts moves)`);
+      const moves = await trx
+        .selectFrom('account_moves')
+        .select(sql<number>`COUNT(*)`.as('n'))
+        .where('active', '=', 1)
+        .where((eb) => eb.or([eb('from_shard', '=', id), eb('to_shard', '=', id)]))
+        .executeTakeFirstOrThrow();
+      if (Number(moves.n) > 0) throw new ConflictError(`cannot remove shard ${id}: an unfinished move involves it; finish or roll it back first (apm accounts moves)`);
       await trx.deleteFrom('shards').where('id', '=', id).execute();
     });
     return shard;
@@ -210,7 +218,7 @@ export class Directory {
   }
 
   async updateApplication(id: number, change: { apdexT?: number; browserApdexT?: number; allowedOrigins?: string[] }): Promise<Application> {
-    const set: Record<string, unknown> = {};
+    const set: Updateable<DirectoryDatabase['applications']> = {};
     for (const [k, v] of [['apdexT', change.apdexT], ['browserApdexT', change.browserApdexT]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 3600)) throw new InputError(`cannot update application: ${k} must be between 0 and 3600 seconds`);
     }
