@@ -1,4 +1,7 @@
-import { DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler, type Compilable } from 'kysely';
+import {
+  DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler,
+  type Compilable, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult,
+} from 'kysely';
 import type { Pool as PromisePool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 
 /**
@@ -31,4 +34,38 @@ export async function writeOn(conn: Runner, q: Compilable<unknown>): Promise<Res
   const c = q.compile();
   const [res] = await conn.query<ResultSetHeader>(c.sql, c.parameters as unknown[]);
   return res;
+}
+
+/**
+ * A kysely instance (MySQL dialect) whose every statement is run by `run`, each on its own: for views
+ * such as a read replica's listing store that falls back to the primary statement by statement.
+ * Transactions and streaming are refused (such a view is for single reads).
+ */
+export function statementKysely<DB>(run: (q: CompiledQuery) => Promise<QueryResult<unknown>>): Kysely<DB> {
+  const connection: DatabaseConnection = {
+    executeQuery: <R>(q: CompiledQuery) => run(q) as Promise<QueryResult<R>>,
+    streamQuery: () => {
+      throw new Error('BUG: streaming is not supported on a statement-by-statement view');
+    },
+  };
+  const refuse = async () => {
+    throw new Error('BUG: transactions are not supported on a statement-by-statement view');
+  };
+  const driver: Driver = {
+    init: async () => undefined,
+    acquireConnection: async () => connection,
+    beginTransaction: refuse,
+    commitTransaction: refuse,
+    rollbackTransaction: refuse,
+    releaseConnection: async () => undefined,
+    destroy: async () => undefined,
+  };
+  return new Kysely<DB>({
+    dialect: {
+      createAdapter: () => new MysqlAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new MysqlIntrospector(db),
+      createQueryCompiler: () => new MysqlQueryCompiler(),
+    },
+  });
 }
