@@ -35,7 +35,7 @@ export class ShardStore {
     this.replica = opts.replica === true;
     this.dictionary = new MetricDictionary(db.kysely, opts.maxMetricsPerApplication);
     this.templates = new ShardTemplates(shardId);
-    this.tables = new ShardTables(db.kysely, db.promise, this.templates);
+    this.tables = new ShardTables(db.kysely, this.templates);
     this.agents = new ShardAgents(db.kysely);
   }
 
