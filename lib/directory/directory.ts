@@ -3,7 +3,7 @@ import type { DbPool } from '../db/connect.js';
 import { formatAddress, parseAddress } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { Account, Application, DirectoryDatabase, NewAccount, Shard, ShardState } from './directory-database.js';
+import type { Account, Application, DirectoryDatabase, NewAccount, Retention, Shard, ShardState } from './directory-database.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
 
 export type { Account, Application, NewAccount, Shard, ShardState } from './directory-database.js';
@@ -121,6 +121,12 @@ export class Directory {
       await trx.deleteFrom('shards').where('id', '=', id).execute();
     });
     return shard;
+  }
+
+  /** The retention of every plan (what purges may drop, by tier). */
+  async planRetentions(): Promise<Retention[]> {
+    const rows = await this.db.kysely.selectFrom('plans').select(['minute_days', 'hour_days', 'day_days']).execute();
+    return rows.map((p) => ({ minuteDays: Number(p.minute_days), hourDays: Number(p.hour_days), dayDays: p.day_days === null ? null : Number(p.day_days) }));
   }
 
   async plans(): Promise<string[]> {

@@ -102,6 +102,12 @@ export interface RegistryRow extends RegistryEntry {
   version: number;
 }
 
+/** The server's clock, Unix seconds (with milliseconds when `fractional`): raw, a server function. */
+export async function serverNow(db: Queryable, fractional = false): Promise<number> {
+  const [rows] = await db.query<Array<RowDataPacket & { t: number | string }>>(fractional ? 'SELECT UNIX_TIMESTAMP(NOW(3)) AS t' : 'SELECT UNIX_TIMESTAMP(NOW()) AS t');
+  return Number(rows[0]!.t);
+}
+
 /** Typed statements on the fixed shard tables, compiled here and run on the mover's own connections. */
 export const shardSql = queryBuilder<ShardDatabase>();
 

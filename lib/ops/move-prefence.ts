@@ -1,5 +1,5 @@
 import type { RowDataPacket } from 'mysql2/promise';
-import { periodTableOf, readRegistry, report, type MoveRun, type RegistryRow } from './move-context.js';
+import { periodTableOf, readRegistry, report, serverNow, type MoveRun, type RegistryRow } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import { recheckTables } from './move-plan.js';
 import { syncPeriodTable, type Queryable } from './table-sync.js';
@@ -26,8 +26,7 @@ export function candidatesOf(snap: SyncSnapshot, current: readonly RegistryRow[]
  */
 export async function preFencePass(run: MoveRun, snap: SyncSnapshot): Promise<PreFence> {
   report(run, 'switching', 'comparing again before the fence');
-  const [clock] = await run.srcConn.query<Array<RowDataPacket & { t: number | string }>>('SELECT UNIX_TIMESTAMP(NOW()) AS t');
-  const startedAt = Number(clock[0]!.t);
+  const startedAt = await serverNow(run.srcConn);
   const registry = await readRegistry(run.srcConn, run.move.accountId);
   const equal = new Map<string, number>();
   const byName = new Map(registry.map((t) => [t.name, t]));
