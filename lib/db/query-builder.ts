@@ -2,7 +2,7 @@ import {
   DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler,
   type Compilable, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult,
 } from 'kysely';
-import type { Pool as PromisePool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool as PromisePool, PoolConnection, QueryOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 
 /**
  * A kysely builder that only compiles (MySQL dialect, no connection): typed statements for code that
@@ -22,17 +22,24 @@ export function queryBuilder<DB>(): Kysely<DB> {
 
 type Runner = Pick<PoolConnection | PromisePool, 'query'>;
 
+/** Per-statement options: `timeoutMs` fails the statement after that long (mysql2's query timeout). */
+export interface RunOptions {
+  timeoutMs?: number;
+}
+
+const optionsOf = (sql: string, o: RunOptions): QueryOptions => (o.timeoutMs === undefined ? { sql } : { sql, timeout: o.timeoutMs });
+
 /** Runs a compiled SELECT on `conn`: its rows, typed by the query. */
-export async function selectOn<O>(conn: Runner, q: Compilable<O>): Promise<O[]> {
+export async function selectOn<O>(conn: Runner, q: Compilable<O>, o: RunOptions = {}): Promise<O[]> {
   const c = q.compile();
-  const [rows] = await conn.query<RowDataPacket[]>(c.sql, c.parameters as unknown[]);
+  const [rows] = await conn.query<RowDataPacket[]>(optionsOf(c.sql, o), c.parameters as unknown[]);
   return rows as unknown as O[];
 }
 
 /** Runs a compiled INSERT/UPDATE/DELETE on `conn`: the server's result header (affectedRows, insertId). */
-export async function writeOn(conn: Runner, q: Compilable<unknown>): Promise<ResultSetHeader> {
+export async function writeOn(conn: Runner, q: Compilable<unknown>, o: RunOptions = {}): Promise<ResultSetHeader> {
   const c = q.compile();
-  const [res] = await conn.query<ResultSetHeader>(c.sql, c.parameters as unknown[]);
+  const [res] = await conn.query<ResultSetHeader>(optionsOf(c.sql, o), c.parameters as unknown[]);
   return res;
 }
 

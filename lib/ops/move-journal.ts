@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { typedDb } from '../db/connect.js';
-import { acquireNamedLock } from '../db/named-lock.js';
+import { acquireNamedLock, namedLockHolder } from '../db/named-lock.js';
 import type { DirectoryDatabase } from '../directory/directory-database.js';
 import { InputError } from '../errors.js';
 import type { MoveState } from './move-plan.js';
@@ -209,8 +209,6 @@ export class MoveJournal {
 
   /** True when some process holds the account's move lock (its move is running, not interrupted). */
   async running(accountId: number): Promise<boolean> {
-    // Raw: a named-lock function, no table (the lock itself is lib/db/named-lock.ts).
-    const { rows } = await sql<{ holder: number | null }>`SELECT IS_USED_LOCK(CONCAT(DATABASE(), ${`.move.${accountId}`})) AS holder`.execute(this.#db);
-    return rows[0]?.holder !== null && rows[0]?.holder !== undefined;
+    return (await namedLockHolder(this.pool, `.move.${accountId}`)) !== undefined;
   }
 }
