@@ -7,6 +7,7 @@ import { ensureFenceRows, readFences, type Fence } from '../shard/account-fence.
 import type { ShardStore } from '../shard/shard-store.js';
 import { ledgerDdl } from '../shard/shard-writer-sql.js';
 import { ledgerTableName, rowPeriodStart, tableName } from '../shard/table-naming.js';
+import { distUpsertSql } from './dist-sql.js';
 import { distTableName, ensureDistTable, forgetDistTable } from './dist-tables.js';
 import { MAX_BUCKETS } from './log-buckets.js';
 
@@ -134,10 +135,7 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
       for (const [name, g] of byTable) {
         for (let i = 0; i < g.rows.length; i += 5000) {
           const chunk = g.rows.slice(i, i + 5000);
-          await conn.query(
-            `INSERT INTO \`${name}\` (metric_id, agent_id, period, bucket, count) VALUES ${chunk.map((r) => `(${r.metricId},${r.agentId},${r.period},${r.bucket},${r.count})`).join(',')} ` +
-              'ON DUPLICATE KEY UPDATE count = count + VALUES(count)',
-          );
+          await conn.query(distUpsertSql(name, chunk));
         }
         await writeOn(conn, shardSql.updateTable('table_registry').set({ rollup_state: 'dirty' }).where('name', '=', tableName('minute', accountId, g.hour)).where('rollup_state', 'in', ['done', 'rolling']));
       }
