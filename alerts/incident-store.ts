@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { typedDb } from '../lib/db/connect.js';
+import { inTransaction } from '../lib/db/query-builder.js';
 import type { DirectoryDatabase } from '../lib/directory/directory-database.js';
 import { InputError, NotFoundError } from '../lib/errors.js';
 import type { Level } from './condition-state.js';
@@ -174,7 +175,7 @@ export class IncidentStore {
     if (inc.accountId !== accountId) throw new NotFoundError(`cannot find incident ${id}: no such incident in account ${accountId}`);
     if (inc.state === 'closed') throw new InputError(`cannot acknowledge incident ${id}: it is resolved`);
     const when = Math.floor(at);
-    await this.db.transaction().execute(async (trx) => {
+    await inTransaction(this.db, async (trx) => {
       const r = await trx
         .updateTable('alert_incidents')
         .set((eb) => ({ acknowledged_at: when, acknowledged_by: who, transitions: eb('transitions', '+', 1) }))
@@ -258,7 +259,7 @@ export class IncidentStore {
  * same transaction.
  */
 export async function closeAndRemove(db: Kysely<DirectoryDatabase>, kind: IncidentKind, source: { id: number; accountId: number; applicationId: number; channels: readonly number[] }, at: number, remove: (trx: Kysely<DirectoryDatabase>) => Promise<number>): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const removed = await remove(trx);
     if (removed > 0) {
       await applyTransition(trx, { accountId: source.accountId, applicationId: source.applicationId, kind, sourceId: source.id, title: '', transition: 'close', level: 'critical', detail: {}, channels: source.channels, at });

@@ -3,6 +3,7 @@ import { metricKey, SeriesReader, type MetricSeries } from '../dashboard/series-
 import type { Account } from '../lib/directory/directory.js';
 import { withLockRetry } from '../lib/db/deadlock-retry.js';
 import { acquireNamedLock, type NamedLock } from '../lib/db/named-lock.js';
+import { inTransaction } from '../lib/db/query-builder.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { POLICY_PARTITIONS, savePolicyStates, type AlertStore, type Policy } from './alert-store.js';
@@ -175,7 +176,7 @@ export class PolicyEvaluator {
 
   async #transitionOnce(pol: DuePolicy, minute: number, state: ConditionState, t: Transition, now: number, lock: NamedLock): Promise<void> {
     await lock.check();
-    await this.o.store.db.transaction().execute(async (trx) => {
+    await inTransaction(this.o.store.db, async (trx) => {
       const spec = POLICY_METRICS[pol.metric];
       const level = t.kind === 'close' ? t.from : t.level;
       const threshold = level === 'critical' ? pol.critical : pol.warning;

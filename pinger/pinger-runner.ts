@@ -1,6 +1,7 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { applyTransition } from '../alerts/incident-store.js';
 import { withLockRetry } from '../lib/db/deadlock-retry.js';
+import { inTransaction } from '../lib/db/query-builder.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { checkUrl, type CheckResult } from './http-check.js';
@@ -115,7 +116,7 @@ export class PingerRunner {
 
   /** The check's state update and its incident transition, in one transaction (run again after a deadlock). */
   async #releaseOnce(id: number, token: string, nextAt: number, failures: number, r: CheckResult | null, now?: number, t?: { m: Monitor; r: CheckResult; transition: 'open' | 'close' }): Promise<void> {
-    await this.o.store.db.transaction().execute(async (trx) => {
+    await inTransaction(this.o.store.db, async (trx) => {
       const status = r ? { text: r.ok ? `up ${r.status} in ${Math.round(r.seconds * 1000)} ms` : r.error, at: now ?? nextAt } : undefined;
       const held = await this.o.store.release(trx, id, token, { nextAt, failures, ...(status ? { status } : {}) });
       // A lease that expired and was taken over by another pinger: that one owns the monitor now.

@@ -1,5 +1,5 @@
 import {
-  DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler,
+  DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler, sql,
   type Compilable, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult,
 } from 'kysely';
 import type { Pool as PromisePool, PoolConnection, QueryOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
@@ -74,5 +74,25 @@ export function statementKysely<DB>(run: (q: CompiledQuery) => Promise<QueryResu
       createIntrospector: (db) => new MysqlIntrospector(db),
       createQueryCompiler: () => new MysqlQueryCompiler(),
     },
+  });
+}
+
+/**
+ * Runs `fn` in a transaction on one connection of `db`, as the code did with mysql2 before kysely: a
+ * failed ROLLBACK (the connection broke or was destroyed by its statement timeout) is ignored, so the
+ * caller sees the error that ended the transaction. (kysely's own transaction() throws the ROLLBACK's
+ * error instead.)
+ */
+export function inTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`START TRANSACTION`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`COMMIT`.execute(conn);
+      return result;
+    } catch (err) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw err;
+    }
   });
 }

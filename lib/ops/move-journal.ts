@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { typedDb } from '../db/connect.js';
 import { acquireNamedLock, namedLockHolder } from '../db/named-lock.js';
+import { inTransaction } from '../db/query-builder.js';
 import type { DirectoryDatabase } from '../directory/directory-database.js';
 import { InputError } from '../errors.js';
 import type { MoveState } from './move-plan.js';
@@ -180,7 +181,7 @@ export class MoveJournal {
    * one transaction (a crash leaves either both or neither). Only from the move's source shard.
    */
   async switchAccount(move: Move, fencedMs: number | null): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       const r = await trx
         .updateTable('accounts')
         .set({ shard_id: move.toShard })
