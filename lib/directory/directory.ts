@@ -2,6 +2,7 @@ import { sql, type Selectable, type Updateable } from 'kysely';
 import type { DbPool } from '../db/connect.js';
 import { formatAddress, parseAddress } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
+import { inTransaction } from '../db/query-builder.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Account, Application, DirectoryDatabase, NewAccount, Retention, Shard, ShardState } from './directory-database.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
@@ -107,7 +108,7 @@ export class Directory {
    */
   async removeShard(id: number): Promise<Shard> {
     const shard = await this.getShard(id);
-    await this.db.kysely.transaction().execute(async (trx) => {
+    await inTransaction(this.db.kysely, async (trx) => {
       await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
       const accounts = await trx.selectFrom('accounts').select(sql<number>`COUNT(*)`.as('n')).where('shard_id', '=', id).executeTakeFirstOrThrow();
       if (Number(accounts.n) > 0) throw new ConflictError(`cannot remove shard ${id}: it holds ${accounts.n} account(s); move them away first (apm accounts move <account> --to <shard>)`);
@@ -145,7 +146,7 @@ export class Directory {
     const licenseKey = newLicenseKey();
     const browserKey = newBrowserKey();
     const readKey = newReadKey();
-    const id = await this.db.kysely.transaction().execute(async (trx) => {
+    const id = await inTransaction(this.db.kysely, async (trx) => {
       const cursor = await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
       const shards = await trx.selectFrom('shards').select(['id', 'address', 'state']).execute();
       const shard = nextShard(shards.map((s) => ({ ...s, id: Number(s.id) })), Number(cursor.last_shard_id));

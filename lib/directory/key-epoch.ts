@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/query-builder.js';
 import type { Directory } from './directory.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
 import { InputError } from '../errors.js';
@@ -49,7 +50,7 @@ export async function rotateKey(directory: Directory, accountId: number, kind: K
   await directory.getAccount(accountId);
   const key = kind === 'license' ? newLicenseKey() : kind === 'read' ? newReadKey() : newBrowserKey();
   const set = kind === 'license' ? { license_key_hash: hashKey(key) } : kind === 'read' ? { read_key_hash: hashKey(key) } : { browser_key: key };
-  await directory.db.kysely.transaction().execute(async (trx) => {
+  await inTransaction(directory.db.kysely, async (trx) => {
     await trx.updateTable('accounts').set(set).where('id', '=', accountId).execute();
     await trx.updateTable('key_epoch').set((eb) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
   });
