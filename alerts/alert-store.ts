@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { Directory } from '../lib/directory/directory.js';
+import type { DirectoryDatabase } from '../lib/directory/directory-database.js';
 import { InputError, NotFoundError } from '../lib/errors.js';
 import { validateChannel, type ChannelConfig } from './channel-input.js';
 import { closeAndRemove } from './incident-store.js';
@@ -25,17 +27,20 @@ export const POLICY_PARTITIONS = 64;
 export const MAX_POLICIES_PER_ACCOUNT = 10_000;
 export const MAX_CHANNELS_PER_ACCOUNT = 100;
 
-export function channelOfRow(r: any): Channel {
+type ChannelRow = Pick<Selectable<DirectoryDatabase['alert_channels']>, 'id' | 'account_id' | 'name' | 'type' | 'config'>;
+type PolicyRow = Omit<Selectable<DirectoryDatabase['alert_policies']>, 'created_at'>;
+
+export function channelOfRow(r: ChannelRow): Channel {
   return { id: Number(r.id), accountId: Number(r.account_id), name: String(r.name), config: { type: r.type, ...JSON.parse(String(r.config)) } as ChannelConfig };
 }
 
-export function policyOfRow(r: any): Policy {
+export function policyOfRow(r: PolicyRow): Policy {
   return {
     id: Number(r.id),
     accountId: Number(r.account_id),
     applicationId: Number(r.application_id),
     name: String(r.name),
-    metric: r.metric,
+    metric: r.metric as Policy['metric'],
     warning: r.warning === null ? null : Number(r.warning),
     critical: r.critical === null ? null : Number(r.critical),
     durationMinutes: Number(r.duration_minutes),
@@ -52,34 +57,40 @@ function duplicate(err: unknown, what: string): never {
 /** Channels and policies in the directory database (schema/directory/0003-alerts.sql). */
 export class AlertStore {
   readonly pool: PromisePool;
+  readonly db: Kysely<DirectoryDatabase>;
   constructor(readonly directory: Directory) {
     this.pool = directory.db.promise;
+    this.db = directory.db.kysely;
   }
 
   async createChannel(accountId: number, input: Record<string, unknown>): Promise<Channel> {
     await this.directory.getAccount(accountId);
     const draft = validateChannel(input, () => randomBytes(24).toString('base64url'));
-    const [[count]] = await this.pool.query<any[]>('SELECT COUNT(*) AS n FROM alert_channels WHERE account_id = ?', [accountId]);
+    const count = await this.db.selectFrom('alert_channels').select(sql<number>`COUNT(*)`.as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_CHANNELS_PER_ACCOUNT) throw new InputError(`cannot create channel: the account already has ${MAX_CHANNELS_PER_ACCOUNT} channels`);
     const { type, ...config } = draft.config;
-    const [r] = await this.pool.query<any>('INSERT INTO alert_channels (account_id, name, type, config) VALUES (?, ?, ?, ?)', [accountId, draft.name, type, JSON.stringify(config)]).catch((e) => duplicate(e, 'channel'));
+    const r = await this.db
+      .insertInto('alert_channels')
+      .values({ account_id: accountId, name: draft.name, type, config: JSON.stringify(config) })
+      .executeTakeFirstOrThrow()
+      .catch((e) => duplicate(e, 'channel'));
     return { id: Number(r.insertId), accountId, name: draft.name, config: draft.config };
   }
 
   async listChannels(accountId: number): Promise<Channel[]> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM alert_channels WHERE account_id = ? ORDER BY id', [accountId]);
+    const rows = await this.db.selectFrom('alert_channels').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
     return rows.map(channelOfRow);
   }
 
   async channelsByIds(ids: readonly number[]): Promise<Map<number, Channel>> {
     if (ids.length === 0) return new Map();
-    const [rows] = await this.pool.query<any[]>(`SELECT * FROM alert_channels WHERE id IN (${ids.map(() => '?').join(',')})`, [...ids]);
+    const rows = await this.db.selectFrom('alert_channels').selectAll().where('id', 'in', [...ids]).execute();
     return new Map(rows.map((r) => [Number(r.id), channelOfRow(r)]));
   }
 
   async deleteChannel(accountId: number, id: number): Promise<void> {
-    const [r] = await this.pool.query<any>('DELETE FROM alert_channels WHERE account_id = ? AND id = ?', [accountId, id]);
-    if (Number(r.affectedRows) === 0) throw new NotFoundError(`cannot delete channel ${id}: no such channel in account ${accountId}`);
+    const r = await this.db.deleteFrom('alert_channels').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`cannot delete channel ${id}: no such channel in account ${accountId}`);
   }
 
   /** Validates and stores a policy for an application of the account (by id or name). */
@@ -91,31 +102,33 @@ export class AlertStore {
     if (!app) throw new InputError(`cannot accept policy: application ${JSON.stringify(application)} is not an application of account ${accountId}`);
     const known = new Set((await this.listChannels(accountId)).map((c) => c.id));
     const d = validatePolicy(input, known);
-    const [[count]] = await this.pool.query<any[]>('SELECT COUNT(*) AS n FROM alert_policies WHERE account_id = ?', [accountId]);
+    const count = await this.db.selectFrom('alert_policies').select(sql<number>`COUNT(*)`.as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_POLICIES_PER_ACCOUNT) throw new InputError(`cannot accept policy: the account already has ${MAX_POLICIES_PER_ACCOUNT} policies`);
-    const [r] = await this.pool
-      .query<any>(
-        'INSERT INTO alert_policies (account_id, application_id, name, metric, warning, critical, duration_minutes, channels, enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        [accountId, app.id, d.name, d.metric, d.warning, d.critical, d.durationMinutes, JSON.stringify(d.channels), d.enabled ? 1 : 0],
-      )
+    const r = await this.db
+      .insertInto('alert_policies')
+      .values({
+        account_id: accountId, application_id: app.id, name: d.name, metric: d.metric, warning: d.warning, critical: d.critical,
+        duration_minutes: d.durationMinutes, channels: JSON.stringify(d.channels), enabled: d.enabled ? 1 : 0,
+      })
+      .executeTakeFirstOrThrow()
       .catch((e) => duplicate(e, 'policy'));
     return { ...d, id: Number(r.insertId), accountId, applicationId: app.id };
   }
 
   async listPolicies(accountId: number): Promise<Policy[]> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM alert_policies WHERE account_id = ? ORDER BY id', [accountId]);
+    const rows = await this.db.selectFrom('alert_policies').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
     return rows.map(policyOfRow);
   }
 
   async getPolicy(id: number): Promise<Policy> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM alert_policies WHERE id = ?', [id]);
-    if (!rows[0]) throw new NotFoundError(`cannot find policy ${id}: no such policy`);
-    return policyOfRow(rows[0]);
+    const row = await this.db.selectFrom('alert_policies').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError(`cannot find policy ${id}: no such policy`);
+    return policyOfRow(row);
   }
 
   async setPolicyEnabled(accountId: number, id: number, enabled: boolean): Promise<Policy> {
-    const [r] = await this.pool.query<any>('UPDATE alert_policies SET enabled = ? WHERE account_id = ? AND id = ?', [enabled ? 1 : 0, accountId, id]);
-    if (Number(r.affectedRows) === 0) throw new NotFoundError(`cannot change policy ${id}: no such policy in account ${accountId}`);
+    const r = await this.db.updateTable('alert_policies').set({ enabled: enabled ? 1 : 0 }).where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new NotFoundError(`cannot change policy ${id}: no such policy in account ${accountId}`);
     return this.getPolicy(id);
   }
 
@@ -123,10 +136,10 @@ export class AlertStore {
   async deletePolicy(accountId: number, id: number, now: number): Promise<void> {
     const p = await this.getPolicy(id).catch(() => undefined);
     const removed = p && p.accountId === accountId
-      ? await closeAndRemove(this.pool, 'policy', p, now, async (conn) => {
-        const [r] = await conn.query<any>('DELETE FROM alert_policies WHERE account_id = ? AND id = ?', [accountId, id]);
-        await conn.query('DELETE FROM alert_policy_state WHERE policy_id = ?', [id]);
-        return Number(r.affectedRows);
+      ? await closeAndRemove(this.db, 'policy', p, now, async (trx) => {
+        const r = await trx.deleteFrom('alert_policies').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+        await trx.deleteFrom('alert_policy_state').where('policy_id', '=', id).execute();
+        return Number(r.numDeletedRows);
       })
       : 0;
     if (removed === 0) throw new NotFoundError(`cannot delete policy ${id}: no such policy in account ${accountId}`);
@@ -134,11 +147,31 @@ export class AlertStore {
 
   /** Enabled policies of one evaluation partition, with their state rows. */
   async partitionPolicies(partition: number): Promise<Array<Policy & { lastMinute: number; state: string | null }>> {
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT p.*, s.last_minute, s.state FROM alert_policies p LEFT JOIN alert_policy_state s ON s.policy_id = p.id
-       WHERE p.enabled = 1 AND MOD(p.id, ?) = ? ORDER BY p.account_id, p.application_id, p.id`,
-      [POLICY_PARTITIONS, partition],
-    );
+    const rows = await this.db
+      .selectFrom('alert_policies as p')
+      .leftJoin('alert_policy_state as s', 's.policy_id', 'p.id')
+      .selectAll('p')
+      .select(['s.last_minute', 's.state'])
+      .where('p.enabled', '=', 1)
+      .where(sql<number>`MOD(p.id, ${POLICY_PARTITIONS})`, '=', partition)
+      .orderBy('p.account_id')
+      .orderBy('p.application_id')
+      .orderBy('p.id')
+      .execute();
     return rows.map((r) => ({ ...policyOfRow(r), lastMinute: r.last_minute === null ? 0 : Number(r.last_minute), state: r.state ?? null }));
+  }
+}
+
+/**
+ * Records where each policy's evaluation stands (its last evaluated minute and condition state), by
+ * `owner`; on `db`, or on the caller's transaction with a transition.
+ */
+export async function savePolicyStates(db: Kysely<DirectoryDatabase>, states: ReadonlyArray<{ policyId: number; lastMinute: number; state: string }>, owner: string): Promise<void> {
+  for (let i = 0; i < states.length; i += 1000) {
+    await db
+      .insertInto('alert_policy_state')
+      .values(states.slice(i, i + 1000).map((s) => ({ policy_id: s.policyId, last_minute: s.lastMinute, state: s.state, evaluated_by: owner })))
+      .onDuplicateKeyUpdate({ last_minute: sql`VALUES(last_minute)`, state: sql`VALUES(state)`, evaluated_by: sql`VALUES(evaluated_by)` })
+      .execute();
   }
 }

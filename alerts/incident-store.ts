@@ -1,4 +1,8 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import { typedDb } from '../lib/db/connect.js';
+import { inTransaction } from '../lib/db/query-builder.js';
+import type { DirectoryDatabase } from '../lib/directory/directory-database.js';
 import { InputError, NotFoundError } from '../lib/errors.js';
 import type { Level } from './condition-state.js';
 
@@ -48,8 +52,9 @@ export interface TransitionInput {
   at: number;
 }
 
-export function incidentOfRow(r: any): Incident {
-  const n = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+export type IncidentRow = Selectable<DirectoryDatabase['alert_incidents']>;
+
+export function incidentOfRow(r: IncidentRow): Incident {
   return {
     id: Number(r.id),
     accountId: Number(r.account_id),
@@ -61,30 +66,30 @@ export function incidentOfRow(r: any): Incident {
     state: r.state,
     openedAt: Number(r.opened_at),
     updatedAt: Number(r.updated_at),
-    closedAt: n(r.closed_at),
-    acknowledgedAt: n(r.acknowledged_at),
+    closedAt: r.closed_at === null ? null : Number(r.closed_at),
+    acknowledgedAt: r.acknowledged_at === null ? null : Number(r.acknowledged_at),
     acknowledgedBy: r.acknowledged_by ?? null,
     detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
   };
 }
 
 /**
- * Applies one incident transition on `conn` (inside the caller's transaction): opens (or finds the
- * open incident of the source), changes its level, or closes it, and inserts one outbox row per
- * channel under the incident's next transition number, so the notification is recorded exactly when
- * the transition is. Returns the incident id, or undefined for a close with nothing open.
+ * Applies one incident transition on `trx` (the caller's transaction): opens (or finds the open
+ * incident of the source), changes its level, or closes it, and inserts one outbox row per channel
+ * under the incident's next transition number, so the notification is recorded exactly when the
+ * transition is. Returns the incident id, or undefined for a close with nothing open.
  */
-export async function applyTransition(conn: PoolConnection, t: TransitionInput): Promise<number | undefined> {
+export async function applyTransition(trx: Kysely<DirectoryDatabase>, t: TransitionInput): Promise<number | undefined> {
   const detail = JSON.stringify(t.detail);
   let id: number | undefined;
   let seq = 1;
   if (t.transition === 'open') {
     // Insert first: a SELECT … FOR UPDATE of a missing row takes gap locks that deadlock concurrent openings.
     try {
-      const [r] = await conn.query<any>(
-        'INSERT INTO alert_incidents (account_id, application_id, kind, source_id, title, level, opened_at, updated_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        [t.accountId, t.applicationId, t.kind, t.sourceId, t.title.slice(0, 255), t.level, t.at, t.at, detail],
-      );
+      const r = await trx
+        .insertInto('alert_incidents')
+        .values({ account_id: t.accountId, application_id: t.applicationId, kind: t.kind, source_id: t.sourceId, title: t.title.slice(0, 255), level: t.level, opened_at: t.at, updated_at: t.at, detail })
+        .executeTakeFirstOrThrow();
       id = Number(r.insertId);
     } catch (err) {
       // Already open (a state lost after a crash): the opening becomes a level update of that incident.
@@ -92,43 +97,56 @@ export async function applyTransition(conn: PoolConnection, t: TransitionInput):
     }
   }
   if (id === undefined) {
-    const [open] = await conn.query<any[]>('SELECT id, transitions FROM alert_incidents WHERE kind = ? AND source_id = ? AND active = 1 FOR UPDATE', [t.kind, t.sourceId]);
-    if (!open[0]) return undefined;
-    id = Number(open[0].id);
-    seq = Number(open[0].transitions) + 1;
+    const open = await trx
+      .selectFrom('alert_incidents')
+      .select(['id', 'transitions'])
+      .where('kind', '=', t.kind)
+      .where('source_id', '=', t.sourceId)
+      .where('active', '=', 1)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!open) return undefined;
+    id = Number(open.id);
+    seq = Number(open.transitions) + 1;
     if (t.transition === 'close') {
-      await conn.query("UPDATE alert_incidents SET state = 'closed', active = NULL, closed_at = ?, updated_at = ?, transitions = ? WHERE id = ?", [t.at, t.at, seq, id]);
+      await trx.updateTable('alert_incidents').set({ state: 'closed', active: null, closed_at: t.at, updated_at: t.at, transitions: seq }).where('id', '=', id).execute();
     } else {
-      await conn.query('UPDATE alert_incidents SET level = ?, updated_at = ?, transitions = ?, detail = ? WHERE id = ?', [t.level, t.at, seq, detail, id]);
+      await trx.updateTable('alert_incidents').set({ level: t.level, updated_at: t.at, transitions: seq, detail }).where('id', '=', id).execute();
     }
   }
   if (t.channels.length > 0) {
-    const values = t.channels.map(() => '(?, ?, ?, ?, ?)').join(', ');
-    await conn.query(
-      `INSERT IGNORE INTO alert_notifications (incident_id, seq, transition, channel_id, next_attempt_at) VALUES ${values}`,
-      t.channels.flatMap((c) => [id, seq, t.transition, c, Math.floor(t.at)]),
-    );
+    const incidentId = id;
+    await trx
+      .insertInto('alert_notifications')
+      .ignore()
+      .values(t.channels.map((c) => ({ incident_id: incidentId, seq, transition: t.transition, channel_id: c, next_attempt_at: Math.floor(t.at) })))
+      .execute();
   }
   return id;
 }
 
 /** Reads and acknowledges incidents; purges closed ones past their plan's retention. */
 export class IncidentStore {
-  constructor(readonly pool: PromisePool) {}
+  readonly db: Kysely<DirectoryDatabase>;
+  constructor(readonly pool: PromisePool) {
+    this.db = typedDb<DirectoryDatabase>(pool);
+  }
 
   async list(accountId: number, f: { state?: 'open' | 'closed'; applicationId?: number; limit?: number } = {}): Promise<Incident[]> {
-    const where = ['account_id = ?'];
-    const params: unknown[] = [accountId];
-    if (f.state) (where.push('state = ?'), params.push(f.state));
-    if (f.applicationId !== undefined) (where.push('application_id = ?'), params.push(f.applicationId));
+    let q = this.db.selectFrom('alert_incidents').selectAll().where('account_id', '=', accountId);
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.applicationId !== undefined) q = q.where('application_id', '=', f.applicationId);
     const limit = Math.max(1, Math.min(f.limit ?? 100, 1000));
-    const [rows] = await this.pool.query<any[]>(`SELECT * FROM alert_incidents WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${limit}`, params);
-    const out = rows.map(incidentOfRow);
+    const out = (await q.orderBy('id', 'desc').limit(limit).execute()).map(incidentOfRow);
     if (out.length === 0) return out;
-    const [notes] = await this.pool.query<any[]>(
-      `SELECT incident_id, seq, transition, channel_id, state, attempts, last_error, sent_at FROM alert_notifications WHERE incident_id IN (${out.map(() => '?').join(',')}) ORDER BY incident_id, seq, channel_id`,
-      out.map((i) => i.id),
-    );
+    const notes = await this.db
+      .selectFrom('alert_notifications')
+      .select(['incident_id', 'seq', 'transition', 'channel_id', 'state', 'attempts', 'last_error', 'sent_at'])
+      .where('incident_id', 'in', out.map((i) => i.id))
+      .orderBy('incident_id')
+      .orderBy('seq')
+      .orderBy('channel_id')
+      .execute();
     const byId = new Map(out.map((i) => [i.id, i]));
     for (const n of notes) {
       const inc = byId.get(Number(n.incident_id))!;
@@ -141,9 +159,9 @@ export class IncidentStore {
   }
 
   async get(id: number): Promise<Incident> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM alert_incidents WHERE id = ?', [id]);
-    if (!rows[0]) throw new NotFoundError(`cannot find incident ${id}: no such incident`);
-    return incidentOfRow(rows[0]);
+    const row = await this.db.selectFrom('alert_incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError(`cannot find incident ${id}: no such incident`);
+    return incidentOfRow(row);
   }
 
   /**
@@ -156,29 +174,35 @@ export class IncidentStore {
     const inc = await this.get(id);
     if (inc.accountId !== accountId) throw new NotFoundError(`cannot find incident ${id}: no such incident in account ${accountId}`);
     if (inc.state === 'closed') throw new InputError(`cannot acknowledge incident ${id}: it is resolved`);
-    const conn = await this.pool.getConnection();
-    try {
-      await conn.beginTransaction();
-      const [r] = await conn.query<any>("UPDATE alert_incidents SET acknowledged_at = ?, acknowledged_by = ?, transitions = transitions + 1 WHERE id = ? AND acknowledged_at IS NULL AND state = 'open'", [Math.floor(at), who, id]);
-      if (Number(r.affectedRows) === 1) {
-        const [[row]] = await conn.query<any[]>('SELECT transitions FROM alert_incidents WHERE id = ?', [id]);
-        const [src] = await conn.query<any[]>(`SELECT channels FROM ${inc.kind === 'policy' ? 'alert_policies' : 'monitors'} WHERE id = ?`, [inc.sourceId]);
-        const ids = src[0] ? (JSON.parse(String(src[0].channels)) as number[]) : [];
-        if (ids.length > 0) {
-          await conn.query(
-            `INSERT IGNORE INTO alert_notifications (incident_id, seq, transition, channel_id, next_attempt_at)
-             SELECT ?, ?, 'ack', id, ? FROM alert_channels WHERE type = 'pagerduty' AND id IN (${ids.map(() => '?').join(',')})`,
-            [id, Number(row.transitions), Math.floor(at), ...ids],
-          );
-        }
-      }
-      await conn.commit();
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      conn.release();
-    }
+    const when = Math.floor(at);
+    await inTransaction(this.db, async (trx) => {
+      const r = await trx
+        .updateTable('alert_incidents')
+        .set((eb) => ({ acknowledged_at: when, acknowledged_by: who, transitions: eb('transitions', '+', 1) }))
+        .where('id', '=', id)
+        .where('acknowledged_at', 'is', null)
+        .where('state', '=', 'open')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return;
+      const row = await trx.selectFrom('alert_incidents').select('transitions').where('id', '=', id).executeTakeFirstOrThrow();
+      const src = inc.kind === 'policy'
+        ? await trx.selectFrom('alert_policies').select('channels').where('id', '=', inc.sourceId).executeTakeFirst()
+        : await trx.selectFrom('monitors').select('channels').where('id', '=', inc.sourceId).executeTakeFirst();
+      const ids = src ? (JSON.parse(String(src.channels)) as number[]) : [];
+      if (ids.length === 0) return;
+      await trx
+        .insertInto('alert_notifications')
+        .ignore()
+        .columns(['incident_id', 'seq', 'transition', 'channel_id', 'next_attempt_at'])
+        .expression(
+          trx
+            .selectFrom('alert_channels')
+            .select((eb) => [eb.val(id).as('incident_id'), eb.val(Number(row.transitions)).as('seq'), sql.lit('ack').as('transition'), 'id', eb.val(when).as('next_attempt_at')])
+            .where('type', '=', 'pagerduty')
+            .where('id', 'in', ids),
+        )
+        .execute();
+    });
     return this.get(id);
   }
 
@@ -187,7 +211,15 @@ export class IncidentStore {
    * first). For the dashboard's application list and chart marks.
    */
   async openIncidentsByApplication(accountId: number): Promise<Map<number, Incident[]>> {
-    const [rows] = await this.pool.query<any[]>("SELECT * FROM alert_incidents WHERE account_id = ? AND state = 'open' ORDER BY level = 'critical' DESC, id LIMIT 1000", [accountId]);
+    const rows = await this.db
+      .selectFrom('alert_incidents')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('state', '=', 'open')
+      .orderBy(sql`level = 'critical'`, 'desc')
+      .orderBy('id')
+      .limit(1000)
+      .execute();
     const out = new Map<number, Incident[]>();
     for (const r of rows) {
       const i = incidentOfRow(r);
@@ -203,16 +235,20 @@ export class IncidentStore {
    * (plans.day_days; NULL keeps them for ever), at most `limit` per call. Returns how many went.
    */
   async purge(now: number, limit = 1000): Promise<number> {
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT i.id FROM alert_incidents i JOIN accounts a ON a.id = i.account_id JOIN plans p ON p.name = a.plan
-       WHERE i.state = 'closed' AND p.day_days IS NOT NULL AND i.closed_at < ? - p.day_days * 86400 LIMIT ${Math.floor(limit)}`,
-      [Math.floor(now)],
-    );
+    const rows = await this.db
+      .selectFrom('alert_incidents as i')
+      .innerJoin('accounts as a', 'a.id', 'i.account_id')
+      .innerJoin('plans as p', 'p.name', 'a.plan')
+      .select('i.id')
+      .where('i.state', '=', 'closed')
+      .where('p.day_days', 'is not', null)
+      .where(sql<boolean>`i.closed_at < ${Math.floor(now)} - p.day_days * 86400`)
+      .limit(Math.floor(limit))
+      .execute();
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => Number(r.id));
-    const marks = ids.map(() => '?').join(',');
-    await this.pool.query(`DELETE FROM alert_notifications WHERE incident_id IN (${marks})`, ids);
-    await this.pool.query(`DELETE FROM alert_incidents WHERE id IN (${marks})`, ids);
+    await this.db.deleteFrom('alert_notifications').where('incident_id', 'in', ids).execute();
+    await this.db.deleteFrom('alert_incidents').where('id', 'in', ids).execute();
     return ids.length;
   }
 }
@@ -222,20 +258,12 @@ export class IncidentStore {
  * `channels`, so PagerDuty and the others do not keep it open for ever), then runs `remove` in the
  * same transaction.
  */
-export async function closeAndRemove(pool: PromisePool, kind: IncidentKind, source: { id: number; accountId: number; applicationId: number; channels: readonly number[] }, at: number, remove: (conn: PoolConnection) => Promise<number>): Promise<number> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
-    const removed = await remove(conn);
+export async function closeAndRemove(db: Kysely<DirectoryDatabase>, kind: IncidentKind, source: { id: number; accountId: number; applicationId: number; channels: readonly number[] }, at: number, remove: (trx: Kysely<DirectoryDatabase>) => Promise<number>): Promise<number> {
+  return inTransaction(db, async (trx) => {
+    const removed = await remove(trx);
     if (removed > 0) {
-      await applyTransition(conn, { accountId: source.accountId, applicationId: source.applicationId, kind, sourceId: source.id, title: '', transition: 'close', level: 'critical', detail: {}, channels: source.channels, at });
+      await applyTransition(trx, { accountId: source.accountId, applicationId: source.applicationId, kind, sourceId: source.id, title: '', transition: 'close', level: 'critical', detail: {}, channels: source.channels, at });
     }
-    await conn.commit();
     return removed;
-  } catch (err) {
-    await conn.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    conn.release();
-  }
+  });
 }

@@ -3,9 +3,10 @@ import { metricKey, SeriesReader, type MetricSeries } from '../dashboard/series-
 import type { Account } from '../lib/directory/directory.js';
 import { withLockRetry } from '../lib/db/deadlock-retry.js';
 import { acquireNamedLock, type NamedLock } from '../lib/db/named-lock.js';
+import { inTransaction } from '../lib/db/query-builder.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
-import { POLICY_PARTITIONS, type AlertStore, type Policy } from './alert-store.js';
+import { POLICY_PARTITIONS, savePolicyStates, type AlertStore, type Policy } from './alert-store.js';
 import type { AlertsMetrics } from './alerts-metrics.js';
 import { parseState, stepCondition, type ConditionState, type Transition } from './condition-state.js';
 import { applyTransition } from './incident-store.js';
@@ -109,14 +110,7 @@ export class PolicyEvaluator {
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, groups.length) }, worker));
     if (states.length === 0 && transitions.length === 0) return;
     await lock.check();
-    for (let i = 0; i < states.length; i += 1000) {
-      const chunk = states.slice(i, i + 1000);
-      await this.o.pool.query(
-        `INSERT INTO alert_policy_state (policy_id, last_minute, state, evaluated_by) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
-         ON DUPLICATE KEY UPDATE last_minute = VALUES(last_minute), state = VALUES(state), evaluated_by = VALUES(evaluated_by)`,
-        chunk.flatMap(([id, minute, state]) => [id, minute, state, this.o.owner]),
-      );
-    }
+    await savePolicyStates(this.o.store.db, states.map(([policyId, lastMinute, state]) => ({ policyId, lastMinute, state })), this.o.owner);
     for (const t of transitions) await this.#transition(t.policy, t.minute, t.state, t.transition, now, lock);
     report.transitions += transitions.length;
   }
@@ -181,14 +175,12 @@ export class PolicyEvaluator {
   }
 
   async #transitionOnce(pol: DuePolicy, minute: number, state: ConditionState, t: Transition, now: number, lock: NamedLock): Promise<void> {
-    const conn = await this.o.pool.getConnection();
-    try {
-      await lock.check();
-      await conn.beginTransaction();
+    await lock.check();
+    await inTransaction(this.o.store.db, async (trx) => {
       const spec = POLICY_METRICS[pol.metric];
       const level = t.kind === 'close' ? t.from : t.level;
       const threshold = level === 'critical' ? pol.critical : pol.warning;
-      await applyTransition(conn, {
+      await applyTransition(trx, {
         accountId: pol.accountId,
         applicationId: pol.applicationId,
         kind: 'policy',
@@ -200,18 +192,8 @@ export class PolicyEvaluator {
         channels: pol.channels,
         at: now,
       });
-      await conn.query(
-        `INSERT INTO alert_policy_state (policy_id, last_minute, state, evaluated_by) VALUES (?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE last_minute = VALUES(last_minute), state = VALUES(state), evaluated_by = VALUES(evaluated_by)`,
-        [pol.id, minute, JSON.stringify(state), this.o.owner],
-      );
-      await conn.commit();
-      this.o.metrics.transitions.inc({ transition: t.kind });
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      conn.release();
-    }
+      await savePolicyStates(trx, [{ policyId: pol.id, lastMinute: minute, state: JSON.stringify(state) }], this.o.owner);
+    });
+    this.o.metrics.transitions.inc({ transition: t.kind });
   }
 }

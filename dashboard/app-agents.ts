@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { InputError, NotFoundError } from '../lib/errors.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 
@@ -9,6 +10,9 @@ export interface AppAgent {
   language: string;
 }
 
+/** Not the application-wide pseudo-agent (host '', pid 0, language ''). */
+const notPseudoAgent = sql<boolean>`NOT (host = '' AND pid = 0 AND language = '')`;
+
 /** Agents listed per application (the newest first past it are left out). */
 export const MAX_AGENTS = 200;
 
@@ -18,11 +22,15 @@ export const MAX_AGENTS = 200;
  * and every New Relic agent run's (host, pid) are agents.
  */
 export async function agentsOf(store: ShardStore, accountId: number, applicationId: number): Promise<AppAgent[]> {
-  const [rows] = await store.pool.query<any[]>(
-    `SELECT id, host, pid, language FROM agents WHERE account_id = ? AND application_id = ? AND NOT (host = '' AND pid = 0 AND language = '')
-     ORDER BY id DESC LIMIT ${MAX_AGENTS}`,
-    [accountId, applicationId],
-  );
+  const rows = await store.kysely
+    .selectFrom('agents')
+    .select(['id', 'host', 'pid', 'language'])
+    .where('account_id', '=', accountId)
+    .where('application_id', '=', applicationId)
+    .where(notPseudoAgent)
+    .orderBy('id', 'desc')
+    .limit(MAX_AGENTS)
+    .execute();
   return rows.map((r) => ({ id: Number(r.id), host: String(r.host), pid: Number(r.pid), language: String(r.language) })).reverse();
 }
 
@@ -30,10 +38,14 @@ export async function agentsOf(store: ShardStore, accountId: number, application
 export async function agentParam(store: ShardStore, accountId: number, applicationId: number, raw: string | null): Promise<number | undefined> {
   if (raw === null || raw === '') return undefined;
   if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new InputError(`cannot read metric: agent=${JSON.stringify(raw.slice(0, 20))} is not an agent id`);
-  const [rows] = await store.pool.query<any[]>(
-    "SELECT id FROM agents WHERE account_id = ? AND id = ? AND application_id = ? AND NOT (host = '' AND pid = 0 AND language = '')",
-    [accountId, Number(raw), applicationId],
-  );
+  const rows = await store.kysely
+    .selectFrom('agents')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('id', '=', Number(raw))
+    .where('application_id', '=', applicationId)
+    .where(notPseudoAgent)
+    .execute();
   if (rows.length === 0) throw new NotFoundError(`cannot read metric: agent ${raw} is not an agent of this application`);
   return Number(raw);
 }

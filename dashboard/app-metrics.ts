@@ -17,26 +17,19 @@ export interface AppMetricFilter {
  * groups and custom metrics apart from its siblings' and bounds the answer by what it really sent.
  */
 export async function findAppMetrics(store: ShardStore, accountId: number, applicationId: number, f: AppMetricFilter): Promise<Array<MetricName & { id: number }>> {
-  const where = ['a.account_id = ?', 'a.application_id = ?'];
-  const params: unknown[] = [accountId, applicationId];
+  let q = store.kysely
+    .selectFrom('application_metrics as a')
+    .innerJoin('metric_names as n', (j) => j.onRef('n.account_id', '=', 'a.account_id').onRef('n.id', '=', 'a.metric_id'))
+    .select(['n.id', 'n.name', 'n.scope'])
+    .where('a.account_id', '=', accountId)
+    .where('a.application_id', '=', applicationId);
   if (f.names) {
     if (f.names.length === 0) return [];
-    where.push(`n.name IN (${f.names.map(() => '?').join(', ')})`);
-    params.push(...f.names);
+    q = q.where('n.name', 'in', [...f.names]);
   }
-  if (f.prefix) {
-    where.push('n.name LIKE ?');
-    params.push(`${f.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  }
-  if (f.scope !== undefined) {
-    where.push('n.scope = ?');
-    params.push(f.scope);
-  }
+  if (f.prefix) q = q.where('n.name', 'like', `${f.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (f.scope !== undefined) q = q.where('n.scope', '=', f.scope);
   const limit = Math.max(1, Math.min(Math.floor(f.limit), 100_000));
-  const [rows] = await store.pool.query<any[]>(
-    `SELECT n.id, n.name, n.scope FROM application_metrics a JOIN metric_names n ON n.account_id = a.account_id AND n.id = a.metric_id
-     WHERE ${where.join(' AND ')} ORDER BY n.name, n.scope LIMIT ${limit}`,
-    params,
-  );
+  const rows = await q.orderBy('n.name').orderBy('n.scope').limit(limit).execute();
   return rows.map((r) => ({ id: Number(r.id), name: String(r.name), scope: String(r.scope) }));
 }

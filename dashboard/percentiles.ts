@@ -1,4 +1,6 @@
-import { distIdentifier, distTableOf, existingDistTables } from '../lib/distribution/dist-tables.js';
+import type { RowDataPacket } from 'mysql2/promise';
+import { distReadSql, type DistBucketRow } from '../lib/distribution/dist-sql.js';
+import { distTableOf, existingDistTables } from '../lib/distribution/dist-tables.js';
 import { mergeCounts, PERCENTILE_NAMES, PERCENTILES, quantiles, RELATIVE_ERROR, type BucketCounts } from '../lib/distribution/log-buckets.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import type { ReadSegment } from './read-plan.js';
@@ -42,13 +44,8 @@ export async function readDistribution(store: ShardStore, r: SeriesResult, metri
   const readable = segments.filter((s) => exists.has(distTableOf(s.table)!));
   if (readable.length === 0) return { byBucket, total };
   const step = r.resolution.step;
-  const parts = readable.map(
-    (s: ReadSegment) =>
-      `SELECT (period DIV ${step}) * ${step} AS t, bucket, SUM(count) AS n FROM ${distIdentifier(distTableOf(s.table)!)} ` +
-      'WHERE metric_id = ? AND agent_id = ? AND period >= ? AND period < ? GROUP BY t, bucket',
-  );
-  const params = readable.flatMap((s) => [metricId, r.agentId, s.from, s.to]);
-  const [rows] = await store.pool.query<any[]>(parts.join('\nUNION ALL\n'), params);
+  const q = distReadSql(readable.map((s: ReadSegment) => ({ table: distTableOf(s.table)!, from: s.from, to: s.to })), step, metricId, r.agentId);
+  const [rows] = await store.pool.query<Array<RowDataPacket & DistBucketRow>>(q.sql, q.params);
   for (const row of rows) {
     const t = Number(row.t);
     const b = Number(row.bucket);

@@ -1,6 +1,7 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { applyTransition } from '../alerts/incident-store.js';
 import { withLockRetry } from '../lib/db/deadlock-retry.js';
+import { inTransaction } from '../lib/db/query-builder.js';
 import type { ShardRegistry } from '../lib/shard/shard-registry.js';
 import type { ShardWriter, WriteRow } from '../lib/shard/shard-writer.js';
 import { checkUrl, type CheckResult } from './http-check.js';
@@ -115,16 +116,12 @@ export class PingerRunner {
 
   /** The check's state update and its incident transition, in one transaction (run again after a deadlock). */
   async #releaseOnce(id: number, token: string, nextAt: number, failures: number, r: CheckResult | null, now?: number, t?: { m: Monitor; r: CheckResult; transition: 'open' | 'close' }): Promise<void> {
-    const conn = await this.o.pool.getConnection();
-    try {
-      await conn.beginTransaction();
-      const [res] = await conn.query<any>(
-        `UPDATE monitor_state SET next_check_at = ?, failures = ?, claimed_until = 0, claimed_by = NULL${r ? ', last_status = ?, last_checked_at = ?' : ''} WHERE monitor_id = ? AND claimed_by = ?`,
-        [Math.floor(nextAt), failures, ...(r ? [r.ok ? `up ${r.status} in ${Math.round(r.seconds * 1000)} ms` : r.error, Math.floor(now ?? nextAt)] : []), id, token],
-      );
+    await inTransaction(this.o.store.db, async (trx) => {
+      const status = r ? { text: r.ok ? `up ${r.status} in ${Math.round(r.seconds * 1000)} ms` : r.error, at: now ?? nextAt } : undefined;
+      const held = await this.o.store.release(trx, id, token, { nextAt, failures, ...(status ? { status } : {}) });
       // A lease that expired and was taken over by another pinger: that one owns the monitor now.
-      if (t && Number(res.affectedRows) === 1) {
-        await applyTransition(conn, {
+      if (t && held) {
+        await applyTransition(trx, {
           accountId: t.m.accountId,
           applicationId: t.m.applicationId,
           kind: 'down',
@@ -137,12 +134,6 @@ export class PingerRunner {
           at: now ?? nextAt,
         });
       }
-      await conn.commit();
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      conn.release();
-    }
+    });
   }
 }

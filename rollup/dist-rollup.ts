@@ -1,4 +1,4 @@
-import type { PoolConnection } from 'mysql2/promise';
+import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import { distIdentifier, distTableName, ensureDistTable, existingDistTables } from '../lib/distribution/dist-tables.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 
@@ -37,7 +37,7 @@ export function distRollupStatement(r: DistRollup, from: number, to: number): { 
 export async function rollDistributions(conn: PoolConnection, r: DistRollup | undefined, from: number, to: number): Promise<number> {
   if (!r) return 0;
   const s = distRollupStatement(r, from, to);
-  const [res] = await conn.query<any>(s.sql, s.params);
+  const [res] = await conn.query<ResultSetHeader>(s.sql, s.params);
   const m = /Records:\s*(\d+)/.exec(String(res?.info ?? ''));
   return m ? Number(m[1]) : Number(res?.affectedRows ?? 0);
 }

@@ -12,9 +12,10 @@ import { HOUR } from './table-state.js';
 export async function precreateNextHour(store: ShardStore, now: number, o: { windowMinutes: number; concurrency?: number }): Promise<number> {
   const next = nextHourStart(now);
   if (o.windowMinutes <= 0 || now < next - o.windowMinutes * 60) return 0;
-  const [active] = await store.pool.query<any[]>("SELECT DISTINCT account_id AS a FROM table_registry WHERE kind = 'minute' AND period_start IN (?, ?)", [next - HOUR, next - 2 * HOUR]);
-  const [existing] = await store.pool.query<any[]>("SELECT account_id AS a FROM table_registry WHERE kind = 'minute' AND period_start = ?", [next]);
-  const plan = planPrecreate({ now, windowMinutes: o.windowMinutes, active: active.map((r) => Number(r.a)), existing: new Set(existing.map((r) => Number(r.a))) });
+  const minuteTables = () => store.kysely.selectFrom('table_registry').select('account_id').where('kind', '=', 'minute');
+  const active = await minuteTables().distinct().where('period_start', 'in', [next - HOUR, next - 2 * HOUR]).execute();
+  const existing = await minuteTables().where('period_start', '=', next).execute();
+  const plan = planPrecreate({ now, windowMinutes: o.windowMinutes, active: active.map((r) => Number(r.account_id)), existing: new Set(existing.map((r) => Number(r.account_id))) });
   const queue = [...plan.accounts];
   const worker = async () => {
     for (let a = queue.shift(); a !== undefined; a = queue.shift()) await store.ensureTable(a, 'minute', plan.hour);

@@ -231,8 +231,7 @@ export class RollupRunner {
    * due), checked by planPurge against each account's retention and the unfinished tables.
    */
   async #purgeCandidates(store: ShardStore, known: ShardState | undefined, now: number, accountId?: number): Promise<PurgeCandidate[]> {
-    const [plans] = await this.o.directory.db.promise.query<any[]>('SELECT minute_days, hour_days, day_days FROM plans');
-    const ranges = purgeRanges(plans.map((p) => ({ minuteDays: Number(p.minute_days), hourDays: Number(p.hour_days), dayDays: p.day_days === null ? null : Number(p.day_days) })), now);
+    const ranges = purgeRanges(await this.o.directory.planRetentions(), now);
     const done = await readPurgeableTables(store, ranges, accountId);
     if (done.length === 0) return [];
     const retention = new Map<number, Retention>();

@@ -1,8 +1,9 @@
+import { sql } from 'kysely';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import type { TableInfo } from '../lib/shard/shard-database.js';
 import type { TableKind } from '../lib/shard/table-naming.js';
 import type { Retention } from './purge-plan.js';
-import { DAY, type DayPeriod, type DayState, type TableState } from './table-state.js';
+import { DAY, type DayPeriod, type TableState } from './table-state.js';
 
 /**
  * What the planners need of a shard, read through the registry's (rollup_state, kind, period_start)
@@ -37,8 +38,8 @@ export async function readShardState(store: ShardStore, closedBefore?: number): 
       tables.push(...(await store.listTables({ kind, states: [...UNFINISHED], to: bound[kind] })).map(tableStateOf));
     }
   }
-  const [rows] = await store.pool.query<any[]>("SELECT account_id, day, state FROM rollup_days WHERE state <> 'done' ORDER BY day, account_id");
-  const days = rows.map((r) => ({ accountId: Number(r.account_id), day: Number(r.day), state: r.state as DayState }));
+  const rows = await store.kysely.selectFrom('rollup_days').select(['account_id', 'day', 'state']).where('state', '<>', 'done').orderBy('day').orderBy('account_id').execute();
+  const days = rows.map((r) => ({ accountId: Number(r.account_id), day: Number(r.day), state: r.state }));
   return { tables, days };
 }
 
@@ -82,7 +83,13 @@ export async function readPurgeableTables(store: ShardStore, ranges: ReadonlyArr
 
 /** Registered tables by kind and state (a GROUP BY over the index, for `apm rollup status`). */
 export async function tableCounts(store: ShardStore): Promise<Record<string, number>> {
-  const [rows] = await store.pool.query<any[]>('SELECT kind, rollup_state AS state, COUNT(*) AS n FROM table_registry GROUP BY kind, rollup_state ORDER BY kind, rollup_state');
+  const rows = await store.kysely
+    .selectFrom('table_registry')
+    .select(['kind', 'rollup_state as state', sql<number>`COUNT(*)`.as('n')])
+    .groupBy(['kind', 'rollup_state'])
+    .orderBy('kind')
+    .orderBy('rollup_state')
+    .execute();
   const out: Record<string, number> = {};
   for (const r of rows) out[`${r.kind}/${r.state}`] = Number(r.n);
   return out;

@@ -1,6 +1,9 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { sql, type Compilable, type Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
+import { typedDb } from '../../lib/db/connect.js';
+import type { ShardDatabase } from '../../lib/shard/shard-database.js';
 import type { WriteGuard } from '../../lib/shard/shard-writer.js';
 import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
 import type { HarvestMetric } from './metric-data.js';
@@ -54,13 +57,28 @@ export async function decodeRecord(blob: Buffer): Promise<HarvestRecord> {
  * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
  */
 export class HarvestRecords {
-  constructor(private readonly pool: PromisePool) {}
+  readonly #db: Kysely<ShardDatabase>;
+  constructor(pool: PromisePool) {
+    this.#db = typedDb<ShardDatabase>(pool);
+  }
 
   async load(accountId: number, nonce: string): Promise<StoredRecord | undefined> {
-    const [rows] = await this.pool.query<any[]>('SELECT version, state FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [accountId, nonce]);
-    const row = rows[0];
+    const row = await this.#db.selectFrom('harvest_records').select(['version', 'state']).where('account_id', '=', accountId).where('run_nonce', '=', nonce).executeTakeFirst();
     if (!row) return undefined;
-    return { record: await decodeRecord(row.state as Buffer), version: Number(row.version) };
+    return { record: await decodeRecord(row.state), version: Number(row.version) };
+  }
+
+  /** The statement that stores `blob` if the stored version is still `expected` (saveStatement). */
+  #saveQuery(accountId: number, nonce: string, start: number, blob: Buffer, expected: number | undefined): Compilable<unknown> {
+    if (expected === undefined) {
+      return this.#db.insertInto('harvest_records').ignore().values({ account_id: accountId, run_nonce: nonce, version: 1, harvest_start: start, state: blob });
+    }
+    return this.#db
+      .updateTable('harvest_records')
+      .set((eb) => ({ version: eb('version', '+', 1), harvest_start: start, state: blob }))
+      .where('account_id', '=', accountId)
+      .where('run_nonce', '=', nonce)
+      .where('version', '=', expected);
   }
 
   /**
@@ -70,34 +88,29 @@ export class HarvestRecords {
    * all); after it committed, the stored version is `(expected ?? 0) + 1`.
    */
   async saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<WriteGuard> {
-    const blob = await encodeRecord(record);
-    if (expected === undefined) {
-      return {
-        sql: 'INSERT IGNORE INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?)',
-        params: [accountId, nonce, record.start, blob],
-      };
-    }
-    return {
-      sql: 'UPDATE harvest_records SET version = version + 1, harvest_start = ?, state = ? WHERE account_id = ? AND run_nonce = ? AND version = ?',
-      params: [record.start, blob, accountId, nonce, expected],
-    };
+    const c = this.#saveQuery(accountId, nonce, record.start, await encodeRecord(record), expected).compile();
+    return { sql: c.sql, params: [...c.parameters] };
   }
 
   /** saveStatement on its own (a piece with no rows): the new version, or undefined when the record changed meanwhile. */
   async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
-    const { sql, params } = await this.saveStatement(accountId, nonce, record, expected);
-    const [res] = await this.pool.query<any>(sql, params as unknown[]);
-    return Number(res.affectedRows) === 1 ? (expected ?? 0) + 1 : undefined;
+    const q = this.#saveQuery(accountId, nonce, record.start, await encodeRecord(record), expected);
+    const r = await this.#db.executeQuery(q.compile());
+    return Number(r.numAffectedRows ?? 0) === 1 ? (expected ?? 0) + 1 : undefined;
   }
 
   /** Forgets a run (after its shutdown). */
   async remove(accountId: number, nonce: string): Promise<void> {
-    await this.pool.query('DELETE FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [accountId, nonce]);
+    await this.#db.deleteFrom('harvest_records').where('account_id', '=', accountId).where('run_nonce', '=', nonce).execute();
   }
 
   /** Drops records of runs silent for `maxAgeSeconds` (agents that died without shutdown); bounded per call. */
   async purge(maxAgeSeconds: number, limit = 10_000): Promise<number> {
-    const [res] = await this.pool.query<any>('DELETE FROM harvest_records WHERE updated_at < NOW() - INTERVAL ? SECOND LIMIT ?', [maxAgeSeconds, limit]);
-    return Number(res.affectedRows);
+    const r = await this.#db
+      .deleteFrom('harvest_records')
+      .where('updated_at', '<', sql<string>`NOW() - INTERVAL ${maxAgeSeconds} SECOND`)
+      .limit(limit)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

@@ -88,6 +88,24 @@ export interface DbPool<DB> {
   end(): Promise<void>;
 }
 
+/** The kysely instance of each pool made by createPool (keyed by its promise API). */
+const typedViews = new WeakMap<PromisePool, Kysely<unknown>>();
+
+/**
+ * The typed (kysely) view of a pool made by createPool, for code handed only its promise API: the same
+ * connections, so statement timeouts and transactions behave as with the pool itself. DB names the
+ * database the caller knows the pool serves (DirectoryDatabase or ShardDatabase).
+ */
+export function typedDb<DB>(pool: PromisePool): Kysely<DB> {
+  let view = typedViews.get(pool);
+  if (!view) {
+    // A pool not made by createPool (none in the code base today): a view over its callback pool.
+    view = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: pool.pool as unknown as mysql.Pool }) });
+    typedViews.set(pool, view);
+  }
+  return view as Kysely<DB>;
+}
+
 export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPool<DB> {
   const pool = mysql.createPool({
     host: address.host,
@@ -108,10 +126,12 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
   });
   pool.on('connection', boundStatements);
   const kysely = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
+  const promise = pool.promise();
+  typedViews.set(promise, kysely as Kysely<unknown>);
   let ended: Promise<void> | undefined;
   return {
     address,
-    promise: pool.promise(),
+    promise,
     kysely,
     end() {
       // kysely only ends the pool if it ever ran a query itself, so end the raw pool too.

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kysely, Migrator, MysqlDialect, sql, type Migration, type MigrationProvider } from 'kysely';
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { typedDb } from './connect.js';
+import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** schema/ at the package root, whether we run from source (tests) or from dist/ (npm start). */
 export function schemaDir(): string {
@@ -80,12 +81,12 @@ export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', 
     .filter((f) => opts.until === undefined || f.slice(0, 4) <= opts.until);
   const conn = await pool.getConnection();
   try {
-    const [lock] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 60) AS got', ['.migrate']);
+    const [lock] = await conn.query<Array<RowDataPacket & { got: number | null }>>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 60) AS got', ['.migrate']);
     if (lock[0]?.got !== 1) throw new Error('cannot migrate: another process holds the migration lock for 60 s');
     try {
       await adoptLegacyRecords(conn);
-      // The raw callback pool under mysql2's promise wrapper; never destroyed here (the caller owns it).
-      const db = new Kysely<unknown>({ dialect: new MysqlDialect({ pool: (pool as unknown as { pool: never }).pool }) });
+      // The pool's own kysely (typedDb); never destroyed here (the caller owns the pool).
+      const db = typedDb<unknown>(pool);
       const migrator = new Migrator({ db, provider: new SqlFileMigrations(dir, files, folder), migrationTableName: MIGRATION_TABLE, allowUnorderedMigrations: true });
       const last = files[files.length - 1];
       const { error, results } = last === undefined ? { error: undefined, results: [] } : await migrator.migrateTo(last);
@@ -101,7 +102,7 @@ export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', 
 
 /** Copies the applied files recorded by releases before the Migrator into its table, then drops the old one. */
 async function adoptLegacyRecords(conn: PoolConnection): Promise<void> {
-  const [legacy] = await conn.query<any[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [LEGACY_TABLE]);
+  const [legacy] = await conn.query<RowDataPacket[]>('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [LEGACY_TABLE]);
   if (legacy.length === 0) return;
   // The definition kysely's Migrator gives its table (it creates it only when missing).
   await conn.query(`CREATE TABLE IF NOT EXISTS ${MIGRATION_TABLE} (name VARCHAR(255) NOT NULL PRIMARY KEY, timestamp VARCHAR(255) NOT NULL)`);

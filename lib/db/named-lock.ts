@@ -1,4 +1,4 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /**
  * A MySQL named lock (GET_LOCK) held on a connection of its own. The lock's name is the current
@@ -23,7 +23,7 @@ export async function acquireNamedLock(pool: PromisePool, suffix: string, waitSe
   const conn = await pool.getConnection();
   let got: unknown;
   try {
-    const [rows] = await conn.query<any[]>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), ?) AS got', [suffix, waitSeconds]);
+    const [rows] = await conn.query<Array<RowDataPacket & { got: number | null }>>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), ?) AS got', [suffix, waitSeconds]);
     got = rows[0]?.got;
   } catch (err) {
     conn.release();
@@ -37,7 +37,7 @@ export async function acquireNamedLock(pool: PromisePool, suffix: string, waitSe
   return {
     conn,
     async check() {
-      const [rows] = await conn.query<any[]>('SELECT IS_USED_LOCK(CONCAT(DATABASE(), ?)) = CONNECTION_ID() AS mine', [suffix]);
+      const [rows] = await conn.query<Array<RowDataPacket & { mine: number | null }>>('SELECT IS_USED_LOCK(CONCAT(DATABASE(), ?)) = CONNECTION_ID() AS mine', [suffix]);
       if (Number(rows[0]?.mine) !== 1) throw new Error(`cannot continue: the lock ${suffix} was lost`);
     },
     release() {
@@ -53,7 +53,7 @@ export async function acquireNamedLock(pool: PromisePool, suffix: string, waitSe
 
 /** Connection id holding the lock, or undefined when it is free. */
 export async function namedLockHolder(pool: PromisePool, suffix: string): Promise<number | undefined> {
-  const [rows] = await pool.query<any[]>('SELECT IS_USED_LOCK(CONCAT(DATABASE(), ?)) AS holder', [suffix]);
+  const [rows] = await pool.query<Array<RowDataPacket & { holder: number | null }>>('SELECT IS_USED_LOCK(CONCAT(DATABASE(), ?)) AS holder', [suffix]);
   const holder = rows[0]?.holder;
   return holder === null || holder === undefined ? undefined : Number(holder);
 }

@@ -1,9 +1,10 @@
-import { sql } from 'kysely';
+import { sql, type Selectable, type Updateable } from 'kysely';
 import type { DbPool } from '../db/connect.js';
 import { formatAddress, parseAddress } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
+import { inTransaction } from '../db/query-builder.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { Account, Application, DirectoryDatabase, NewAccount, Shard, ShardState } from './directory-database.js';
+import type { Account, Application, DirectoryDatabase, NewAccount, Retention, Shard, ShardState } from './directory-database.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
 
 export type { Account, Application, NewAccount, Shard, ShardState } from './directory-database.js';
@@ -19,7 +20,10 @@ const ACCOUNT_COLUMNS = [
   'plans.minute_days', 'plans.hour_days', 'plans.day_days',
 ] as const;
 
-function toAccount(r: any): Account {
+type AccountRow = Pick<Selectable<DirectoryDatabase['accounts']>, 'id' | 'name' | 'plan' | 'shard_id' | 'browser_key' | 'created_at'> &
+  Pick<Selectable<DirectoryDatabase['plans']>, 'minute_days' | 'hour_days' | 'day_days'>;
+
+function toAccount(r: AccountRow): Account {
   return {
     id: Number(r.id),
     name: r.name,
@@ -31,7 +35,7 @@ function toAccount(r: any): Account {
   };
 }
 
-function toApplication(r: any): Application {
+function toApplication(r: Selectable<DirectoryDatabase['applications']>): Application {
   let origins: unknown;
   try {
     origins = JSON.parse(r.allowed_origins);
@@ -104,15 +108,26 @@ export class Directory {
    */
   async removeShard(id: number): Promise<Shard> {
     const shard = await this.getShard(id);
-    await this.db.kysely.transaction().execute(async (trx) => {
+    await inTransaction(this.db.kysely, async (trx) => {
       await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
       const accounts = await trx.selectFrom('accounts').select(sql<number>`COUNT(*)`.as('n')).where('shard_id', '=', id).executeTakeFirstOrThrow();
       if (Number(accounts.n) > 0) throw new ConflictError(`cannot remove shard ${id}: it holds ${accounts.n} account(s); move them away first (apm accounts move <account> --to <shard>)`);
-      const [moves] = (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM account_moves WHERE active = 1 AND (from_shard = ${id} OR to_shard = ${id})`.execute(trx)).rows;
-      if (Number(moves?.n ?? 0) > 0) throw new ConflictError(`cannot remove shard ${id}: an unfinished move involves it; finish or roll it back first (apm accounts moves)`);
+      const moves = await trx
+        .selectFrom('account_moves')
+        .select(sql<number>`COUNT(*)`.as('n'))
+        .where('active', '=', 1)
+        .where((eb) => eb.or([eb('from_shard', '=', id), eb('to_shard', '=', id)]))
+        .executeTakeFirstOrThrow();
+      if (Number(moves.n) > 0) throw new ConflictError(`cannot remove shard ${id}: an unfinished move involves it; finish or roll it back first (apm accounts moves)`);
       await trx.deleteFrom('shards').where('id', '=', id).execute();
     });
     return shard;
+  }
+
+  /** The retention of every plan (what purges may drop, by tier). */
+  async planRetentions(): Promise<Retention[]> {
+    const rows = await this.db.kysely.selectFrom('plans').select(['minute_days', 'hour_days', 'day_days']).execute();
+    return rows.map((p) => ({ minuteDays: Number(p.minute_days), hourDays: Number(p.hour_days), dayDays: p.day_days === null ? null : Number(p.day_days) }));
   }
 
   async plans(): Promise<string[]> {
@@ -131,7 +146,7 @@ export class Directory {
     const licenseKey = newLicenseKey();
     const browserKey = newBrowserKey();
     const readKey = newReadKey();
-    const id = await this.db.kysely.transaction().execute(async (trx) => {
+    const id = await inTransaction(this.db.kysely, async (trx) => {
       const cursor = await trx.selectFrom('assignment_cursor').select('last_shard_id').where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
       const shards = await trx.selectFrom('shards').select(['id', 'address', 'state']).execute();
       const shard = nextShard(shards.map((s) => ({ ...s, id: Number(s.id) })), Number(cursor.last_shard_id));
@@ -210,7 +225,7 @@ export class Directory {
   }
 
   async updateApplication(id: number, change: { apdexT?: number; browserApdexT?: number; allowedOrigins?: string[] }): Promise<Application> {
-    const set: Record<string, unknown> = {};
+    const set: Updateable<DirectoryDatabase['applications']> = {};
     for (const [k, v] of [['apdexT', change.apdexT], ['browserApdexT', change.browserApdexT]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 3600)) throw new InputError(`cannot update application: ${k} must be between 0 and 3600 seconds`);
     }

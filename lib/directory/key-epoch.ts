@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { inTransaction } from '../db/query-builder.js';
 import type { Directory } from './directory.js';
 import { hashKey, newBrowserKey, newLicenseKey, newReadKey } from './keys.js';
 import { InputError } from '../errors.js';
@@ -28,8 +28,8 @@ export async function keyEpoch(directory: Directory, now: () => number = Date.no
   if (state.value !== undefined && now() - state.at < KEY_EPOCH_MAX_AGE_MS) return state.value;
   state.pending ??= (async () => {
     try {
-      const r = await directory.db.kysely.selectFrom('key_epoch' as any).select('version' as any).where('id' as any, '=', 1).executeTakeFirst();
-      state.value = Number((r as { version?: unknown } | undefined)?.version ?? 0);
+      const r = await directory.db.kysely.selectFrom('key_epoch').select('version').where('id', '=', 1).executeTakeFirst();
+      state.value = Number(r?.version ?? 0);
       state.at = now();
       return state.value;
     } catch (err) {
@@ -50,9 +50,9 @@ export async function rotateKey(directory: Directory, accountId: number, kind: K
   await directory.getAccount(accountId);
   const key = kind === 'license' ? newLicenseKey() : kind === 'read' ? newReadKey() : newBrowserKey();
   const set = kind === 'license' ? { license_key_hash: hashKey(key) } : kind === 'read' ? { read_key_hash: hashKey(key) } : { browser_key: key };
-  await directory.db.kysely.transaction().execute(async (trx) => {
+  await inTransaction(directory.db.kysely, async (trx) => {
     await trx.updateTable('accounts').set(set).where('id', '=', accountId).execute();
-    await sql`UPDATE key_epoch SET version = version + 1 WHERE id = 1`.execute(trx);
+    await trx.updateTable('key_epoch').set((eb) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
   });
   const s = states.get(directory);
   if (s) s.at = 0; // this process sees its own rotation at once

@@ -48,9 +48,11 @@ export function ensureDistTable(store: ShardStore, accountId: number, kind: Tabl
   if (!p) {
     p = (async () => {
       await store.pool.query(`CREATE TABLE IF NOT EXISTS \`${name}\` LIKE template_dist_${kind}_v${DIST_TEMPLATE_VERSION}`);
-      await store.pool.query('INSERT IGNORE INTO dist_tables (name, account_id, kind, period_start, template_version) VALUES (?, ?, ?, ?, ?)', [
-        name, accountId, kind, tableSpanStart(kind, t), DIST_TEMPLATE_VERSION,
-      ]);
+      await store.kysely
+        .insertInto('dist_tables')
+        .ignore()
+        .values({ name, account_id: accountId, kind, period_start: tableSpanStart(kind, t), template_version: DIST_TEMPLATE_VERSION })
+        .execute();
       return name;
     })();
     cache.set(name, p);
@@ -62,7 +64,7 @@ export function ensureDistTable(store: ShardStore, accountId: number, kind: Tabl
 /** Registered distribution tables among `names`. */
 export async function existingDistTables(store: ShardStore, names: readonly string[]): Promise<Set<string>> {
   if (names.length === 0) return new Set();
-  const [rows] = await store.pool.query<any[]>(`SELECT name FROM dist_tables WHERE name IN (${names.map(() => '?').join(', ')})`, [...names]);
+  const rows = await store.kysely.selectFrom('dist_tables').select('name').where('name', 'in', [...names]).execute();
   return new Set(rows.map((r) => String(r.name)));
 }
 
@@ -71,7 +73,7 @@ export async function dropDistTableOf(store: ShardStore, timesliceTable: string)
   const name = distTableOf(timesliceTable);
   if (!name) return;
   await store.pool.query(`DROP TABLE IF EXISTS ${distIdentifier(name)}`);
-  await store.pool.query('DELETE FROM dist_tables WHERE name = ?', [name]);
+  await store.kysely.deleteFrom('dist_tables').where('name', '=', name).execute();
   known.get(store)?.delete(name);
 }
 

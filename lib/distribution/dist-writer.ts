@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
+import type { ResultSetHeader } from 'mysql2/promise';
+import { queryBuilder, writeOn } from '../db/query-builder.js';
 import { RetryableError } from '../errors.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
 import { ensureFenceRows, readFences, type Fence } from '../shard/account-fence.js';
 import type { ShardStore } from '../shard/shard-store.js';
 import { ledgerDdl } from '../shard/shard-writer-sql.js';
 import { ledgerTableName, rowPeriodStart, tableName } from '../shard/table-naming.js';
+import { distUpsertSql } from './dist-sql.js';
 import { distTableName, ensureDistTable, forgetDistTable } from './dist-tables.js';
 import { MAX_BUCKETS } from './log-buckets.js';
+
+/** Typed statements on the fixed shard tables, run on the write transaction's connection. */
+const shardSql = queryBuilder<ShardDatabase>();
 
 /** One bucket count of one distribution: (metric, agent, minute, bucket) += count. */
 export interface DistRow {
@@ -120,7 +127,7 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
         await conn.query('ROLLBACK');
         throw refused(store, accountId, f);
       }
-      const [ins] = await conn.query<any>(`INSERT IGNORE INTO ${ledger} (account_id, dedupe_key) VALUES (?, ?)`, [accountId, digest]);
+      const [ins] = await conn.query<ResultSetHeader>(`INSERT IGNORE INTO ${ledger} (account_id, dedupe_key) VALUES (?, ?)`, [accountId, digest]);
       if (Number(ins.affectedRows) === 0) {
         await conn.query('ROLLBACK');
         return 'duplicate';
@@ -128,12 +135,9 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
       for (const [name, g] of byTable) {
         for (let i = 0; i < g.rows.length; i += 5000) {
           const chunk = g.rows.slice(i, i + 5000);
-          await conn.query(
-            `INSERT INTO \`${name}\` (metric_id, agent_id, period, bucket, count) VALUES ${chunk.map((r) => `(${r.metricId},${r.agentId},${r.period},${r.bucket},${r.count})`).join(',')} ` +
-              'ON DUPLICATE KEY UPDATE count = count + VALUES(count)',
-          );
+          await conn.query(distUpsertSql(name, chunk));
         }
-        await conn.query("UPDATE table_registry SET rollup_state = 'dirty' WHERE name = ? AND rollup_state IN ('done', 'rolling')", [tableName('minute', accountId, g.hour)]);
+        await writeOn(conn, shardSql.updateTable('table_registry').set({ rollup_state: 'dirty' }).where('name', '=', tableName('minute', accountId, g.hour)).where('rollup_state', 'in', ['done', 'rolling']));
       }
       await conn.query('COMMIT');
       distWriteTotals.writes++;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import type { Credentials, ServerAddress } from '../db/connect.js';
 import { LocalMariadb, type LocalMariadbOptions } from './local-mariadb.js';
 
@@ -64,12 +64,12 @@ function running(pid: number): boolean {
 export async function startReplication(primary: ServerAddress, replica: ServerAddress, creds: Credentials): Promise<void> {
   const r = await mysql.createConnection({ ...replica, ...creds, connectTimeout: 5000 });
   try {
-    const [status] = await r.query<any[]>('SHOW SLAVE STATUS');
+    const [status] = await r.query<Array<RowDataPacket & Record<string, unknown>>>('SHOW SLAVE STATUS');
     if (status.length === 0) {
       const p = await mysql.createConnection({ ...primary, ...creds, connectTimeout: 5000 });
       let pos: string;
       try {
-        const [rows] = await p.query<any[]>('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+        const [rows] = await p.query<Array<RowDataPacket & { pos: string | null }>>('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
         pos = String(rows[0]?.pos ?? '');
       } finally {
         await p.end();
@@ -84,7 +84,7 @@ export async function startReplication(primary: ServerAddress, replica: ServerAd
     // caller that reads the status, or writes and expects it replicated, does not race the connection.
     // Past the bound replication keeps retrying on its own (MASTER_CONNECT_RETRY) and the status shows it.
     for (let i = 0; i < 100; i++) {
-      const [now] = await r.query<any[]>('SHOW SLAVE STATUS');
+      const [now] = await r.query<Array<RowDataPacket & Record<string, unknown>>>('SHOW SLAVE STATUS');
       if (now[0]?.Slave_IO_Running === 'Yes' && now[0]?.Slave_SQL_Running === 'Yes') return;
       await new Promise((done) => setTimeout(done, 100));
     }

@@ -1,8 +1,11 @@
+import { sql } from 'kysely';
+import type { RowDataPacket } from 'mysql2/promise';
+import { selectOn } from '../db/query-builder.js';
 import { ConflictError, InputError, NotFoundError, RetryableError } from '../errors.js';
 import { ensureFenceRows, fenceOf, setFence } from '../shard/account-fence.js';
 import { accountRowTables, deleteAccountRows } from './account-rows.js';
 import { cleanupPhase, rollbackPhase, targetRowsOf } from './move-cleanup.js';
-import { dropPeriodTables, periodTablesOn, resolveOptions, SimulatedCrash, utcConnection, waitForRollupLock, type MoveRun, type MoverOptions, type ResolvedOptions } from './move-context.js';
+import { dropPeriodTables, periodTablesOn, resolveOptions, shardSql, SimulatedCrash, utcConnection, waitForRollupLock, type MoveRun, type MoverOptions, type ResolvedOptions } from './move-context.js';
 import { copyPhase, syncPhase } from './move-copy.js';
 import { distTablesOn, dropDistTables } from './move-dist.js';
 import { MoveJournal, type Move, type MoveLock } from './move-journal.js';
@@ -161,17 +164,17 @@ export class AccountMover {
 
   /** Leftovers of the account on the target: empty tables are dropped; data or registry rows refuse the move. */
   async #checkTarget(pool: import('mysql2/promise').Pool, accountId: number, shardId: number): Promise<void> {
-    const [reg] = await pool.query<any[]>('SELECT COUNT(*) AS n FROM table_registry WHERE account_id = ?', [accountId]);
-    if (Number(reg[0].n) > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard already has ${reg[0].n} registered tables of the account`);
+    const [reg] = await selectOn(pool, shardSql.selectFrom('table_registry').select(sql<number>`COUNT(*)`.as('n')).where('account_id', '=', accountId));
+    if (Number(reg!.n) > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard already has ${reg!.n} registered tables of the account`);
     const names = await periodTablesOn(pool, accountId);
     for (const n of names) {
-      const [rows] = await pool.query<any[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
+      const [rows] = await pool.query<RowDataPacket[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
       if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a table ${n} with data of the account (left from an earlier move?)`);
     }
     await dropPeriodTables(pool, accountId, names);
     const dists = await distTablesOn(pool, accountId);
     for (const n of dists) {
-      const [rows] = await pool.query<any[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
+      const [rows] = await pool.query<RowDataPacket[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
       if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a distribution table ${n} with data of the account (left from an earlier move?)`);
     }
     await dropDistTables(pool, accountId, dists);

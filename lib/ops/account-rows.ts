@@ -1,3 +1,4 @@
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { parseDistTableName } from '../distribution/dist-tables.js';
 import { parseLedgerTableName, parseTableName, parseTemplateName } from '../shard/table-naming.js';
 import { greatestUpsertSql, ident } from './row-hash-sql.js';
@@ -45,7 +46,7 @@ export function classifyRowTable(name: string): RowTableMode | 'skip' {
  * opening a table ("Skip_open_table"), where a COLUMNS scan would open all of a shard's 300,000 tables.
  */
 export async function candidateRowTables(db: Queryable): Promise<string[]> {
-  const [rows] = await db.query<any[]>(
+  const [rows] = await db.query<Array<RowDataPacket & { t: string }>>(
     "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE 'ts\\_%' AND TABLE_NAME NOT LIKE 'th\\_%' AND TABLE_NAME NOT LIKE 'td\\_%' AND TABLE_NAME NOT LIKE 'dm\\_%' AND TABLE_NAME NOT LIKE 'dh\\_%' AND TABLE_NAME NOT LIKE 'dd\\_%' ORDER BY TABLE_NAME",
   );
   return rows.map((r) => String(r.t)).filter((name) => classifyRowTable(name) !== 'skip');
@@ -74,15 +75,15 @@ export function rowChecksum(db: Queryable, t: AccountRowTable, accountId: number
 
 /** Creates a table missing on the target with the source's definition (write ledgers of other days). */
 async function ensureTableLike(src: Queryable, dst: Queryable, name: string): Promise<void> {
-  const [rows] = await src.query<any[]>(`SHOW CREATE TABLE ${ident(name)}`);
-  const ddl = String(rows[0]['Create Table']).replace(/^CREATE TABLE /, 'CREATE TABLE IF NOT EXISTS ');
+  const [rows] = await src.query<Array<RowDataPacket & { 'Create Table': string }>>(`SHOW CREATE TABLE ${ident(name)}`);
+  const ddl = String(rows[0]!['Create Table']).replace(/^CREATE TABLE /, 'CREATE TABLE IF NOT EXISTS ');
   await dst.query(ddl);
 }
 
 export async function deleteAccountRows(db: Queryable, table: string, accountId: number): Promise<number> {
   let total = 0;
   for (;;) {
-    const [res] = await db.query<any>(`DELETE FROM ${ident(table)} WHERE account_id = ? LIMIT 10000`, [accountId]);
+    const [res] = await db.query<ResultSetHeader>(`DELETE FROM ${ident(table)} WHERE account_id = ? LIMIT 10000`, [accountId]);
     total += Number(res.affectedRows);
     if (Number(res.affectedRows) < 10000) return total;
   }
@@ -122,8 +123,8 @@ export async function copyAccountRows(src: Queryable, dst: Queryable, t: Account
 
 async function countersCovered(src: Queryable, dst: Queryable, t: AccountRowTable, accountId: number): Promise<boolean> {
   const read = async (db: Queryable) => {
-    const [rows] = await db.query<any[]>(`SELECT * FROM ${ident(t.name)} WHERE account_id = ?`, [accountId]);
-    return rows[0] as Record<string, unknown> | undefined;
+    const [rows] = await db.query<Array<RowDataPacket & Record<string, unknown>>>(`SELECT * FROM ${ident(t.name)} WHERE account_id = ?`, [accountId]);
+    return rows[0];
   };
   const [s, d] = await Promise.all([read(src), read(dst)]);
   if (!s) return true;

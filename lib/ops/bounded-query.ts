@@ -1,4 +1,4 @@
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** A statement that did not answer in time: it was cancelled on the server (KILL QUERY). */
 export class QueryTimeoutError extends Error {}
@@ -13,7 +13,7 @@ export class QueryTimeoutError extends Error {}
  * Waiting for a pool connection counts against the same deadline. The connection goes back to the
  * pool only once its statement has ended (interrupted statements end at once).
  */
-export async function boundedQuery<T = any[]>(pool: Pool, sql: string, params: unknown[], ms: number, o: { mariadb: boolean; what: string }): Promise<T> {
+export async function boundedQuery<T = RowDataPacket[]>(pool: Pool, sql: string, params: unknown[], ms: number, o: { mariadb: boolean; what: string }): Promise<T> {
   const deadline = Date.now() + ms;
   const conn = await beforeDeadline(pool.getConnection(), deadline, o.what, (c) => c.release());
   const left = Math.max(1, deadline - Date.now());

@@ -1,8 +1,10 @@
+import { sql } from 'kysely';
+import { selectOn, writeOn } from '../db/query-builder.js';
 import { fenceOf, setFence, type FenceState } from '../shard/account-fence.js';
 import type { TargetBefore } from './move-journal.js';
 import { accountRowTables, copyAccountRows, deleteAccountRows } from './account-rows.js';
 import { distTablesOn, dropDistTables } from './move-dist.js';
-import { dropPeriodTables, periodTablesOn, report, sleep, type MoveRun } from './move-context.js';
+import { dropPeriodTables, periodTablesOn, report, shardSql, sleep, type MoveRun } from './move-context.js';
 
 /**
  * After the switch: waits until no process can still read the account on its old shard (every cached
@@ -21,7 +23,7 @@ export async function cleanupPhase(run: MoveRun): Promise<void> {
   if (counters) await copyAccountRows(run.srcConn, run.dstConn, counters, acct, { chunkRows: run.o.chunkRows });
   const names = await periodTablesOn(run.srcConn, acct);
   report(run, 'switched', `dropping ${names.length} old tables on shard ${run.move.fromShard}`);
-  await run.srcConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await writeOn(run.srcConn, shardSql.deleteFrom('table_registry').where('account_id', '=', acct));
   await dropPeriodTables(run.srcConn, acct, names);
   await dropDistTables(run.srcConn, acct, await distTablesOn(run.srcConn, acct), run.src);
   for (const t of tables) if (t.mode !== 'counters') await deleteAccountRows(run.srcConn, t.name, acct);
@@ -35,8 +37,8 @@ export async function cleanupPhase(run: MoveRun): Promise<void> {
 
 /** The target's fence and id-counter rows of the account, recorded before a move touches it. */
 export async function targetRowsOf(pool: import('mysql2/promise').Pool, accountId: number): Promise<TargetBefore> {
-  const [fences] = await pool.query<any[]>('SELECT state, move_id FROM account_fences WHERE account_id = ?', [accountId]);
-  const [counters] = await pool.query<any[]>('SELECT 1 FROM account_counters WHERE account_id = ?', [accountId]);
+  const fences = await selectOn(pool, shardSql.selectFrom('account_fences').select(['state', 'move_id']).where('account_id', '=', accountId));
+  const counters = await selectOn(pool, shardSql.selectFrom('account_counters').select(sql<number>`1`.as('one')).where('account_id', '=', accountId));
   const f = fences[0];
   return { fence: f ? { state: String(f.state), moveId: f.move_id === null ? null : Number(f.move_id) } : null, counters: counters.length > 0 };
 }
@@ -52,14 +54,14 @@ export async function rollbackPhase(run: MoveRun): Promise<void> {
   const acct = run.move.accountId;
   await run.lock.check();
   await setFence(run.dst.pool, acct, 'away', run.move.id);
-  await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await writeOn(run.dstConn, shardSql.deleteFrom('table_registry').where('account_id', '=', acct));
   await dropPeriodTables(run.dstConn, acct, await periodTablesOn(run.dstConn, acct));
   await dropDistTables(run.dstConn, acct, await distTablesOn(run.dstConn, acct), run.dst);
   for (const t of await accountRowTables(run.dstConn)) if (t.mode !== 'counters') await deleteAccountRows(run.dstConn, t.name, acct);
   const before = await run.journal.targetBefore(run.move.id);
   if (before) {
-    if (!before.counters) await run.dstConn.query('DELETE FROM account_counters WHERE account_id = ?', [acct]);
-    if (before.fence === null) await run.dstConn.query('DELETE FROM account_fences WHERE account_id = ? AND move_id = ?', [acct, run.move.id]);
+    if (!before.counters) await writeOn(run.dstConn, shardSql.deleteFrom('account_counters').where('account_id', '=', acct));
+    if (before.fence === null) await writeOn(run.dstConn, shardSql.deleteFrom('account_fences').where('account_id', '=', acct).where('move_id', '=', run.move.id));
     else await setFence(run.dst.pool, acct, before.fence.state as FenceState, before.fence.moveId);
   }
   run.dst.forgetTables(acct);

@@ -1,9 +1,11 @@
-import type { PoolConnection } from 'mysql2/promise';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Directory } from '../directory/directory.js';
 import { RetryableError } from '../errors.js';
 import type { ShardRegistry } from '../shard/shard-registry.js';
 import type { ShardStore } from '../shard/shard-store.js';
-import { parseTableName, templateName, type TableKind } from '../shard/table-naming.js';
+import { queryBuilder, selectOn } from '../db/query-builder.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
+import { parseTableName, templateName } from '../shard/table-naming.js';
 import type { Move, MoveJournal, MoveLock } from './move-journal.js';
 import type { MoveState, RegistryEntry } from './move-plan.js';
 import { acquireRollupLock, type RollupLock } from '../shard/rollup-lock.js';
@@ -100,16 +102,30 @@ export interface RegistryRow extends RegistryEntry {
   version: number;
 }
 
+/** The server's clock, Unix seconds (with milliseconds when `fractional`): raw, a server function. */
+export async function serverNow(db: Queryable, fractional = false): Promise<number> {
+  const [rows] = await db.query<Array<RowDataPacket & { t: number | string }>>(fractional ? 'SELECT UNIX_TIMESTAMP(NOW(3)) AS t' : 'SELECT UNIX_TIMESTAMP(NOW()) AS t');
+  return Number(rows[0]!.t);
+}
+
+/** Typed statements on the fixed shard tables, compiled here and run on the mover's own connections. */
+export const shardSql = queryBuilder<ShardDatabase>();
+
 /** The account's tables as a shard's registry records them. */
 export async function readRegistry(db: Queryable, accountId: number): Promise<RegistryRow[]> {
-  const [rows] = await db.query<any[]>(
-    'SELECT name, kind, period_start, template_version, rollup_state, rolled_at FROM table_registry WHERE account_id = ? ORDER BY period_start, name',
-    [accountId],
+  const rows = await selectOn(
+    db,
+    shardSql
+      .selectFrom('table_registry')
+      .select(['name', 'kind', 'period_start', 'template_version', 'rollup_state', 'rolled_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('period_start')
+      .orderBy('name'),
   );
   return rows.map((r) => {
     const parsed = parseTableName(String(r.name));
     if (!parsed) throw new Error(`cannot move account ${accountId}: table_registry names ${JSON.stringify(r.name)}, which is not a period table`);
-    return { name: String(r.name), kind: r.kind as TableKind, start: parsed.start, end: parsed.end, state: r.rollup_state, rolledAt: r.rolled_at ?? null, version: Number(r.template_version) };
+    return { name: String(r.name), kind: r.kind, start: parsed.start, end: parsed.end, state: r.rollup_state, rolledAt: r.rolled_at ?? null, version: Number(r.template_version) };
   });
 }
 
@@ -126,7 +142,8 @@ export function periodTableOf(src: ShardStore, dst: ShardStore, t: RegistryRow):
 
 /** Every per-period table of the account that exists on a server, registered or not. */
 export async function periodTablesOn(db: Queryable, accountId: number): Promise<string[]> {
-  const [rows] = await db.query<any[]>(
+  // Raw: information_schema (tables that exist, registered or not).
+  const [rows] = await db.query<Array<RowDataPacket & { t: string }>>(
     `SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME LIKE ? OR TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)`,
     [`ts\\_${accountId}\\_%`, `th\\_${accountId}\\_%`, `td\\_${accountId}\\_%`],
   );

@@ -1,5 +1,5 @@
 import { accountRowTables, copyAccountRows } from './account-rows.js';
-import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, setState, type MoveRun, type RegistryRow } from './move-context.js';
+import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, serverNow, setState, type MoveRun, type RegistryRow } from './move-context.js';
 import { dropExtraDistTables, syncDistTables, type DistPass } from './move-dist.js';
 import { copyOrder } from './move-plan.js';
 import { syncPeriodTable, type SyncResult } from './table-sync.js';
@@ -92,8 +92,7 @@ export async function syncPhase(run: MoveRun): Promise<SyncSnapshot> {
   report(run, 'syncing', 'distribution tables');
   const dist = await syncDistTables(run, { verify: true });
   await dropExtraDistTables(run, dist.registry);
-  const [clock] = await run.srcConn.query<any[]>('SELECT UNIX_TIMESTAMP(NOW(3)) AS t');
-  const rowsCopiedAt = Number(clock[0].t);
+  const rowsCopiedAt = await serverNow(run.srcConn, true);
   for (const t of await accountRowTables(run.srcConn)) {
     run.signal?.throwIfAborted();
     const r = await copyAccountRows(run.srcConn, run.dstConn, t, run.move.accountId, { chunkRows: run.o.chunkRows });

@@ -1,6 +1,7 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import { selectOn } from '../db/query-builder.js';
 import { forgetDistTable, parseDistTableName } from '../distribution/dist-tables.js';
-import type { TableKind } from '../shard/table-naming.js';
-import type { MoveRun } from './move-context.js';
+import { serverNow, shardSql, type MoveRun } from './move-context.js';
 import { fenceDelta, type RegistryEntry } from './move-plan.js';
 import { updateTimes } from './move-prefence.js';
 import { ident } from './row-hash-sql.js';
@@ -25,12 +26,12 @@ const NO_SUCH_TABLE = 1146;
 
 /** The account's distribution tables as a shard's dist_tables records them (oldest first). */
 export async function readDistRegistry(db: Queryable, accountId: number): Promise<DistEntry[]> {
-  const [rows] = await db.query<any[]>('SELECT name, kind, template_version FROM dist_tables WHERE account_id = ? ORDER BY period_start, name', [accountId]);
+  const rows = await selectOn(db, shardSql.selectFrom('dist_tables').select(['name', 'kind', 'template_version']).where('account_id', '=', accountId).orderBy('period_start').orderBy('name'));
   return rows.map((r) => {
     const p = parseDistTableName(String(r.name));
     if (!p || p.accountId !== accountId) throw new Error(`cannot move account ${accountId}: dist_tables names ${JSON.stringify(r.name)}, which is not a distribution table of the account`);
     // No rollup state of their own: 'open' makes fenceDelta decide by commit time alone.
-    return { name: String(r.name), kind: r.kind as TableKind, start: p.start, end: p.end, state: 'open' as const, rolledAt: null, version: Number(r.template_version) };
+    return { name: String(r.name), kind: r.kind, start: p.start, end: p.end, state: 'open' as const, rolledAt: null, version: Number(r.template_version) };
   });
 }
 
@@ -57,7 +58,8 @@ async function distPeriodTables(run: MoveRun, tables: readonly DistEntry[]): Pro
 
 /** Every distribution table of the account that exists on a server, registered or not. */
 export async function distTablesOn(db: Queryable, accountId: number): Promise<string[]> {
-  const [rows] = await db.query<any[]>(
+  // Raw: information_schema (tables that exist, registered or not).
+  const [rows] = await db.query<Array<RowDataPacket & { t: string }>>(
     'SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME LIKE ? OR TABLE_NAME LIKE ? OR TABLE_NAME LIKE ?)',
     [`dm\\_${accountId}\\_%`, `dh\\_${accountId}\\_%`, `dd\\_${accountId}\\_%`],
   );
@@ -86,8 +88,7 @@ export interface DistPass {
  * true) the account's distribution tables; `only` limits the pass to those names.
  */
 export async function syncDistTables(run: MoveRun, o: { verify: boolean; only?: ReadonlySet<string>; registry?: DistEntry[] }): Promise<DistPass> {
-  const [clock] = await run.srcConn.query<any[]>('SELECT UNIX_TIMESTAMP(NOW()) AS t');
-  const startedAt = Number(clock[0].t);
+  const startedAt = await serverNow(run.srcConn);
   const registry = o.registry ?? (await readDistRegistry(run.srcConn, run.move.accountId));
   const list = o.only ? registry.filter((t) => o.only!.has(t.name)) : registry;
   const specs = await distPeriodTables(run, list);

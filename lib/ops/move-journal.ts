@@ -1,5 +1,9 @@
-import { acquireNamedLock } from '../db/named-lock.js';
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
+import { typedDb } from '../db/connect.js';
+import { acquireNamedLock, namedLockHolder } from '../db/named-lock.js';
+import { inTransaction } from '../db/query-builder.js';
+import type { DirectoryDatabase } from '../directory/directory-database.js';
 import { InputError } from '../errors.js';
 import type { MoveState } from './move-plan.js';
 
@@ -42,13 +46,15 @@ export interface TargetBefore {
 
 export type MovePatch = Partial<Pick<Move, 'state' | 'tablesTotal' | 'tablesDone' | 'rowsCopied' | 'fencedMs' | 'verified' | 'error'>>;
 
-function toMove(r: any): Move {
+type MoveRow = Omit<Selectable<DirectoryDatabase['account_moves']>, 'target_before'>;
+
+function toMove(r: MoveRow): Move {
   return {
     id: Number(r.id),
     accountId: Number(r.account_id),
     fromShard: Number(r.from_shard),
     toShard: Number(r.to_shard),
-    state: r.state as MoveState,
+    state: r.state,
     active: r.active !== null && Number(r.active) === 1,
     tablesTotal: Number(r.tables_total),
     tablesDone: Number(r.tables_done),
@@ -62,7 +68,7 @@ function toMove(r: any): Move {
   };
 }
 
-const COLUMNS: Record<keyof MovePatch, string> = {
+const COLUMNS: Record<keyof MovePatch, keyof MoveRow> = {
   state: 'state',
   tablesTotal: 'tables_total',
   tablesDone: 'tables_done',
@@ -86,16 +92,23 @@ export interface MoveLock {
  * was interrupted.
  */
 export class MoveJournal {
-  constructor(private readonly pool: PromisePool) {}
+  readonly #db: Kysely<DirectoryDatabase>;
+  constructor(private readonly pool: PromisePool) {
+    this.#db = typedDb<DirectoryDatabase>(pool);
+  }
+
+  #moves() {
+    return this.#db.selectFrom('account_moves').select([
+      'id', 'account_id', 'from_shard', 'to_shard', 'state', 'active', 'tables_total', 'tables_done', 'rows_copied',
+      'fenced_ms', 'verified', 'error', 'created_at', 'updated_at', 'finished_at',
+    ]);
+  }
 
   /** Journals a new move; refuses when the account already has an unfinished one. */
   async create(accountId: number, fromShard: number, toShard: number): Promise<Move> {
     try {
-      const [res] = await this.pool.query<any>(
-        "INSERT INTO account_moves (account_id, from_shard, to_shard, state) VALUES (?, ?, ?, 'copying')",
-        [accountId, fromShard, toShard],
-      );
-      return this.get(Number(res.insertId));
+      const r = await this.#db.insertInto('account_moves').values({ account_id: accountId, from_shard: fromShard, to_shard: toShard, state: 'copying' }).executeTakeFirstOrThrow();
+      return this.get(Number(r.insertId));
     } catch (err) {
       if ((err as { errno?: number }).errno === 1062) {
         const active = await this.active(accountId);
@@ -107,60 +120,60 @@ export class MoveJournal {
 
   /** Records what the target held of the account before the move touched it (see move-cleanup.ts rollbackPhase). */
   async setTargetBefore(id: number, before: TargetBefore): Promise<void> {
-    await this.pool.query('UPDATE account_moves SET target_before = ? WHERE id = ?', [JSON.stringify(before), id]);
+    await this.#db.updateTable('account_moves').set({ target_before: JSON.stringify(before) }).where('id', '=', id).execute();
   }
 
   /** What setTargetBefore recorded; undefined for moves journaled before it existed. */
   async targetBefore(id: number): Promise<TargetBefore | undefined> {
-    const [rows] = await this.pool.query<any[]>('SELECT target_before FROM account_moves WHERE id = ?', [id]);
-    const text = rows[0]?.target_before;
+    const row = await this.#db.selectFrom('account_moves').select('target_before').where('id', '=', id).executeTakeFirst();
+    const text = row?.target_before;
     return typeof text === 'string' ? (JSON.parse(text) as TargetBefore) : undefined;
   }
 
   async get(id: number): Promise<Move> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM account_moves WHERE id = ?', [id]);
-    if (!rows[0]) throw new Error(`BUG: move ${id} missing from the journal`);
-    return toMove(rows[0]);
+    const row = await this.#moves().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new Error(`BUG: move ${id} missing from the journal`);
+    return toMove(row);
   }
 
   async find(id: number): Promise<Move | undefined> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM account_moves WHERE id = ?', [id]);
-    return rows[0] ? toMove(rows[0]) : undefined;
+    const row = await this.#moves().where('id', '=', id).executeTakeFirst();
+    return row ? toMove(row) : undefined;
   }
 
   /** The account's unfinished move, if any. */
   async active(accountId: number): Promise<Move | undefined> {
-    const [rows] = await this.pool.query<any[]>('SELECT * FROM account_moves WHERE account_id = ? AND active = 1', [accountId]);
-    return rows[0] ? toMove(rows[0]) : undefined;
+    const row = await this.#moves().where('account_id', '=', accountId).where('active', '=', 1).executeTakeFirst();
+    return row ? toMove(row) : undefined;
   }
 
   /** Moves, newest first (unfinished ones of any age always included). */
   async list(opts: { accountId?: number; limit?: number } = {}): Promise<Move[]> {
     const limit = Math.max(1, Math.min(opts.limit ?? 50, 1000));
-    const where = opts.accountId === undefined ? '' : 'WHERE account_id = ?';
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT * FROM account_moves ${where} ORDER BY active IS NULL, id DESC LIMIT ${limit}`,
-      opts.accountId === undefined ? [] : [opts.accountId],
-    );
+    let q = this.#moves();
+    if (opts.accountId !== undefined) q = q.where('account_id', '=', opts.accountId);
+    const rows = await q.orderBy(sql`active IS NULL`).orderBy('id', 'desc').limit(limit).execute();
     return rows.map(toMove);
   }
 
   async update(id: number, patch: MovePatch): Promise<void> {
-    const sets: string[] = [];
-    const params: unknown[] = [];
-    for (const [k, col] of Object.entries(COLUMNS) as Array<[keyof MovePatch, string]>) {
+    const set: Updateable<DirectoryDatabase['account_moves']> = {};
+    for (const [k, col] of Object.entries(COLUMNS) as Array<[keyof MovePatch, keyof MoveRow]>) {
       if (!(k in patch)) continue;
       const v = patch[k];
-      sets.push(`${col} = ?`);
-      params.push(k === 'verified' && v !== null ? JSON.stringify(v) : v);
+      (set as Record<string, unknown>)[col] = k === 'verified' && v !== null ? JSON.stringify(v) : v;
     }
-    if (sets.length === 0) return;
-    await this.pool.query(`UPDATE account_moves SET ${sets.join(', ')} WHERE id = ?`, [...params, id]);
+    if (Object.keys(set).length === 0) return;
+    await this.#db.updateTable('account_moves').set(set).where('id', '=', id).execute();
   }
 
   /** Ends a move ('done' or 'rolled_back'): it no longer blocks a new move of the account. */
   async finish(id: number, state: 'done' | 'rolled_back'): Promise<void> {
-    await this.pool.query('UPDATE account_moves SET state = ?, active = NULL, error = NULL, finished_at = CURRENT_TIMESTAMP(3) WHERE id = ?', [state, id]);
+    await this.#db
+      .updateTable('account_moves')
+      .set({ state, active: null, error: null, finished_at: sql<string>`CURRENT_TIMESTAMP(3)` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /**
@@ -168,19 +181,16 @@ export class MoveJournal {
    * one transaction (a crash leaves either both or neither). Only from the move's source shard.
    */
   async switchAccount(move: Move, fencedMs: number | null): Promise<void> {
-    const conn = await this.pool.getConnection();
-    try {
-      await conn.beginTransaction();
-      const [res] = await conn.query<any>('UPDATE accounts SET shard_id = ? WHERE id = ? AND shard_id = ?', [move.toShard, move.accountId, move.fromShard]);
-      if (Number(res.affectedRows) !== 1) throw new Error(`cannot switch account ${move.accountId}: it is no longer on shard ${move.fromShard}`);
-      await conn.query("UPDATE account_moves SET state = 'switched', fenced_ms = ? WHERE id = ?", [fencedMs, move.id]);
-      await conn.commit();
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      conn.release();
-    }
+    await inTransaction(this.#db, async (trx) => {
+      const r = await trx
+        .updateTable('accounts')
+        .set({ shard_id: move.toShard })
+        .where('id', '=', move.accountId)
+        .where('shard_id', '=', move.fromShard)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) throw new Error(`cannot switch account ${move.accountId}: it is no longer on shard ${move.fromShard}`);
+      await trx.updateTable('account_moves').set({ state: 'switched', fenced_ms: fencedMs }).where('id', '=', move.id).execute();
+    });
   }
 
   /** Takes the account's move lock without waiting; undefined when another process holds it. */
@@ -200,7 +210,6 @@ export class MoveJournal {
 
   /** True when some process holds the account's move lock (its move is running, not interrupted). */
   async running(accountId: number): Promise<boolean> {
-    const [rows] = await this.pool.query<any[]>('SELECT IS_USED_LOCK(CONCAT(DATABASE(), ?)) AS holder', [`.move.${accountId}`]);
-    return rows[0]?.holder !== null && rows[0]?.holder !== undefined;
+    return (await namedLockHolder(this.pool, `.move.${accountId}`)) !== undefined;
   }
 }

@@ -1,4 +1,5 @@
-import { periodTableOf, readRegistry, report, type MoveRun, type RegistryRow } from './move-context.js';
+import type { RowDataPacket } from 'mysql2/promise';
+import { periodTableOf, readRegistry, report, serverNow, type MoveRun, type RegistryRow } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import { recheckTables } from './move-plan.js';
 import { syncPeriodTable, type Queryable } from './table-sync.js';
@@ -25,8 +26,7 @@ export function candidatesOf(snap: SyncSnapshot, current: readonly RegistryRow[]
  */
 export async function preFencePass(run: MoveRun, snap: SyncSnapshot): Promise<PreFence> {
   report(run, 'switching', 'comparing again before the fence');
-  const [clock] = await run.srcConn.query<any[]>('SELECT UNIX_TIMESTAMP(NOW()) AS t');
-  const startedAt = Number(clock[0].t);
+  const startedAt = await serverNow(run.srcConn);
   const registry = await readRegistry(run.srcConn, run.move.accountId);
   const equal = new Map<string, number>();
   const byName = new Map(registry.map((t) => [t.name, t]));
@@ -46,7 +46,7 @@ export async function updateTimes(db: Queryable, names: readonly string[]): Prom
   await db.query('SET SESSION information_schema_stats_expiry = 0').catch(() => undefined);
   for (let i = 0; i < names.length; i += 500) {
     const part = names.slice(i, i + 500);
-    const [rows] = await db.query<any[]>(
+    const [rows] = await db.query<Array<RowDataPacket & { n: string; u: number | string | null }>>(
       `SELECT TABLE_NAME AS n, UNIX_TIMESTAMP(UPDATE_TIME) AS u FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (${part.map(() => '?').join(', ')})`,
       part,
     );

@@ -1,6 +1,7 @@
+import { writeOn } from '../db/query-builder.js';
 import { extendLease, fence, fenceOf, markAway, setFence } from '../shard/account-fence.js';
 import { accountRowTables, copyAccountRows, type AccountRowTable } from './account-rows.js';
-import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
+import { checkpoint, dropPeriodTables, periodTableOf, periodTablesOn, readRegistry, report, shardSql, sleep, waitForRollupLock, type MoveRun } from './move-context.js';
 import type { SyncSnapshot } from './move-copy.js';
 import type { VerifiedSummary } from './move-journal.js';
 import { fencedDistSync, preFenceDistPass } from './move-dist.js';
@@ -77,7 +78,7 @@ async function convergeRows(run: MoveRun, tables: AccountRowTable[], since: numb
 async function copyRegistry(run: MoveRun): Promise<void> {
   const acct = run.move.accountId;
   const columns = await tableColumns(run.srcConn, 'table_registry');
-  await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
+  await writeOn(run.dstConn, shardSql.deleteFrom('table_registry').where('account_id', '=', acct));
   await copyRows(run.srcConn, run.dstConn, { table: 'table_registry', columns, keys: ['name'], where: { sql: 'account_id = ?', params: [acct] } }, { mode: 'insert', chunkRows: run.o.chunkRows });
   const present = new Set(await periodTablesOn(run.dstConn, acct));
   for (const t of await readRegistry(run.srcConn, acct)) {
@@ -129,8 +130,8 @@ async function attempt(run: MoveRun, snap: SyncSnapshot): Promise<{ fencedMs: nu
 async function undoAttempt(run: MoveRun): Promise<void> {
   const acct = run.move.accountId;
   await setFence(run.dst.pool, acct, 'away', run.move.id);
-  await run.dstConn.query('DELETE FROM table_registry WHERE account_id = ?', [acct]);
-  await run.dstConn.query('DELETE FROM dist_tables WHERE account_id = ?', [acct]);
+  await writeOn(run.dstConn, shardSql.deleteFrom('table_registry').where('account_id', '=', acct));
+  await writeOn(run.dstConn, shardSql.deleteFrom('dist_tables').where('account_id', '=', acct));
   const f = await fenceOf(run.src.pool, acct);
   if (f.moveId === run.move.id && f.state !== 'open') await setFence(run.src.pool, acct, 'open', run.move.id);
 }

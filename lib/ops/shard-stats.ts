@@ -1,9 +1,12 @@
-import mysql from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import type { Credentials } from '../db/connect.js';
 import type { Directory, Shard } from '../directory/directory.js';
 import type { ShardRegistry } from '../shard/shard-registry.js';
 import type { ShardStore } from '../shard/shard-store.js';
 import { fencedAccounts } from '../shard/account-fence.js';
+import { sql, type CompiledQuery } from 'kysely';
+import { queryBuilder } from '../db/query-builder.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
 import { beforeDeadline, boundedQuery } from './bounded-query.js';
 import { MoveJournal } from './move-journal.js';
 import { parseReplicaHosts, parseReplicaStatus, rowsPerMinute, writeSampleOf, type ReplicaOf, type WriteSample } from './replication-status.js';
@@ -49,7 +52,17 @@ export interface ShardStats {
   statsMs?: number;
 }
 
-type Query = <T = any[]>(sql: string, what: string) => Promise<T>;
+/** One bounded statement on a shard (bounded-query.ts): raw text for server statistics, or a compiled typed statement. */
+type Query = <T>(statement: string | CompiledQuery<T>, what: string) => Promise<T[]>;
+
+/** Rows of the raw statements (server functions, mysql.* statistics, SHOW: outside the typed schema). */
+type VersionRow = { v: string };
+type SizeRow = { b: number | string };
+type StatusRow = { Variable_name: string; Value: unknown };
+type ShowRow = Record<string, unknown>;
+
+/** Typed statements compiled here and run through boundedQuery on the shard's pool. */
+const shardSql = queryBuilder<ShardDatabase>();
 
 export interface ShardStatsOptions {
   directory: Directory;
@@ -126,13 +139,16 @@ export class ShardStatsCollector {
     try {
       store = await beforeDeadline(this.o.shards.storeFor(s.id), t0 + budget, `open shard ${s.id}`);
       const h0 = process.hrtime.bigint();
-      const v = await boundedQuery<any[]>(store.pool, 'SELECT VERSION() AS v', [], budget, { mariadb: false, what: `ask shard ${s.id}` });
+      const v = await boundedQuery<VersionRow[]>(store.pool, 'SELECT VERSION() AS v', [], budget, { mariadb: false, what: `ask shard ${s.id}` });
       latencyMs = Number(process.hrtime.bigint() - h0) / 1e6;
-      version = String(v[0].v);
+      version = String(v[0]!.v);
     } catch (err) {
       return down(err);
     }
-    const q = <T = any[]>(sql: string, what: string) => boundedQuery<T>(store.pool, sql, [], budget, { mariadb: /mariadb/i.test(version), what: `${what} of shard ${s.id}` });
+    const q: Query = <T>(statement: string | CompiledQuery<T>, what: string) =>
+      typeof statement === 'string'
+        ? boundedQuery<T[]>(store.pool, statement, [], budget, { mariadb: /mariadb/i.test(version), what: `${what} of shard ${s.id}` })
+        : boundedQuery<T[]>(store.pool, statement.sql, [...statement.parameters], budget, { mariadb: /mariadb/i.test(version), what: `${what} of shard ${s.id}` });
     const errors: string[] = [];
     const soft = async <T>(p: Promise<T>, fallback: T): Promise<T> => {
       try {
@@ -162,9 +178,9 @@ export class ShardStatsCollector {
 
   /** Registered tables by kind: a covering scan of the registry's (kind, period_start, account_id) index. */
   async #tables(q: Query): Promise<{ minute: number; hour: number; day: number }> {
-    const rows = await q('SELECT kind, COUNT(*) AS n FROM table_registry GROUP BY kind', 'count the tables');
+    const rows = await q(shardSql.selectFrom('table_registry').select(['kind', sql<number>`COUNT(*)`.as('n')]).groupBy('kind').compile(), 'count the tables');
     const out = { minute: 0, hour: 0, day: 0 };
-    for (const r of rows) out[r.kind as 'minute' | 'hour' | 'day'] = Number(r.n);
+    for (const r of rows) out[r.kind] = Number(r.n);
     return out;
   }
 
@@ -174,15 +190,15 @@ export class ShardStatsCollector {
    * opening every table); null when the statistics cannot be read (no SELECT on mysql.*).
    */
   async #size(q: Query): Promise<number> {
-    const rows = await q(
+    const rows = await q<SizeRow>(
       'SELECT COALESCE(SUM(clustered_index_size + sum_of_other_index_sizes), 0) * @@innodb_page_size AS b FROM mysql.innodb_table_stats WHERE database_name = DATABASE()',
       'read the size',
     );
-    return Number(rows[0].b);
+    return Number(rows[0]!.b);
   }
 
   async #sample(q: Query): Promise<WriteSample> {
-    const rows = await q("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted', 'Innodb_rows_updated')", 'sample the write counters');
+    const rows = await q<StatusRow>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted', 'Innodb_rows_updated')", 'sample the write counters');
     return writeSampleOf(rows, Date.now());
   }
 
@@ -199,11 +215,11 @@ export class ShardStatsCollector {
 
   /** The server's own replication, and its registered replicas' lag (asked with the same credentials). */
   async #replication(store: ShardStore): Promise<Pick<ShardHealth, 'replicaOf' | 'replicas'>> {
-    const show = async (modern: string, legacy: string): Promise<any[]> => {
+    const show = async (modern: string, legacy: string): Promise<ShowRow[]> => {
       try {
-        return (await store.pool.query<any[]>(modern))[0];
+        return (await store.pool.query<Array<RowDataPacket & ShowRow>>(modern))[0];
       } catch {
-        return (await store.pool.query<any[]>(legacy))[0];
+        return (await store.pool.query<Array<RowDataPacket & ShowRow>>(legacy))[0];
       }
     };
     const replicaOf = parseReplicaStatus(await show('SHOW REPLICA STATUS', 'SHOW SLAVE STATUS'));
@@ -216,11 +232,11 @@ export class ShardStatsCollector {
     let conn: mysql.Connection | undefined;
     try {
       conn = await mysql.createConnection({ host, port, ...this.o.credentials, connectTimeout: 2000 });
-      let rows: any[];
+      let rows: ShowRow[];
       try {
-        [rows] = await conn.query<any[]>('SHOW REPLICA STATUS');
+        [rows] = await conn.query<Array<RowDataPacket & ShowRow>>('SHOW REPLICA STATUS');
       } catch {
-        [rows] = await conn.query<any[]>('SHOW SLAVE STATUS');
+        [rows] = await conn.query<Array<RowDataPacket & ShowRow>>('SHOW SLAVE STATUS');
       }
       const r = parseReplicaStatus(rows);
       return { address, lagSeconds: r?.lagSeconds ?? null, ...(r?.error ? { error: r.error } : r?.sqlRunning === false ? { error: 'replication SQL thread is not running' } : {}) };

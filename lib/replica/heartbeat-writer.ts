@@ -1,9 +1,15 @@
 import os from 'node:os';
+import { sql } from 'kysely';
 import { createPool, parseAddress, type Credentials, type DbPool } from '../db/connect.js';
 import { acquireNamedLock, type NamedLock } from '../db/named-lock.js';
+import { queryBuilder, writeOn } from '../db/query-builder.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
 import type { Directory } from '../directory/directory.js';
 import { ReplicaDirectory } from './replica-directory.js';
 import { type Log } from '../log/log.js';
+
+/** The heartbeat UPDATE, compiled here and run on the connection that holds the writer's lock. */
+const heartbeatSql = queryBuilder<ShardDatabase>();
 
 /** Lock on each shard primary whose holder alone writes the heartbeat row. */
 export const HEARTBEAT_LOCK_SUFFIX = '.heartbeat';
@@ -94,8 +100,12 @@ export class HeartbeatWriter {
           return 'standby';
         }
       }
-      const beat = this.o.clock ? String(Math.round(this.o.clock() * 1000)) : 'ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)';
-      await b.lock.conn.query({ sql: `UPDATE replica_heartbeat SET beat_ms = ${beat}, writer = ?, server_id = @@server_id WHERE id = 1`, timeout: 2000 }, [this.#name]);
+      const beat = this.o.clock ? Math.round(this.o.clock() * 1000) : sql<number>`ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)`;
+      await writeOn(
+        b.lock.conn,
+        heartbeatSql.updateTable('replica_heartbeat').set({ beat_ms: beat, writer: this.#name, server_id: sql<number>`@@server_id` }).where('id', '=', 1),
+        { timeoutMs: 2000 },
+      );
       return 'wrote';
     } catch (err) {
       const lock = b.lock;

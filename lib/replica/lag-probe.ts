@@ -1,4 +1,7 @@
-import type { Pool as PromisePool } from 'mysql2/promise';
+import { sql } from 'kysely';
+import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
+import { queryBuilder, selectOn } from '../db/query-builder.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
 import { parseReplicaStatus } from '../ops/replication-status.js';
 
 /** What one measurement of a replica says. */
@@ -33,21 +36,26 @@ export function lagFromHeartbeat(beatMs: number, nowMs: number): number | null {
  */
 export async function probeLag(pool: PromisePool, opts: { clock?: () => number; timeoutMs?: number } = {}): Promise<LagReading> {
   const timeout = opts.timeoutMs ?? 1000;
-  let beat: any[] = [];
+  let beat: Array<{ beat_ms: number; now_ms: number | string }> = [];
   let missing = false;
   try {
-    [beat] = await pool.query<any[]>({ sql: 'SELECT beat_ms, ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now_ms FROM replica_heartbeat WHERE id = 1', timeout });
+    beat = await selectOn(
+      pool,
+      queryBuilder<ShardDatabase>().selectFrom('replica_heartbeat').select(['beat_ms', sql<number | string>`ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)`.as('now_ms')]).where('id', '=', 1),
+      { timeoutMs: timeout },
+    );
   } catch (err) {
     // The schema has not replicated that far yet (a new replica still catching up): not measurable.
     if ((err as { code?: string }).code !== 'ER_NO_SUCH_TABLE') throw err;
     missing = true;
   }
   // Display only: a user without the privilege to see it (REPLICATION CLIENT / SLAVE MONITOR) still routes.
-  let status: any[] = [];
+  // Raw: SHOW (the server's replication status).
+  let status: Array<Record<string, unknown>> = [];
   let statusError: string | undefined;
   for (const sql of ['SHOW SLAVE STATUS', 'SHOW REPLICA STATUS']) {
     try {
-      [status] = await pool.query<any[]>({ sql, timeout });
+      [status] = await pool.query<Array<RowDataPacket & Record<string, unknown>>>({ sql, timeout });
       statusError = undefined;
       break;
     } catch (err) {

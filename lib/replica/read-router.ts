@@ -1,4 +1,6 @@
+import { statementKysely } from '../db/query-builder.js';
 import type { Directory } from '../directory/directory.js';
+import type { ShardDatabase } from '../shard/shard-database.js';
 import type { ShardStore } from '../shard/shard-store.js';
 import { routeRead, type Route, type RoutePart } from './read-route.js';
 import type { ReplicaLags } from './replica-lags.js';
@@ -124,9 +126,14 @@ export class ReadRouter {
 
   #isMoving(accountId: number): Promise<boolean> {
     if (!this.#moving || this.#moving.until <= this.#now()) {
-      const accounts = this.o.directory.db.promise
-        .query<any[]>('SELECT DISTINCT account_id FROM account_moves WHERE active = 1 LIMIT 10000')
-        .then(([rows]) => new Set(rows.map((r) => Number(r.account_id))));
+      const accounts = this.o.directory.db.kysely
+        .selectFrom('account_moves')
+        .select('account_id')
+        .distinct()
+        .where('active', '=', 1)
+        .limit(10000)
+        .execute()
+        .then((rows) => new Set(rows.map((r) => Number(r.account_id))));
       this.#moving = { until: this.#now() + 2000, accounts };
       accounts.catch(() => (this.#moving = undefined));
     }
@@ -149,9 +156,18 @@ function listingStore(replica: ShardStore, primary: ShardStore, failed: (err: Er
     }
   };
   const pool = new Proxy(replica.pool, { get: (target, prop) => (prop === 'query' ? query : bound(target, prop, target)) });
-  // The store's own methods run with the proxy as `this`, so every `this.pool.query` they make (metric
-  // names, agents, distributions) falls back too.
-  return new Proxy(replica, { get: (target, prop, receiver) => (prop === 'pool' ? pool : bound(target, prop, receiver)) });
+  // The same for the store's typed statements (this.kysely: metric names and their search).
+  const kysely = statementKysely<ShardDatabase>(async (q) => {
+    try {
+      return await replica.kysely.executeQuery(q);
+    } catch (err) {
+      failed(err as Error);
+      return primary.kysely.executeQuery(q);
+    }
+  });
+  // The store's own methods run with the proxy as `this`, so every `this.pool.query` and `this.kysely`
+  // statement they make (metric names, agents, distributions) falls back too.
+  return new Proxy(replica, { get: (target, prop, receiver) => (prop === 'pool' ? pool : prop === 'kysely' ? kysely : bound(target, prop, receiver)) });
 }
 
 function bound(target: object, prop: string | symbol, self: object): unknown {

@@ -18,10 +18,9 @@ export class ReplicaDirectory {
   constructor(private readonly directory: Directory) {}
 
   async list(shardId?: number): Promise<ShardReplica[]> {
-    const [rows] = await this.directory.db.promise.query<any[]>(
-      `SELECT shard_id, address FROM shard_replicas${shardId === undefined ? '' : ' WHERE shard_id = ?'} ORDER BY shard_id, address`,
-      shardId === undefined ? [] : [shardId],
-    );
+    let q = this.directory.db.kysely.selectFrom('shard_replicas').select(['shard_id', 'address']);
+    if (shardId !== undefined) q = q.where('shard_id', '=', shardId);
+    const rows = await q.orderBy('shard_id').orderBy('address').execute();
     return rows.map((r) => ({ shardId: Number(r.shard_id), address: String(r.address) }));
   }
 
@@ -35,15 +34,15 @@ export class ReplicaDirectory {
     const other = (await this.list()).find((r) => r.address === normal);
     if (other && other.shardId !== shardId) throw new InputError(`cannot add replica: ${normal} is already a replica of shard ${other.shardId}`);
     if (other) return { ...other, existed: true };
-    await this.directory.db.promise.query('INSERT IGNORE INTO shard_replicas (shard_id, address) VALUES (?, ?)', [shardId, normal]);
+    await this.directory.db.kysely.insertInto('shard_replicas').ignore().values({ shard_id: shardId, address: normal }).execute();
     return { shardId, address: normal, existed: false };
   }
 
   /** Unregisters a replica (reads stop going there within the routers' list TTL); NotFound when unknown. */
   async remove(shardId: number, address: string): Promise<ShardReplica> {
     const normal = normalise(address, 'remove replica');
-    const [r] = await this.directory.db.promise.query<any>('DELETE FROM shard_replicas WHERE shard_id = ? AND address = ?', [shardId, normal]);
-    if (Number(r.affectedRows) === 0) throw new NotFoundError(`cannot remove replica: ${normal} is not a replica of shard ${shardId}`);
+    const r = await this.directory.db.kysely.deleteFrom('shard_replicas').where('shard_id', '=', shardId).where('address', '=', normal).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new NotFoundError(`cannot remove replica: ${normal} is not a replica of shard ${shardId}`);
     return { shardId, address: normal };
   }
 }

@@ -1,4 +1,9 @@
+import { sql } from 'kysely';
 import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { queryBuilder, selectOn, writeOn } from '../db/query-builder.js';
+import type { FenceState, ShardDatabase } from './shard-database.js';
+
+export type { FenceState } from './shard-database.js';
 
 /**
  * The per-account write fence of online moves (table `account_fences` on every shard,
@@ -20,8 +25,6 @@ import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
  * it works and turns 'fenced' into 'away' only if the lease still holds (`markAway`), atomically on the
  * same row, so a lease that lapsed (and let writes through) is always noticed.
  */
-export type FenceState = 'open' | 'fenced' | 'away';
-
 export interface Fence {
   accountId: number;
   state: FenceState;
@@ -41,8 +44,18 @@ function ids(accountIds: Iterable<number>): number[] {
   return list;
 }
 
-function toFence(r: any): Fence {
-  return { accountId: Number(r.account_id), state: r.state as FenceState, moveId: r.move_id === null ? null : Number(r.move_id), leased: Number(r.leased) === 1 };
+/**
+ * Typed statements, compiled here and run on the caller's pool or connection: the writer reads fences
+ * inside its own transaction (lib/shard/shard-writer-transaction.ts), the mover on its UTC connections.
+ */
+const db = queryBuilder<ShardDatabase>();
+const leased = sql<number>`(state = 'fenced' AND fenced_until > NOW(3))`;
+const fenceRows = () => db.selectFrom('account_fences').select(['account_id', 'state', 'move_id', leased.as('leased')]);
+const leaseEnd = (seconds: number) => sql<string>`NOW(3) + INTERVAL ${seconds} SECOND`;
+const leaseHolds = sql<boolean>`fenced_until > NOW(3)`;
+
+function toFence(r: { account_id: number; state: FenceState; move_id: number | null; leased: number }): Fence {
+  return { accountId: Number(r.account_id), state: r.state, moveId: r.move_id === null ? null : Number(r.move_id), leased: Number(r.leased) === 1 };
 }
 
 /**
@@ -54,10 +67,9 @@ export async function readFences(conn: PoolConnection | PromisePool, accountIds:
   const list = ids(accountIds);
   const out = new Map<number, Fence>();
   if (list.length === 0) return out;
-  const [rows] = await conn.query<any[]>(
-    `SELECT account_id, state, move_id, (state = 'fenced' AND fenced_until > NOW(3)) AS leased FROM account_fences WHERE account_id IN (${list.map(() => '?').join(', ')})${opts.lock ? ' LOCK IN SHARE MODE' : ''}`,
-    list,
-  );
+  const q = fenceRows().where('account_id', 'in', list);
+  // LOCK IN SHARE MODE, not FOR SHARE: MariaDB knows only the former.
+  const rows = await selectOn(conn, opts.lock ? q.modifyEnd(sql`LOCK IN SHARE MODE`) : q);
   for (const r of rows) {
     const f = toFence(r);
     if (blocksWrites(f)) out.set(f.accountId, f);
@@ -69,16 +81,13 @@ export async function readFences(conn: PoolConnection | PromisePool, accountIds:
 export async function ensureFenceRows(conn: PoolConnection | PromisePool, accountIds: Iterable<number>): Promise<void> {
   const list = ids(accountIds);
   if (list.length === 0) return;
-  await conn.query(`INSERT IGNORE INTO account_fences (account_id) VALUES ${list.map(() => '(?)').join(', ')}`, list);
+  await writeOn(conn, db.insertInto('account_fences').ignore().values(list.map((id) => ({ account_id: id }))));
 }
 
 /** The fence row of an account (no lock); 'open' when there is none. */
 export async function fenceOf(pool: PromisePool, accountId: number): Promise<Fence> {
-  const [rows] = await pool.query<any[]>(
-    "SELECT account_id, state, move_id, (state = 'fenced' AND fenced_until > NOW(3)) AS leased FROM account_fences WHERE account_id = ?",
-    [accountId],
-  );
-  return rows[0] ? toFence(rows[0]) : { accountId, state: 'open', moveId: null, leased: false };
+  const [row] = await selectOn(pool, fenceRows().where('account_id', '=', accountId));
+  return row ? toFence(row) : { accountId, state: 'open', moveId: null, leased: false };
 }
 
 /**
@@ -87,17 +96,20 @@ export async function fenceOf(pool: PromisePool, accountId: number): Promise<Fen
  */
 export async function fence(pool: PromisePool, accountId: number, moveId: number, leaseSeconds: number): Promise<void> {
   await ensureFenceRows(pool, [accountId]);
-  await pool.query(
-    "UPDATE account_fences SET state = 'fenced', move_id = ?, fenced_until = NOW(3) + INTERVAL ? SECOND WHERE account_id = ?",
-    [moveId, leaseSeconds, accountId],
-  );
+  await writeOn(pool, db.updateTable('account_fences').set({ state: 'fenced', move_id: moveId, fenced_until: leaseEnd(leaseSeconds) }).where('account_id', '=', accountId));
 }
 
 /** Extends a lease that still holds; false when it lapsed (writes may have gone through since). */
 export async function extendLease(pool: PromisePool, accountId: number, moveId: number, leaseSeconds: number): Promise<boolean> {
-  const [res] = await pool.query<any>(
-    "UPDATE account_fences SET fenced_until = NOW(3) + INTERVAL ? SECOND WHERE account_id = ? AND move_id = ? AND state = 'fenced' AND fenced_until > NOW(3)",
-    [leaseSeconds, accountId, moveId],
+  const res = await writeOn(
+    pool,
+    db
+      .updateTable('account_fences')
+      .set({ fenced_until: leaseEnd(leaseSeconds) })
+      .where('account_id', '=', accountId)
+      .where('move_id', '=', moveId)
+      .where('state', '=', 'fenced')
+      .where(leaseHolds),
   );
   return Number(res.affectedRows) === 1;
 }
@@ -108,9 +120,15 @@ export async function extendLease(pool: PromisePool, accountId: number, moveId: 
  * for this move.
  */
 export async function markAway(pool: PromisePool, accountId: number, moveId: number): Promise<boolean> {
-  const [res] = await pool.query<any>(
-    "UPDATE account_fences SET state = 'away', fenced_until = NULL WHERE account_id = ? AND move_id = ? AND state = 'fenced' AND fenced_until > NOW(3)",
-    [accountId, moveId],
+  const res = await writeOn(
+    pool,
+    db
+      .updateTable('account_fences')
+      .set({ state: 'away', fenced_until: null })
+      .where('account_id', '=', accountId)
+      .where('move_id', '=', moveId)
+      .where('state', '=', 'fenced')
+      .where(leaseHolds),
   );
   if (Number(res.affectedRows) === 1) return true;
   const f = await fenceOf(pool, accountId);
@@ -119,16 +137,16 @@ export async function markAway(pool: PromisePool, accountId: number, moveId: num
 
 /** Sets the state outright (target before the switch: 'away'; switch and rollback: 'open'). */
 export async function setFence(pool: PromisePool, accountId: number, state: FenceState, moveId: number | null): Promise<void> {
-  await pool.query(
-    'INSERT INTO account_fences (account_id, state, move_id, fenced_until) VALUES (?, ?, ?, NULL) ON DUPLICATE KEY UPDATE state = VALUES(state), move_id = VALUES(move_id), fenced_until = NULL',
-    [accountId, state, moveId],
+  await writeOn(
+    pool,
+    db
+      .insertInto('account_fences')
+      .values({ account_id: accountId, state, move_id: moveId, fenced_until: null })
+      .onDuplicateKeyUpdate({ state: sql`VALUES(state)`, move_id: sql`VALUES(move_id)`, fenced_until: null }),
   );
 }
 
 /** Accounts with a fence row in a state other than 'open' (for `apm shards list`). */
 export async function fencedAccounts(pool: PromisePool): Promise<Fence[]> {
-  const [rows] = await pool.query<any[]>(
-    "SELECT account_id, state, move_id, (state = 'fenced' AND fenced_until > NOW(3)) AS leased FROM account_fences WHERE state <> 'open' ORDER BY account_id",
-  );
-  return rows.map(toFence);
+  return (await selectOn(pool, fenceRows().where('state', '<>', 'open').orderBy('account_id'))).map(toFence);
 }

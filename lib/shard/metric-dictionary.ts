@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import type { Kysely } from 'kysely';
 import { KeyedLock } from '../concurrency/keyed-lock.js';
 import { withLockRetry } from '../db/deadlock-retry.js';
 import { InputError } from '../errors.js';
 import { reserveIds } from './id-allocator.js';
+import type { ShardDatabase } from './shard-database.js';
 import { canonicalMetricName, metricNameProblem } from './metric-name.js';
 
 export { canonicalMetricName, metricNameProblem, MAX_METRIC_NAME_CHARS } from './metric-name.js';
@@ -69,7 +70,7 @@ export class MetricDictionary {
   readonly #serial = new KeyedLock(1024);
 
   constructor(
-    private readonly pool: PromisePool,
+    private readonly db: Kysely<ShardDatabase>,
     private readonly maxPerApplication: number,
     limits: MetricDictionaryLimits = DEFAULT_DICTIONARY_LIMITS,
   ) {
@@ -131,14 +132,14 @@ export class MetricDictionary {
       let found = await this.#select(accountId, chunk);
       const absent = chunk.filter((n) => !found.has(key(accountId, n)));
       if (insert && absent.length > 0) {
-        const conn = await this.pool.getConnection();
-        try {
+        await this.db.connection().execute(async (conn) => {
           const first = await reserveIds(conn, accountId, 'metric', absent.length);
-          const values = absent.map((n, j) => [accountId, first + j, n.name, n.scope]);
-          await conn.query('INSERT IGNORE INTO metric_names (account_id, id, name, scope) VALUES ?', [values]);
-        } finally {
-          conn.release();
-        }
+          await conn
+            .insertInto('metric_names')
+            .ignore()
+            .values(absent.map((n, j) => ({ account_id: accountId, id: first + j, name: n.name, scope: n.scope })))
+            .execute();
+        });
         found = await this.#select(accountId, chunk);
         if (found.size !== chunk.length) throw new Error(`BUG: metric dictionary resolved ${found.size} of ${chunk.length} names`);
       }
@@ -150,15 +151,14 @@ export class MetricDictionary {
   }
 
   async #select(accountId: number, names: MetricName[]): Promise<Map<string, number>> {
-    const tuples = names.map(() => '(?, ?)').join(', ');
-    const params: unknown[] = [accountId];
-    for (const n of names) params.push(n.name, n.scope);
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT id, name, scope FROM metric_names WHERE account_id = ? AND (name, scope) IN (${tuples})`,
-      params,
-    );
+    const rows = await this.db
+      .selectFrom('metric_names')
+      .select(['id', 'name', 'scope'])
+      .where('account_id', '=', accountId)
+      .where((eb) => eb(eb.refTuple('name', 'scope'), 'in', names.map((n) => eb.tuple(n.name, n.scope))))
+      .execute();
     // Rows stored before names were canonical may hold trailing spaces: read them back canonical too.
-    return new Map(rows.map((r) => [key(accountId, { name: canonicalMetricName(String(r.name)), scope: canonicalMetricName(String(r.scope)) }), Number(r.id)]));
+    return new Map(rows.map((r) => [key(accountId, { name: canonicalMetricName(r.name), scope: canonicalMetricName(r.scope) }), Number(r.id)]));
   }
 
   async #appSet(accountId: number, applicationId: number): Promise<{ setKey: string; set: Set<number> }> {
@@ -167,9 +167,13 @@ export class MetricDictionary {
     if (cached) return { setKey, set: cached };
     let load = this.#appLoads.get(setKey);
     if (!load) {
-      load = this.pool
-        .query<any[]>('SELECT metric_id FROM application_metrics WHERE account_id = ? AND application_id = ?', [accountId, applicationId])
-        .then(([rows]) => {
+      load = this.db
+        .selectFrom('application_metrics')
+        .select('metric_id')
+        .where('account_id', '=', accountId)
+        .where('application_id', '=', applicationId)
+        .execute()
+        .then((rows) => {
           const set = new Set(rows.map((r) => Number(r.metric_id)));
           this.#appSets.set(setKey, set);
           return set;
@@ -211,9 +215,9 @@ export class MetricDictionary {
     }
     const fresh = [...new Set(admitted.map((n) => idOf(known, accountId, n)))].filter((id) => !set.has(id));
     if (fresh.length > 0) {
-      const values = fresh.map((id) => [accountId, applicationId, id]);
+      const values = fresh.map((id) => ({ account_id: accountId, application_id: applicationId, metric_id: id }));
       await this.#serial.run(`apps:${accountId}`, () =>
-        withLockRetry(() => this.pool.query('INSERT IGNORE INTO application_metrics (account_id, application_id, metric_id) VALUES ?', [values])),
+        withLockRetry(() => this.db.insertInto('application_metrics').ignore().values(values).execute()),
       );
       for (const id of fresh) set.add(id);
       this.#appSets.set(setKey, set); // re-measured: its size grew

@@ -5,7 +5,6 @@ import { withLockRetry } from '../db/deadlock-retry.js';
 import { reserveIds } from './id-allocator.js';
 import type { ShardDatabase } from './shard-database.js';
 import { assertId } from './table-naming.js';
-import type { Pool as PromisePool } from 'mysql2/promise';
 
 export interface AgentIdentity {
   applicationId: number;
@@ -26,10 +25,7 @@ export class ShardAgents {
   readonly #ids = new LRUCache<string, number>({ maxSize: 128 * 1024 * 1024, sizeCalculation: (_v, k) => k.length * 2 + 64 });
   readonly #serial = new KeyedLock(1024);
 
-  constructor(
-    private readonly db: Kysely<ShardDatabase>,
-    private readonly pool: PromisePool,
-  ) {}
+  constructor(private readonly db: Kysely<ShardDatabase>) {}
 
   /** The agent's id, created on first sight. */
   async id(accountId: number, a: AgentIdentity): Promise<number> {
@@ -42,17 +38,16 @@ export class ShardAgents {
     const id = await this.#serial.run(k, async () => {
       const found = this.#ids.get(k) ?? (await this.#select(accountId, a));
       if (found !== undefined) return found;
-      await withLockRetry(async () => {
-        const conn = await this.pool.getConnection();
-        try {
+      await withLockRetry(() =>
+        this.db.connection().execute(async (conn) => {
           const reserved = await reserveIds(conn, accountId, 'agent', 1);
-          await conn.query('INSERT IGNORE INTO agents (account_id, id, application_id, host, pid, language) VALUES (?, ?, ?, ?, ?, ?)', [
-            accountId, reserved, a.applicationId, a.host, a.pid, a.language,
-          ]);
-        } finally {
-          conn.release();
-        }
-      });
+          await conn
+            .insertInto('agents')
+            .ignore()
+            .values({ account_id: accountId, id: reserved, application_id: a.applicationId, host: a.host, pid: a.pid, language: a.language })
+            .execute();
+        }),
+      );
       const made = await this.#select(accountId, a);
       if (made === undefined) throw new Error('BUG: agent row missing after insert');
       return made;

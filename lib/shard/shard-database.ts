@@ -16,8 +16,20 @@ export interface ShardDatabase {
   metric_names: { account_id: number; id: number; name: string; scope: string };
   application_metrics: { account_id: number; application_id: number; metric_id: number };
   agents: { account_id: number; id: number; application_id: number; host: string; pid: number; language: string; created_at: Generated<string> };
-  account_counters: { account_id: number; next_metric_id: number; next_agent_id: number };
+  account_counters: { account_id: number; next_metric_id: Generated<number>; next_agent_id: Generated<number> };
+  /** schema/shard/0003-rollup-days.sql */
+  rollup_days: { account_id: number; day: number; state: 'pending' | 'dirty' | 'done'; rolls: Generated<number>; updated_at: Generated<string>; rolled_at: string | null };
+  /** schema/shard/0004-collector-harvests.sql: state is deflated JSON (collector/newrelic/harvest-records.ts). */
+  harvest_records: { account_id: number; run_nonce: string; version: number; harvest_start: number; state: Buffer; updated_at: Generated<string> };
+  /** schema/shard/0006-operations.sql */
+  account_fences: { account_id: number; state: Generated<FenceState>; move_id: number | null; fenced_until: string | null; updated_at: Generated<string> };
+  /** schema/shard/0009-distributions.sql */
+  dist_tables: { name: string; account_id: number; kind: TableKind; period_start: number; template_version: number; created_at: Generated<string> };
+  /** schema/shard/0010-replica-heartbeat.sql */
+  replica_heartbeat: { id: number; beat_ms: number; writer: string; server_id: number };
 }
+
+export type FenceState = 'open' | 'fenced' | 'away';
 
 export type RollupState = 'open' | 'rolling' | 'done' | 'dirty';
 

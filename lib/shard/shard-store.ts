@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';
@@ -33,10 +33,10 @@ export class ShardStore {
     opts: { maxMetricsPerApplication: number; replica?: boolean },
   ) {
     this.replica = opts.replica === true;
-    this.dictionary = new MetricDictionary(db.promise, opts.maxMetricsPerApplication);
+    this.dictionary = new MetricDictionary(db.kysely, opts.maxMetricsPerApplication);
     this.templates = new ShardTemplates(shardId);
-    this.tables = new ShardTables(db.kysely, db.promise, this.templates);
-    this.agents = new ShardAgents(db.kysely, db.promise);
+    this.tables = new ShardTables(db.kysely, this.templates);
+    this.agents = new ShardAgents(db.kysely);
   }
 
   get pool(): PromisePool {
@@ -92,34 +92,20 @@ export class ShardStore {
   /** id → (name, scope) for the given ids of an account. */
   async metricNames(accountId: number, ids: readonly number[]): Promise<Map<number, MetricName>> {
     if (ids.length === 0) return new Map();
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT id, name, scope FROM metric_names WHERE account_id = ? AND id IN (${ids.map(() => '?').join(', ')})`,
-      [accountId, ...ids],
-    );
+    const rows = await this.kysely.selectFrom('metric_names').select(['id', 'name', 'scope']).where('account_id', '=', accountId).where('id', 'in', [...ids]).execute();
     return new Map(rows.map((r) => [Number(r.id), { name: String(r.name), scope: String(r.scope) }]));
   }
 
   /** Metric ids of an account by exact names (any scope unless given) or by name prefix. */
   async findMetrics(accountId: number, f: { names?: readonly string[]; prefix?: string; scope?: string; limit?: number }): Promise<Array<MetricName & { id: number }>> {
-    const where = ['account_id = ?'];
-    const params: unknown[] = [accountId];
+    let q = this.kysely.selectFrom('metric_names').select(['id', 'name', 'scope']).where('account_id', '=', accountId);
     if (f.names) {
       if (f.names.length === 0) return [];
-      where.push(`name IN (${f.names.map(() => '?').join(', ')})`);
-      params.push(...f.names);
+      q = q.where('name', 'in', [...f.names]);
     }
-    if (f.prefix !== undefined) {
-      where.push('name LIKE ?');
-      params.push(f.prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
-    }
-    if (f.scope !== undefined) {
-      where.push('scope = ?');
-      params.push(f.scope);
-    }
-    const [rows] = await this.pool.query<any[]>(
-      `SELECT id, name, scope FROM metric_names WHERE ${where.join(' AND ')} ORDER BY name, scope LIMIT ${Math.max(1, Math.min(f.limit ?? 10000, 100000))}`,
-      params,
-    );
+    if (f.prefix !== undefined) q = q.where('name', 'like', f.prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
+    if (f.scope !== undefined) q = q.where('scope', '=', f.scope);
+    const rows = await q.orderBy('name').orderBy('scope').limit(Math.max(1, Math.min(f.limit ?? 10000, 100000))).execute();
     return rows.map((r) => ({ id: Number(r.id), name: String(r.name), scope: String(r.scope) }));
   }
 
@@ -139,7 +125,8 @@ export class ShardStore {
    * (retries come within minutes; late data for an old day keeps its ledger alive).
    */
   async dropOldLedgers(now: number, keepDays = 3): Promise<string[]> {
-    const [rows] = await this.pool.query<any[]>(
+    // Raw: information_schema and per-day ledger tables are outside the typed schema.
+    const [rows] = await this.pool.query<Array<RowDataPacket & { t: string }>>(
       "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'wl\\_%'",
     );
     const cutoff = Math.floor(now / 86400) * 86400 - keepDays * 86400;
@@ -147,7 +134,7 @@ export class ShardStore {
     for (const r of rows) {
       const day = parseLedgerTableName(String(r.t));
       if (day === undefined || day >= cutoff) continue;
-      const [last] = await this.pool.query<any[]>(`SELECT UNIX_TIMESTAMP(MAX(committed_at)) AS last FROM ${ledgerTableName(day)}`);
+      const [last] = await this.pool.query<Array<RowDataPacket & { last: string | number | null }>>(`SELECT UNIX_TIMESTAMP(MAX(committed_at)) AS last FROM ${ledgerTableName(day)}`);
       if (last[0]?.last !== null && Number(last[0]?.last) >= now - keepDays * 86400) continue;
       await this.pool.query(`DROP TABLE IF EXISTS ${ledgerTableName(day)}`);
       dropped.push(ledgerTableName(day));

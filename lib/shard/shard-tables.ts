@@ -1,14 +1,11 @@
 import { LRUCache } from 'lru-cache';
-import { sql, type Kysely, type Selectable } from 'kysely';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import { sql, type Kysely } from 'kysely';
 import type { RollupState, ShardDatabase, TableInfo } from './shard-database.js';
 import type { ShardTemplates } from './shard-templates.js';
-import { registerTable, registryWhere, type ListTablesFilter } from './table-registry.js';
+import { registerTable, registryQuery, type ListTablesFilter, type RegistryRow } from './table-registry.js';
 import { nextTableSpanStart, tableName, type TableKind } from './table-naming.js';
 
 export type { ListTablesFilter } from './table-registry.js';
-
-type RegistryRow = Selectable<ShardDatabase['table_registry']>;
 
 /**
  * The per-period tables of one shard and their registry (`table_registry`): creation LIKE the newest
@@ -26,7 +23,6 @@ export class ShardTables {
 
   constructor(
     private readonly db: Kysely<ShardDatabase>,
-    private readonly pool: PromisePool,
     private readonly templates: ShardTemplates,
   ) {}
 
@@ -47,7 +43,7 @@ export class ShardTables {
 
   /** The registry row and the table, created when missing (lib/shard/table-registry.ts registerTable). */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
-    return this.infoOf(await registerTable(this.pool, { name, accountId, kind, t, newestVersion: this.templates.newest(kind) }));
+    return this.infoOf(await registerTable(this.db, { name, accountId, kind, t, newestVersion: this.templates.newest(kind) }));
   }
 
   infoOf(r: Pick<RegistryRow, 'name' | 'account_id' | 'kind' | 'period_start' | 'template_version' | 'rollup_state'>): TableInfo {
@@ -72,10 +68,9 @@ export class ShardTables {
     return row ? this.infoOf(row) : undefined;
   }
 
-  /** Registered tables, oldest first (a WHERE on the registry's indexes: registryWhere). */
+  /** Registered tables, oldest first (a WHERE on the registry's indexes: registryQuery). */
   async list(f: ListTablesFilter = {}): Promise<TableInfo[]> {
-    const where = registryWhere(f);
-    const [rows] = await this.pool.query<any[]>(`SELECT * FROM table_registry ${where.sql} ORDER BY period_start, name`, where.params);
+    const rows = await registryQuery(this.db, f).orderBy('period_start').orderBy('name').execute();
     return rows.map((r) => this.infoOf(r)).filter((t) => f.from === undefined || t.end > f.from);
   }
 

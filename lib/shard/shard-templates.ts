@@ -1,4 +1,4 @@
-import type { Pool as PromisePool } from 'mysql2/promise';
+import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
 import { parseTemplateName, templateName, type TableKind, TABLE_KINDS } from './table-naming.js';
 
 /**
@@ -14,7 +14,7 @@ export class ShardTemplates {
 
   /** Reads every template table's columns (after a migration added one). */
   async load(pool: PromisePool): Promise<void> {
-    const [rows] = await pool.query<any[]>(
+    const [rows] = await pool.query<Array<RowDataPacket & { t: string; c: string }>>(
       `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' ORDER BY TABLE_NAME, ORDINAL_POSITION`,
     );

@@ -3,7 +3,9 @@ import { nextHourStart, planPrecreate } from '../../rollup/precreate-plan.js';
 import { purgeRanges } from '../../rollup/rollup-state.js';
 import { planPurge } from '../../rollup/purge-plan.js';
 import { tenantTables } from '../../bench/tenants-seed.js';
-import { registryWhere } from '../../lib/shard/table-registry.js';
+import { queryBuilder } from '../../lib/db/query-builder.js';
+import type { ShardDatabase } from '../../lib/shard/shard-database.js';
+import { registryQuery } from '../../lib/shard/table-registry.js';
 
 const H = 3600;
 const D = 86400;
@@ -102,14 +104,18 @@ describe('bench tenants: the tables one tenant keeps', () => {
 });
 
 describe('registry reads by state', () => {
+  const where = (f: Parameters<typeof registryQuery>[1]) => {
+    const c = registryQuery(queryBuilder<ShardDatabase>(), f).compile();
+    return { sql: c.sql, params: c.parameters };
+  };
   it('filters on index prefixes: state, kind and a start bound; nothing for no filter', () => {
-    expect(registryWhere({})).toEqual({ sql: '', params: [] });
-    expect(registryWhere({ kind: 'minute', states: ['open', 'rolling', 'dirty'], to: 1000 })).toEqual({
-      sql: 'WHERE kind = ? AND rollup_state IN (?, ?, ?) AND period_start < ?',
+    expect(where({})).toEqual({ sql: 'select * from `table_registry`', params: [] });
+    expect(where({ kind: 'minute', states: ['open', 'rolling', 'dirty'], to: 1000 })).toEqual({
+      sql: 'select * from `table_registry` where `kind` = ? and `rollup_state` in (?, ?, ?) and `period_start` < ?',
       params: ['minute', 'open', 'rolling', 'dirty', 1000],
     });
-    expect(registryWhere({ accountId: 7, from: 400 * 86400, to: 401 * 86400 })).toEqual({
-      sql: 'WHERE account_id = ? AND period_start < ? AND period_start > ?',
+    expect(where({ accountId: 7, from: 400 * 86400, to: 401 * 86400 })).toEqual({
+      sql: 'select * from `table_registry` where `account_id` = ? and `period_start` < ? and `period_start` > ?',
       params: [7, 401 * 86400, 34 * 86400],
     });
   });
