@@ -1,7 +1,10 @@
 import type { PoolConnection } from 'mysql2/promise';
-import { upsertMergeList, TIMESLICE_COLUMNS, aggregateExpr, KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
+import { queryBuilder, selectOn, writeOn } from '../lib/db/query-builder.js';
+import type { ShardDatabase } from '../lib/shard/shard-database.js';
 import { nextTableSpanStart } from '../lib/shard/table-naming.js';
-import { identifier, recordsOf, type RollupStatement } from './rollup-sql.js';
+import { recordsOf, sealStatement, writeRows } from './rollup-sql.js';
+
+const shardSql = queryBuilder<ShardDatabase>();
 
 /**
  * The minute seal (issue #20): the application pseudo-agent's minute rows derived from its agents' rows
@@ -23,27 +26,6 @@ export function sealBoundary(now: number, graceSeconds: number): number {
   return Math.max(0, Math.floor((Math.floor(now) - graceSeconds) / 60) * 60);
 }
 
-/**
- * INSERT … SELECT of the application rows of [from, to): each agent's rows (not a pseudo-agent's) joined
- * to its application's pseudo-agent, aggregated with the merge of lib/timeslice/timeslice-columns.ts
- * and merged into the stored pseudo-agent rows the same way. The SELECT is a derived table so the
- * update list names the target's columns only.
- */
-export function sealStatement(table: string, accountId: number, from: number, to: number): RollupStatement {
-  const t = identifier(table);
-  const columns = [...KEY_COLUMNS, ...VALUE_COLUMNS];
-  // The derived table's columns are named apart (s_…): the update list then names the target's alone.
-  const aggregates = TIMESLICE_COLUMNS.map((c) => `${aggregateExpr({ ...c, column: `r.${c.column}` })} AS s_${c.column}`).join(', ');
-  const sql =
-    `INSERT INTO ${t} (${columns.join(', ')}) SELECT ${columns.map((c) => `s_${c}`).join(', ')} FROM (` +
-    `SELECT r.metric_id AS s_metric_id, p.id AS s_agent_id, r.period AS s_period, ${aggregates} FROM ${t} r ` +
-    'JOIN agents a ON a.account_id = ? AND a.id = r.agent_id ' +
-    "JOIN agents p ON p.account_id = a.account_id AND p.application_id = a.application_id AND p.host = '' AND p.pid = 0 AND p.language = '' " +
-    'WHERE r.period >= ? AND r.period < ? AND p.id <> a.id GROUP BY r.metric_id, p.id, r.period' +
-    `) s ON DUPLICATE KEY UPDATE ${upsertMergeList()}`;
-  return { sql, params: [accountId, from, to] };
-}
-
 export interface MinuteTable {
   name: string;
   accountId: number;
@@ -56,7 +38,7 @@ export interface MinuteTable {
  * Returns the application rows written (0 when the range was sealed already, or the table is unregistered).
  */
 export async function sealInTransaction(conn: PoolConnection, t: MinuteTable, to: number): Promise<{ sealed: boolean; rows: number }> {
-  const [reg] = await conn.query<any[]>('SELECT sealed_through FROM table_registry WHERE name = ? FOR UPDATE', [t.name]);
+  const reg = await selectOn(conn, shardSql.selectFrom('table_registry').select('sealed_through').where('name', '=', t.name).forUpdate());
   if (!reg[0]) return { sealed: false, rows: 0 };
   const from = Math.max(t.start, reg[0].sealed_through === null ? t.start : Number(reg[0].sealed_through));
   const upTo = Math.min(to, t.end);
@@ -64,14 +46,14 @@ export async function sealInTransaction(conn: PoolConnection, t: MinuteTable, to
   const s = sealStatement(t.name, t.accountId, from, upTo);
   let rows = 0;
   try {
-    const [res] = await conn.query<any>(s.sql, s.params);
-    rows = recordsOf(res?.info, Number(res?.affectedRows ?? 0));
+    const res = await writeRows(conn, s);
+    rows = recordsOf(res.info, Number(res.affectedRows));
   } catch (err) {
     // Registered, not created yet (the registry row comes first): no row to sum. Sealing it is right:
     // the writer creating it locks this registry row after our commit and so adds application rows.
     if ((err as { errno?: number }).errno !== 1146) throw err;
   }
-  await conn.query('UPDATE table_registry SET sealed_through = ? WHERE name = ?', [upTo, t.name]);
+  await writeOn(conn, shardSql.updateTable('table_registry').set({ sealed_through: upTo }).where('name', '=', t.name));
   return { sealed: true, rows };
 }
 
@@ -95,12 +77,14 @@ export async function sealMinuteTable(conn: PoolConnection, t: MinuteTable, to: 
  * (rollup_state, kind, period_start) index: about one table per active account.
  */
 export async function tablesToSeal(conn: PoolConnection, to: number, accountId?: number, rolledBefore = 0): Promise<MinuteTable[]> {
-  const [rows] = await conn.query<any[]>(
-    "SELECT name, account_id, period_start, sealed_through FROM table_registry WHERE rollup_state IN ('open', 'rolling', 'dirty') AND kind = 'minute' AND period_start < ?" +
-      (accountId === undefined ? '' : ' AND account_id = ?') +
-      ' ORDER BY period_start, name',
-    accountId === undefined ? [to] : [to, accountId],
-  );
+  let q = shardSql
+    .selectFrom('table_registry')
+    .select(['name', 'account_id', 'period_start', 'sealed_through'])
+    .where('rollup_state', 'in', ['open', 'rolling', 'dirty'])
+    .where('kind', '=', 'minute')
+    .where('period_start', '<', to);
+  if (accountId !== undefined) q = q.where('account_id', '=', accountId);
+  const rows = await selectOn(conn, q.orderBy('period_start').orderBy('name'));
   const out: MinuteTable[] = [];
   for (const r of rows) {
     const start = Number(r.period_start);

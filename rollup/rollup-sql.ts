@@ -1,5 +1,6 @@
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { parseTableName } from '../lib/shard/table-naming.js';
-import { aggregateExpr, TIMESLICE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
+import { aggregateExpr, KEY_COLUMNS, TIMESLICE_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
 
 /**
  * The rollup statements, compiled by pure code. Identifiers are only our own table names (checked with
@@ -44,6 +45,75 @@ export function rollupStatement(source: string, target: string, targetColumns: r
 export function sourceCountStatement(source: string, from: number, to: number): RollupStatement {
   return { sql: `SELECT COUNT(*) AS n FROM ${identifier(source)} WHERE period >= ? AND period < ? LOCK IN SHARE MODE`, params: [from, to] };
 }
+
+/**
+ * INSERT … SELECT of the application rows of [from, to) of a minute table (the minute seal,
+ * rollup/minute-seal.ts): each agent's rows (not a pseudo-agent's) joined to its application's
+ * pseudo-agent, aggregated with the merge of lib/timeslice/timeslice-columns.ts and merged into the
+ * stored pseudo-agent rows the same way. The SELECT is a derived table so the update list names the
+ * target's columns only.
+ */
+export function sealStatement(table: string, accountId: number, from: number, to: number): RollupStatement {
+  const t = identifier(table);
+  const columns = [...KEY_COLUMNS, ...VALUE_COLUMNS];
+  // The derived table's columns are named apart (s_…): the update list then names the target's alone.
+  const aggregates = TIMESLICE_COLUMNS.map((c) => `${aggregateExpr({ ...c, column: `r.${c.column}` })} AS s_${c.column}`).join(', ');
+  const sql =
+    `INSERT INTO ${t} (${columns.join(', ')}) SELECT ${columns.map((c) => `s_${c}`).join(', ')} FROM (` +
+    `SELECT r.metric_id AS s_metric_id, p.id AS s_agent_id, r.period AS s_period, ${aggregates} FROM ${t} r ` +
+    'JOIN agents a ON a.account_id = ? AND a.id = r.agent_id ' +
+    "JOIN agents p ON p.account_id = a.account_id AND p.application_id = a.application_id AND p.host = '' AND p.pid = 0 AND p.language = '' " +
+    'WHERE r.period >= ? AND r.period < ? AND p.id <> a.id GROUP BY r.metric_id, p.id, r.period' +
+    `) s ON DUPLICATE KEY UPDATE ${upsertMergeList()}`;
+  return { sql, params: [accountId, from, to] };
+}
+
+/** COUNT(*) AS n of a period table's rows, all of them or those at one `period`. */
+export function countStatement(table: string, period?: number): RollupStatement {
+  const t = identifier(table);
+  return period === undefined ? { sql: `SELECT COUNT(*) AS n FROM ${t}`, params: [] } : { sql: `SELECT COUNT(*) AS n FROM ${t} WHERE period = ?`, params: [period] };
+}
+
+/**
+ * Compares the (metric, agent) keys of an hour's rolled rows in `target` with the minute rows of
+ * [from, to) in `source` (ShardRollup.retireIfLosing): keys_ = rolled keys the source still has,
+ * shrunk = those whose `periods` (v2+ targets; else 0) exceeds the source's minute rows now, rows_ =
+ * those minute rows.
+ */
+export function lossCheckStatement(source: string, target: string, targetColumns: readonly string[], from: number, to: number): RollupStatement {
+  const shrunk = targetColumns.includes('periods') ? 'SUM(t.periods > s.n)' : '0';
+  const sql =
+    `SELECT COUNT(*) AS keys_, ${shrunk} AS shrunk, COALESCE(SUM(s.n), 0) AS rows_ FROM ` +
+    `(SELECT metric_id, agent_id, COUNT(*) AS n FROM ${identifier(source)} WHERE period >= ? AND period < ? GROUP BY metric_id, agent_id) s ` +
+    `JOIN ${identifier(target)} t ON t.metric_id = s.metric_id AND t.agent_id = s.agent_id AND t.period = ?`;
+  return { sql, params: [from, to, from] };
+}
+
+/** A row of countStatement/sourceCountStatement. */
+export interface CountRow extends RowDataPacket {
+  n: number;
+}
+
+/** The row of lossCheckStatement (SUMs come back as DECIMAL strings). */
+export interface LossCheckRow extends RowDataPacket {
+  keys_: number;
+  shrunk: string | number | null;
+  rows_: string | number;
+}
+
+/** Runs a statement that reads rows of type R on `conn`. */
+export async function selectRows<R extends RowDataPacket>(conn: Runner, s: RollupStatement): Promise<R[]> {
+  const [rows] = await conn.query<R[]>(s.sql, s.params);
+  return rows;
+}
+
+/** Runs an INSERT/UPDATE statement on `conn`: the server's result header (affectedRows, info). */
+export async function writeRows(conn: Runner, s: RollupStatement): Promise<ResultSetHeader> {
+  const [res] = await conn.query<ResultSetHeader>(s.sql, s.params);
+  return res;
+}
+
+type Runner = Pick<PoolConnection, 'query'>;
 
 /** Backquoted name of one of our period tables; anything else is a bug. */
 export function identifier(name: string): string {

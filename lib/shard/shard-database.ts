@@ -12,6 +12,8 @@ export interface ShardDatabase {
     rollup_state: Generated<RollupState>;
     created_at: Generated<string>;
     rolled_at: string | null;
+    /** schema/shard/0011-minute-seal.sql (minute tables): rows of minutes before it are sealed; NULL: none. */
+    sealed_through: number | null;
   };
   metric_names: { account_id: number; id: number; name: string; scope: string };
   application_metrics: { account_id: number; application_id: number; metric_id: number };
