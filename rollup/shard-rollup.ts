@@ -1,15 +1,22 @@
 import type { PoolConnection } from 'mysql2/promise';
+import { sql } from 'kysely';
+import { queryBuilder, selectOn, writeOn } from '../lib/db/query-builder.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
-import type { TableInfo } from '../lib/shard/shard-database.js';
+import type { ShardDatabase, TableInfo } from '../lib/shard/shard-database.js';
 import { tableName } from '../lib/shard/table-naming.js';
 import type { DayTask, HourTask } from './rollup-plan.js';
 import { dayStart } from './rollup-plan.js';
 import { sealInTransaction } from './minute-seal.js';
-import { recordsOf, rollupStatement, sourceCountStatement, type RollupStatement } from './rollup-sql.js';
+import {
+  countStatement, lossCheckStatement, recordsOf, rollupStatement, selectRows, sourceCountStatement, writeRows, type CountRow, type LossCheckRow,
+} from './rollup-sql.js';
 import { readShardState, type ShardState } from './rollup-state.js';
 import { prepareDistRollup, rollDistributions } from './dist-rollup.js';
 import { dropDistTableOf } from '../lib/distribution/dist-tables.js';
 import { DAY, HOUR, type DayPeriod, type DayState, type TableState } from './table-state.js';
+
+const shardSql = queryBuilder<ShardDatabase>();
+const now3 = sql<string>`CURRENT_TIMESTAMP(3)`;
 
 /** What rolling one period did. */
 export interface RollResult {
@@ -49,7 +56,7 @@ export class ShardRollup {
   async rollHour(task: HourTask): Promise<RollResult> {
     const none = { rolled: false, reroll: task.reroll, rowsRead: 0, rowsWritten: 0 };
     if (((await this.#registryState(task.source, false)) ?? 'done') === 'done') return none;
-    await this.conn.query("UPDATE table_registry SET rollup_state = 'rolling' WHERE name = ? AND rollup_state IN ('open', 'dirty')", [task.source]);
+    await writeOn(this.conn, shardSql.updateTable('table_registry').set({ rollup_state: 'rolling' }).where('name', '=', task.source).where('rollup_state', 'in', ['open', 'dirty']));
     // Heals a registry row whose CREATE TABLE never ran (a crash inside ensureTable): it rolls as empty.
     await this.store.ensureTable(task.accountId, 'minute', task.period);
     const target = await this.store.ensureTable(task.accountId, 'hour', task.period);
@@ -60,10 +67,13 @@ export class ShardRollup {
       await sealInTransaction(this.conn, { name: task.source, accountId: task.accountId, start: task.period, end: task.period + HOUR }, task.period + HOUR);
       const counts = await this.#roll(task.source, target, task.period, task.period + HOUR);
       await rollDistributions(this.conn, dists, task.period, task.period + HOUR);
-      await this.conn.query("UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ?", [task.source]);
-      await this.conn.query(
-        "INSERT INTO rollup_days (account_id, day, state) VALUES (?, ?, 'pending') ON DUPLICATE KEY UPDATE state = IF(state = 'done', 'dirty', state)",
-        [task.accountId, dayStart(task.period)],
+      await writeOn(this.conn, shardSql.updateTable('table_registry').set({ rollup_state: 'done', rolled_at: now3 }).where('name', '=', task.source));
+      await writeOn(
+        this.conn,
+        shardSql
+          .insertInto('rollup_days')
+          .values({ account_id: task.accountId, day: dayStart(task.period), state: 'pending' })
+          .onDuplicateKeyUpdate({ state: sql<DayState>`IF(state = 'done', 'dirty', state)` }),
       );
       await this.#reopen(target.name);
       return { rolled: true, reroll: task.reroll, ...counts };
@@ -76,16 +86,18 @@ export class ShardRollup {
     const source = await this.store.tableInfo(tableName('hour', task.accountId, task.period));
     const dists = await prepareDistRollup(this.store, task.accountId, 'day', task.period);
     return this.#transaction(async (abort) => {
-      const [rows] = await this.conn.query<any[]>('SELECT state FROM rollup_days WHERE account_id = ? AND day = ? FOR UPDATE', [task.accountId, task.period]);
-      const before = rows[0]?.state as DayState | undefined;
+      const [row] = await selectOn(this.conn, shardSql.selectFrom('rollup_days').select('state').where('account_id', '=', task.accountId).where('day', '=', task.period).forUpdate());
+      const before: DayState | undefined = row?.state;
       if (before === 'done') return abort({ rolled: false, reroll: false, rowsRead: 0, rowsWritten: 0 });
       // No hour table: nothing was ever rolled into this day (its minute tables were empty).
       const counts = source ? await this.#roll(source.name, target, task.period, task.period + DAY) : { rowsRead: 0, rowsWritten: 0 };
       await rollDistributions(this.conn, dists, task.period, task.period + DAY);
-      await this.conn.query(
-        "INSERT INTO rollup_days (account_id, day, state, rolls, rolled_at) VALUES (?, ?, 'done', 1, CURRENT_TIMESTAMP(3)) " +
-          "ON DUPLICATE KEY UPDATE state = 'done', rolls = rolls + 1, rolled_at = CURRENT_TIMESTAMP(3)",
-        [task.accountId, task.period],
+      await writeOn(
+        this.conn,
+        shardSql
+          .insertInto('rollup_days')
+          .values({ account_id: task.accountId, day: task.period, state: 'done', rolls: 1, rolled_at: now3 })
+          .onDuplicateKeyUpdate({ state: 'done', rolls: sql<number>`rolls + 1`, rolled_at: now3 }),
       );
       await this.#reopen(target.name);
       return { rolled: true, reroll: before === 'dirty', ...counts };
@@ -94,9 +106,9 @@ export class ShardRollup {
 
   /** Marks a finished hour or day table 'done' unless its state changed since it was read. */
   async seal(t: TableState): Promise<boolean> {
-    const [r] = await this.conn.query<any>(
-      "UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ? AND rollup_state = ?",
-      [t.name, t.state],
+    const r = await writeOn(
+      this.conn,
+      shardSql.updateTable('table_registry').set({ rollup_state: 'done', rolled_at: now3 }).where('name', '=', t.name).where('rollup_state', '=', t.state),
     );
     return Number(r.affectedRows) > 0;
   }
@@ -112,19 +124,15 @@ export class ShardRollup {
 
   /** Rows of source with period in [from, to) → one row per (metric, agent) at `from` in target. */
   async #roll(source: string, target: TableInfo, from: number, to: number): Promise<{ rowsRead: number; rowsWritten: number }> {
-    const [count] = await this.#query<any[]>(sourceCountStatement(source, from, to));
-    const [res] = await this.#query<any>(rollupStatement(source, target.name, target.columns, from, from, to));
-    const rowsRead = Number(count[0]?.n ?? 0);
-    return { rowsRead, rowsWritten: recordsOf(res?.info, rowsRead === 0 ? 0 : Number(res?.affectedRows ?? 0)) };
-  }
-
-  #query<T>(s: RollupStatement): Promise<[T, unknown]> {
-    return this.conn.query(s.sql, s.params) as Promise<[T, unknown]>;
+    const [count] = await selectRows<CountRow>(this.conn, sourceCountStatement(source, from, to));
+    const res = await writeRows(this.conn, rollupStatement(source, target.name, target.columns, from, from, to));
+    const rowsRead = Number(count?.n ?? 0);
+    return { rowsRead, rowsWritten: recordsOf(res.info, rowsRead === 0 ? 0 : Number(res.affectedRows)) };
   }
 
   /** A sealed hour/day table that receives rows again is open until sealed again. */
   async #reopen(name: string): Promise<void> {
-    await this.conn.query("UPDATE table_registry SET rollup_state = 'dirty' WHERE name = ? AND rollup_state = 'done'", [name]);
+    await writeOn(this.conn, shardSql.updateTable('table_registry').set({ rollup_state: 'dirty' }).where('name', '=', name).where('rollup_state', '=', 'done'));
   }
 
   /**
@@ -139,26 +147,21 @@ export class ShardRollup {
   async retireIfLosing(task: HourTask): Promise<number | undefined> {
     const target = await this.store.tableInfo(tableName('hour', task.accountId, task.period));
     if (!target) return undefined;
-    const [had] = await this.conn.query<any[]>(`SELECT COUNT(*) AS n FROM ${target.name} WHERE period = ?`, [task.period]);
-    const targetKeys = Number(had[0]?.n ?? 0);
+    const [had] = await selectRows<CountRow>(this.conn, countStatement(target.name, task.period));
+    const targetKeys = Number(had?.n ?? 0);
     if (targetKeys === 0) return undefined;
-    const shrunk = target.columns.includes('periods') ? 'SUM(t.periods > s.n)' : '0';
-    const [cmp] = await this.conn.query<any[]>(
-      `SELECT COUNT(*) AS keys_, ${shrunk} AS shrunk, COALESCE(SUM(s.n), 0) AS rows_ FROM
-         (SELECT metric_id, agent_id, COUNT(*) AS n FROM ${task.source} WHERE period >= ? AND period < ? GROUP BY metric_id, agent_id) s
-       JOIN ${target.name} t ON t.metric_id = s.metric_id AND t.agent_id = s.agent_id AND t.period = ?`,
-      [task.period, task.period + HOUR, task.period],
-    );
-    const losing = Number(cmp[0]?.shrunk ?? 0) > 0 || Number(cmp[0]?.keys_ ?? 0) < targetKeys;
+    const [cmp] = await selectRows<LossCheckRow>(this.conn, lossCheckStatement(task.source, target.name, target.columns, task.period, task.period + HOUR));
+    const losing = Number(cmp?.shrunk ?? 0) > 0 || Number(cmp?.keys_ ?? 0) < targetKeys;
     if (!losing) return undefined;
-    const [count] = await this.conn.query<any[]>(`SELECT COUNT(*) AS n FROM ${task.source}`);
-    await this.conn.query("UPDATE table_registry SET rollup_state = 'done', rolled_at = CURRENT_TIMESTAMP(3) WHERE name = ?", [task.source]);
-    return Number(count[0]?.n ?? 0);
+    const [count] = await selectRows<CountRow>(this.conn, countStatement(task.source));
+    await writeOn(this.conn, shardSql.updateTable('table_registry').set({ rollup_state: 'done', rolled_at: now3 }).where('name', '=', task.source));
+    return Number(count?.n ?? 0);
   }
 
   async #registryState(name: string, forUpdate: boolean): Promise<string | undefined> {
-    const [rows] = await this.conn.query<any[]>(`SELECT rollup_state FROM table_registry WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`, [name]);
-    return rows[0]?.rollup_state as string | undefined;
+    const q = shardSql.selectFrom('table_registry').select('rollup_state').where('name', '=', name);
+    const [row] = await selectOn(this.conn, forUpdate ? q.forUpdate() : q);
+    return row?.rollup_state;
   }
 
   /** Runs fn in a transaction; fn returns abort(value) to roll back instead of committing. */
