@@ -1,6 +1,10 @@
 import type { PoolConnection } from 'mysql2/promise';
-import type { TableInfo } from './shard-database.js';
+import { sql } from 'kysely';
+import { queryBuilder, selectOn } from '../db/query-builder.js';
+import type { ShardDatabase, TableInfo } from './shard-database.js';
 import type { Pending } from './shard-writer-types.js';
+
+const shardSql = queryBuilder<ShardDatabase>();
 
 /**
  * The minute tables whose rows must know whether their minute is sealed (rows of an agent, i.e. with an
@@ -34,13 +38,12 @@ export async function lockMinuteSeals(
     }
   }
   const out = new Map<string, number>();
-  for (const [names, mode] of [[ended, 'FOR UPDATE'], [open, 'LOCK IN SHARE MODE']] as const) {
+  for (const [names, exclusive] of [[ended, true], [open, false]] as const) {
     if (names.size === 0) continue;
     const sorted = [...names].sort();
-    const [rows] = await conn.query<any[]>(
-      `SELECT name, sealed_through FROM table_registry WHERE name IN (${sorted.map(() => '?').join(', ')}) ORDER BY name ${mode}`,
-      sorted,
-    );
+    const q = shardSql.selectFrom('table_registry').select(['name', 'sealed_through']).where('name', 'in', sorted).orderBy('name');
+    // MariaDB has no FOR SHARE: the shared lock is LOCK IN SHARE MODE.
+    const rows = await selectOn(conn, exclusive ? q.forUpdate() : q.modifyEnd(sql`LOCK IN SHARE MODE`));
     for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));
   }
   return out;
