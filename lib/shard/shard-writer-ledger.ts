@@ -1,4 +1,5 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import type { Pool as PromisePool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { ledgerInsert, ledgerLockedRead, ledgerLookup, type LedgerHitRow, type LedgerKey, type LedgerKeyRow, type LedgerStatement } from './ledger-sql.js';
 import { ledgerDdl } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
 import { ledgerTableName } from './table-naming.js';
@@ -48,15 +49,11 @@ export class WriteLedger {
   async record(conn: PoolConnection, batch: readonly Pending[]): Promise<Set<Pending>> {
     const dups = new Set<Pending>();
     for (const [name, ps] of this.tablesOf(batch)) {
-      const params = ps.flatMap((p) => [p.req.accountId, p.digest]);
       await conn.query('SAVEPOINT apm_ledger');
-      const [res] = await conn.query<any>(`INSERT IGNORE INTO ${name} (account_id, dedupe_key) VALUES ${tuples(ps.length)}`, params);
+      const [res] = await run<ResultSetHeader>(conn, ledgerInsert(name, ps.map(keyOf), true));
       if (Number(res.affectedRows) === ps.length) continue;
       await conn.query('ROLLBACK TO SAVEPOINT apm_ledger');
-      const [rows] = await conn.query<any[]>(
-        `SELECT account_id, dedupe_key FROM ${name} WHERE (account_id, dedupe_key) IN (${tuples(ps.length)}) FOR UPDATE`,
-        params,
-      );
+      const [rows] = await run<LedgerKeyRow[]>(conn, ledgerLockedRead(name, ps.map(keyOf)));
       const seen = new Set(rows.map((r) => `${r.account_id}:${Buffer.from(r.dedupe_key).toString('hex')}`));
       const fresh = ps.filter((p) => {
         const dup = seen.has(`${p.req.accountId}:${p.digest!.toString('hex')}`);
@@ -64,7 +61,7 @@ export class WriteLedger {
         return !dup;
       });
       if (fresh.length > 0) {
-        await conn.query(`INSERT INTO ${name} (account_id, dedupe_key) VALUES ${tuples(fresh.length)}`, fresh.flatMap((p) => [p.req.accountId, p.digest]));
+        await run<ResultSetHeader>(conn, ledgerInsert(name, fresh.map(keyOf), false));
       }
     }
     return dups;
@@ -72,11 +69,17 @@ export class WriteLedger {
 
   /** Whether the request's key is committed (after a COMMIT whose answer was lost). */
   async isCommitted(pool: PromisePool, p: Pending): Promise<boolean> {
-    const [rows] = await pool.query<any[]>(`SELECT 1 FROM ${ledgerTableName(p.ledgerT)} WHERE account_id = ? AND dedupe_key = ?`, [p.req.accountId, p.digest]);
+    const [rows] = await run<LedgerHitRow[]>(pool, ledgerLookup(ledgerTableName(p.ledgerT), keyOf(p)));
     return rows.length > 0;
   }
 }
 
-function tuples(n: number): string {
-  return Array.from({ length: n }, () => '(?, ?)').join(', ');
+/** The ledger key of a keyed request (tablesOf and the callers of isCommitted keep only those). */
+function keyOf(p: Pending): LedgerKey {
+  if (!p.digest) throw new Error('BUG: a ledger key of a request without a dedupe key');
+  return { accountId: p.req.accountId, digest: p.digest };
+}
+
+function run<T extends ResultSetHeader | LedgerKeyRow[] | LedgerHitRow[]>(db: Pick<PoolConnection | PromisePool, 'query'>, s: LedgerStatement): Promise<[T, unknown]> {
+  return db.query<T>(s.sql, s.params);
 }
