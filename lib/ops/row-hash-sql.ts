@@ -9,9 +9,22 @@
  * inside the server (only two numbers travel), works the same in MariaDB and MySQL 8, and a DOUBLE is
  * rendered in its shortest exact form, so two values compare equal only if they are the same double.
  */
+import type { RowDataPacket } from 'mysql2/promise';
+
 export interface Where {
   sql: string;
   params: unknown[];
+}
+
+/** The row of checksumSql: `n` rows, hash `h` (a BIGINT UNSIGNED: a string past 2^53). */
+export interface ChecksumRow extends RowDataPacket {
+  n: number;
+  h: string | number;
+}
+
+/** A row of periodChecksumSql: period `p`, its `n` rows and their hash `h`. */
+export interface PeriodChecksumRow extends ChecksumRow {
+  p: number;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -71,6 +84,17 @@ export function chunkSql(table: string, columns: readonly string[], keys: readon
     sql: `SELECT ${columns.map(ident).join(', ')} FROM ${ident(table)}${whereClause(w)} ORDER BY ${keys.map(ident).join(', ')} LIMIT ${limit}`,
     params: w?.params ?? [],
   };
+}
+
+/** `period IN (…)` of the given periods (a per-period table's rows to repair). */
+export function periodsWhere(periods: readonly number[]): Where {
+  if (periods.length === 0) throw new Error('BUG: no period to select');
+  return { sql: `period IN (${periods.map(() => '?').join(', ')})`, params: [...periods] };
+}
+
+/** DELETE of the rows of `table` that `where` selects. */
+export function deleteSql(table: string, where: Where): Where {
+  return { sql: `DELETE FROM ${ident(table)} WHERE ${where.sql}`, params: where.params };
 }
 
 /** Multi-row INSERT (IGNORE) for mysql2's nested-array expansion of `VALUES ?`. */

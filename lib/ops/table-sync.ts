@@ -1,5 +1,7 @@
-import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
-import { checksumSql, chunkSql, ident, insertSql, periodChecksumSql, type Where } from './row-hash-sql.js';
+import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import {
+  checksumSql, chunkSql, deleteSql, ident, insertSql, periodChecksumSql, periodsWhere, type ChecksumRow, type PeriodChecksumRow, type Where,
+} from './row-hash-sql.js';
 
 /** A pool or one connection: anything that runs a query. */
 export type Queryable = Pick<PoolConnection | PromisePool, 'query'>;
@@ -15,13 +17,13 @@ export function sameChecksum(a: Checksum, b: Checksum): boolean {
 }
 
 export async function checksum(db: Queryable, table: string, columns: readonly string[], where?: Where): Promise<Checksum> {
-  const [rows] = await db.query<any[]>(checksumSql(table, columns, where), where?.params ?? []);
-  return { rows: Number(rows[0].n), hash: String(rows[0].h) };
+  const [[row]] = await db.query<ChecksumRow[]>(checksumSql(table, columns, where), where?.params ?? []);
+  return { rows: Number(row!.n), hash: String(row!.h) };
 }
 
 /** period → "rows:hash" of a per-period table. */
 export async function periodChecksums(db: Queryable, table: string, columns: readonly string[]): Promise<Map<number, string>> {
-  const [rows] = await db.query<any[]>(periodChecksumSql(table, columns));
+  const [rows] = await db.query<PeriodChecksumRow[]>(periodChecksumSql(table, columns));
   return new Map(rows.map((r) => [Number(r.p), `${r.n}:${r.h}`]));
 }
 
@@ -81,12 +83,14 @@ export async function copyRows(src: Queryable, dst: Queryable, spec: CopySpec, o
   for (;;) {
     o.signal?.throwIfAborted();
     const q = chunkSql(spec.table, spec.columns, spec.keys, o.chunkRows, spec.where, after);
-    const [rows] = await src.query<any[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: exactDoubles as any });
+    // rowsAsArray: each row is an array of the columns' values in `spec.columns` order.
+    const [result] = await src.query<RowDataPacket[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: exactDoubles });
+    const rows = result as unknown as unknown[][];
     if (rows.length === 0) return copied;
     await dst.query(insert, [rows]);
     copied += rows.length;
     o.onRows?.(rows.length);
-    const last = rows[rows.length - 1] as unknown[];
+    const last = rows[rows.length - 1]!;
     after = keyIdx.map((i) => last[i]);
     if (rows.length < o.chunkRows) return copied;
   }
@@ -137,8 +141,9 @@ export async function syncPeriodTable(src: Queryable, dst: Queryable, t: PeriodT
     let copied = 0;
     for (let i = 0; i < periods.length; i += 500) {
       const part = periods.slice(i, i + 500);
-      const where: Where = { sql: `period IN (${part.map(() => '?').join(', ')})`, params: part };
-      await dst.query(`DELETE FROM ${ident(t.name)} WHERE ${where.sql}`, where.params);
+      const where = periodsWhere(part);
+      const del = deleteSql(t.name, where);
+      await dst.query(del.sql, del.params);
       copied += await copyRows(src, dst, { ...spec, where }, copy);
     }
     result = { action: 'repaired', copied, periods: periods.length, source: s, equal: false };
@@ -148,9 +153,14 @@ export async function syncPeriodTable(src: Queryable, dst: Queryable, t: PeriodT
   return { ...result, source: s2, equal: sameChecksum(s2, d2) };
 }
 
+/** A column name read from information_schema. */
+interface ColumnNameRow extends RowDataPacket {
+  c: string;
+}
+
 /** Column names of a table in the current database, in order. */
 export async function tableColumns(db: Queryable, table: string): Promise<string[]> {
-  const [rows] = await db.query<any[]>(
+  const [rows] = await db.query<ColumnNameRow[]>(
     'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [table],
   );
@@ -159,7 +169,7 @@ export async function tableColumns(db: Queryable, table: string): Promise<string
 
 /** Primary-key columns of a table in the current database, in index order. */
 export async function primaryKey(db: Queryable, table: string): Promise<string[]> {
-  const [rows] = await db.query<any[]>(
+  const [rows] = await db.query<ColumnNameRow[]>(
     "SELECT COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
     [table],
   );
