@@ -7,6 +7,15 @@ import type { Pending } from './shard-writer-types.js';
 const shardSql = queryBuilder<ShardDatabase>();
 
 /**
+ * The registry rows (name, sealed_through) of `names` in the order given, locked exclusively or shared.
+ * MariaDB has no FOR SHARE: the shared lock is LOCK IN SHARE MODE.
+ */
+export function sealLockQuery(names: readonly string[], exclusive: boolean) {
+  const q = shardSql.selectFrom('table_registry').select(['name', 'sealed_through']).where('name', 'in', names).orderBy('name');
+  return exclusive ? q.forUpdate() : q.modifyEnd(sql`LOCK IN SHARE MODE`);
+}
+
+/**
  * The minute tables whose rows must know whether their minute is sealed (rows of an agent, i.e. with an
  * applicationAgentId), each with its registry row locked, and their `sealed_through` (0 when none is
  * sealed; shard migration 0011). Locked in name order with one statement per lock mode: shared for
@@ -41,9 +50,7 @@ export async function lockMinuteSeals(
   for (const [names, exclusive] of [[ended, true], [open, false]] as const) {
     if (names.size === 0) continue;
     const sorted = [...names].sort();
-    const q = shardSql.selectFrom('table_registry').select(['name', 'sealed_through']).where('name', 'in', sorted).orderBy('name');
-    // MariaDB has no FOR SHARE: the shared lock is LOCK IN SHARE MODE.
-    const rows = await selectOn(conn, exclusive ? q.forUpdate() : q.modifyEnd(sql`LOCK IN SHARE MODE`));
+    const rows = await selectOn(conn, sealLockQuery(sorted, exclusive));
     for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));
   }
   return out;
