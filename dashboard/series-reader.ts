@@ -1,12 +1,16 @@
+import { queryBuilder, selectOn } from '../lib/db/query-builder.js';
 import type { Account } from '../lib/directory/directory.js';
 import type { MetricName } from '../lib/shard/metric-dictionary.js';
+import type { ShardDatabase } from '../lib/shard/shard-database.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { mergeInto, type Timeslice } from '../lib/timeslice/timeslice.js';
 import { timesliceFromRow } from '../lib/timeslice/timeslice-columns.js';
 import { planRead, type DayRollupState, type ReadPlan } from './read-plan.js';
 import { bucketStarts, chooseResolution, type Resolution } from './resolution.js';
-import { compileSeriesQuery, type SeriesQuery } from './series-sql.js';
+import { compileSeriesQuery, type SeriesQuery, type SeriesRow } from './series-sql.js';
 import type { TimeWindow } from './time-window.js';
+
+const shardSql = queryBuilder<ShardDatabase>();
 
 /** Timeslices of one metric by bucket start. */
 export type MetricSeries = Map<number, Timeslice>;
@@ -113,7 +117,7 @@ export class SeriesReader {
     const chunk = this.opts.maxIdsPerQuery ?? 1000;
     let segments = plan.segments;
     for (let i = 0; i < all.length; i += chunk) {
-      let rows: any[] | undefined;
+      let rows: SeriesRow[] | undefined;
       // On a primary, a table whose registry row is there but not the table yet (another process is
       // creating it: the registry row comes first) holds no row: it is left out and the statement run
       // again. On a replica the error stands: the router reads that part from the primary.
@@ -121,7 +125,7 @@ export class SeriesReader {
         const q = compileSeriesQuery({ segments, agentId, ...(application ? { application } : {}), metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
         if (!q) break;
         try {
-          rows = (await store.pool.query<any[]>(q.sql, q.parameters))[0];
+          rows = (await store.pool.query<SeriesRow[]>(q.sql, q.parameters))[0];
         } catch (err) {
           const missing = missingTable(err);
           if (missing === undefined || store.replica || attempt >= 3 || !segments.some((s) => s.table === missing)) throw err;
@@ -153,11 +157,18 @@ function missingTable(err: unknown): string | undefined {
 
 /** The application's pseudo-agent id, without creating it (no rows were ever written when absent). */
 export async function applicationAgent(store: ShardStore, accountId: number, applicationId: number): Promise<number | undefined> {
-  const [rows] = await store.pool.query<any[]>(
-    "SELECT id FROM agents WHERE account_id = ? AND application_id = ? AND host = '' AND pid = 0 AND language = ''",
-    [accountId, applicationId],
+  const [row] = await selectOn(
+    store.pool,
+    shardSql
+      .selectFrom('agents')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .where('application_id', '=', applicationId)
+      .where('host', '=', '')
+      .where('pid', '=', 0)
+      .where('language', '=', ''),
   );
-  return rows[0] ? Number(rows[0].id) : undefined;
+  return row ? Number(row.id) : undefined;
 }
 
 /** id → metricKey for the metrics that exist in the account's dictionary. */
@@ -184,8 +195,11 @@ async function resolveIds(store: ShardStore, accountId: number, metrics: Readonl
  */
 export async function rollupDays(store: ShardStore, accountId: number, from: number, to: number): Promise<Map<number, DayRollupState>> {
   try {
-    const [rows] = await store.pool.query<any[]>('SELECT day, state FROM rollup_days WHERE account_id = ? AND day >= ? AND day < ?', [accountId, from - 86400, to]);
-    return new Map(rows.map((r) => [Number(r.day), r.state as DayRollupState]));
+    const rows = await selectOn(
+      store.pool,
+      shardSql.selectFrom('rollup_days').select(['day', 'state']).where('account_id', '=', accountId).where('day', '>=', from - 86400).where('day', '<', to),
+    );
+    return new Map(rows.map((r): [number, DayRollupState] => [Number(r.day), r.state]));
   } catch (err) {
     if ((err as { code?: string }).code === 'ER_NO_SUCH_TABLE') return new Map();
     throw err;

@@ -1,3 +1,4 @@
+import type { RowDataPacket } from 'mysql2/promise';
 import { parseTableName } from '../lib/shard/table-naming.js';
 import type { ReadSegment } from './read-plan.js';
 import { aggregateList, KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
@@ -13,6 +14,15 @@ import { aggregateList, KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/time
 export interface CompiledQuery {
   sql: string;
   parameters: unknown[];
+}
+
+/**
+ * A row of a compiled series query: the metric, the bucket start and the aggregates of READ_COLUMNS'
+ * values (read with timesliceFromRow; SUMs of integer columns come back as DECIMAL strings).
+ */
+export interface SeriesRow extends RowDataPacket {
+  metric_id: number;
+  bucket: number | string;
 }
 
 /** Columns read from every template version; a version lacking one cannot be read. */
