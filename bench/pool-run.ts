@@ -63,7 +63,8 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     const clock = { now: ctx.hourStart + 3599 };
     const now = () => clock.now;
     const config = benchConfig(ctx.dir);
-    storage = await openStorage(config, { shardAddresses: [server.server.address], registry: createServiceRegistry('writer', { defaultMetrics: false }), now });
+    const registry = createServiceRegistry('writer', { defaultMetrics: false });
+    storage = await openStorage(config, { shardAddresses: [server.server.address], registry, now });
     const [store] = await storage.shards.all();
     if (!store) throw new Error('BUG: the bench shard is not registered');
     const metrics = benchMetrics(ctx.o.metrics);
@@ -76,6 +77,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     const st: PoolState = { ctx, server, storage, store, accounts, ids, metrics, clock, deps, report };
     await phase(st, 'ceiling', () => ceilingPhase(st));
     await phase(st, 'end-to-end', () => endToEndPhase(st));
+    await logWriterPaths(ctx, registry);
     await phase(st, 'peer', () => peerPhase(st));
     await phase(st, 'dashboard', () => dashboardPhase(st));
     await phase(st, 'rollup', () => rollupPhase(st));
@@ -90,6 +92,15 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     if (!ctx.o.keepData) fs.rmSync(ctx.dir, { recursive: true, force: true });
   }
   return report;
+}
+
+/** How the writer stored the rows (APM_WRITER_LOAD_DATA): by LOAD DATA, by upsert, loads rolled back. */
+async function logWriterPaths(ctx: PoolState['ctx'], registry: ReturnType<typeof createServiceRegistry>): Promise<void> {
+  const rows = (await registry.getSingleMetric('apm_writer_rows_total')?.get())?.values ?? [];
+  const fallbacks = (await registry.getSingleMetric('apm_writer_load_fallbacks_total')?.get())?.values[0]?.value ?? 0;
+  const of = (p: string) => rows.find((v) => v.labels.path === p)?.value ?? 0;
+  if (of('load') + of('upsert') === 0) return;
+  ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: writer rows by LOAD DATA ${of('load')}, by upsert ${of('upsert')}, loads rolled back ${fallbacks}`);
 }
 
 async function phase(st: PoolState, name: BenchPhase, fn: () => Promise<void>): Promise<void> {

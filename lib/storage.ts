@@ -61,6 +61,8 @@ export async function openStorage(
     maxPendingRows: config.num('APM_WRITER_MAX_PENDING_ROWS'),
     connections: config.num('APM_WRITER_CONNECTIONS'),
     timeoutMs: config.num('APM_WRITER_TIMEOUT_MS'),
+    loadData: config.bool('APM_WRITER_LOAD_DATA'),
+    ...(opts.log ? { log: opts.log } : {}),
     now,
     ...(opts.registry ? { registry: opts.registry } : {}),
   });

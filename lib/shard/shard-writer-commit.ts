@@ -83,6 +83,9 @@ async function withRetries(deps: CommitDeps, store: ShardStore, batch: Pending[]
       deps.metrics.commit.observe(Number(process.hrtime.bigint() - started) / 1e9);
       deps.metrics.batch.observe(r.written);
       deps.metrics.rows.inc({ shard: String(store.shardId) }, r.written);
+      if (r.loaded > 0) deps.metrics.rowsByPath.inc({ path: 'load' }, r.loaded);
+      if (r.written > r.loaded) deps.metrics.rowsByPath.inc({ path: 'upsert' }, r.written - r.loaded);
+      if (r.fallbacks > 0) deps.metrics.loadFallbacks.inc(r.fallbacks);
       for (const p of batch) {
         const f = r.fenced.get(p.req.accountId);
         if (f) out.settled.set(p, { error: deps.fences.refuse(deps.shards, store, f), reason: 'fenced' });

@@ -1,12 +1,15 @@
 import type { PoolConnection } from 'mysql2/promise';
+import type { Log } from '../log/log.js';
 import type { Fence } from './account-fence.js';
 import type { WriterFences } from './writer-fences.js';
 import { RowMerger } from '../timeslice/row-merger.js';
+import type { TimesliceRow } from '../timeslice/timeslice.js';
 import type { TableInfo } from './shard-database.js';
 import type { ShardStore } from './shard-store.js';
 import { MergeOverflowError } from './shard-writer-errors.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
 import { lockMinuteSeals } from './shard-writer-seal.js';
+import { writeTables, type TableRows } from './shard-writer-load.js';
 import { isWritableRow, upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
 import { commitOrVerify } from './shard-writer-verify.js';
@@ -15,6 +18,9 @@ export interface TransactionDeps {
   fences: WriterFences;
   ledger: WriteLedger;
   batchRows: number;
+  /** Append-only tables by LOAD DATA LOCAL INFILE (APM_WRITER_LOAD_DATA): shard-writer-load.ts. */
+  loadData: boolean;
+  log?: Log;
   now: () => number;
 }
 
@@ -25,8 +31,12 @@ export interface TransactionResult {
   fenced: Map<number, Fence>;
   /** Requests whose guard changed no row: nothing written. */
   conflicts: Set<Pending>;
-  /** Rows upserted (after merging). */
+  /** Rows written (after merging), by either path. */
   written: number;
+  /** Of those, rows written by LOAD DATA. */
+  loaded: number;
+  /** Loads abandoned for the upsert (a key already stored, or a warning). */
+  fallbacks: number;
 }
 
 /**
@@ -41,7 +51,7 @@ export interface TransactionResult {
 export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
   const { infos, distinct } = await tablesOf(store, batch);
   const conn = await store.pool.getConnection();
-  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0 };
+  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0, loaded: 0, fallbacks: 0 };
   try {
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
     await conn.beginTransaction();
@@ -55,12 +65,12 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
     if (result.conflicts.size > 0) live = live.filter((p) => !result.conflicts.has(p));
     result.dups = await deps.ledger.record(conn, live);
     const sealed = await lockMinuteSeals(conn, live, result.dups, infos, deps.now());
-    const perTable = mergeRows(live, result.dups, infos, sealed);
-    for (const [name, rows] of perTable) {
-      const list = rows.rows();
-      for (let i = 0; i < list.length; i += deps.batchRows) await conn.query(upsertSql(name, list.slice(i, i + deps.batchRows)));
-      result.written += list.length;
-    }
+    const { perTable, upsertOnly } = mergeRows(live, result.dups, infos, sealed);
+    const tables: TableRows[] = [...perTable].map(([name, m]) => ({ name, rows: m.rows(), loadable: !upsertOnly.has(name) }));
+    const w = await writeTables(conn, store.pool, tables, { ...deps, upsert });
+    result.written = w.loaded + w.upserted;
+    result.loaded = w.loaded;
+    result.fallbacks = w.fallbacks;
     await markLate(conn, [...distinct].filter((i) => i.end <= deps.now() && perTable.has(i.name)).map((i) => i.name));
     await commitOrVerify(conn, store.pool, deps.ledger, live.filter((p) => !result.dups.has(p)));
   } catch (err) {
@@ -70,6 +80,10 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
   }
   conn.release();
   return result;
+}
+
+async function upsert(conn: PoolConnection, table: string, rows: readonly TimesliceRow[]): Promise<void> {
+  await conn.query(upsertSql(table, rows));
 }
 
 /** The tables of the batch's rows, created when missing (DDL: before BEGIN), keyed by the request. */
@@ -95,9 +109,17 @@ async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{
 /**
  * Rows merged per table and key (numbers only), with the application row of every agent row whose
  * minute is sealed (`sealed`: table → sealed_through); throws MergeOverflowError when a merge is not finite.
+ * `upsertOnly`: tables with a row that is not an agent's row of an unsealed minute (an application row
+ * added, or a row written as is): those always merge by upsert; the others are tried by LOAD DATA.
  */
-function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: Map<Pending, TableInfo[]>, sealed: ReadonlyMap<string, number>): Map<string, RowMerger> {
+function mergeRows(
+  live: readonly Pending[],
+  dups: ReadonlySet<Pending>,
+  infos: Map<Pending, TableInfo[]>,
+  sealed: ReadonlyMap<string, number>,
+): { perTable: Map<string, RowMerger>; upsertOnly: Set<string> } {
   const perTable = new Map<string, RowMerger>();
+  const upsertOnly = new Set<string>();
   let merger: RowMerger | undefined;
   let mergerOf = '';
   let sealedThrough = 0;
@@ -114,6 +136,7 @@ function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: 
       }
       const w = p.req.rows[i]!;
       merger!.add(w.row);
+      if (w.applicationAgentId === undefined || w.row.period < sealedThrough) upsertOnly.add(name);
       if (w.applicationAgentId !== undefined && w.row.period < sealedThrough) merger!.add(w.row, w.applicationAgentId);
     }
   }
@@ -121,7 +144,7 @@ function mergeRows(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: 
     if (rows.merged === 0) continue; // no key was merged: every row was checked finite at write()
     for (const r of rows.rows()) if (!isWritableRow(r)) throw new MergeOverflowError('cannot merge rows: a sum is not finite');
   }
-  return perTable;
+  return { perTable, upsertOnly };
 }
 
 async function markLate(conn: PoolConnection, ended: string[]): Promise<void> {

@@ -45,6 +45,10 @@ export interface WriterOptions {
   connections: number;
   timeoutMs: number;
   now: () => number;
+  /** Append-only tables by LOAD DATA LOCAL INFILE from memory (default true; APM_WRITER_LOAD_DATA). */
+  loadData?: boolean;
+  /** Where the writer says once that a server refuses LOAD DATA LOCAL INFILE. */
+  log?: import('../log/log.js').Log;
   registry?: import('prom-client').Registry;
 }
 

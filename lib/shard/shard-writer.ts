@@ -16,7 +16,8 @@ export type { WriteGuard, WriteOutcome, WriteRequest, WriteRow, WriterOptions } 
 /**
  * The shared batched writer. Rows of many concurrent requests are grouped per shard into
  * transactions of about `batchRows` rows (never splitting a request), merged per (table, metric,
- * agent, period) in memory, and written as multi-row upserts that merge exactly with what is stored.
+ * agent, period) in memory, and written as multi-row upserts that merge exactly with what is stored
+ * (append-only tables by LOAD DATA LOCAL INFILE from memory: shard-writer-load.ts).
  * A request's promise resolves only after its transaction committed. Back-pressure: past
  * `maxPendingRows` queued rows per shard, or when the shard is unreachable, writes fail at once with
  * RetryableError (503); a request still queued at its deadline fails the same way. A request that
@@ -44,6 +45,8 @@ export class ShardWriter {
       sweeper: new LedgerSweeper(ledger, o.now),
       metrics: this.#m,
       batchRows: o.batchRows,
+      loadData: o.loadData ?? true,
+      ...(o.log ? { log: o.log } : {}),
       now: o.now,
     };
     this.#sweeper = setInterval(() => this.#expire(), 250);
