@@ -5,6 +5,7 @@ import { freePort } from '../harness/ports.js';
 import { connectAgent, startCollectorCluster, type CollectorCluster } from './collector-newrelic-helpers.js';
 import { footprint, Gen, poster, prng } from './fuzz-helpers.js';
 import { sample } from './beacon-helpers.js';
+import { sealMinutes } from '../../rollup/minute-seal.js';
 
 /**
  * Issue #18: a seeded fuzz of every ingest endpoint (New Relic collector, OTLP, beacon). For each
@@ -101,7 +102,15 @@ describe('fuzz: New Relic collector', () => {
       p.close();
     }
     expect(accepted).toBeGreaterThan(CASES / 10);
-    // Every clean harvest, once for the agent and once for the application pseudo-agent.
+    // Every clean harvest once, for its agent (the application row is the minute seal's, below).
+    expect(await footprint(clean.store, clean.id)).toMatch(new RegExp(`, ${CASES} calls$`));
+    // Sealed (as the rollup does once the minutes closed), the application pseudo-agent holds them once more.
+    const conn = await clean.store.pool.getConnection();
+    try {
+      await sealMinutes(conn, 2 ** 31, clean.id, (t, err) => { throw err; });
+    } finally {
+      conn.release();
+    }
     expect(await footprint(clean.store, clean.id)).toMatch(new RegExp(`, ${2 * CASES} calls$`));
   }, 300_000);
 });
