@@ -9,9 +9,10 @@ import v8 from 'node:v8';
  * old generation. On a machine with several GiB of memory V8 lets the old generation grow to 4× the
  * live heap before the next full collection: measured, 127–148 MiB of old space around a live heap of
  * 45–55 MiB, and a peak RSS of 271–280 MiB. A growing factor of 2 (100 %) keeps the peak RSS at
- * 191–195 MiB for about 1 µs more collector CPU per row (≈ 5 %); 1.4–1.6 gave 167–175 MiB for
- * 2.5–3.5 µs more (figures in docs/benchmark.md). It is not a hard limit (unlike --max-old-space-size, which crashes a process
- * whose live heap passes it): a larger live heap still grows, only sooner collected.
+ * 191–195 MiB (180–183 MiB each with two processes) for 0.4–1.5 µs more collector CPU per row
+ * (2–6 %); 1.4–1.6 gave 167–175 MiB for 2.5–3.5 µs more (figures in docs/benchmark.md). It is not a
+ * hard limit (unlike --max-old-space-size, which crashes a process whose live heap passes it): a
+ * larger live heap still grows, it is only collected sooner.
  */
 export const COLLECTOR_HEAP_GROWING_PERCENT = 100;
 
