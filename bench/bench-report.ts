@@ -75,10 +75,16 @@ export interface HourPhaseReport {
   generatorCpu?: CpuFigure;
   /** Peak RSS of the bench process during the phase (VmHWM after a reset). */
   benchPeakRssBytes?: number;
-  /** --collector-processes: each collector process apart (the bench process then holds no collector). */
-  collectorProcesses?: Array<{ index: number; pid: number; cpu?: CpuFigure; peakRssBytes?: number }>;
+  /**
+   * --collector-processes: each collector process apart (the bench process then holds no collector).
+   * peakRssBytes is the process's VmHWM over the phase; overRssLimit: it passed COLLECTOR_RSS_LIMIT_BYTES.
+   */
+  collectorProcesses?: Array<{ index: number; pid: number; cpu?: CpuFigure; peakRssBytes?: number; overRssLimit?: boolean }>;
   posts?: PostFigures;
 }
+
+/** Issue #20: each collector process peaks at most this much resident memory at the default shape. */
+export const COLLECTOR_RSS_LIMIT_BYTES = 256 * 1024 ** 2;
 
 export interface PostFigures {
   ok: number;

@@ -1,6 +1,6 @@
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { expectedCallCount } from './bench-metrics.js';
-import { decadesOf, isDecadeEnd, type HourPhaseReport } from './bench-report.js';
+import { COLLECTOR_RSS_LIMIT_BYTES, decadesOf, isDecadeEnd, type HourPhaseReport } from './bench-report.js';
 import { censusOfHour } from './db-census.js';
 import { CpuMeter, memoryOf, resetPeakRss } from './proc-stats.js';
 import { serverCounters, type ServerCounters } from './shard-server.js';
@@ -64,7 +64,7 @@ export class HourMeter {
     const collectorProcesses = (this.o.collectorPids ?? []).map((pid, index) => {
       const cpu = this.#cpu.collectors[index]!.stop();
       const rss = memoryOf(pid).peakRssBytes;
-      return { index, pid, ...(cpu ? { cpu } : {}), ...(rss !== undefined ? { peakRssBytes: rss } : {}) };
+      return { index, pid, ...(cpu ? { cpu } : {}), ...(rss !== undefined ? { peakRssBytes: rss, overRssLimit: rss > COLLECTOR_RSS_LIMIT_BYTES } : {}) };
     });
     // A phase stopped between decade ends still gets its last stretch's I/O.
     if (this.#counters.length < Math.ceil(p.minutesDone / 10) + 1) this.#counters.push(this.#snapshot());

@@ -1,5 +1,5 @@
 import { replicaMarkdown } from './replica-bench.js';
-import type { BenchReport, CpuFigure, HourPhaseReport, PoolRunReport } from './bench-report.js';
+import { COLLECTOR_RSS_LIMIT_BYTES, type BenchReport, type CpuFigure, type HourPhaseReport, type PoolRunReport } from './bench-report.js';
 import { tenantsMarkdown } from './tenants-report.js';
 
 /** The Markdown rendering of a bench report (pure). */
@@ -21,7 +21,7 @@ export function renderMarkdown(r: BenchReport): string {
   );
   if (r.replicas) lines.push(...replicaMarkdown(r.replicas));
   lines.push('## Summary', '');
-  lines.push('| buffer pool | ceiling rows/s | end-to-end rows/s | ratio | harvest posts/s | post p50 / p99 | collector CPU | collector peak RSS | shard CPU (e2e) | rollup input rows/s | beacons/s | bare 204/s | ratio |');
+  lines.push('| buffer pool | ceiling rows/s | end-to-end rows/s | ratio | harvest posts/s | post p50 / p99 | collector CPU | collector peak RSS (each process) | shard CPU (e2e) | rollup input rows/s | beacons/s | bare 204/s | ratio |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const run of r.runs) {
     const c = run.ceiling;
@@ -146,19 +146,28 @@ function runDetails(run: PoolRunReport): string[] {
   return out;
 }
 
-/** The collector's CPU (cores) or peak RSS: the bench process's, or with --collector-processes the sum of cores and the largest RSS ("×N"). */
-function collectorCell(e: HourPhaseReport | undefined, what: 'cpu' | 'rss'): string {
+/**
+ * The collector's CPU (cores) or peak RSS: the bench process's, or with --collector-processes the sum of
+ * cores ("×N") and each process's peak RSS (VmHWM) by index, "⚠" on any past COLLECTOR_RSS_LIMIT_BYTES.
+ */
+export function collectorCell(e: HourPhaseReport | undefined, what: 'cpu' | 'rss'): string {
   const procs = e?.collectorProcesses;
-  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : e?.benchPeakRssBytes !== undefined ? mib(e.benchPeakRssBytes) : '—';
+  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : peakRss(e?.benchPeakRssBytes);
   if (what === 'cpu') return `${procs.reduce((n, c) => n + (c.cpu?.cores ?? 0), 0).toFixed(2)} (×${procs.length})`;
-  return `${mib(Math.max(0, ...procs.map((c) => c.peakRssBytes ?? 0)))} max (×${procs.length})`;
+  return procs.map((c) => peakRss(c.peakRssBytes)).join(' / ');
+}
+
+/** A collector process's peak RSS, flagged when it passed the limit of issue #20. */
+export function peakRss(bytes: number | undefined): string {
+  if (bytes === undefined) return '—';
+  return bytes > COLLECTOR_RSS_LIMIT_BYTES ? `${mib(bytes)} ⚠ over ${mib(COLLECTOR_RSS_LIMIT_BYTES)}` : mib(bytes);
 }
 
 /** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart. */
 export function cpuPerRow(p: HourPhaseReport): string {
   const per = (c: CpuFigure | undefined) => (c && p.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / p.rowsCounted) : '—');
   const total = pipelineMicros(p);
-  const procs = (p.collectorProcesses ?? []).map((c) => `collector process ${c.index} ${per(c.cpu)} (${c.cpu ? `${c.cpu.cores.toFixed(2)} cores` : '—'}, peak RSS ${c.peakRssBytes !== undefined ? mib(c.peakRssBytes) : '—'})`);
+  const procs = (p.collectorProcesses ?? []).map((c) => `collector process ${c.index} ${per(c.cpu)} (${c.cpu ? `${c.cpu.cores.toFixed(2)} cores` : '—'}, peak RSS ${peakRss(c.peakRssBytes)})`);
   return (
     `shard ${per(p.shardCpu)}, bench process ${per(p.benchCpu)}${procs.length > 0 ? `, ${procs.join(', ')}` : ''}, together ${total !== undefined ? us(total) : '—'}` +
     `${p.generatorCpu ? ` (load generator apart: ${per(p.generatorCpu)})` : ''}`

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startBeacon } from '../beacon/beacon.js';
 import { startCollector } from '../collector/collector.js';
 import { startCollectorProcesses } from '../collector/collector-processes.js';
+import { applyCollectorHeapFlags } from '../collector/collector-heap.js';
 import { startDashboard } from '../dashboard/dashboard.js';
 import { tableName } from '../lib/shard/table-naming.js';
 import { startRollup } from '../rollup/rollup.js';
@@ -39,6 +40,8 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
   // --collector-processes N: N supervised processes on the bench's clock, sharing the port; else in this process.
   const n = ctx.o.collectorProcesses;
   const procs = n ? await startCollectorProcesses({ count: n, config: st.deps.config.with({ APM_LOG_LEVEL: 'warn' }), log: st.deps.log, shardAddresses: [st.server.server.address], fixedNow: st.clock.now }) : undefined;
+  // Inside the bench process, the collector's heap setting for this phase only (collector-heap.ts); forked processes start with it.
+  const restoreHeap = procs ? () => undefined : applyCollectorHeapFlags();
   const collector = procs ?? (await startCollector(st.deps));
   try {
     const origin = `https://127.0.0.1:${portOfAddress(collector.addresses[0]!)}`;
@@ -88,6 +91,7 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
     ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: end to end ${Math.round(report.rowsPerSecond).toLocaleString('en-US')} rows/s, ${Math.round(report.posts.perSecond)} posts/s (${report.exact ? 'exact' : 'MISMATCH'})`);
   } finally {
     await collector.stop();
+    restoreHeap();
   }
 }
 

@@ -6,6 +6,7 @@ import type { Config } from '../lib/config/config.js';
 import type { ServerAddress } from '../lib/db/connect.js';
 import type { Log } from '../lib/log/log.js';
 import type { ServiceHandle } from '../lib/services.js';
+import { collectorHeapFlags } from './collector-heap.js';
 import type { CollectorProcessSpec, FromCollector, ToCollector } from './collector-process-messages.js';
 
 export interface CollectorProcessesOptions {
@@ -113,7 +114,9 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
       demoAccount: (o.demoAccount ?? false) && slot.index === 0,
       ...(o.fixedNow !== undefined ? { fixedNow: o.fixedNow } : {}),
     };
-    const child = fork(script, [JSON.stringify(spec)], { env: { ...envWithoutApm(), ...slot.env }, serialization: 'advanced', stdio: 'inherit' });
+    // The collector's heap setting (collector-heap.ts) on top of this process's own Node flags.
+    const execArgv = [...process.execArgv, ...collectorHeapFlags()];
+    const child = fork(script, [JSON.stringify(spec)], { env: { ...envWithoutApm(), ...slot.env }, execArgv, serialization: 'advanced', stdio: 'inherit' });
     slot.child = child;
     slot.startedAt = Date.now();
     return new Promise<CollectorProcessPorts>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerOf } from '../../collector/otlp/otlp-owner.js';
@@ -30,6 +31,11 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   }
 }
 
+/** A process's arguments (Node flags included) from /proc. */
+function cmdline(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+}
+
 describe('N collector processes', () => {
   it('share one port (SO_REUSEPORT), each with its own /metrics; a killed one is restarted with backoff; stop ends all', async () => {
     const r = await startTestProcesses(c, { count: 2, own: false });
@@ -41,6 +47,8 @@ describe('N collector processes', () => {
     expect(p1!.metricsPort).not.toBe(p0!.metricsPort);
     const [pid0, pid1] = r.procs.pids();
     expect(new Set([pid0, pid1, process.pid]).size).toBe(3);
+    // Each starts with the collector's heap setting (collector-heap.ts, issue #20's peak RSS).
+    for (const pid of [pid0!, pid1!]) expect(cmdline(pid)).toContain('--heap-growing-percent=100');
     // Both answer on the shared port: fresh connections are spread by the kernel; each process counts its own.
     const made = await c.directory.createAccount({ name: 'shared-port' });
     for (let i = 0; i < 40; i++) await connectAgent(r.at(0), made.licenseKey, { apps: ['app'], host: 'h', pid: i + 1 });
@@ -55,6 +63,7 @@ describe('N collector processes', () => {
     const again = r.procs.pids()[1]!;
     expect(again).not.toBe(pid1);
     expect(r.procs.ports()[1]!.port).toBe(p0!.port);
+    expect(cmdline(again)).toContain('--heap-growing-percent=100');
     await r.procs.stop();
     for (const pid of [pid0!, again]) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   }, 120_000);
