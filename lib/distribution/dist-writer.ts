@@ -5,6 +5,7 @@ import { RetryableError } from '../errors.js';
 import type { ShardDatabase } from '../shard/shard-database.js';
 import { ensureFenceRows, readFences, type Fence } from '../shard/account-fence.js';
 import type { ShardStore } from '../shard/shard-store.js';
+import { ledgerInsert } from '../shard/ledger-sql.js';
 import { ledgerDdl } from '../shard/shard-writer-sql.js';
 import { ledgerTableName, rowPeriodStart, tableName } from '../shard/table-naming.js';
 import { distUpsertSql } from './dist-sql.js';
@@ -127,7 +128,8 @@ async function writeOnce(store: ShardStore, accountId: number, rows: readonly Di
         await conn.query('ROLLBACK');
         throw refused(store, accountId, f);
       }
-      const [ins] = await conn.query<ResultSetHeader>(`INSERT IGNORE INTO ${ledger} (account_id, dedupe_key) VALUES (?, ?)`, [accountId, digest]);
+      const key = ledgerInsert(ledger, [{ accountId, digest }], true);
+      const [ins] = await conn.query<ResultSetHeader>(key.sql, key.params);
       if (Number(ins.affectedRows) === 0) {
         await conn.query('ROLLBACK');
         return 'duplicate';

@@ -1,3 +1,4 @@
+import { anyRowSql } from './row-hash-sql.js';
 import { sql } from 'kysely';
 import type { RowDataPacket } from 'mysql2/promise';
 import { selectOn } from '../db/query-builder.js';
@@ -168,13 +169,13 @@ export class AccountMover {
     if (Number(reg!.n) > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard already has ${reg!.n} registered tables of the account`);
     const names = await periodTablesOn(pool, accountId);
     for (const n of names) {
-      const [rows] = await pool.query<RowDataPacket[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
+      const [rows] = await pool.query<RowDataPacket[]>(anyRowSql(n));
       if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a table ${n} with data of the account (left from an earlier move?)`);
     }
     await dropPeriodTables(pool, accountId, names);
     const dists = await distTablesOn(pool, accountId);
     for (const n of dists) {
-      const [rows] = await pool.query<RowDataPacket[]>(`SELECT 1 FROM \`${n}\` LIMIT 1`);
+      const [rows] = await pool.query<RowDataPacket[]>(anyRowSql(n));
       if (rows.length > 0) throw new ConflictError(`cannot move account ${accountId} to shard ${shardId}: that shard holds a distribution table ${n} with data of the account (left from an earlier move?)`);
     }
     await dropDistTables(pool, accountId, dists);

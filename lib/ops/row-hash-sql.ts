@@ -108,3 +108,8 @@ export function greatestUpsertSql(table: string, columns: readonly string[], key
   if (rest.length === 0) return insertSql(table, columns, 'ignore');
   return `${insertSql(table, columns, 'insert')} ON DUPLICATE KEY UPDATE ${rest.map((c) => `${ident(c)} = GREATEST(${ident(c)}, VALUES(${ident(c)}))`).join(', ')}`;
 }
+
+/** One row when `table` holds any (whether a leftover table on a move's target is empty). */
+export function anyRowSql(table: string): string {
+  return `SELECT 1 FROM ${ident(table)} LIMIT 1`;
+}

@@ -60,3 +60,17 @@ export function ledgerLockedRead(name: string, keys: readonly LedgerKey[]): Ledg
 export function ledgerLookup(name: string, key: LedgerKey): LedgerStatement {
   return { sql: `SELECT 1 FROM ${ledgerTable(name)} WHERE account_id = ? AND dedupe_key = ?`, params: [key.accountId, key.digest] };
 }
+
+/** A ledger table's newest commit time (Unix seconds; null when empty): whether it may be dropped. */
+export function ledgerLastCommit(name: string): LedgerStatement {
+  return { sql: `SELECT UNIX_TIMESTAMP(MAX(committed_at)) AS last FROM ${ledgerTable(name)}`, params: [] };
+}
+
+/** A row of ledgerLastCommit. */
+export interface LedgerLastRow extends RowDataPacket {
+  last: string | number | null;
+}
+
+export function ledgerDrop(name: string): LedgerStatement {
+  return { sql: `DROP TABLE IF EXISTS ${ledgerTable(name)}`, params: [] };
+}

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { ledgerDrop, ledgerLastCommit, type LedgerLastRow } from './ledger-sql.js';
 import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
@@ -134,9 +135,10 @@ export class ShardStore {
     for (const r of rows) {
       const day = parseLedgerTableName(String(r.t));
       if (day === undefined || day >= cutoff) continue;
-      const [last] = await this.pool.query<Array<RowDataPacket & { last: string | number | null }>>(`SELECT UNIX_TIMESTAMP(MAX(committed_at)) AS last FROM ${ledgerTableName(day)}`);
+      const lastCommit = ledgerLastCommit(ledgerTableName(day));
+      const [last] = await this.pool.query<LedgerLastRow[]>(lastCommit.sql, lastCommit.params);
       if (last[0]?.last !== null && Number(last[0]?.last) >= now - keepDays * 86400) continue;
-      await this.pool.query(`DROP TABLE IF EXISTS ${ledgerTableName(day)}`);
+      await this.pool.query(ledgerDrop(ledgerTableName(day)).sql);
       dropped.push(ledgerTableName(day));
     }
     return dropped;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import type { Log } from '../log/log.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
 import { KEY_COLUMNS, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
@@ -69,7 +69,7 @@ export async function loadRows(conn: PoolConnection, pool: Pool, table: string, 
     return Readable.from([data]);
   };
   try {
-    const [res] = await conn.query<any>({ sql: loadSql(table), infileStreamFactory } as any);
+    const [res] = await conn.query<ResultSetHeader>({ sql: loadSql(table), infileStreamFactory });
     return Number(res.affectedRows) === rows.length && Number(res.warningStatus) === 0 ? 'loaded' : 'not-new';
   } catch (err) {
     const errno = (err as { errno?: number }).errno ?? 0;

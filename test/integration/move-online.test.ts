@@ -3,13 +3,13 @@ import { fenceOf } from '../../lib/shard/account-fence.js';
 import { AccountMover, ConflictError } from '../../lib/ops/account-mover.js';
 import { periodTablesOn, type MoveProgress } from '../../lib/ops/move-context.js';
 import { acquireRollupLock } from '../../lib/shard/rollup-lock.js';
-import { checksum } from '../../lib/ops/table-sync.js';
 import { openStorage, type Storage } from '../../lib/storage.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { freePort } from '../harness/ports.js';
 import { sealWhole, startTestCollector, type RunningCollector } from './collector-newrelic-helpers.js';
 import { LoadGenerator, OtlpLoad, storedRows, type Acked } from './move-load.js';
+import { accountChecksums, expectExact, merged, otherRows } from './move-checks.js';
 import { otlpPost } from './otlp-helpers.js';
 
 // Three real MariaDB servers; accounts A, B, C land on shards 1, 2, 3 (round-robin). Two extra
@@ -28,34 +28,6 @@ const now = () => Date.now() / 1000;
 
 function mover(extra: Partial<ConstructorParameters<typeof AccountMover>[0]> = {}): AccountMover {
   return new AccountMover({ directory: c.directory, shards: c.registry, cleanupDelayMs: 2500, chunkRows: 50, ...extra });
-}
-
-function merged(...sets: Array<Map<string, Timeslice>>): Map<string, Timeslice> {
-  const out = new Map<string, Timeslice>();
-  for (const s of sets) for (const [k, v] of s) {
-    if (out.has(k)) throw new Error(`key ${k} acknowledged by two generators`);
-    out.set(k, v);
-  }
-  return out;
-}
-
-function expectExact(stored: Map<string, Timeslice>, acked: Map<string, Timeslice>): void {
-  expect(stored.size).toBe(acked.size);
-  for (const [k, v] of acked) expect(stored.get(k), k).toEqual(v);
-}
-
-async function accountChecksums(storage: Storage, accountId: number): Promise<Record<string, string>> {
-  const { store } = await storage.shards.storeForAccount(accountId);
-  const out: Record<string, string> = {};
-  for (const t of await store.listTables({ accountId })) {
-    const cs = await checksum(store.pool, t.name, t.columns);
-    out[t.name] = `${cs.rows}:${cs.hash}:${t.rollupState}`;
-  }
-  for (const table of ['metric_names', 'agents', 'application_metrics']) {
-    const cs = await checksum(store.pool, table, table === 'agents' ? ['account_id', 'id', 'host', 'pid'] : ['account_id', table === 'metric_names' ? 'name' : 'metric_id'], { sql: 'account_id = ?', params: [accountId] });
-    out[table] = `${cs.rows}:${cs.hash}`;
-  }
-  return out;
 }
 
 /** Seeds A with closed history: a minute table 3 h ago ('done'), an hour table and a day table. */
@@ -77,12 +49,6 @@ async function seedHistory(): Promise<void> {
   // Per-account rows of other parts: the rollup's day states and a collector harvest record.
   await store.pool.query("INSERT INTO rollup_days (account_id, day, state, rolls) VALUES (?, ?, 'done', 2)", [acct.a, Math.floor(minute / 86400) * 86400]);
   await store.pool.query("INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, '0123456789abcdef', 3, 1234.5, X'00ff')", [acct.a]);
-}
-
-async function otherRows(pool: import('mysql2/promise').Pool, accountId: number): Promise<unknown[]> {
-  const [days] = await pool.query<any[]>('SELECT day, state, rolls FROM rollup_days WHERE account_id = ?', [accountId]);
-  const [runs] = await pool.query<any[]>('SELECT run_nonce, version, harvest_start, HEX(state) AS s FROM harvest_records WHERE account_id = ?', [accountId]);
-  return [...days, ...runs];
 }
 
 beforeAll(async () => {
