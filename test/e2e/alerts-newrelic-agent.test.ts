@@ -7,6 +7,7 @@ import { startAlerts, type AlertsHandle } from '../../alerts/alerts.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { startTestCollector, type RunningCollector } from '../integration/collector-newrelic-helpers.js';
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from '../integration/alerts-sinks.js';
+import { AGENT_NO_UTILIZATION_PROBES } from '../harness/newrelic-env.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const APP = path.join(HERE, 'collector-newrelic-app.cjs');
@@ -57,8 +58,7 @@ async function trafficIn(licenseKey: string, minute: number, errors: number, fas
     PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: c.dataDir, TEST_CLOCK_OFFSET_MS: String((minute + 5) * 1000 - Date.now()),
     NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_APP_NAME: APP_NAME, NEW_RELIC_LICENSE_KEY: licenseKey, NEW_RELIC_HOST: 'localhost',
     NEW_RELIC_PORT: String(col.port), NEW_RELIC_CERTIFICATES: col.caPem, NEW_RELIC_LOG: logFile, NEW_RELIC_LOG_LEVEL: 'info',
-    NEW_RELIC_UTILIZATION_DETECT_AWS: 'false', NEW_RELIC_UTILIZATION_DETECT_AZURE: 'false', NEW_RELIC_UTILIZATION_DETECT_GCP: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_PCF: 'false', NEW_RELIC_UTILIZATION_DETECT_DOCKER: 'false', NEW_RELIC_UTILIZATION_DETECT_KUBERNETES: 'false',
+    ...AGENT_NO_UTILIZATION_PROBES,
   };
   const child = spawn(process.execPath, ['--require', CLOCK, APP], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);

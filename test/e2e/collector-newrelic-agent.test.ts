@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { committed, scrape, startTestCollector, type RunningCollector } from '../integration/collector-newrelic-helpers.js';
+import { AGENT_NO_UTILIZATION_PROBES } from '../harness/newrelic-env.js';
 
 const APP = path.join(path.dirname(fileURLToPath(import.meta.url)), 'collector-newrelic-app.cjs');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,13 +46,7 @@ async function startAgentApp(licenseKey: string, name: string): Promise<RunningA
     NEW_RELIC_CERTIFICATES: col.caPem,
     NEW_RELIC_LOG: logFile,
     NEW_RELIC_LOG_LEVEL: 'info',
-    // Keep the agent off the network beyond our collector (no cloud metadata probes).
-    NEW_RELIC_UTILIZATION_DETECT_AWS: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_AZURE: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_GCP: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_PCF: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_DOCKER: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_KUBERNETES: 'false',
+    ...AGENT_NO_UTILIZATION_PROBES,
   };
   const child = spawn(process.execPath, [APP], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { committed, scrape } from '../integration/collector-newrelic-helpers.js';
 import { startTestProcesses, type RunningProcesses } from '../integration/collector-processes-helpers.js';
+import { AGENT_NO_UTILIZATION_PROBES } from '../harness/newrelic-env.js';
 
 /**
  * The collector as two real processes (issue #20) under real clients: two unmodified `newrelic`
@@ -43,12 +44,7 @@ async function agentApp(licenseKey: string, i: number): Promise<{ child: ChildPr
     NEW_RELIC_PORT: String(r.at(i).port),
     NEW_RELIC_CERTIFICATES: r.at(i).caPem,
     NEW_RELIC_LOG: path.join(c.dataDir, `newrelic-${i}.log`),
-    NEW_RELIC_UTILIZATION_DETECT_AWS: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_AZURE: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_GCP: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_PCF: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_DOCKER: 'false',
-    NEW_RELIC_UTILIZATION_DETECT_KUBERNETES: 'false',
+    ...AGENT_NO_UTILIZATION_PROBES,
   };
   const child = spawn(process.execPath, [APP], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.push(child);

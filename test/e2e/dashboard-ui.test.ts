@@ -11,6 +11,7 @@ import { startDashboard, type DashboardHandle } from '../../dashboard/dashboard.
 import type { ServiceHandle } from '../../lib/services.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { freePort } from '../harness/ports.js';
+import { AGENT_NO_UTILIZATION_PROBES } from '../harness/newrelic-env.js';
 
 /**
  * The dashboard end to end: a web application under the real New Relic agent reports to the real
@@ -65,12 +66,7 @@ async function runAgentApp(licenseKey: string): Promise<void> {
       NEW_RELIC_PORT: String(collectorPort),
       NODE_EXTRA_CA_CERTS: caFile,
       NEW_RELIC_LOG: path.join(c.dataDir, 'newrelic_agent.log'),
-      NEW_RELIC_UTILIZATION_DETECT_AWS: 'false',
-      NEW_RELIC_UTILIZATION_DETECT_AZURE: 'false',
-      NEW_RELIC_UTILIZATION_DETECT_GCP: 'false',
-      NEW_RELIC_UTILIZATION_DETECT_PCF: 'false',
-      NEW_RELIC_UTILIZATION_DETECT_DOCKER: 'false',
-      NEW_RELIC_UTILIZATION_DETECT_KUBERNETES: 'false',
+      ...AGENT_NO_UTILIZATION_PROBES,
     },
   });
   const ready = await message(child, (m) => 'ready' in m, 'agent connected');
