@@ -1,6 +1,6 @@
 import type { PoolConnection } from 'mysql2/promise';
 import { sql } from 'kysely';
-import { queryBuilder, selectOn } from '../db/query-builder.js';
+import { queryBuilder, selectOn, writeOn } from '../db/query-builder.js';
 import type { ShardDatabase, TableInfo } from './shard-database.js';
 import type { Pending } from './shard-writer-types.js';
 
@@ -13,6 +13,16 @@ const shardSql = queryBuilder<ShardDatabase>();
 export function sealLockQuery(names: readonly string[], exclusive: boolean) {
   const q = shardSql.selectFrom('table_registry').select(['name', 'sealed_through']).where('name', 'in', names).orderBy('name');
   return exclusive ? q.forUpdate() : q.modifyEnd(sql`LOCK IN SHARE MODE`);
+}
+
+/** Tables whose span has ended got late rows: a rolled (or rolling) one must be rolled again ('dirty'). */
+export function markLateQuery(names: readonly string[]) {
+  return shardSql.updateTable('table_registry').set({ rollup_state: 'dirty' }).where('rollup_state', 'in', ['rolling', 'done']).where('name', 'in', names);
+}
+
+/** Marks `ended` (registry rows this transaction already holds locked) dirty when they were rolled. */
+export async function markLate(conn: PoolConnection, ended: readonly string[]): Promise<void> {
+  if (ended.length > 0) await writeOn(conn, markLateQuery(ended));
 }
 
 /**

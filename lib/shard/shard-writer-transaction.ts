@@ -8,7 +8,7 @@ import type { TableInfo } from './shard-database.js';
 import type { ShardStore } from './shard-store.js';
 import { MergeOverflowError } from './shard-writer-errors.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
-import { lockMinuteSeals } from './shard-writer-seal.js';
+import { lockMinuteSeals, markLate } from './shard-writer-seal.js';
 import { writeTables, type TableRows } from './shard-writer-load.js';
 import { isWritableRow, upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
@@ -145,12 +145,4 @@ function mergeRows(
     for (const r of rows.rows()) if (!isWritableRow(r)) throw new MergeOverflowError('cannot merge rows: a sum is not finite');
   }
   return { perTable, upsertOnly };
-}
-
-async function markLate(conn: PoolConnection, ended: string[]): Promise<void> {
-  if (ended.length === 0) return;
-  await conn.query(
-    `UPDATE table_registry SET rollup_state = 'dirty' WHERE rollup_state IN ('rolling', 'done') AND name IN (${ended.map(() => '?').join(', ')})`,
-    ended,
-  );
 }

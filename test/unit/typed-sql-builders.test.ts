@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ledgerInsert, ledgerLockedRead, ledgerLookup } from '../../lib/shard/ledger-sql.js';
-import { sealLockQuery } from '../../lib/shard/shard-writer-seal.js';
+import { markLateQuery, sealLockQuery } from '../../lib/shard/shard-writer-seal.js';
 import { deleteSql, periodsWhere } from '../../lib/ops/row-hash-sql.js';
 import { countStatement, lossCheckStatement, sealStatement } from '../../rollup/rollup-sql.js';
 
@@ -39,6 +39,12 @@ describe('the writer\'s registry locks (lockMinuteSeals)', () => {
     expect(sealLockQuery(names, false).compile().sql).toBe(
       'select `name`, `sealed_through` from `table_registry` where `name` in (?, ?) order by `name` LOCK IN SHARE MODE',
     );
+  });
+
+  it('marks rolled tables that got late rows dirty, and only those (rolling or done)', () => {
+    const q = markLateQuery(['m_7_2026112310', 'm_7_2026112311']).compile();
+    expect(q.sql).toBe('update `table_registry` set `rollup_state` = ? where `rollup_state` in (?, ?) and `name` in (?, ?)');
+    expect(q.parameters).toEqual(['dirty', 'rolling', 'done', 'm_7_2026112310', 'm_7_2026112311']);
   });
 });
 
