@@ -1,3 +1,4 @@
+import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 import { AuthError, InputError, NotFoundError, PayloadTooLargeError, RetryableError } from '../../lib/errors.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
@@ -30,6 +31,8 @@ export class HarvestWriter {
    * back to reading the record.
    */
   readonly #runs = new Map<string, { version: number; start: number }>();
+  /** Serialises the harvests of one agent run (account, run nonce) in this process. */
+  readonly #serial = new KeyedLock(8, { action: 'accept metric_data', holders: 'harvests of the same agent run' });
 
   constructor(
     private readonly shards: ShardRegistry,
@@ -42,6 +45,13 @@ export class HarvestWriter {
   async write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
     // Per metric and application: the agent's row (harvest-rows.ts; the application's is derived by the minute seal).
     checkRequestRows('metric_data', harvest.metrics.length * claims.applications.length, this.maxRequestRows);
+    // One harvest of a run at a time in this process: an agent's first (1 s) harvest can still be in
+    // flight when its shutdown harvest comes, and the second would otherwise find the record moved
+    // (a 503 the agent cannot retry once it has shut down). Waits are bounded by the first write's own.
+    return this.#serial.run(`${claims.accountId}:${claims.nonce}`, () => this.#write(claims, harvest, digest));
+  }
+
+  async #write(claims: RunClaims, harvest: Harvest, digest: string): Promise<HarvestPlan['kind']> {
     const { shardId, store, minuteDays } = await retryable(`shard of account ${claims.accountId}`, () => this.#locate(claims.accountId));
     // Its minute table may be purged already: writing would recreate it (and a rollup lose the retained hour).
     checkMinuteRetention('metric_data', harvestMinute(harvest.start, harvest.end), minuteDays, this.now());
