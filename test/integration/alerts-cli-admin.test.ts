@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type AdminHandle } from '../../admin/admin.js';
-import { runCli } from '../../bin/apm.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import { freePort } from '../harness/ports.js';
+import { runCliCaptured } from '../harness/cli-capture.js';
 
 let c: TestCluster;
 let admin: AdminHandle;
@@ -14,18 +14,7 @@ async function call(method: string, route: string, body?: object) {
   return { status: r.status, json: (await r.json()) as any };
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    return { code: await runCli(argv, env), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (...argv: string[]) => runCliCaptured(argv, env);
 
 beforeAll(async () => {
   c = await startTestCluster({ shards: 1 });

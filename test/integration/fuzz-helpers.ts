@@ -2,17 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 
-/** Seeded PRNG (mulberry32): the same seed gives the same cases on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as prng } from '../harness/prng.js';
 
 export class Gen {
   constructor(readonly r: () => number) {}

@@ -1,10 +1,10 @@
 import { silentLog } from '../../lib/log/log.js';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type AdminHandle } from '../../admin/admin.js';
-import { runCli } from '../../bin/apm.js';
 import { HeartbeatWriter } from '../../lib/replica/heartbeat-writer.js';
 import { freePort } from '../harness/ports.js';
 import { startReplicatedShard, type ReplicatedShard } from './replica-fixture.js';
+import { runCliCaptured } from '../harness/cli-capture.js';
 
 const TOKEN = 'test-admin-token-0123456789abcdef';
 let shard: ReplicatedShard;
@@ -19,18 +19,7 @@ async function call(method: string, route: string, body?: object) {
   return { status: r.status, json: (await r.json()) as any };
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    return { code: await runCli(argv, env), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (...argv: string[]) => runCliCaptured(argv, env);
 
 beforeAll(async () => {
   shard = await startReplicatedShard();

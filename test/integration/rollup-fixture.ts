@@ -3,17 +3,7 @@ import type { ShardWriter } from '../../lib/shard/shard-writer.js';
 import { parseTableName, type TableKind } from '../../lib/shard/table-naming.js';
 import { mergeTimeslices, type Timeslice, type TimesliceRow } from '../../lib/timeslice/timeslice.js';
 
-/** Deterministic PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as random } from '../harness/prng.js';
 
 /** A stored or expected rolled row: the timeslice and, where the table has it, `periods`. */
 export interface RolledRow extends Timeslice {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addValue, bucketOf, bucketValue, GAMMA, MAX_BUCKETS, MAX_VALUE, mergeCounts, MIN_VALUE, PERCENTILES, quantiles, RELATIVE_ERROR, ZERO_BUCKET, type BucketCounts } from '../../lib/distribution/log-buckets.js';
+import { mulberry32 as rng } from '../harness/prng.js';
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The exact quantile the scheme promises to approximate: the value of rank ⌊q·(n−1)⌋. */
 const exact = (sorted: Float64Array, q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
