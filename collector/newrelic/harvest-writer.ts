@@ -153,7 +153,7 @@ export class HarvestWriter {
   /** Writes a piece (with the guard that saves its harvest record, if any); 'conflict': the guard found the record changed. */
   async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece, guard?: WriteGuard): Promise<WriteOutcome | undefined> {
     if (piece.metrics.length === 0) return undefined;
-    const names = piece.metrics.map((m) => ({ name: m.name, scope: m.scope }));
+    const names = piece.metrics; // (name, scope) of each metric
     let folded = 0;
     const targets: ApplicationTarget[] = [];
     for (const app of claims.applications) {

@@ -3,6 +3,7 @@ export const MAX_NAME_BYTES = 255;
 // C0 controls, DEL and C1 controls: never part of a metric name, often a sign of a broken encoder.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const ANY_SURROGATE = /[\ud800-\udfff]/;
 
 /**
  * Why `text` cannot be a metric name (or scope), or undefined when it can. `allowEmpty` is for
@@ -11,10 +12,13 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function nameProblem(text: unknown, allowEmpty: boolean): string | undefined {
   if (typeof text !== 'string') return `must be a string, got ${text === null ? 'null' : typeof text}`;
   if (text.length === 0) return allowEmpty ? undefined : 'is empty';
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_NAME_BYTES) return `is ${bytes} bytes long, more than ${MAX_NAME_BYTES}`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short names need no byte count (the usual case).
+  if (text.length * 3 > MAX_NAME_BYTES) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_NAME_BYTES) return `is ${bytes} bytes long, more than ${MAX_NAME_BYTES}`;
+  }
   if (CONTROL.test(text)) return 'contains a control character';
-  if (LONE_SURROGATE.test(text)) return 'contains an unpaired surrogate';
+  if (ANY_SURROGATE.test(text) && LONE_SURROGATE.test(text)) return 'contains an unpaired surrogate';
   return undefined;
 }
 

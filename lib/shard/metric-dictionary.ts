@@ -90,12 +90,35 @@ export class MetricDictionary {
 
   /** Ids of `names` in order. Names are mapped to their canonical form first; an unstorable one is an InputError. */
   async ids(accountId: number, names: readonly MetricName[], opts: MetricIdsOptions = {}): Promise<number[]> {
+    const cached = this.#allCached(accountId, names, opts.applicationId);
+    if (cached) return cached;
     const canon = names.map(canonicalOf);
     if (opts.applicationId === undefined) {
       const found = await this.#lookup(accountId, canon, true);
       return canon.map((n) => idOf(found, accountId, n));
     }
     return this.#bounded(accountId, opts.applicationId, canon, opts.onOverflow);
+  }
+
+  /**
+   * The usual case, answered from the caches alone: every name is cached as given (and, with an
+   * application, already counted in its set). Cache keys are canonical names that were checked when
+   * stored, and canonicalMetricName is idempotent, so a name found as given is its own canonical form
+   * and storable: nothing to map, check or bound. Undefined when any name is not (the full path).
+   */
+  #allCached(accountId: number, names: readonly MetricName[], applicationId: number | undefined): number[] | undefined {
+    let set: Set<number> | undefined;
+    if (applicationId !== undefined) {
+      set = this.#appSets.get(`${accountId}\u0000${applicationId}`);
+      if (!set) return undefined;
+    }
+    const out = new Array<number>(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const id = this.#ids.get(key(accountId, names[i]!));
+      if (id === undefined || (set !== undefined && !set.has(id))) return undefined;
+      out[i] = id;
+    }
+    return out;
   }
 
   /** Forgets everything cached for an account (after it moved away). */

@@ -20,10 +20,12 @@ export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 const TRAILING_SPACES = / +$/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Any surrogate at all: most names have none, and then only trailing spaces can change (one cheap scan). */
+const ANY_SURROGATE = /[\ud800-\udfff]/;
 
 /** The canonical form of a name or scope (String.prototype.toWellFormed is ES2024; same result). */
 export function canonicalMetricName(text: string): string {
-  const wellFormed = text.replace(LONE_SURROGATE, '\ufffd');
+  const wellFormed = ANY_SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;
   return wellFormed.endsWith(' ') ? wellFormed.replace(TRAILING_SPACES, '') : wellFormed;
 }
 

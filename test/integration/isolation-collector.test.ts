@@ -131,6 +131,17 @@ describe('New Relic: one tenant never hurts another', () => {
     expect(await dictionarySize(a.store, a.id)).toBe(2);
   });
 
+  it('names answered from the cache are exactly the cached canonical ones: variants still go through the checks', async () => {
+    const a = await account('cached-names');
+    const [id] = await a.store.metricIds(a.id, [{ name: 'Custom/cached', scope: 'WebTransaction/x' }]);
+    // Cached now: the same name again, and a trailing-space variant (mapped to it, not stored apart).
+    expect(await a.store.metricIds(a.id, [{ name: 'Custom/cached', scope: 'WebTransaction/x' }, { name: 'Custom/cached ', scope: 'WebTransaction/x ' }])).toEqual([id, id]);
+    // A name whose key could spell the cached one with the separator moved is refused, not matched.
+    await expect(a.store.metricIds(a.id, [{ name: 'Custom/cached\u0000WebTransaction/x', scope: '' }])).rejects.toThrow(/control character/);
+    await expect(a.store.metricIds(a.id, [{ name: 'Custom/cached', scope: 'WebTransaction/x\u0000' }])).rejects.toThrow(/control character/);
+    expect(await dictionarySize(a.store, a.id)).toBe(1);
+  });
+
   it('files an aligned harvest [m, m + 60) under minute m, not m + 60', async () => {
     const a = await account('minute');
     const run = await connectAgent(col, a.key, { apps: ['minute'], host: 'h', pid: 6 });
