@@ -1,54 +1,17 @@
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { sql, type Compilable, type Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { typedDb } from '../../lib/db/connect.js';
 import type { ShardDatabase } from '../../lib/shard/shard-database.js';
 import type { WriteGuard } from '../../lib/shard/shard-writer.js';
-import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
-import type { HarvestMetric } from './metric-data.js';
+import type { HarvestRecord } from './harvest-plan.js';
+import { decodeRecord, encodeRecord } from './harvest-record-codec.js';
 
-const deflate = promisify<zlib.InputType, zlib.ZlibOptions, Buffer>(zlib.deflateRaw);
-const inflate = promisify(zlib.inflateRaw);
+export { decodeRecord, encodeRecord } from './harvest-record-codec.js';
 
 /** A record as stored, with the version its next update must match. */
 export interface StoredRecord {
   record: HarvestRecord;
   version: number;
-}
-
-type WireMetric = [string, string, number, number, number, number, number, number];
-/** m: null when the piece's metrics are the record's cumulative ones (a new harvest: half the size). */
-type WirePiece = { k: string; p: number; m: WireMetric[] | null };
-type Wire = { s: number; e: number; d: string[]; c: WireMetric[]; q: WirePiece };
-
-const toWire = (ms: readonly HarvestMetric[]): WireMetric[] =>
-  ms.map((m) => [m.name, m.scope, m.stats.callCount, m.stats.totalTime, m.stats.exclusiveTime, m.stats.minTime, m.stats.maxTime, m.stats.sumOfSquares]);
-const fromWire = (ms: WireMetric[]): HarvestMetric[] =>
-  ms.map(([name, scope, callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares]) => ({
-    name,
-    scope,
-    stats: { callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares },
-  }));
-const pieceToWire = (p: HarvestPiece, cumulative: readonly HarvestMetric[]): WirePiece => ({
-  k: p.key,
-  p: p.period,
-  m: p.metrics === cumulative ? null : toWire(p.metrics),
-});
-
-/**
- * Record → compact JSON → raw deflate at level 1 (the fastest: one record is written per harvest, so
- * CPU matters more than the last bytes). JSON keeps every double exactly (shortest round-trip form).
- */
-export async function encodeRecord(r: HarvestRecord): Promise<Buffer> {
-  const wire: Wire = { s: r.start, e: r.end, d: r.seen, c: toWire(r.cumulative), q: pieceToWire(r.pending, r.cumulative) };
-  return deflate(Buffer.from(JSON.stringify(wire)), { level: 1 });
-}
-
-export async function decodeRecord(blob: Buffer): Promise<HarvestRecord> {
-  const w = JSON.parse((await inflate(blob)).toString('utf8')) as Wire;
-  const cumulative = fromWire(w.c);
-  return { start: w.s, end: w.e, seen: w.d, cumulative, pending: { key: w.q.k, period: w.q.p, metrics: w.q.m === null ? cumulative : fromWire(w.q.m) } };
 }
 
 /**
@@ -88,13 +51,13 @@ export class HarvestRecords {
    * all); after it committed, the stored version is `(expected ?? 0) + 1`.
    */
   async saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<WriteGuard> {
-    const c = this.#saveQuery(accountId, nonce, record.start, await encodeRecord(record), expected).compile();
+    const c = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected).compile();
     return { sql: c.sql, params: [...c.parameters] };
   }
 
   /** saveStatement on its own (a piece with no rows): the new version, or undefined when the record changed meanwhile. */
   async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
-    const q = this.#saveQuery(accountId, nonce, record.start, await encodeRecord(record), expected);
+    const q = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected);
     const r = await this.#db.executeQuery(q.compile());
     return Number(r.numAffectedRows ?? 0) === 1 ? (expected ?? 0) + 1 : undefined;
   }

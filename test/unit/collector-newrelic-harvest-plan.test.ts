@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.js';
 import { mergeInto, type Timeslice } from '../../lib/timeslice/timeslice.js';
 import { deltaOf, payloadDigest, pieceKey, planHarvest, type HarvestPiece, type HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
-import { decodeRecord, encodeRecord } from '../../collector/newrelic/harvest-records.js';
 import { parseMetricData, type Harvest } from '../../collector/newrelic/metric-data.js';
 import { bodyText, capture } from '../harness/newrelic-captures.js';
 
@@ -148,16 +147,5 @@ describe('deltaOf', () => {
   it('is undefined when a metric disappears or a count goes down', () => {
     expect(deltaOf([m('A', 2, 1, 0, 1, 1)], [m('B', 1, 1, 1, 1, 1)])).toBeUndefined();
     expect(deltaOf([m('A', 2, 1, 0, 1, 1)], [m('A', 1, 1, 0, 1, 1)])).toBeUndefined();
-  });
-});
-
-describe('harvest record codec', () => {
-  it('round-trips a record built from capture 23 exactly (every double)', async () => {
-    const { harvest, digest } = load('23');
-    const plan = planHarvest(undefined, harvest, digest, keyOf(harvest));
-    if (plan.kind !== 'new') throw new Error('expected new');
-    const blob = await encodeRecord(plan.save);
-    expect(blob.length).toBeLessThan(bodyText(capture('23')).length / 2);
-    expect(await decodeRecord(blob)).toEqual(plan.save);
   });
 });

@@ -1,0 +1,64 @@
+import { deflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { decodeRecord, encodeRecord } from '../../collector/newrelic/harvest-record-codec.js';
+import { payloadDigest, pieceKey, planHarvest, type HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
+import { parseMetricData, type HarvestMetric } from '../../collector/newrelic/metric-data.js';
+import { bodyText, capture } from '../harness/newrelic-captures.js';
+
+const m = (name: string, scope: string, s: [number, number, number, number, number, number]): HarvestMetric => ({
+  name,
+  scope,
+  stats: { callCount: s[0], totalTime: s[1], exclusiveTime: s[2], minTime: s[3], maxTime: s[4], sumOfSquares: s[5] },
+});
+
+/** What collectors before format 2 wrote: compact JSON, raw-deflated at level 1. */
+function format1(r: HarvestRecord): Buffer {
+  const wire = (ms: readonly HarvestMetric[]) => ms.map((x) => [x.name, x.scope, x.stats.callCount, x.stats.totalTime, x.stats.exclusiveTime, x.stats.minTime, x.stats.maxTime, x.stats.sumOfSquares]);
+  const q = { k: r.pending.key, p: r.pending.period, m: r.pending.metrics === r.cumulative ? null : wire(r.pending.metrics) };
+  return deflateRawSync(Buffer.from(JSON.stringify({ s: r.start, e: r.end, d: r.seen, c: wire(r.cumulative), q })), { level: 1 });
+}
+
+describe('harvest record codec (format 2)', () => {
+  it('round-trips a record built from capture 23 exactly, in 5 + header + 8 + names + 48 bytes a metric', async () => {
+    const c = capture('23');
+    const harvest = parseMetricData(c.body, 'fake-run-1', { now: c.body[2] + 1, maxFutureSeconds: 300, maxAgeSeconds: 86400 });
+    const plan = planHarvest(undefined, harvest, payloadDigest(bodyText(c)), (end, d) => pieceKey(7, 'n0nce', harvest.start, end, d));
+    if (plan.kind !== 'new') throw new Error('expected new');
+    const blob = encodeRecord(plan.save);
+    expect(blob[0]).toBe(0x07);
+    const header = blob.readUInt32LE(1);
+    const names = harvest.metrics.reduce((n, x) => n + Buffer.byteLength(`${x.name}\u0000${x.scope}\u0000`), 0);
+    expect(blob.length).toBe(5 + header + 8 + names + 48 * harvest.metrics.length);
+    const back = await decodeRecord(blob);
+    expect(back).toEqual(plan.save);
+    expect(back.pending.metrics).toBe(back.cumulative); // a new harvest's piece is its whole payload: stored once
+  });
+
+  it('keeps every double bit for bit, non-ASCII names, empty scopes, and a merged piece with metrics of its own', async () => {
+    const cumulative = [m('Custom/ü/日本', '', [3, 0.1 + 0.2, 1e-300, 5e-324, Number.MAX_VALUE, 1e30]), m('Datastore/all', 'WebTransaction/Expressjs/GET//', [2 ** 53 - 1, 1 / 3, 0, 0, 2 / 3, 7])];
+    const r: HarvestRecord = { start: 1764000000.123, end: 1764000060.987, seen: ['a'.repeat(64), 'b'.repeat(64)], cumulative, pending: { key: 'k'.repeat(40), period: 1764000000, metrics: [cumulative[1]!] } };
+    const back = await decodeRecord(encodeRecord(r));
+    expect(back).toEqual(r);
+    expect(Object.is(back.cumulative[0]!.stats.totalTime, 0.1 + 0.2)).toBe(true);
+    expect(back.pending.metrics).not.toBe(back.cumulative);
+  });
+
+  it('still reads format 1 records (written by earlier collectors), and no format 1 record starts with the format 2 byte', async () => {
+    const cumulative = [m('WebTransaction', '', [4, 0.5, 0.25, 0.01, 0.3, 0.11])];
+    const records: HarvestRecord[] = [
+      { start: 10, end: 70, seen: ['d1'], cumulative, pending: { key: 'k1', period: 0, metrics: cumulative } },
+      { start: 10, end: 130, seen: ['d1', 'd2'], cumulative, pending: { key: 'k2', period: 60, metrics: [m('WebTransaction', '', [1, 0.1, 0.1, 0.1, 0.1, 0.01])] } },
+    ];
+    for (const r of records) {
+      const old = format1(r);
+      expect(old[0]! & 0b110).not.toBe(0b110); // block type 11 is reserved in deflate: 0x07 can never lead
+      expect(await decodeRecord(old)).toEqual(r);
+    }
+  });
+
+  it('refuses a cut-short record instead of decoding garbage', async () => {
+    const cumulative = [m('A', '', [1, 1, 1, 1, 1, 1]), m('B', '', [1, 2, 2, 2, 2, 4])];
+    const blob = encodeRecord({ start: 1, end: 2, seen: ['x'], cumulative, pending: { key: 'k', period: 0, metrics: cumulative } });
+    await expect(decodeRecord(blob.subarray(0, blob.length - 8))).rejects.toThrow('cannot decode harvest record: stats cut short');
+  });
+});
