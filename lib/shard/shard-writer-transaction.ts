@@ -1,4 +1,4 @@
-import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import type { ExecuteValues, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import type { Log } from '../log/log.js';
 import type { Fence } from './account-fence.js';
 import type { WriterFences } from './writer-fences.js';
@@ -59,7 +59,9 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
     let live = result.fenced.size === 0 ? batch : batch.filter((p) => !result.fenced.has(p.req.accountId));
     for (const p of live) {
       if (!p.req.guard) continue;
-      const [res] = await conn.query<ResultSetHeader>(p.req.guard.sql, p.req.guard.params as unknown[]);
+      // Prepared (its text names no request value: one prepare per connection): a harvest record's
+      // blob then travels as bytes, not as an escaped hex literal the server must parse again.
+      const [res] = await conn.execute<ResultSetHeader>(p.req.guard.sql, p.req.guard.params as ExecuteValues[]);
       if (Number(res.affectedRows) !== 1) result.conflicts.add(p);
     }
     if (result.conflicts.size > 0) live = live.filter((p) => !result.conflicts.has(p));
