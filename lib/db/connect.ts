@@ -45,8 +45,9 @@ export interface PoolOptions extends Credentials {
  * Work that legitimately runs long statements (rollups, seals, purges, moves, DROP TABLE, migrations,
  * ledger sweeps, the CLI, bench seeding) runs on a pool's `jobs` view (or a ShardRegistry's `jobs`):
  * the same server through a pool of its own with the job bound (APM_JOB_STATEMENT_TIMEOUT_MS).
- * (Until #20 the request bound was an AsyncLocalStorage scope; a scope that was ever run() turns on
- * async_hooks for the whole process, which cost the collector 6-8 % of its CPU.)
+ * (Until #20 the request bound was an async-context scope around each request; running one turns on
+ * the async hook machinery for the whole process, every promise paying for it: 6-8 % of the
+ * collector's CPU. A pool's bound costs nothing per promise.)
  */
 /** Default bound for request paths: with the 3 s connect timeout, a 503 comes within 10 s. */
 export const REQUEST_STATEMENT_TIMEOUT_MS = 5000;
