@@ -47,10 +47,13 @@ export class ShardStore {
     return this.db.kysely;
   }
 
-  /** Applies pending schema/shard migrations (DDL: with the job bound) and loads the template definitions. */
+  /**
+   * Applies pending schema/shard migrations and loads the template definitions: DDL and information_schema
+   * reads (slow on a shard of many tables), so with the job bound (lib/db/connect.ts).
+   */
   async migrate(opts: { until?: string } = {}): Promise<string[]> {
     const applied = await migrate(this.db.jobs.promise, 'shard', opts);
-    await this.loadTemplates();
+    await this.templates.load(this.db.jobs.promise);
     return applied;
   }
 
