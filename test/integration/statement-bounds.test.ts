@@ -10,6 +10,12 @@ import { lineLog } from '../../lib/log/log.js';
 import type { ShardDatabase } from '../../lib/shard/shard-database.js';
 import { openStorage } from '../../lib/storage.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
+import { Registry } from 'prom-client';
+import { silentLog } from '../../lib/log/log.js';
+import { RollupMetrics } from '../../rollup/rollup-metrics.js';
+import { RollupRunner } from '../../rollup/rollup-runner.js';
+import { startRollup } from '../../rollup/rollup.js';
+import { random, RollupFixture } from './rollup-fixture.js';
 
 // Issue #20: every database wait is bounded by the pool a statement runs on (no async-context scope):
 // request pools 5 s, the jobs view APM_JOB_STATEMENT_TIMEOUT_MS. Two real servers: the directory and
@@ -174,4 +180,58 @@ describe('a frozen shard server behind the dashboard', () => {
     }
     expect(status).toBe(200);
   }, 30_000);
+});
+
+describe('jobs in the same process as the request paths (npm start: one storage)', () => {
+  it('the rollup service rolls through the jobs view: a seal waiting 1.2 s on a row lock succeeds, where a runner on the request pools (bound 300 ms) fails', async () => {
+    // Shard 1's account, two minutes of an hour that closed two hours ago, written by the cluster's writer.
+    const [s1] = await c.directory.listShards();
+    let made;
+    do made = await c.directory.createAccount({ name: 'rolled' });
+    while (made.account.shardId !== s1!.id);
+    const store = await c.registry.storeFor(s1!.id);
+    const f = new RollupFixture(store, c.writer, made.account.id, random(7));
+    await f.setup();
+    const hour = Math.floor(Date.now() / 1000 / 3600) * 3600 - 2 * 3600;
+    expect((await f.writeMinute(hour + 60)) + (await f.writeMinute(hour + 120))).toBeGreaterThan(0);
+    const [minuteTable] = (await store.listTables({ accountId: made.account.id, kind: 'minute' })).map((t) => t.name);
+    expect(minuteTable).toBeDefined();
+
+    // The process's one storage: request pools bounded at 300 ms, jobs at APM_JOB_STATEMENT_TIMEOUT_MS (300 s).
+    const config = c.config.with({ APM_ROLLUP_SCHEDULE: '0 0 1 1 *', APM_ROLLUP_METRICS_PORT: '0' });
+    const storage = await openStorage(config, { shardAddresses: c.servers.map((s) => s.address), statementTimeoutMs: 300 });
+    /** Runs `fn` while another connection holds the minute table's registry row (FOR UPDATE) for 1.2 s. */
+    const whileLocked = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const conn = await store.pool.getConnection();
+      try {
+        await conn.query('START TRANSACTION');
+        await conn.query('SELECT name FROM table_registry WHERE name = ? FOR UPDATE', [minuteTable]);
+        const held = new Promise((r) => setTimeout(r, 1200)).then(() => conn.query('COMMIT'));
+        const [out] = await Promise.all([fn(), held]);
+        return out;
+      } finally {
+        conn.release();
+      }
+    };
+    try {
+      const onRequestPools = new RollupRunner({ directory: storage.directory, shards: storage.shards, metrics: new RollupMetrics(new Registry()), log: silentLog, graceSeconds: 300, maxPeriodsPerRun: 100, lockWaitSeconds: 0 });
+      const cut = await whileLocked(() => onRequestPools.runShard(s1!.id, { now: Date.now() / 1000, purge: false }));
+      expect(cut.failures + (cut.skipped === 'failed' ? 1 : 0)).toBeGreaterThan(0);
+      expect(`${cut.error ?? ''}`).not.toContain('lock wait');
+
+      const rollup = await startRollup({ ...c.deps(), config, directory: storage.directory, shards: storage.shards, writer: storage.writer });
+      try {
+        const t0 = Date.now();
+        const reports = await whileLocked(() => rollup.runNow());
+        const mine = reports!.find((r) => r.shardId === s1!.id)!;
+        expect([mine.skipped, mine.failures, mine.hours]).toEqual([undefined, 0, 1]);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(1150);
+      } finally {
+        await rollup.stop();
+      }
+      expect((await store.tableInfo(minuteTable!))?.rollupState).toBe('done');
+    } finally {
+      await storage.close();
+    }
+  }, 60_000);
 });
