@@ -59,7 +59,8 @@ export class AdminApi {
   constructor(private readonly d: AdminApiDeps) {
     this.mover = new AccountMover({
       directory: d.directory,
-      shards: d.shards,
+      // A move (table copies, comparisons, DROP TABLE) is a job: the job statement bound.
+      shards: d.shards.jobs,
       now: d.now,
       log: d.log,
       onProgress: (p) => {

@@ -67,6 +67,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     storage = await openStorage(config, { shardAddresses: [server.server.address], registry, now });
     const [store] = await storage.shards.all();
     if (!store) throw new Error('BUG: the bench shard is not registered');
+    const jobStore = await storage.shards.jobs.storeFor(store.shardId);
     const metrics = benchMetrics(ctx.o.metrics);
     const accounts = await createFleet(storage.directory, ctx.o.accounts, `${ctx.bufferPoolBytes}`);
     const ids: AccountIds[] = [];
@@ -74,7 +75,7 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
     report.setupSeconds = (Date.now() - t0) / 1000;
     ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: ${accounts.length} accounts, ${accounts.length * ctx.o.agents} agents ready in ${report.setupSeconds.toFixed(1)} s`);
     const deps: ServiceDeps = { config, directory: storage.directory, shards: storage.shards, writer: storage.writer, now, dataDir: ctx.dir, log: lineLog(ctx.log, 'warn') };
-    const st: PoolState = { ctx, server, storage, store, accounts, ids, metrics, clock, deps, report };
+    const st: PoolState = { ctx, server, storage, store, jobStore, accounts, ids, metrics, clock, deps, report };
     await phase(st, 'ceiling', () => ceilingPhase(st));
     await phase(st, 'end-to-end', () => endToEndPhase(st));
     await logWriterPaths(ctx, registry);
@@ -121,9 +122,9 @@ async function phase(st: PoolState, name: BenchPhase, fn: () => Promise<void>): 
 async function ceilingPhase(st: PoolState): Promise<void> {
   const { ctx, store } = st;
   const hour = ctx.hourStart - 3600;
-  const meter = await HourMeter.start({ store, shardPid: st.server.pid, accounts: st.accounts, agents: ctx.o.agents, metrics: ctx.o.metrics, hourStart: hour, minutes: ctx.o.minutes });
+  const meter = await HourMeter.start({ store: st.jobStore, shardPid: st.server.pid, accounts: st.accounts, agents: ctx.o.agents, metrics: ctx.o.metrics, hourStart: hour, minutes: ctx.o.minutes });
   const startedAt = Date.now();
-  const sealer = new BenchSealer(store, st.accounts.map((a) => a.id), hour);
+  const sealer = new BenchSealer(st.jobStore, st.accounts.map((a) => a.id), hour);
   const result = await writeCeilingHour(
     {
       store,
@@ -144,6 +145,6 @@ async function ceilingPhase(st: PoolState): Promise<void> {
   await sealer.finish(result.minutesDone);
   st.report.ceiling = await meter.finish(result);
   ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: ceiling ${Math.round(st.report.ceiling.rowsPerSecond).toLocaleString('en-US')} rows/s (${st.report.ceiling.exact ? 'exact' : 'MISMATCH'})`);
-  await dropHour(store, st.accounts.map((a) => a.id), hour);
+  await dropHour(st.jobStore, st.accounts.map((a) => a.id), hour);
 }
 

@@ -31,6 +31,8 @@ export interface PoolState {
   server: ShardServer;
   storage: Storage;
   store: ShardStore;
+  /** The same shard for the bench's own long statements (seals, seeding, censuses, DROP TABLE): the job statement bound. */
+  jobStore: ShardStore;
   accounts: BenchAccount[];
   ids: AccountIds[];
   metrics: BenchMetric[];

@@ -53,7 +53,7 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
     if (conn.connected !== agents) throw new Error(`cannot connect the simulated agents: ${conn.connected} of ${agents} got a run id (${conn.stats.failures.join('; ')})`);
     const connectSeconds = (Date.now() - t0) / 1000;
     const meter = await HourMeter.start({
-      store: st.store,
+      store: st.jobStore,
       shardPid: st.server.pid,
       ...(ctx.load.inline ? {} : { generatorPid: ctx.load.pid }),
       ...(procs ? { collectorPids: procs.pids().map((p) => p!) } : {}),
@@ -65,7 +65,7 @@ export async function endToEndPhase(st: PoolState): Promise<void> {
     });
     const startedAt = Date.now();
     // The rollup service's minute seal, beside the pipeline (application rows derived per closed minute).
-    const sealer = new BenchSealer(st.store, st.accounts.map((a) => a.id), ctx.hourStart);
+    const sealer = new BenchSealer(st.jobStore, st.accounts.map((a) => a.id), ctx.hourStart);
     const result = await ctx.load.harvestHour({ hourStart: ctx.hourStart, minutes: ctx.o.minutes, metrics: ctx.o.metrics, concurrency: ctx.o.concurrency, deadline }, (k) => {
       meter.minuteDone(k);
       sealer.minuteDone(k);
@@ -103,13 +103,13 @@ export async function dashboardPhase(st: PoolState): Promise<void> {
   const { ctx } = st;
   st.clock.now = ctx.hourStart + 3599;
   const probed = spread(st.ids, ctx.o.probeAccounts);
-  st.report.historyRows = await seedHistory(st.store, probed, st.metrics, ctx.hourStart, 30);
+  st.report.historyRows = await seedHistory(st.jobStore, probed, st.metrics, ctx.hourStart, 30);
   const dashboard = await startDashboard(st.deps);
   try {
     const accounts = probed.map((p) => ({ readKey: p.account.readKey, applicationId: p.account.applicationId }));
     st.report.dashboard = await probeDashboard(dashboard.url, accounts, ctx.hourStart + 3600, ctx.o.dashboardRequests);
     // The Prometheus API over a day of minute rows of every account (dashboard/prometheus/).
-    st.report.prometheusMinuteRows = await seedMinuteHistory(st.store, st.ids, st.metrics, ctx.hourStart, 23);
+    st.report.prometheusMinuteRows = await seedMinuteHistory(st.jobStore, st.ids, st.metrics, ctx.hourStart, 23);
     st.report.prometheus = await probePrometheus(dashboard.url, st.accounts, ctx.hourStart + 3600, ctx.o.dashboardRequests);
   } finally {
     await dashboard.stop();
@@ -161,7 +161,7 @@ export async function beaconPhase(st: PoolState): Promise<void> {
     const committed = await pageViewsStored(st);
     const flushSeconds = Number(/^apm_beacon_flush_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(await (await fetch(beacon.metricsUrl)).text())?.[1] ?? 0);
     const distributions = {
-      ...(await distributionCensus(st.store, st.ids.map((i) => ({ accountId: i.account.id, agentId: i.applicationAgentId })), st.clock.now)),
+      ...(await distributionCensus(st.jobStore, st.ids.map((i) => ({ accountId: i.account.id, agentId: i.applicationAgentId })), st.clock.now)),
       writes: distWriteTotals.writes - distBefore.writes,
       writeSeconds: distWriteTotals.seconds - distBefore.seconds,
       flushSeconds,
@@ -200,7 +200,7 @@ async function pageViewsStored(st: PoolState): Promise<number> {
     if (!m) continue;
     const table = tableName('minute', id, st.clock.now);
     if (!(await st.store.tableInfo(table))) continue;
-    const [rows] = await st.store.pool.query<any[]>(`SELECT COALESCE(SUM(call_count), 0) AS n FROM ${table} WHERE metric_id = ? AND agent_id = ?`, [m.id, ids.applicationAgentId]);
+    const [rows] = await st.jobStore.pool.query<any[]>(`SELECT COALESCE(SUM(call_count), 0) AS n FROM ${table} WHERE metric_id = ? AND agent_id = ?`, [m.id, ids.applicationAgentId]);
     total += Number(rows[0]?.n ?? 0);
   }
   return total;

@@ -71,7 +71,8 @@ export async function openCliContext(env: Record<string, string | undefined>, lo
   let shardAddresses: ServerAddress[] | undefined;
   if (config.list('APM_SHARDS').length === 0) ({ addresses: shardAddresses, mariadb } = await embeddedServers(config, log));
   try {
-    const storage = await openStorage(config, { ...(shardAddresses ? { shardAddresses } : {}), registerShards: false });
+    // Every command is a job (purges, moves, rollups): its statements have the job bound.
+    const storage = await openStorage(config, { ...(shardAddresses ? { shardAddresses } : {}), registerShards: false, statementTimeoutMs: config.num('APM_JOB_STATEMENT_TIMEOUT_MS') });
     return {
       config,
       storage,

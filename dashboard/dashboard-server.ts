@@ -1,6 +1,5 @@
 import { unavailableAsRetryable } from '../lib/db/storage-unavailable.js';
 import { AuthError, httpStatusOf, InputError, NotFoundError } from '../lib/errors.js';
-import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../lib/db/connect.js';
 import { holdResponse, readBody, send, sendError, sendJson, uws, type HttpRequest, type HttpResponse, type TemplatedApp } from '../lib/http/uws.js';
 import type { Account } from '../lib/directory/directory.js';
 import type { DashboardSettings } from './dashboard-config.js';
@@ -55,7 +54,7 @@ export function createDashboardApp(d: DashboardServerDeps): TemplatedApp {
       const incoming = readIncoming(req, params);
       holdResponse(res);
       const end = d.metrics.duration.startTimer({ route: name });
-      withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => fn(incoming, res)).then(
+      fn(incoming, res).then(
         (a) => {
           d.metrics.requests.inc({ route: name, status: String(a.status) });
           if (a.status === 204) send(res, 204, '', { ...API_HEADERS, ...a.headers });

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Config } from './config/config.js';
-import { createPool, ensureDatabase, formatAddress, parseAddress, type ServerAddress } from './db/connect.js';
+import { createPool, ensureDatabase, formatAddress, parseAddress, REQUEST_STATEMENT_TIMEOUT_MS, type ServerAddress } from './db/connect.js';
 import type { DirectoryDatabase } from './directory/directory-database.js';
 import { Directory } from './directory/directory.js';
 import { ShardRegistry } from './shard/shard-registry.js';
@@ -9,6 +9,7 @@ import { type Log } from './log/log.js';
 
 export interface Storage {
   directory: Directory;
+  /** The shards with this storage's statement bound; `shards.jobs` for jobs (rollups, moves). */
   shards: ShardRegistry;
   writer: ShardWriter;
   /** Flushes the writer, then closes every pool. Idempotent. */
@@ -28,6 +29,11 @@ export async function openStorage(
     now?: () => number;
     /** Register the shard servers when the directory has none yet (first start); false: never (the CLI). */
     registerShards?: boolean;
+    /**
+     * The bound of every statement of the directory and shard pools (default: the request bound, 5 s);
+     * the CLI passes the job bound. `shards.jobs` and each pool's `jobs` have APM_JOB_STATEMENT_TIMEOUT_MS.
+     */
+    statementTimeoutMs?: number;
     log?: Log;
   } = {},
 ): Promise<Storage> {
@@ -36,8 +42,9 @@ export async function openStorage(
   const directoryAddress = config.has('APM_DIRECTORY') ? parseAddress(config.str('APM_DIRECTORY')) : shardAddresses[0];
   if (!directoryAddress) throw new Error('cannot open storage: set APM_DIRECTORY or APM_SHARDS (or use the embedded default)');
   const database = config.str('APM_DIRECTORY_DATABASE');
+  const bounds = { statementTimeoutMs: opts.statementTimeoutMs ?? REQUEST_STATEMENT_TIMEOUT_MS, jobStatementTimeoutMs: config.num('APM_JOB_STATEMENT_TIMEOUT_MS') };
   await ensureDatabase(directoryAddress, creds, database);
-  const directory = new Directory(createPool<DirectoryDatabase>(directoryAddress, { ...creds, database, connectionLimit: 8 }));
+  const directory = new Directory(createPool<DirectoryDatabase>(directoryAddress, { ...creds, ...bounds, database, connectionLimit: 8 }));
   await directory.migrate();
   // An address becomes a shard only on a fresh directory (the first start) or by `apm shards add`.
   const registered = await directory.listShards();
@@ -49,6 +56,7 @@ export async function openStorage(
   }
   const shards = new ShardRegistry(directory, {
     ...creds,
+    ...bounds,
     database: config.str('APM_SHARD_DATABASE'),
     maxMetricsPerApplication: config.num('APM_MAX_METRICS_PER_APP'),
     connectionLimit: config.num('APM_WRITER_CONNECTIONS') + 8,

@@ -29,7 +29,8 @@ export async function startRollup(deps: ServiceDeps, opts: { registry?: Registry
   const metrics = new RollupMetrics(registry);
   const runner = new RollupRunner({
     directory: deps.directory,
-    shards: deps.shards,
+    // Rollups, seals, purges and DROP TABLE are jobs: the shards' jobs view (the job statement bound).
+    shards: deps.shards.jobs,
     metrics,
     log: log,
     graceSeconds: settings.graceSeconds,

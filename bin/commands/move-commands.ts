@@ -15,7 +15,7 @@ function summary(m: Move): string {
 }
 
 function moverOf(ctx: CliContext, onProgress?: (p: MoveProgress) => void): AccountMover {
-  return new AccountMover({ directory: ctx.storage.directory, shards: ctx.storage.shards, now: ctx.now, ...(onProgress ? { onProgress } : {}) });
+  return new AccountMover({ directory: ctx.storage.directory, shards: ctx.storage.shards.jobs, now: ctx.now, ...(onProgress ? { onProgress } : {}) });
 }
 
 /**

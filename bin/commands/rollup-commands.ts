@@ -21,7 +21,7 @@ function runnerFor(ctx: CliContext, waitSeconds: number): RollupRunner {
   const settings = rollupSettings(ctx.config);
   return new RollupRunner({
     directory: ctx.storage.directory,
-    shards: ctx.storage.shards,
+    shards: ctx.storage.shards.jobs,
     metrics: new RollupMetrics(new Registry()),
     log: cliLog(),
     graceSeconds: settings.graceSeconds,

@@ -1,6 +1,5 @@
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, retryAfterOf } from '../../lib/errors.js';
 import { PastRetentionError } from '../../lib/shard/minute-retention.js';
-import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
 import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
 import type { CollectorSettings } from '../collector-config.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
@@ -68,8 +67,8 @@ export class AgentListener {
       contentLength: /^[0-9]{1,12}$/.test(len) ? Number(len) : undefined,
     };
     this.#inProgress++;
-    // Every database statement of the request is bounded (a frozen shard gives a 503, not a hang).
-    void withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#serve(res, head)).finally(() => this.#inProgress--);
+    // Every database statement of the request is bounded by its pool (lib/db/connect.ts): a frozen shard gives a 503, not a hang.
+    void this.#serve(res, head).finally(() => this.#inProgress--);
   };
 
   async #serve(res: HttpResponse, head: RequestHead): Promise<void> {

@@ -2,7 +2,6 @@ import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { AuthError, httpStatusOf, InputError, PayloadTooLargeError, publicMessageOf, RetryableError, retryAfterOf } from '../../lib/errors.js';
-import { REQUEST_STATEMENT_TIMEOUT_MS, withStatementTimeout } from '../../lib/db/connect.js';
 import { keyEpoch } from '../../lib/directory/key-epoch.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
@@ -87,7 +86,7 @@ export class OtlpReceiver {
 
   /** Handles one request; never throws (every failure becomes an OTLP error answer). */
   handle(req: OtlpRequest): Promise<OtlpAnswer> {
-    const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#handle(req));
+    const p = this.#handle(req);
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
     return p;
@@ -95,7 +94,7 @@ export class OtlpReceiver {
 
   /** Stores a part of an export that this process owns, handed over by another collector process. */
   storeOwned(part: OwnedPart): Promise<PartialSuccess | undefined> {
-    const p = withStatementTimeout(REQUEST_STATEMENT_TIMEOUT_MS, () => this.#store(part.accountId, part.decoded, part.digest));
+    const p = this.#store(part.accountId, part.decoded, part.digest);
     this.#inflight.add(p);
     void p.catch(() => undefined).finally(() => this.#inflight.delete(p));
     return p;

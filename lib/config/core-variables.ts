@@ -24,6 +24,7 @@ export const coreVariables: VariableSpec[] = [
   { name: 'APM_WRITER_MAX_PENDING_ROWS', type: 'integer', default: '500000', min: 1000, doc: 'Rows waiting per shard before new writes are refused with 503 (back-pressure).' },
   { name: 'APM_WRITER_CONNECTIONS', type: 'integer', default: '4', min: 1, max: 64, doc: 'Concurrent write transactions per shard.' },
   { name: 'APM_WRITER_TIMEOUT_MS', type: 'integer', default: '10000', min: 100, doc: 'A write not committed by then fails with 503 (the agent keeps its data).' },
+  { name: 'APM_JOB_STATEMENT_TIMEOUT_MS', type: 'integer', default: '300000', min: 1000, doc: 'Bound on each database statement of jobs (rollups, minute seals, purges, account moves, migrations, ledger sweeps, the apm CLI), which run on pools of their own; a statement of a request (harvests, exports, dashboard reads, the writer) has 5 s. A statement past its bound fails and its connection is closed.' },
   { name: 'APM_WRITER_METRICS_PORT', type: 'port', default: '9469', doc: "Plain-HTTP port of the shared shard writer's /metrics in the embedded default (rows written per shard, batch sizes, commit latency, pending rows); 0 picks a free port." },
   { name: 'APM_MAX_METRICS_PER_APP', type: 'integer', default: '20000', min: 10, doc: 'Distinct metric names per application; past it rows fold into Overflow/MetricNames.' },
 ];

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { Kysely, MysqlDialect } from 'kysely';
@@ -30,43 +29,47 @@ export interface PoolOptions extends Credentials {
   connectionLimit?: number;
   /** Milliseconds to wait for a connection before failing (keeps 503s quick when a shard is down). */
   connectTimeout?: number;
+  /** The bound of every statement of this pool that sets no timeout of its own (default REQUEST_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+  /** The bound of the pool's `jobs` view (default JOB_STATEMENT_TIMEOUT_MS). */
+  jobStatementTimeoutMs?: number;
 }
 
 /**
- * The bound on every statement run on behalf of a request (harvests, OTLP exports, dashboard reads):
- * code running inside withStatementTimeout(ms, fn) — including the writer batches it starts — has
- * each statement fail after ms with PROTOCOL_SEQUENCE_TIMEOUT (a 503 with Retry-After at the edge,
- * lib/errors.ts), and the connection that waited is destroyed (a frozen server cannot hold it).
- * Work outside such a scope (rollups, moves, migrations at start) is not bounded here.
+ * Every database wait is bounded, and the bound is a property of the POOL, not of an async context:
+ * every statement run on a connection of a pool made by createPool that sets no `timeout` of its own
+ * (mysql2's per-statement option on query/execute) fails after the pool's `statementTimeoutMs` with
+ * PROTOCOL_SEQUENCE_TIMEOUT (a 503 with Retry-After at the edge, lib/errors.ts), and the connection
+ * that waited is destroyed (a frozen server cannot hold it). Request paths (harvests, OTLP exports,
+ * dashboard reads, the writer) use pools with the request bound, REQUEST_STATEMENT_TIMEOUT_MS.
+ * Work that legitimately runs long statements (rollups, seals, purges, moves, DROP TABLE, migrations,
+ * ledger sweeps, the CLI, bench seeding) runs on a pool's `jobs` view (or a ShardRegistry's `jobs`):
+ * the same server through a pool of its own with the job bound (APM_JOB_STATEMENT_TIMEOUT_MS).
+ * (Until #20 the request bound was an async-context scope around each request; running one turns on
+ * the async hook machinery for the whole process, every promise paying for it: 6-8 % of the
+ * collector's CPU. A pool's bound costs nothing per promise.)
  */
-const statementScope = new AsyncLocalStorage<number>();
-
 /** Default bound for request paths: with the 3 s connect timeout, a 503 comes within 10 s. */
 export const REQUEST_STATEMENT_TIMEOUT_MS = 5000;
 
-export function withStatementTimeout<T>(ms: number, fn: () => T): T {
-  return statementScope.run(ms, fn);
-}
+/** Default bound for jobs (APM_JOB_STATEMENT_TIMEOUT_MS): long enough for a rollup or a table copy. */
+export const JOB_STATEMENT_TIMEOUT_MS = 300_000;
 
-/** The statement bound in force here (undefined: none). */
-export function statementTimeout(): number | undefined {
-  return statementScope.getStore();
-}
+/** Connections of a pool's `jobs` view (migrations, ledger sweeps: one or two at a time). */
+const JOB_CONNECTION_LIMIT = 4;
 
 type Callback = (err: (Error & { code?: string }) | null, ...rest: unknown[]) => void;
 
-/** Gives every statement of `conn` started inside a statement scope its timeout (see above). */
-function boundStatements(conn: any): void {
+/** Gives every statement of `conn` without a timeout of its own the bound `ms` (see above). */
+function boundStatements(conn: any, ms: number): void {
+  const destroyOnTimeout = (done: Callback): Callback => (err, ...rest) => {
+    if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
+    done(err, ...rest);
+  };
   for (const method of ['query', 'execute'] as const) {
     const original = conn[method];
     if (typeof original !== 'function') continue;
     conn[method] = function (this: unknown, sql: any, values?: any, cb?: any) {
-      const ms = statementScope.getStore();
-      if (ms === undefined) return original.call(conn, sql, values, cb);
-      const destroyOnTimeout = (done: Callback): Callback => (err, ...rest) => {
-        if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
-        done(err, ...rest);
-      };
       if (sql && typeof sql === 'object' && typeof sql.start === 'function') {
         // A command object made by the pool (pool.query): set its timeout before it starts.
         if (!sql.timeout) sql.timeout = ms;
@@ -85,6 +88,15 @@ export interface DbPool<DB> {
   address: ServerAddress;
   promise: PromisePool;
   kysely: Kysely<DB>;
+  /** The bound of every statement of this pool that sets no timeout of its own. */
+  statementTimeoutMs: number;
+  /**
+   * The same server and database with the job bound, for long statements (migrations, DROP TABLE):
+   * a small pool of its own, opened on first use and ended with this one; this pool itself when its
+   * bound is the job bound already.
+   */
+  readonly jobs: DbPool<DB>;
+  /** Ends this pool and its jobs view. */
   end(): Promise<void>;
 }
 
@@ -124,27 +136,41 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
     multipleStatements: false,
     charset: 'utf8mb4_bin',
   });
-  pool.on('connection', boundStatements);
+  const statementTimeoutMs = opts.statementTimeoutMs ?? REQUEST_STATEMENT_TIMEOUT_MS;
+  const jobStatementTimeoutMs = opts.jobStatementTimeoutMs ?? JOB_STATEMENT_TIMEOUT_MS;
+  pool.on('connection', (conn) => boundStatements(conn, statementTimeoutMs));
   const kysely = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
   const promise = pool.promise();
   typedViews.set(promise, kysely as Kysely<unknown>);
   let ended: Promise<void> | undefined;
-  return {
+  let jobs: DbPool<DB> | undefined;
+  const self: DbPool<DB> = {
     address,
     promise,
     kysely,
+    statementTimeoutMs,
+    get jobs(): DbPool<DB> {
+      if (statementTimeoutMs === jobStatementTimeoutMs) return self;
+      if (ended) throw new Error(`cannot use the jobs view of the pool for ${formatAddress(address)}: the pool was ended`);
+      jobs ??= createPool<DB>(address, { ...opts, statementTimeoutMs: jobStatementTimeoutMs, connectionLimit: Math.min(JOB_CONNECTION_LIMIT, opts.connectionLimit ?? 8) });
+      return jobs;
+    },
     end() {
       // kysely only ends the pool if it ever ran a query itself, so end the raw pool too.
-      ended ??= kysely
-        .destroy()
-        .catch(() => undefined)
-        .then(() => {
-          if ((pool as unknown as { _closed?: boolean })._closed) return;
-          return new Promise<void>((r) => pool.end(() => r()));
-        });
+      ended ??= Promise.all([
+        jobs?.end(),
+        kysely
+          .destroy()
+          .catch(() => undefined)
+          .then(() => {
+            if ((pool as unknown as { _closed?: boolean })._closed) return;
+            return new Promise<void>((r) => pool.end(() => r()));
+          }),
+      ]).then(() => undefined);
       return ended;
     },
   };
+  return self;
 }
 
 /** Creates `database` if missing (utf8mb4, binary collation: metric names compare byte for byte). */

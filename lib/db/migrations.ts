@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
-import { typedDb } from './connect.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS, typedDb } from './connect.js';
 import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** schema/ at the package root, whether we run from source (tests) or from dist/ (npm start). */
@@ -70,7 +70,8 @@ class SqlFileMigrations implements MigrationProvider {
  * older versions), once each, with kysely's Migrator (its table `kysely_migration`, its lock). The
  * files are plain SQL so a DBA can read the schema; a statement whose effect is already there (a crash
  * mid-migration) is skipped. Our own named lock around it lets exactly one process adopt the records of
- * releases before the Migrator (`schema_migrations`). Returns the files applied now.
+ * releases before the Migrator (`schema_migrations`). Returns the files applied now. DDL can take long:
+ * callers pass a pool with the job bound (DbPool.jobs, lib/db/connect.ts).
  */
 export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', opts: { until?: string } = {}): Promise<string[]> {
   const dir = path.join(schemaDir(), folder);
@@ -81,7 +82,8 @@ export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', 
     .filter((f) => opts.until === undefined || f.slice(0, 4) <= opts.until);
   const conn = await pool.getConnection();
   try {
-    const [lock] = await conn.query<Array<RowDataPacket & { got: number | null }>>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), 60) AS got', ['.migrate']);
+    const lockSql = 'SELECT GET_LOCK(CONCAT(DATABASE(), ?), 60) AS got';
+    const [lock] = await conn.query<Array<RowDataPacket & { got: number | null }>>({ sql: lockSql, timeout: 60_000 + REQUEST_STATEMENT_TIMEOUT_MS }, ['.migrate']);
     if (lock[0]?.got !== 1) throw new Error('cannot migrate: another process holds the migration lock for 60 s');
     try {
       await adoptLegacyRecords(conn);

@@ -1,4 +1,5 @@
 import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { REQUEST_STATEMENT_TIMEOUT_MS } from './connect.js';
 
 /**
  * A MySQL named lock (GET_LOCK) held on a connection of its own. The lock's name is the current
@@ -23,7 +24,9 @@ export async function acquireNamedLock(pool: PromisePool, suffix: string, waitSe
   const conn = await pool.getConnection();
   let got: unknown;
   try {
-    const [rows] = await conn.query<Array<RowDataPacket & { got: number | null }>>('SELECT GET_LOCK(CONCAT(DATABASE(), ?), ?) AS got', [suffix, waitSeconds]);
+    // Bounded by its own wait (plus the request bound for the answer), whatever the pool's bound.
+    const sql = 'SELECT GET_LOCK(CONCAT(DATABASE(), ?), ?) AS got';
+    const [rows] = await conn.query<Array<RowDataPacket & { got: number | null }>>({ sql, timeout: waitSeconds * 1000 + REQUEST_STATEMENT_TIMEOUT_MS }, [suffix, waitSeconds]);
     got = rows[0]?.got;
   } catch (err) {
     conn.release();

@@ -59,8 +59,9 @@ function toApplication(r: Selectable<DirectoryDatabase['applications']>): Applic
 export class Directory {
   constructor(readonly db: DbPool<DirectoryDatabase>) {}
 
+  /** Applies pending schema/directory migrations (DDL: with the job bound, lib/db/connect.ts). */
   async migrate(): Promise<string[]> {
-    return migrate(this.db.promise, 'directory');
+    return migrate(this.db.jobs.promise, 'directory');
   }
 
   async listShards(): Promise<Shard[]> {

@@ -1,4 +1,5 @@
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { REQUEST_STATEMENT_TIMEOUT_MS } from '../db/connect.js';
 
 /** A statement that did not answer in time: it was cancelled on the server (KILL QUERY). */
 export class QueryTimeoutError extends Error {}
@@ -18,7 +19,9 @@ export async function boundedQuery<T = RowDataPacket[]>(pool: Pool, sql: string,
   const conn = await beforeDeadline(pool.getConnection(), deadline, o.what, (c) => c.release());
   const left = Math.max(1, deadline - Date.now());
   const text = o.mariadb ? `SET STATEMENT max_statement_time = ${(left / 1000).toFixed(3)} FOR ${sql}` : sql;
-  const running = conn.query(text, params);
+  // The driver's own bound comes after ours (and after KILL QUERY had its chance): it only ends a
+  // statement of a server that no longer answers at all, destroying that connection.
+  const running = conn.query({ sql: text, timeout: left + REQUEST_STATEMENT_TIMEOUT_MS }, params);
   const settled = running.then(
     () => conn.release(),
     () => conn.release(),

@@ -1,5 +1,5 @@
 import type { Credentials } from '../db/connect.js';
-import { createPool, ensureDatabase, parseAddress } from '../db/connect.js';
+import { createPool, ensureDatabase, JOB_STATEMENT_TIMEOUT_MS, parseAddress, REQUEST_STATEMENT_TIMEOUT_MS } from '../db/connect.js';
 import type { Account, Directory } from '../directory/directory.js';
 import { ShardStore } from './shard-store.js';
 import type { ShardDatabase } from './shard-database.js';
@@ -11,6 +11,10 @@ export interface ShardRegistryOptions extends Credentials {
   connectionLimit: number;
   /** How long an account → shard lookup is trusted; moves are followed within this time. */
   accountTtlMs: number;
+  /** The bound of every statement of these stores (default REQUEST_STATEMENT_TIMEOUT_MS, lib/db/connect.ts). */
+  statementTimeoutMs?: number;
+  /** The bound of the `jobs` registry (default JOB_STATEMENT_TIMEOUT_MS). */
+  jobStatementTimeoutMs?: number;
 }
 
 /**
@@ -21,8 +25,31 @@ export interface ShardRegistryOptions extends Credentials {
 export class ShardRegistry {
   readonly #stores = new Map<number, Promise<ShardStore>>();
   readonly #accounts = new Map<number, { account: Account; until: number }>();
+  #jobs: ShardRegistry | undefined;
+  /** The request registry of a jobs registry (forgotten accounts are forgotten there too). */
+  #parent: ShardRegistry | undefined;
 
   constructor(readonly directory: Directory, private readonly o: ShardRegistryOptions) {}
+
+  /** The bound of every statement of these stores that sets no timeout of its own. */
+  get statementTimeoutMs(): number {
+    return this.o.statementTimeoutMs ?? REQUEST_STATEMENT_TIMEOUT_MS;
+  }
+
+  /**
+   * The same shards for jobs (rollups, seals, purges, moves, the CLI): stores over pools of their own
+   * whose statements have the job bound instead of the request bound (lib/db/connect.ts). Opened on
+   * first use, closed with this registry; this registry itself when its bound is the job bound.
+   */
+  get jobs(): ShardRegistry {
+    const jobMs = this.o.jobStatementTimeoutMs ?? JOB_STATEMENT_TIMEOUT_MS;
+    if (this.statementTimeoutMs === jobMs) return this;
+    if (!this.#jobs) {
+      this.#jobs = new ShardRegistry(this.directory, { ...this.o, statementTimeoutMs: jobMs });
+      this.#jobs.#parent = this;
+    }
+    return this.#jobs;
+  }
 
   storeFor(shardId: number): Promise<ShardStore> {
     let p = this.#stores.get(shardId);
@@ -64,9 +91,11 @@ export class ShardRegistry {
     return account;
   }
 
-  /** Drops the cached account record (after a move) so the next lookup reads the directory. */
+  /** Drops the cached account record (after a move) so the next lookup reads the directory (in the jobs and request registries alike). */
   forgetAccount(accountId: number): void {
-    this.#accounts.delete(accountId);
+    const root = this.#parent ?? this;
+    root.#accounts.delete(accountId);
+    if (root.#jobs) root.#jobs.#accounts.delete(accountId);
   }
 
   /** Stores of every shard in the directory (opening any not yet open). */
@@ -81,9 +110,11 @@ export class ShardRegistry {
     this.#stores.delete(shardId);
     const store = await p?.catch(() => undefined);
     await store?.close();
+    await this.#jobs?.drop(shardId);
   }
 
   async close(): Promise<void> {
+    await this.#jobs?.close();
     const stores = await Promise.allSettled([...this.#stores.values()]);
     this.#stores.clear();
     await Promise.all(stores.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));

@@ -47,10 +47,13 @@ export class ShardStore {
     return this.db.kysely;
   }
 
-  /** Applies pending schema/shard migrations and loads the template definitions. */
+  /**
+   * Applies pending schema/shard migrations and loads the template definitions: DDL and information_schema
+   * reads (slow on a shard of many tables), so with the job bound (lib/db/connect.ts).
+   */
   async migrate(opts: { until?: string } = {}): Promise<string[]> {
-    const applied = await migrate(this.pool, 'shard', opts);
-    await this.loadTemplates();
+    const applied = await migrate(this.db.jobs.promise, 'shard', opts);
+    await this.templates.load(this.db.jobs.promise);
     return applied;
   }
 
@@ -126,8 +129,10 @@ export class ShardStore {
    * (retries come within minutes; late data for an old day keeps its ledger alive).
    */
   async dropOldLedgers(now: number, keepDays = 3): Promise<string[]> {
+    // A sweep (DROP TABLE of a day's ledger) is a job: the job bound (lib/db/connect.ts).
+    const pool = this.db.jobs.promise;
     // Raw: information_schema and per-day ledger tables are outside the typed schema.
-    const [rows] = await this.pool.query<Array<RowDataPacket & { t: string }>>(
+    const [rows] = await pool.query<Array<RowDataPacket & { t: string }>>(
       "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'wl\\_%'",
     );
     const cutoff = Math.floor(now / 86400) * 86400 - keepDays * 86400;
@@ -136,9 +141,9 @@ export class ShardStore {
       const day = parseLedgerTableName(String(r.t));
       if (day === undefined || day >= cutoff) continue;
       const lastCommit = ledgerLastCommit(ledgerTableName(day));
-      const [last] = await this.pool.query<LedgerLastRow[]>(lastCommit.sql, lastCommit.params);
+      const [last] = await pool.query<LedgerLastRow[]>(lastCommit.sql, lastCommit.params);
       if (last[0]?.last !== null && Number(last[0]?.last) >= now - keepDays * 86400) continue;
-      await this.pool.query(ledgerDrop(ledgerTableName(day)).sql);
+      await pool.query(ledgerDrop(ledgerTableName(day)).sql);
       dropped.push(ledgerTableName(day));
     }
     return dropped;

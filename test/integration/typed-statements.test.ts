@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { typedDb, withStatementTimeout } from '../../lib/db/connect.js';
+import { createPool, typedDb } from '../../lib/db/connect.js';
 import { inTransaction, queryBuilder, selectOn, statementKysely, writeOn } from '../../lib/db/query-builder.js';
 import type { DirectoryDatabase } from '../../lib/directory/directory-database.js';
 import { readFences, setFence } from '../../lib/shard/account-fence.js';
@@ -34,15 +34,18 @@ describe('typed statements (lib/db/query-builder.ts)', () => {
   });
 
   it('inTransaction: a statement past its timeout fails with the timeout, not with the rollback on the destroyed connection', async () => {
-    const db = c.directory.db.kysely;
-    const err = await withStatementTimeout(200, () =>
-      inTransaction(db, async (trx) => {
+    // The directory through a pool whose statements are bounded at 200 ms.
+    const bounded = createPool<DirectoryDatabase>(c.servers[0]!.address, { user: 'root', password: '', database: c.config.str('APM_DIRECTORY_DATABASE'), connectionLimit: 1, statementTimeoutMs: 200 });
+    try {
+      const err = await inTransaction(bounded.kysely, async (trx) => {
         await trx.insertInto('shard_replicas').values({ shard_id: 903, address: '127.0.0.1:3' }).execute();
         await sql`SELECT SLEEP(2)`.execute(trx);
-      }),
-    ).catch((e: { code?: string }) => e);
-    expect((err as { code?: string }).code).toBe('PROTOCOL_SEQUENCE_TIMEOUT');
-    expect(await replicasOf(903)).toEqual([]);
+      }).catch((e: { code?: string }) => e);
+      expect((err as { code?: string }).code).toBe('PROTOCOL_SEQUENCE_TIMEOUT');
+      expect(await replicasOf(903)).toEqual([]);
+    } finally {
+      await bounded.end();
+    }
   });
 
   it('selectOn/writeOn run compiled statements on a held connection, with a per-statement timeout', async () => {
