@@ -72,5 +72,20 @@ describe('row merger', async () => {
       { metricId: 1, agentId: 2, period: 120, ...timesliceOf(1) },
     ]);
     expect(a.callCount).toBe(1);
+    expect(c.callCount).toBe(1);
+    expect(m.rows()[1]).toBe(b); // a key seen once: the caller's row itself, not a copy
+    expect(m.merged).toBe(1);
+  });
+
+  it("adds a row under another agent as a copy, and merges further rows of that key into the copy only", () => {
+    const a = { metricId: 7, agentId: 2, period: 60, ...timesliceOf(0.5) };
+    const b = { metricId: 7, agentId: 3, period: 60, ...timesliceOf(0.25) };
+    const m = new RowMerger();
+    m.add(a);
+    m.add(a, 9);
+    m.add(b, 9);
+    expect(m.rows()).toEqual([a, { metricId: 7, agentId: 9, period: 60, callCount: 2, totalTime: 0.75, exclusiveTime: 0.75, minTime: 0.25, maxTime: 0.5, sumOfSquares: 0.3125 }]);
+    expect([a.agentId, a.callCount, b.agentId, b.callCount]).toEqual([2, 1, 3, 1]);
+    expect(m.size).toBe(2);
   });
 });
