@@ -27,14 +27,62 @@ const REFUSED = new Set([1148, 4166, 3948, 3950, 2068]);
 /** Pools whose server refused LOCAL INFILE once: they upsert for the rest of their life. */
 const refusedPools = new WeakSet<object>();
 
+/** Longest text of one row: 9 numbers of at most 24 characters (String(-1.2345678901234567e-308)), tabs, newline. */
+const MAX_ROW_BYTES = 9 * 25;
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+/**
+ * Writes `n` as String(n) would, ASCII, at `o`; returns the offset after it. Non-negative safe integers
+ * (ids, periods, counts, whole values) are written digit by digit; other numbers through String(n):
+ * the shortest round-trip form, the very text the upsert sends (stored doubles identical).
+ */
+function putNumber(buf: Buffer, o: number, n: number): number {
+  if (Number.isSafeInteger(n) && n >= 0) {
+    if (n < 10) {
+      buf[o] = 0x30 + n;
+      return o + 1;
+    }
+    let end = o + 1;
+    for (let p = 10; p <= n; p *= 10) end++;
+    for (let i = end - 1, x = n; i >= o; i--) {
+      const q = Math.floor(x / 10);
+      buf[i] = 0x30 + (x - q * 10);
+      x = q;
+    }
+    return end;
+  }
+  const s = String(n);
+  for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i);
+  return o + s.length;
+}
+
 /** The rows as LOAD DATA's default text format: tab-separated fields, one line each, numbers only. */
 export function loadText(rows: readonly TimesliceRow[]): Buffer {
-  let s = '';
-  // String(n): the shortest round-trip form, the very text the upsert sends (stored doubles identical).
+  // Written straight into one buffer: no per-row strings, no concatenated text to flatten and copy.
+  const buf = Buffer.allocUnsafe(rows.length * MAX_ROW_BYTES);
+  let o = 0;
   for (const r of rows) {
-    s += `${r.metricId}\t${r.agentId}\t${r.period}\t${r.callCount}\t${r.totalTime}\t${r.exclusiveTime}\t${r.minTime}\t${r.maxTime}\t${r.sumOfSquares}\n`;
+    o = putNumber(buf, o, r.metricId);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.agentId);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.period);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.callCount);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.totalTime);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.exclusiveTime);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.minTime);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.maxTime);
+    buf[o++] = TAB;
+    o = putNumber(buf, o, r.sumOfSquares);
+    buf[o++] = NEWLINE;
   }
-  return Buffer.from(s, 'latin1');
+  return buf.subarray(0, o);
 }
 
 export function loadSql(table: string): string {
