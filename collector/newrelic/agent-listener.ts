@@ -3,7 +3,7 @@ import { PastRetentionError } from '../../lib/shard/minute-retention.js';
 import { holdResponse, isAborted, readBody, sendJson, type HttpRequest, type HttpResponse } from '../../lib/http/uws.js';
 import type { CollectorSettings } from '../collector-config.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
-import type { InflightBudget } from '../inflight-budget.js';
+import { heldForDecoded, type InflightBudget } from '../inflight-budget.js';
 import { isAgentMethod } from './agent-methods.js';
 import { parseAgentQuery, type AgentQuery } from './agent-query.js';
 import { exceptionReply, NULL_REPLY, preconnectReply, redirectHost } from './agent-replies.js';
@@ -87,10 +87,10 @@ export class AgentListener {
       reserved = expected;
       const raw = await readBody(res, { limit: this.d.settings.maxBodyBytes });
       const decoded = await decodeBody(raw, head.encoding, this.d.settings.maxDecodedBytes);
-      if (decoded !== raw) {
-        this.d.budget.take(decoded.length);
-        reserved += decoded.length;
-      }
+      // Then what it becomes: the decoded copy, the parsed JSON, the harvest and rows built from it.
+      const held = heldForDecoded(decoded.length);
+      this.d.budget.take(held);
+      reserved += held;
       const body = parseJson(decoded, query.method);
       const reply = await this.#dispatch(query, head, body, decoded);
       if (!isAborted(res)) sendJson(res, 200, reply);

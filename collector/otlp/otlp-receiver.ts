@@ -7,7 +7,7 @@ import type { ServiceDeps } from '../../lib/services.js';
 import { pastMinuteRetention } from '../../lib/shard/minute-retention.js';
 import { checkRequestRows } from '../../lib/shard/request-rows.js';
 import { NAME_PREFIX } from './otlp-attributes.js';
-import { InflightBudget } from '../inflight-budget.js';
+import { heldForDecoded, InflightBudget } from '../inflight-budget.js';
 import { KeyedLock } from '../../lib/concurrency/keyed-lock.js';
 import { decompress, encodeResponse, encodeStatus, formatOf, parseRequest, type Encoded, type OtlpFormat, type PartialSuccess } from './otlp-codec.js';
 import { normalizeExport, rejectionMessage } from './otlp-decode.js';
@@ -112,7 +112,7 @@ export class OtlpReceiver {
       format = formatOf(req.contentType);
       if (req.apiKey === '') throw new AuthError("cannot accept metrics export: no api-key header (send the account's license key in api-key)", 401);
       // The in-flight budget counts what is held: Content-Length up front when sent, else (chunked,
-      // as the exporters send) the body once read; then the decompressed copy.
+      // as the exporters send) the body once read; then what it decodes into (below).
       const max = this.settings.maxBodyBytes;
       if (req.contentLength !== undefined) {
         if (req.contentLength > max) throw new PayloadTooLargeError(`cannot accept body: more than ${max} bytes`);
@@ -125,10 +125,10 @@ export class OtlpReceiver {
         taken = raw.length;
       }
       const bytes = await decompress(raw, req.contentEncoding, this.settings.maxDecodedBytes);
-      if (bytes !== raw) {
-        this.#budget.take(bytes.length);
-        taken += bytes.length;
-      }
+      // Then what it becomes: the decompressed copy, the decoded messages and normalized points.
+      const held = heldForDecoded(bytes.length);
+      this.#budget.take(held);
+      taken += held;
       const accountId = await this.#account(req.apiKey);
       const now = this.deps.now();
       const decoded = normalizeExport(parseRequest(bytes, format), {

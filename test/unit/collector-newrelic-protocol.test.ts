@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, InputError, RetryableError } from '../../lib/errors.js';
-import { InflightBudget } from '../../collector/inflight-budget.js';
+import { HELD_PER_DECODED_BYTE, heldForDecoded, InflightBudget } from '../../collector/inflight-budget.js';
 import { parseAgentQuery } from '../../collector/newrelic/agent-query.js';
 import { connectReply, exceptionReply, redirectHost } from '../../collector/newrelic/agent-replies.js';
 import { parseConnectRequest } from '../../collector/newrelic/connect-request.js';
@@ -154,5 +154,15 @@ describe('in-flight budget', () => {
     expect(b.used).toBe(0);
     b.take(500); // one request alone may use it all (the body limit bounds it)
     expect(seen).toEqual([60, 100, 40, 0, 500]);
+  });
+
+  it('counts what a body decodes into, 8 bytes per decoded byte, besides the body as sent', () => {
+    expect(HELD_PER_DECODED_BYTE).toBe(8);
+    expect(heldForDecoded(10_000)).toBe(80_000);
+    // A 10 kB harvest sent uncompressed holds 10 kB + 80 kB: with 150 kB, a second one waits (503).
+    const b = new InflightBudget(150_000);
+    b.take(10_000);
+    b.take(heldForDecoded(10_000));
+    expect(() => b.take(10_000 + heldForDecoded(10_000))).toThrow('cannot accept request: 90000 bytes are already in progress (limit 150000)');
   });
 });
