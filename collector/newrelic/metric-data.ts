@@ -92,7 +92,7 @@ function parseEntry(entry: unknown, i: number): HarvestMetric {
   // The dictionary's canonical form (no trailing spaces), so `Custom/pad ` and `Custom/pad` merge here.
   const canonical = canonicalMetricName(name as string);
   if (canonical === '') throw fail(`metric #${i}: name ${shown(name as string)} is only spaces`);
-  return { name: canonical, scope: canonicalMetricName(scope as string), stats: parseStats(stats, canonical, `metric #${i} ${shown(canonical)}`) };
+  return { name: canonical, scope: canonicalMetricName(scope as string), stats: parseStats(stats, canonical, () => `metric #${i} ${shown(canonical)}`) };
 }
 
 /** All six slots zero: nothing measured. Storing it would drag a real min down to 0 when merged. */

@@ -23,37 +23,37 @@ export function isApdexName(name: string): boolean {
   return name === 'Apdex' || name.startsWith('Apdex/');
 }
 
-/** `[count, total, exclusive, min, max, sumOfSquares]` of metric `name`; `what` names it in messages. */
-export function parseStats(stats: unknown, name: string, what: string): Timeslice {
-  if (!Array.isArray(stats) || stats.length !== 6) throw fail(`${what}: stats must be [count, total, exclusive, min, max, sum_of_squares]`);
+/** `[count, total, exclusive, min, max, sumOfSquares]` of metric `name`; `what()` names it in messages (built only for one). */
+export function parseStats(stats: unknown, name: string, what: () => string): Timeslice {
+  if (!Array.isArray(stats) || stats.length !== 6) throw fail(`${what()}: stats must be [count, total, exclusive, min, max, sum_of_squares]`);
   for (let k = 0; k < 6; k++) {
     const v = stats[k] as unknown;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what}: ${SLOTS[k]} must be a finite number, got ${JSON.stringify(v) ?? 'undefined'}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what()}: ${SLOTS[k]} must be a finite number, got ${JSON.stringify(v) ?? 'undefined'}`);
   }
   const [callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares] = stats as number[] as [number, number, number, number, number, number];
-  if (callCount < 0) throw fail(`${what}: call count ${callCount} is negative`);
-  if (!Number.isSafeInteger(callCount)) throw fail(`${what}: call count ${callCount} is not a whole number below 2^53`);
+  if (callCount < 0) throw fail(`${what()}: call count ${callCount} is negative`);
+  if (!Number.isSafeInteger(callCount)) throw fail(`${what()}: call count ${callCount} is not a whole number below 2^53`);
   const values = [totalTime, exclusiveTime, minTime, maxTime];
   for (let k = 0; k < 4; k++) {
-    if (values[k]! < 0) throw fail(`${what}: ${SLOTS[k + 1]} ${values[k]} is negative`);
-    if (values[k]! > MAX_VALUE) throw fail(`${what}: ${SLOTS[k + 1]} ${values[k]} is above the maximum ${MAX_VALUE}`);
+    if (values[k]! < 0) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is negative`);
+    if (values[k]! > MAX_VALUE) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is above the maximum ${MAX_VALUE}`);
   }
-  if (sumOfSquares < 0) throw fail(`${what}: sum of squares ${sumOfSquares} is negative`);
-  if (sumOfSquares > MAX_SUM_OF_SQUARES) throw fail(`${what}: sum of squares ${sumOfSquares} is above the maximum ${MAX_SUM_OF_SQUARES}`);
-  if (minTime > maxTime) throw fail(`${what}: min ${minTime} is greater than max ${maxTime}`);
+  if (sumOfSquares < 0) throw fail(`${what()}: sum of squares ${sumOfSquares} is negative`);
+  if (sumOfSquares > MAX_SUM_OF_SQUARES) throw fail(`${what()}: sum of squares ${sumOfSquares} is above the maximum ${MAX_SUM_OF_SQUARES}`);
+  if (minTime > maxTime) throw fail(`${what()}: min ${minTime} is greater than max ${maxTime}`);
   if (isApdexName(name)) {
     if (!Number.isInteger(totalTime) || !Number.isInteger(exclusiveTime)) {
-      throw fail(`${what}: Apdex tolerating (total time ${totalTime}) and frustrated (exclusive time ${exclusiveTime}) must be whole numbers`);
+      throw fail(`${what()}: Apdex tolerating (total time ${totalTime}) and frustrated (exclusive time ${exclusiveTime}) must be whole numbers`);
     }
   } else {
     if (exclusiveTime > totalTime * (1 + TOLERANCE) && !name.includes('/Output/Bytes')) {
-      throw fail(`${what}: exclusive time ${exclusiveTime} is greater than total time ${totalTime}`);
+      throw fail(`${what()}: exclusive time ${exclusiveTime} is greater than total time ${totalTime}`);
     }
     if (callCount > 0) {
       const least = (totalTime * totalTime) / callCount;
       const most = callCount * maxTime * maxTime;
       if (sumOfSquares < least * (1 - TOLERANCE) - 1e-12 || sumOfSquares > most * (1 + TOLERANCE) + 1e-12) {
-        throw fail(`${what}: sum of squares ${sumOfSquares} is inconsistent with ${callCount} calls of total ${totalTime} and max ${maxTime} (must lie in [total²/count, count × max²])`);
+        throw fail(`${what()}: sum of squares ${sumOfSquares} is inconsistent with ${callCount} calls of total ${totalTime} and max ${maxTime} (must lie in [total²/count, count × max²])`);
       }
     }
   }
