@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RetryableError } from '../errors.js';
 import { WriterFences } from './writer-fences.js';
 import type { ShardRegistry } from './shard-registry.js';
-import { splitFollowers, takeBatch } from './shard-writer-batch.js';
+import { batchTarget, splitFollowers, takeBatch } from './shard-writer-batch.js';
 import { commitBatch, type CommitDeps } from './shard-writer-commit.js';
 import { WriteLedger } from './shard-writer-ledger.js';
 import { writerMetrics, type WriterMetrics } from './shard-writer-metrics.js';
@@ -122,7 +122,7 @@ export class ShardWriter {
 
   async #flush(shardId: number, q: ShardQueue): Promise<void> {
     while (q.queue.length > 0 && q.inFlight < this.o.connections) {
-      const { batch, rest, rows } = takeBatch(q.queue, q.busyAccounts, this.o.batchRows);
+      const { batch, rest, rows } = takeBatch(q.queue, q.busyAccounts, batchTarget(q.pendingRows, this.o.connections - q.inFlight, this.o.batchRows));
       if (batch.length === 0) return; // every queued account is in a transaction: its end reschedules
       q.queue = rest;
       q.pendingRows -= rows;

@@ -55,6 +55,16 @@ describe('writer batch picking', async () => {
     expect(r.rest.map((p) => p.id)).toEqual(['a1', 'a2']);
     expect(takeBatch(queue, new Set([1, 2, 3]), 1500).batch).toEqual([]);
   });
+  it('spreads the queued rows over the free connections, between a quarter of the bound and the bound', async () => {
+    const { batchTarget } = await import('../../lib/shard/shard-writer-batch.js');
+    expect(batchTarget(1200, 4, 2000)).toBe(500); // a quarter at least: 300 each would be too small
+    expect(batchTarget(4000, 4, 2000)).toBe(1000);
+    expect(batchTarget(1200, 2, 2000)).toBe(600);
+    expect(batchTarget(9000, 3, 2000)).toBe(2000);
+    expect(batchTarget(1200, 1, 2000)).toBe(1200);
+    expect(batchTarget(1200, 0, 2000)).toBe(1200); // no free connection: the caller does not flush; the bound still holds
+    expect(batchTarget(3, 4, 1)).toBe(1);
+  });
 });
 
 describe('row merger', async () => {
