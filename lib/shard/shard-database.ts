@@ -21,7 +21,7 @@ export interface ShardDatabase {
   account_counters: { account_id: number; next_metric_id: Generated<number>; next_agent_id: Generated<number> };
   /** schema/shard/0003-rollup-days.sql */
   rollup_days: { account_id: number; day: number; state: 'pending' | 'dirty' | 'done'; rolls: Generated<number>; updated_at: Generated<string>; rolled_at: string | null };
-  /** schema/shard/0004-collector-harvests.sql: state is deflated JSON (collector/newrelic/harvest-records.ts). */
+  /** schema/shard/0004-collector-harvests.sql: state is a harvest record, format 2 (collector/newrelic/harvest-record-codec.ts; format 1, deflated JSON, still read). */
   harvest_records: { account_id: number; run_nonce: string; version: number; harvest_start: number; state: Buffer; updated_at: Generated<string> };
   /** schema/shard/0006-operations.sql */
   account_fences: { account_id: number; state: Generated<FenceState>; move_id: number | null; fenced_until: string | null; updated_at: Generated<string> };
