@@ -77,10 +77,34 @@ function boundStatements(conn: any, ms: number): void {
         return original.call(conn, sql, values, cb);
       }
       const options = typeof sql === 'string' ? { sql, timeout: ms } : { ...sql, timeout: sql.timeout || ms };
-      if (typeof values === 'function') return original.call(conn, options, destroyOnTimeout(values));
-      return original.call(conn, options, values, typeof cb === 'function' ? destroyOnTimeout(cb) : cb);
+      // An execute is prepared first (once per connection and text), and mysql2 gives the hidden PREPARE
+      // no timeout of its own: a watchdog bounds the whole call, the PREPARE included.
+      const guard = (done: Callback): Callback => (method === 'execute' ? watchdog(conn, destroyOnTimeout(done), options.timeout) : destroyOnTimeout(done));
+      if (typeof values === 'function') return original.call(conn, options, guard(values));
+      return original.call(conn, options, values, typeof cb === 'function' ? guard(cb) : cb);
     };
   }
+}
+
+/**
+ * Calls `done` with PROTOCOL_SEQUENCE_TIMEOUT and destroys `conn` when the statement has not answered
+ * within `ms` (a destroyed mysql2 connection never answers its queued commands, so the watchdog answers
+ * for them); otherwise passes the answer on once, and the timer is cleared.
+ */
+function watchdog(conn: any, done: Callback, ms: number): Callback {
+  let settled = false;
+  const timer = setTimeout(() => {
+    if (settled) return;
+    settled = true;
+    conn.destroy();
+    done(Object.assign(new Error(`Query inactivity timeout (no answer within ${ms} ms, statement preparation included)`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT', fatal: true }));
+  }, ms);
+  return (err, ...rest) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    done(err, ...rest);
+  };
 }
 
 /** A connection pool with both APIs: `promise` for our SQL, `kysely` for typed queries. */

@@ -118,6 +118,25 @@ describe('the pool bound (lib/db/connect.ts)', () => {
     expect(await connectionId(pool)).not.toBe(requestId);
     expect(Number((await pool.jobs.promise.query<Array<RowDataPacket & { id: number }>>('SELECT CONNECTION_ID() AS id'))[0][0]!.id)).not.toBe(jobId);
   }, 30_000);
+
+  it('a frozen server: an execute whose statement is not prepared yet (mysql2 prepares it first, with no timeout) fails within the bound too', async () => {
+    const pool = poolOn(1, { statementTimeoutMs: 500 });
+    const conn = await pool.promise.getConnection();
+    try {
+      const before = Number((await conn.query<Array<RowDataPacket & { id: number }>>('SELECT CONNECTION_ID() AS id'))[0][0]!.id);
+      const r = await freeze(1, () => timed(conn.execute('SELECT ? + 1 AS two', [1])));
+      console.log(`frozen server: an unprepared execute failed after ${r.ms} ms`);
+      expect(r.code).toBe('PROTOCOL_SEQUENCE_TIMEOUT');
+      expect(r.ms).toBeGreaterThanOrEqual(490);
+      expect(r.ms).toBeLessThan(1400);
+      expect(before).toBeGreaterThan(0);
+    } finally {
+      conn.release();
+    }
+    // The waiting connection was destroyed: the pool answers on a new one.
+    const [rows] = await pool.promise.execute<Array<RowDataPacket & { two: number }>>('SELECT ? + 1 AS two', [1]);
+    expect(Number(rows[0]!.two)).toBe(2);
+  }, 30_000);
 });
 
 describe('storage wiring', () => {
