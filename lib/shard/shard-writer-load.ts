@@ -33,28 +33,45 @@ const TAB = 0x09;
 const NEWLINE = 0x0a;
 
 /**
- * Writes `n` as String(n) would, ASCII, at `o`; returns the offset after it. Non-negative safe integers
- * (ids, periods, counts, whole values) are written digit by digit; other numbers through String(n):
- * the shortest round-trip form, the very text the upsert sends (stored doubles identical).
+ * Writes `n` as String(n) would, ASCII, at `o`, then the byte `after`; returns the offset after both.
+ * Non-negative safe integers (ids, periods, counts, whole values) are written digit by digit; other
+ * numbers through String(n): the shortest round-trip form, the very text the upsert sends (stored
+ * doubles identical).
  */
-function putNumber(buf: Buffer, o: number, n: number): number {
+function putField(buf: Buffer, o: number, n: number, after: number): number {
+  let end: number;
   if (Number.isSafeInteger(n) && n >= 0) {
-    if (n < 10) {
-      buf[o] = 0x30 + n;
-      return o + 1;
-    }
-    let end = o + 1;
+    end = o + 1;
     for (let p = 10; p <= n; p *= 10) end++;
     for (let i = end - 1, x = n; i >= o; i--) {
       const q = Math.floor(x / 10);
       buf[i] = 0x30 + (x - q * 10);
       x = q;
     }
-    return end;
+  } else {
+    const s = String(n);
+    for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i);
+    end = o + s.length;
   }
-  const s = String(n);
-  for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i);
-  return o + s.length;
+  buf[end] = after;
+  return end + 1;
+}
+
+/** The key columns of a row (metric, agent, period), each followed by a tab. */
+function putKey(buf: Buffer, o: number, r: TimesliceRow): number {
+  o = putField(buf, o, r.metricId, TAB);
+  o = putField(buf, o, r.agentId, TAB);
+  return putField(buf, o, r.period, TAB);
+}
+
+/** The value columns of a row, tab-separated, then the newline. */
+function putValues(buf: Buffer, o: number, r: TimesliceRow): number {
+  o = putField(buf, o, r.callCount, TAB);
+  o = putField(buf, o, r.totalTime, TAB);
+  o = putField(buf, o, r.exclusiveTime, TAB);
+  o = putField(buf, o, r.minTime, TAB);
+  o = putField(buf, o, r.maxTime, TAB);
+  return putField(buf, o, r.sumOfSquares, NEWLINE);
 }
 
 /** The rows as LOAD DATA's default text format: tab-separated fields, one line each, numbers only. */
@@ -62,26 +79,7 @@ export function loadText(rows: readonly TimesliceRow[]): Buffer {
   // Written straight into one buffer: no per-row strings, no concatenated text to flatten and copy.
   const buf = Buffer.allocUnsafe(rows.length * MAX_ROW_BYTES);
   let o = 0;
-  for (const r of rows) {
-    o = putNumber(buf, o, r.metricId);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.agentId);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.period);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.callCount);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.totalTime);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.exclusiveTime);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.minTime);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.maxTime);
-    buf[o++] = TAB;
-    o = putNumber(buf, o, r.sumOfSquares);
-    buf[o++] = NEWLINE;
-  }
+  for (const r of rows) o = putValues(buf, putKey(buf, o, r), r);
   return buf.subarray(0, o);
 }
 
