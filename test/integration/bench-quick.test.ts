@@ -37,7 +37,10 @@ describe('npm run bench --quick', () => {
       expect(e.posts).toMatchObject({ ok: 18, failed: 0, abandoned: 0, concurrency: 4 });
       expect(e.posts!.statuses['200']).toBe(18);
       expect(e.posts!.latency.count).toBe(18);
-      expect(e.generatorCpu!.cpuSeconds).toBeGreaterThan(0);
+      // Measured apart, as a process of its own (present only then); 18 posts may take less than one
+      // /proc clock tick (10 ms) of its CPU, so its amount can be 0 here.
+      expect(e.generatorCpu).toBeDefined();
+      expect(e.generatorCpu!.cpuSeconds).toBeGreaterThanOrEqual(0);
       expect(e.benchPeakRssBytes).toBeGreaterThan(0);
       expect(run.ratio).toBeCloseTo(e.rowsPerSecond / run.ceiling!.rowsPerSecond, 12);
       // VictoriaMetrics got the agents' rows of the same hour (one line per agent row), counted through its query API.

@@ -51,10 +51,28 @@ async function timed(p: Promise<unknown>): Promise<{ ms: number; code: string }>
   return { ms: Date.now() - t0, code };
 }
 
-function freeze<T>(index: number, fn: () => Promise<T>): Promise<T> {
+async function freeze<T>(index: number, fn: () => Promise<T>): Promise<T> {
   const pid = Number(fs.readFileSync(path.join(c.dataDir, 'mariadb', `shard-${index + 1}`, 'mariadb.pid'), 'utf8').trim());
   process.kill(pid, 'SIGSTOP');
-  return fn().finally(() => process.kill(pid, 'SIGCONT'));
+  try {
+    // A stop reaches every thread of the server, but not at once (a thread inside a disk write stops
+    // when it returns): wait until all of them are stopped, or a statement may still be answered.
+    await allStopped(pid);
+    return await fn();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+/** Resolves once every thread of `pid` is in the stopped state (T), checking /proc every 2 ms for up to 5 s. */
+async function allStopped(pid: number): Promise<void> {
+  const stopped = () =>
+    fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!);
+    });
+  for (let i = 0; i < 2500 && !stopped(); i++) await new Promise((r) => setTimeout(r, 2));
+  if (!stopped()) throw new Error(`server ${pid} did not stop within 5 s of SIGSTOP`);
 }
 
 describe('the pool bound (lib/db/connect.ts)', () => {
