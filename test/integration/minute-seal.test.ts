@@ -10,6 +10,7 @@ import { mergeInto, type Timeslice } from '../../lib/timeslice/timeslice.js';
 import { sealBoundary, sealMinuteTable, sealMinutes } from '../../rollup/minute-seal.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner } from '../../rollup/rollup-runner.js';
+import { agentFleet } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 let c: TestCluster;
@@ -25,17 +26,10 @@ function writer() {
   return new ShardWriter(c.registry, { batchRows: 100_000, flushMs: 5, maxPendingRows: 1_000_000, connections: 2, timeoutMs: 30_000, now: () => clock });
 }
 
-/** An account with one application of `agents` agents and two metrics. */
+/** An account with one application of `agents` agents and two metrics, and its minute table of hour H. */
 async function fleet(name: string, agents: number) {
-  const { account } = await c.directory.createAccount({ name });
-  const { store } = await c.registry.storeForAccount(account.id);
-  const app = await c.directory.ensureApplication(account.id, 'app');
-  const metricIds = await store.metricIds(account.id, [{ name: 'WebTransaction', scope: '' }, { name: 'Datastore/all', scope: '' }]);
-  const appAgent = await store.applicationAgentId(account.id, app.id);
-  const agentIds: number[] = [];
-  for (let g = 0; g < agents; g++) agentIds.push(await store.agentId(account.id, { applicationId: app.id, host: `h${g}`, pid: 100 + g, language: 'nodejs' }));
-  const table = tableName('minute', account.id, H);
-  return { account, store, app, metricIds, appAgent, agentIds, table, minuteTable: { name: table, accountId: account.id, start: H, end: H + 3600 } };
+  const f = await agentFleet(c, name, agents, H);
+  return { ...f, minuteTable: { name: f.table, accountId: f.account.id, start: H, end: H + 3600 } };
 }
 type Fleet = Awaited<ReturnType<typeof fleet>>;
 
@@ -44,9 +38,6 @@ function slice(n: number, v: number): Timeslice {
   return { callCount: n, totalTime: n * v, exclusiveTime: (n * v) / 2, minTime: v / 2, maxTime: v * 2, sumOfSquares: n * v * v };
 }
 
-function agentRow(f: Fleet, g: number, m: number, period: number, s: Timeslice): WriteRow {
-  return { kind: 'minute', t: period, row: { metricId: f.metricIds[m]!, agentId: f.agentIds[g]!, period, ...s }, applicationAgentId: f.appAgent };
-}
 
 /** The expected merge (lib/timeslice's reference merge) of `s` into the row at `key`. */
 function add(into: Map<string, Timeslice>, key: string, s: Timeslice): void {
@@ -104,7 +95,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
         for (let g = 0; g < 3; g++)
           for (let m = 0; m < 2; m++) {
             const s = slice(1 + g + k, 0.25 * (1 + m + g));
-            rows.push(agentRow(f, g, m, H + k * 60, s));
+            rows.push(f.row(g, m, H + k * 60, s));
             add(expected, `${f.metricIds[m]}:${H + k * 60}`, s);
           }
       expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows, dedupeKey: 'a' })).toBe('committed');
@@ -126,14 +117,14 @@ describe('minute seal (issue #20): application rows derived once a minute closed
 
       // Late data into a sealed minute adds to the application row too (exact); into minute 2 it does not.
       const late = slice(5, 0.125);
-      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [agentRow(f, 1, 0, H, late), agentRow(f, 2, 1, H + 120, late)], dedupeKey: 'late' })).toBe('committed');
+      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [f.row(1, 0, H, late), f.row(2, 1, H + 120, late)], dedupeKey: 'late' })).toBe('committed');
       add(expected, `${f.metricIds[0]}:${H}`, late);
       add(expected, `${f.metricIds[1]}:${H + 120}`, late);
       expect((await rowsOf(f.store, f.table, f.appAgent)).get(`${f.metricIds[0]}:${H}`)).toEqual(expected.get(`${f.metricIds[0]}:${H}`));
       expect((await rowsOf(f.store, f.table, f.appAgent)).has(`${f.metricIds[1]}:${H + 120}`)).toBe(false);
       expect(await readApp(f)).toEqual(expected);
       // A resent request is a duplicate: nothing counted twice, in either form.
-      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [agentRow(f, 1, 0, H, late), agentRow(f, 2, 1, H + 120, late)], dedupeKey: 'late' })).toBe('duplicate');
+      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [f.row(1, 0, H, late), f.row(2, 1, H + 120, late)], dedupeKey: 'late' })).toBe('duplicate');
 
       // Sealing the rest: every application row equals the sum over the agents.
       await seal(f, H + 3600);
@@ -153,8 +144,8 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       const b = slice(3, 1);
       const rows: WriteRow[] = [
         { kind: 'minute', t: H, row: { metricId: f.metricIds[0]!, agentId: f.appAgent, period: H, ...direct } },
-        agentRow(f, 0, 0, H, a),
-        agentRow(f, 1, 0, H, b),
+        f.row(0, 0, H, a),
+        f.row(1, 0, H, b),
       ];
       expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows })).toBe('committed');
       const expected = new Map<string, Timeslice>();
@@ -194,7 +185,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       const k = (i * 7) % 20; // minutes 0..19: some sealed before their write, some after
       const s = slice(1 + (i % 5), 0.25 * (1 + (i % 3)));
       add(expected, `${f.metricIds[i % 2]}:${H + k * 60}`, s);
-      writes.push(w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [agentRow(f, g, i % 2, H + k * 60, s)], dedupeKey: `r${i}` }));
+      writes.push(w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [f.row(g, i % 2, H + k * 60, s)], dedupeKey: `r${i}` }));
       if (i % 25 === 0) await new Promise((r) => setTimeout(r, 2));
     }
     expect(new Set(await Promise.all(writes))).toEqual(new Set(['committed']));
@@ -219,7 +210,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       for (let k = 0; k < 60; k += 7)
         for (let g = 0; g < 3; g++) {
           const s = slice(1 + g, 0.5 * (1 + (k % 3)));
-          rows.push(agentRow(f, g, 0, H + k * 60, s));
+          rows.push(f.row(g, 0, H + k * 60, s));
           add(expected, `${f.metricIds[0]}:${H + k * 60}`, s);
           add(hourly, `${f.metricIds[0]}:${H}`, s);
         }
@@ -247,7 +238,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
     const f = await fleet('seal-pass', 1);
     const w = writer();
     try {
-      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [agentRow(f, 0, 0, H + 300, slice(1, 1))] })).toBe('committed');
+      expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows: [f.row(0, 0, H + 300, slice(1, 1))] })).toBe('committed');
       const conn = await f.store.pool.getConnection();
       try {
         const first = await sealMinutes(conn, H + 240, f.account.id, () => undefined);
@@ -272,7 +263,7 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       for (let k = 0; k < 10; k++)
         for (let g = 0; g < 3; g++) {
           const s = slice(1 + k, 0.25 * (1 + g));
-          rows.push(agentRow(f, g, k % 2, H + k * 60, s));
+          rows.push(f.row(g, k % 2, H + k * 60, s));
           add(expected, `${f.metricIds[k % 2]}:${H + k * 60}`, s);
         }
       expect(await w.write({ accountId: f.account.id, shardId: f.account.shardId, rows, dedupeKey: 'm' })).toBe('committed');

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { lineLog } from '../../lib/log/log.js';
-import { ShardWriter, type WriteRow } from '../../lib/shard/shard-writer.js';
+import { ShardWriter } from '../../lib/shard/shard-writer.js';
 import { UnwritableDataError } from '../../lib/shard/shard-writer-errors.js';
-import { tableName } from '../../lib/shard/table-naming.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
+import { agentFleet } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 let c: TestCluster;
@@ -20,22 +20,7 @@ function writer(o: { loadData?: boolean; registry?: Registry; log?: ReturnType<t
   return new ShardWriter(c.registry, { batchRows: 100_000, flushMs: 20, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, ...o });
 }
 
-async function fleet(name: string, agents = 2) {
-  const { account } = await c.directory.createAccount({ name });
-  const { store } = await c.registry.storeForAccount(account.id);
-  const app = await c.directory.ensureApplication(account.id, 'app');
-  const metricIds = await store.metricIds(account.id, [{ name: 'WebTransaction', scope: '' }, { name: 'Datastore/all', scope: '' }]);
-  const appAgent = await store.applicationAgentId(account.id, app.id);
-  const agentIds: number[] = [];
-  for (let g = 0; g < agents; g++) agentIds.push(await store.agentId(account.id, { applicationId: app.id, host: `h${g}`, pid: 100 + g, language: 'nodejs' }));
-  const row = (g: number, m: number, period: number, s: Timeslice): WriteRow => ({
-    kind: 'minute',
-    t: period,
-    row: { metricId: metricIds[m]!, agentId: agentIds[g]!, period, ...s },
-    applicationAgentId: appAgent,
-  });
-  return { account, store, agentIds, table: tableName('minute', account.id, H), row };
-}
+const fleet = (name: string, agents = 2) => agentFleet(c, name, agents, H);
 
 const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
 
