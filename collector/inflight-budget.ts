@@ -31,11 +31,16 @@ export class InflightBudget {
     return this.#used;
   }
 
-  /** Takes `bytes` or throws RetryableError; a single request may always take the whole budget. */
-  take(bytes: number): void {
+  /**
+   * Takes `bytes` or throws RetryableError. A single request may always take the whole budget: `own`
+   * is what the taking request holds already (its body, taken before it was read), which does not
+   * count as other requests in progress.
+   */
+  take(bytes: number, own = 0): void {
     if (bytes < 0 || !Number.isFinite(bytes)) throw new Error(`BUG: cannot take ${bytes} bytes`);
-    if (this.#used > 0 && this.#used + bytes > this.limit) {
-      throw new RetryableError(`cannot accept request: ${this.#used} bytes are already in progress (limit ${this.limit})`, 2);
+    const others = this.#used - own;
+    if (others > 0 && this.#used + bytes > this.limit) {
+      throw new RetryableError(`cannot accept request: ${others} bytes are already in progress (limit ${this.limit})`, 2);
     }
     this.#used += bytes;
     this.onChange(this.#used);

@@ -89,7 +89,7 @@ export class AgentListener {
       const decoded = await decodeBody(raw, head.encoding, this.d.settings.maxDecodedBytes);
       // Then what it becomes: the decoded copy, the parsed JSON, the harvest and rows built from it.
       const held = heldForDecoded(decoded.length);
-      this.d.budget.take(held);
+      this.d.budget.take(held, reserved);
       reserved += held;
       const body = parseJson(decoded, query.method);
       const reply = await this.#dispatch(query, head, body, decoded);

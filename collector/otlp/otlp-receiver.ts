@@ -127,7 +127,7 @@ export class OtlpReceiver {
       const bytes = await decompress(raw, req.contentEncoding, this.settings.maxDecodedBytes);
       // Then what it becomes: the decompressed copy, the decoded messages and normalized points.
       const held = heldForDecoded(bytes.length);
-      this.#budget.take(held);
+      this.#budget.take(held, taken);
       taken += held;
       const accountId = await this.#account(req.apiKey);
       const now = this.deps.now();

@@ -165,4 +165,16 @@ describe('in-flight budget', () => {
     b.take(heldForDecoded(10_000));
     expect(() => b.take(10_000 + heldForDecoded(10_000))).toThrow('cannot accept request: 90000 bytes are already in progress (limit 150000)');
   });
+
+  it('a request alone may grow past the bound with what its body decodes into; with others in progress it waits', () => {
+    const b = new InflightBudget(100_000);
+    b.take(1_000); // its body, before reading
+    b.take(heldForDecoded(16_000), 1_000); // 128,000 more: nobody else holds anything
+    expect(b.used).toBe(129_000);
+    b.release(129_000);
+    b.take(500); // another request's body
+    b.take(1_000);
+    expect(() => b.take(heldForDecoded(16_000), 1_000)).toThrow('cannot accept request: 500 bytes are already in progress (limit 100000)');
+    expect(b.used).toBe(1_500);
+  });
 });
