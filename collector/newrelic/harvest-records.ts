@@ -50,7 +50,7 @@ export class HarvestRecords {
    * shard writer runs it as the guard of the piece's rows (same transaction: saved together or not at
    * all); after it committed, the stored version is `(expected ?? 0) + 1`.
    */
-  async saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<WriteGuard> {
+  saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): WriteGuard {
     const c = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected).compile();
     return { sql: c.sql, params: [...c.parameters] };
   }

@@ -64,7 +64,7 @@ export class HarvestWriter {
       if (piece.metrics.length === 0) {
         saved = (await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected))) !== undefined;
       } else {
-        const guard = await records.saveStatement(claims.accountId, claims.nonce, record, expected);
+        const guard = records.saveStatement(claims.accountId, claims.nonce, record, expected);
         saved = (await this.#writePiece(claims, shardId, store, piece, guard)) !== 'conflict';
       }
       if (saved) this.#remember(runKey, { version: (expected ?? 0) + 1, start: record.start });

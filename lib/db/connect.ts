@@ -77,9 +77,14 @@ function boundStatements(conn: any, ms: number): void {
         return original.call(conn, sql, values, cb);
       }
       const options = typeof sql === 'string' ? { sql, timeout: ms } : { ...sql, timeout: sql.timeout || ms };
-      // An execute is prepared first (once per connection and text), and mysql2 gives the hidden PREPARE
-      // no timeout of its own: a watchdog bounds the whole call, the PREPARE included.
-      const guard = (done: Callback): Callback => (method === 'execute' ? watchdog(conn, destroyOnTimeout(done), options.timeout) : destroyOnTimeout(done));
+      let guard = destroyOnTimeout;
+      if (method === 'execute') {
+        // An execute is prepared first (once per connection and text), and mysql2 gives the hidden
+        // PREPARE no timeout of its own: one watchdog bounds the whole call instead of the driver's timer.
+        const bound: number = options.timeout;
+        delete options.timeout;
+        guard = (done) => watchdog(conn, destroyOnTimeout(done), bound);
+      }
       if (typeof values === 'function') return original.call(conn, options, guard(values));
       return original.call(conn, options, values, typeof cb === 'function' ? guard(cb) : cb);
     };
