@@ -1,9 +1,7 @@
+import { CONTROL_CHARACTER, hasLoneSurrogate } from '../../lib/shard/metric-name.js';
+
 /** Longest metric name or scope we store, in UTF-8 bytes (the dictionary's column width). */
 export const MAX_NAME_BYTES = 255;
-// C0 controls, DEL and C1 controls: never part of a metric name, often a sign of a broken encoder.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const ANY_SURROGATE = /[\ud800-\udfff]/;
 
 /**
  * Why `text` cannot be a metric name (or scope), or undefined when it can. `allowEmpty` is for
@@ -17,8 +15,8 @@ export function nameProblem(text: unknown, allowEmpty: boolean): string | undefi
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > MAX_NAME_BYTES) return `is ${bytes} bytes long, more than ${MAX_NAME_BYTES}`;
   }
-  if (CONTROL.test(text)) return 'contains a control character';
-  if (ANY_SURROGATE.test(text) && LONE_SURROGATE.test(text)) return 'contains an unpaired surrogate';
+  if (CONTROL_CHARACTER.test(text)) return 'contains a control character';
+  if (hasLoneSurrogate(text)) return 'contains an unpaired surrogate';
   return undefined;
 }
 

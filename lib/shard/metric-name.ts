@@ -23,6 +23,13 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /** Any surrogate at all: most names have none, and then only trailing spaces can change (one cheap scan). */
 const ANY_SURROGATE = /[\ud800-\udfff]/;
 
+const ONE_LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether `text` holds an unpaired UTF-16 surrogate (one cheap scan when it holds no surrogate at all). */
+export function hasLoneSurrogate(text: string): boolean {
+  return ANY_SURROGATE.test(text) && ONE_LONE_SURROGATE.test(text);
+}
+
 /** The canonical form of a name or scope (String.prototype.toWellFormed is ES2024; same result). */
 export function canonicalMetricName(text: string): string {
   const wellFormed = ANY_SURROGATE.test(text) ? text.replace(LONE_SURROGATE, '\ufffd') : text;
