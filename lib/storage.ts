@@ -70,6 +70,7 @@ export async function openStorage(
     connections: config.num('APM_WRITER_CONNECTIONS'),
     timeoutMs: config.num('APM_WRITER_TIMEOUT_MS'),
     loadData: config.bool('APM_WRITER_LOAD_DATA'),
+    oneTrip: config.bool('APM_WRITER_ONE_TRIP'),
     ...(opts.log ? { log: opts.log } : {}),
     now,
     ...(opts.registry ? { registry: opts.registry } : {}),

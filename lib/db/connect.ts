@@ -33,6 +33,8 @@ export interface PoolOptions extends Credentials {
   statementTimeoutMs?: number;
   /** The bound of the pool's `jobs` view (default JOB_STATEMENT_TIMEOUT_MS). */
   jobStatementTimeoutMs?: number;
+  /** Several statements in one query (only the `batches` view sets it). */
+  multipleStatements?: boolean;
 }
 
 /**
@@ -125,7 +127,14 @@ export interface DbPool<DB> {
    * bound is the job bound already.
    */
   readonly jobs: DbPool<DB>;
-  /** Ends this pool and its jobs view. */
+  /**
+   * The same server, database and bound with several statements allowed in one query (the shard
+   * writer's one-round-trip transactions, lib/shard/shard-writer-one-trip.ts, whose every value is
+   * escaped by the driver or a number checked finite): a pool of its own, opened on first use and ended
+   * with this one. Nothing else may use it.
+   */
+  readonly batches: DbPool<DB>;
+  /** Ends this pool and its jobs and batches views. */
   end(): Promise<void>;
 }
 
@@ -162,7 +171,7 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
     supportBigNumbers: true,
     bigNumberStrings: false,
     dateStrings: true,
-    multipleStatements: false,
+    multipleStatements: opts.multipleStatements === true,
     charset: 'utf8mb4_bin',
   });
   const statementTimeoutMs = opts.statementTimeoutMs ?? REQUEST_STATEMENT_TIMEOUT_MS;
@@ -173,6 +182,7 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
   typedViews.set(promise, kysely as Kysely<unknown>);
   let ended: Promise<void> | undefined;
   let jobs: DbPool<DB> | undefined;
+  let batches: DbPool<DB> | undefined;
   const self: DbPool<DB> = {
     address,
     promise,
@@ -184,10 +194,17 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
       jobs ??= createPool<DB>(address, { ...opts, statementTimeoutMs: jobStatementTimeoutMs, connectionLimit: Math.min(JOB_CONNECTION_LIMIT, opts.connectionLimit ?? 8) });
       return jobs;
     },
+    get batches(): DbPool<DB> {
+      if (opts.multipleStatements === true) return self;
+      if (ended) throw new Error(`cannot use the batches view of the pool for ${formatAddress(address)}: the pool was ended`);
+      batches ??= createPool<DB>(address, { ...opts, multipleStatements: true });
+      return batches;
+    },
     end() {
       // kysely only ends the pool if it ever ran a query itself, so end the raw pool too.
       ended ??= Promise.all([
         jobs?.end(),
+        batches?.end(),
         kysely
           .destroy()
           .catch(() => undefined)

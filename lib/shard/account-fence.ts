@@ -64,12 +64,22 @@ function toFence(r: { account_id: number; state: FenceState; move_id: number | n
  * a plain consistent read (the writer's precheck, before it creates tables).
  */
 export async function readFences(conn: PoolConnection | PromisePool, accountIds: Iterable<number>, opts: { lock: boolean }): Promise<Map<number, Fence>> {
+  const q = fenceReadQuery(accountIds, opts);
+  return q ? blockingFences(await selectOn(conn, q)) : new Map();
+}
+
+/** The read of readFences (undefined for no account), for a caller that runs it among other statements. */
+export function fenceReadQuery(accountIds: Iterable<number>, opts: { lock: boolean }) {
   const list = ids(accountIds);
-  const out = new Map<number, Fence>();
-  if (list.length === 0) return out;
+  if (list.length === 0) return undefined;
   const q = fenceRows().where('account_id', 'in', list);
   // LOCK IN SHARE MODE, not FOR SHARE: MariaDB knows only the former.
-  const rows = await selectOn(conn, opts.lock ? q.modifyEnd(sql`LOCK IN SHARE MODE`) : q);
+  return opts.lock ? q.modifyEnd(sql`LOCK IN SHARE MODE`) : q;
+}
+
+/** The fences among rows of fenceReadQuery that refuse writes. */
+export function blockingFences(rows: readonly { account_id: number; state: FenceState; move_id: number | null; leased: number }[]): Map<number, Fence> {
+  const out = new Map<number, Fence>();
   for (const r of rows) {
     const f = toFence(r);
     if (blocksWrites(f)) out.set(f.accountId, f);

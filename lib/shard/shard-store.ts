@@ -43,6 +43,10 @@ export class ShardStore {
   get pool(): PromisePool {
     return this.db.promise;
   }
+  /** The shard writer's pool for one-round-trip transactions (several statements per query): nothing else uses it. */
+  get batchPool(): PromisePool {
+    return this.db.batches.promise;
+  }
   get kysely(): Kysely<ShardDatabase> {
     return this.db.kysely;
   }

@@ -82,6 +82,7 @@ async function withRetries(deps: CommitDeps, store: ShardStore, batch: Pending[]
       const r = await runTransaction(store, batch, deps);
       deps.metrics.commit.observe(Number(process.hrtime.bigint() - started) / 1e9);
       deps.metrics.batch.observe(r.written);
+      deps.metrics.transactions.inc({ path: r.path });
       deps.metrics.rows.inc({ shard: String(store.shardId) }, r.written);
       if (r.loaded > 0) deps.metrics.rowsByPath.inc({ path: 'load' }, r.loaded);
       if (r.written > r.loaded) deps.metrics.rowsByPath.inc({ path: 'upsert' }, r.written - r.loaded);

@@ -67,6 +67,15 @@ export class WriteLedger {
     return dups;
   }
 
+  /**
+   * The usual case of `record` as statements for a caller that runs them among others: one
+   * `INSERT IGNORE` per ledger table, and how many keys it must insert (fewer means a key was there:
+   * the caller rolls back and records stepwise).
+   */
+  insertStatements(batch: readonly Pending[]): { statement: LedgerStatement; keys: number }[] {
+    return [...this.tablesOf(batch)].map(([name, ps]) => ({ statement: ledgerInsert(name, ps.map(keyOf), true), keys: ps.length }));
+  }
+
   /** Whether the request's key is committed (after a COMMIT whose answer was lost). */
   async isCommitted(pool: PromisePool, p: Pending): Promise<boolean> {
     const [rows] = await run<LedgerHitRow[]>(pool, ledgerLookup(ledgerTableName(p.ledgerT), keyOf(p)));

@@ -11,6 +11,12 @@ export function writerMetrics(registry: Registry | undefined) {
       help: 'Transactions whose LOAD DATA was rolled back to the savepoint and upserted (a key already stored, or a warning)',
       registers,
     }),
+    transactions: new Counter({
+      name: 'apm_writer_transactions_total',
+      help: 'Committed write transactions, by path: one_trip (every statement in one round trip) or stepwise (late rows, or a one-trip attempt that found a fence, conflict, stored key or sealed minute)',
+      labelNames: ['path'],
+      registers,
+    }),
     requests: new Counter({ name: 'apm_writer_requests_total', help: 'Write requests by outcome', labelNames: ['outcome'], registers }),
     batch: new Histogram({ name: 'apm_writer_batch_rows', help: 'Rows per committed transaction', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 20000], registers }),
     commit: new Histogram({ name: 'apm_writer_commit_seconds', help: 'Transaction latency from BEGIN to COMMIT', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),

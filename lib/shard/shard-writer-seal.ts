@@ -42,6 +42,13 @@ export async function lockMinuteSeals(
   infos: ReadonlyMap<Pending, TableInfo[]>,
   now: number,
 ): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const q of sealLockQueries(sealLockSets(live, dups, infos, now))) sealedFrom(await selectOn(conn, q), out);
+  return out;
+}
+
+/** The minute tables lockMinuteSeals locks: `ended` exclusively, `open` shared. */
+export function sealLockSets(live: readonly Pending[], dups: ReadonlySet<Pending>, infos: ReadonlyMap<Pending, TableInfo[]>, now: number): { open: Set<string>; ended: Set<string> } {
   const open = new Set<string>();
   const ended = new Set<string>();
   for (const p of live) {
@@ -56,12 +63,20 @@ export async function lockMinuteSeals(
       else if (p.req.rows[i]!.applicationAgentId !== undefined) open.add(t.name);
     }
   }
-  const out = new Map<string, number>();
-  for (const [names, exclusive] of [[ended, true], [open, false]] as const) {
-    if (names.size === 0) continue;
-    const sorted = [...names].sort();
-    const rows = await selectOn(conn, sealLockQuery(sorted, exclusive));
-    for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));
+  return { open, ended };
+}
+
+/** The locking reads of sealLockSets' tables, in lock order (exclusive first, names sorted). */
+export function sealLockQueries(sets: { open: ReadonlySet<string>; ended: ReadonlySet<string> }) {
+  const out: ReturnType<typeof sealLockQuery>[] = [];
+  for (const [names, exclusive] of [[sets.ended, true], [sets.open, false]] as const) {
+    if (names.size > 0) out.push(sealLockQuery([...names].sort(), exclusive));
   }
+  return out;
+}
+
+/** Adds the rows of a seal lock read to `out` (table name → sealed_through, 0 when none is sealed). */
+export function sealedFrom(rows: readonly { name: string; sealed_through: number | null }[], out: Map<string, number>): Map<string, number> {
+  for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));
   return out;
 }

@@ -12,6 +12,7 @@ import { lockMinuteSeals, markLate } from './shard-writer-seal.js';
 import { writeTables, type TableRows } from './shard-writer-load.js';
 import { isWritableRow, upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
+import { oneTripPlan, runOneTrip } from './shard-writer-one-trip.js';
 import { commitOrVerify } from './shard-writer-verify.js';
 
 export interface TransactionDeps {
@@ -20,6 +21,8 @@ export interface TransactionDeps {
   batchRows: number;
   /** Append-only tables by LOAD DATA LOCAL INFILE (APM_WRITER_LOAD_DATA): shard-writer-load.ts. */
   loadData: boolean;
+  /** Try the transaction in one round trip first (APM_WRITER_ONE_TRIP): shard-writer-one-trip.ts. */
+  oneTrip: boolean;
   log?: Log;
   now: () => number;
 }
@@ -37,7 +40,12 @@ export interface TransactionResult {
   loaded: number;
   /** Loads abandoned for the upsert (a key already stored, or a warning). */
   fallbacks: number;
+  /** 'one_trip': committed by shard-writer-one-trip.ts; 'stepwise': statement by statement (after a one-trip attempt rolled back, or without one). */
+  path: 'one_trip' | 'stepwise';
 }
+
+const NO_DUPS: ReadonlySet<Pending> = new Set();
+const NONE_SEALED: ReadonlyMap<string, number> = new Map();
 
 /**
  * One transaction for the batch, in this order (the lock order every writer keeps): the move fence
@@ -50,10 +58,22 @@ export interface TransactionResult {
  */
 export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
   const { infos, distinct } = await tablesOf(store, batch);
-  const conn = await store.pool.getConnection();
-  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0, loaded: 0, fallbacks: 0 };
+  const plan = deps.oneTrip ? oneTripPlan(batch, infos, deps.now()) : undefined;
+  const conn = await (plan ? store.batchPool : store.pool).getConnection();
+  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0, loaded: 0, fallbacks: 0, path: 'stepwise' };
   try {
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
+    if (plan) {
+      const tables = [...mergeRows(batch, NO_DUPS, infos, NONE_SEALED).perTable].map(([name, m]) => ({ name, rows: m.rows() }));
+      const written = await runOneTrip(conn, batch, plan, tables, deps);
+      if (written !== undefined) {
+        result.written = written;
+        result.path = 'one_trip';
+        await commitOrVerify(conn, store.pool, deps.ledger, batch);
+        conn.release();
+        return result;
+      }
+    }
     await conn.beginTransaction();
     result.fenced = await deps.fences.check(conn, batch.map((p) => p.req.accountId));
     let live = result.fenced.size === 0 ? batch : batch.filter((p) => !result.fenced.has(p.req.accountId));
@@ -117,7 +137,7 @@ async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{
 function mergeRows(
   live: readonly Pending[],
   dups: ReadonlySet<Pending>,
-  infos: Map<Pending, TableInfo[]>,
+  infos: ReadonlyMap<Pending, TableInfo[]>,
   sealed: ReadonlyMap<string, number>,
 ): { perTable: Map<string, RowMerger>; upsertOnly: Set<string> } {
   const perTable = new Map<string, RowMerger>();

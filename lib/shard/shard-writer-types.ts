@@ -47,6 +47,8 @@ export interface WriterOptions {
   now: () => number;
   /** Append-only tables by LOAD DATA LOCAL INFILE from memory (default true; APM_WRITER_LOAD_DATA). */
   loadData?: boolean;
+  /** Each transaction tried in one round trip first (default true; APM_WRITER_ONE_TRIP): shard-writer-one-trip.ts. */
+  oneTrip?: boolean;
   /** Where the writer says once that a server refuses LOAD DATA LOCAL INFILE. */
   log?: import('../log/log.js').Log;
   registry?: import('prom-client').Registry;

@@ -46,6 +46,7 @@ export class ShardWriter {
       metrics: this.#m,
       batchRows: o.batchRows,
       loadData: o.loadData ?? true,
+      oneTrip: o.oneTrip ?? true,
       ...(o.log ? { log: o.log } : {}),
       now: o.now,
     };

@@ -17,7 +17,9 @@ const H = Date.UTC(2026, 10, 23, 10) / 1000;
 const clock = H + 30 * 60;
 
 function writer(o: { loadData?: boolean; registry?: Registry; log?: ReturnType<typeof lineLog> } = {}) {
-  return new ShardWriter(c.registry, { batchRows: 100_000, flushMs: 20, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, ...o });
+  // The statement-by-statement path, where LOAD DATA runs (the one-trip path upserts: shard-writer-one-trip.test.ts).
+  const oneTrip = false;
+  return new ShardWriter(c.registry, { batchRows: 100_000, flushMs: 20, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, oneTrip, ...o });
 }
 
 const fleet = (name: string, agents = 2) => agentFleet(c, name, agents, H);
