@@ -131,9 +131,10 @@ export interface DbPool<DB> {
    * The same server, database and bound with several statements allowed in one query (the shard
    * writer's one-round-trip transactions, lib/shard/shard-writer-one-trip.ts, whose every value is
    * escaped by the driver or a number checked finite): a pool of its own, opened on first use and ended
-   * with this one. Nothing else may use it.
+   * with this one. Nothing else may use it. (A method, not a getter: a getter that throws once the pool
+   * has ended would break code that walks an object's properties, like a test's deep comparison.)
    */
-  readonly batches: DbPool<DB>;
+  batches(): DbPool<DB>;
   /** Ends this pool and its jobs and batches views. */
   end(): Promise<void>;
 }
@@ -194,7 +195,7 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
       jobs ??= createPool<DB>(address, { ...opts, statementTimeoutMs: jobStatementTimeoutMs, connectionLimit: Math.min(JOB_CONNECTION_LIMIT, opts.connectionLimit ?? 8) });
       return jobs;
     },
-    get batches(): DbPool<DB> {
+    batches(): DbPool<DB> {
       if (opts.multipleStatements === true) return self;
       if (ended) throw new Error(`cannot use the batches view of the pool for ${formatAddress(address)}: the pool was ended`);
       batches ??= createPool<DB>(address, { ...opts, multipleStatements: true });

@@ -45,7 +45,7 @@ export class ShardStore {
   }
   /** The shard writer's pool for one-round-trip transactions (several statements per query): nothing else uses it. */
   get batchPool(): PromisePool {
-    return this.db.batches.promise;
+    return this.db.batches().promise;
   }
   get kysely(): Kysely<ShardDatabase> {
     return this.db.kysely;
