@@ -3,6 +3,7 @@ import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import type { Log } from '../log/log.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
 import { KEY_COLUMNS, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
+import { putNumber } from './number-text.js';
 
 /**
  * `LOAD DATA LOCAL INFILE` from memory for append-only rows (issue #20): the rows of a table that are
@@ -32,29 +33,11 @@ const MAX_ROW_BYTES = 9 * 25;
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
-/**
- * Writes `n` as String(n) would, ASCII, at `o`, then the byte `after`; returns the offset after both.
- * Non-negative safe integers (ids, periods, counts, whole values) are written digit by digit; other
- * numbers through String(n): the shortest round-trip form, the very text the upsert sends (stored
- * doubles identical).
- */
+/** Writes `n` as String(n) would (number-text.ts), then the byte `after`; returns the offset after both. */
 function putField(buf: Buffer, o: number, n: number, after: number): number {
-  let end: number;
-  if (Number.isSafeInteger(n) && n >= 0) {
-    end = o + 1;
-    for (let p = 10; p <= n; p *= 10) end++;
-    for (let i = end - 1, x = n; i >= o; i--) {
-      const q = Math.floor(x / 10);
-      buf[i] = 0x30 + (x - q * 10);
-      x = q;
-    }
-  } else {
-    const s = String(n);
-    for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i);
-    end = o + s.length;
-  }
-  buf[end] = after;
-  return end + 1;
+  o = putNumber(buf, o, n, false);
+  buf[o] = after;
+  return o + 1;
 }
 
 /** The key columns of a row (metric, agent, period), each followed by a tab. */

@@ -1,4 +1,5 @@
 import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { statementText } from '../db/statement-text.js';
 import { blockingFences, fenceReadQuery } from './account-fence.js';
 import type { TableInfo } from './shard-database.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
@@ -77,13 +78,13 @@ export async function runOneTrip(
     length += text.length + 2;
   };
   const fences = fenceReadQuery(batch.map((p) => p.req.accountId), { lock: true })!.compile();
-  add(conn.format(fences.sql, fences.parameters as unknown[]));
+  add(statementText(conn, fences.sql, fences.parameters));
   const guarded = batch.filter((p) => p.req.guard !== undefined);
-  for (const p of guarded) add(conn.format(p.req.guard!.sql, p.req.guard!.params as unknown[]));
+  for (const p of guarded) add(statementText(conn, p.req.guard!.sql, p.req.guard!.params));
   const ledger = deps.ledger.insertStatements(batch);
-  for (const l of ledger) add(conn.format(l.statement.sql, l.statement.params));
+  for (const l of ledger) add(statementText(conn, l.statement.sql, l.statement.params));
   const seals = sealLockQueries({ open: plan.open, ended: new Set() }).map((q) => q.compile());
-  for (const q of seals) add(conn.format(q.sql, q.parameters as unknown[]));
+  for (const q of seals) add(statementText(conn, q.sql, q.parameters));
   let written = 0;
   for (const t of tables) {
     for (let i = 0; i < t.rows.length; i += deps.batchRows) add(upsertSql(t.name, t.rows.slice(i, i + deps.batchRows)));

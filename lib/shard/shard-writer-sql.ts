@@ -1,5 +1,6 @@
 import type { TimesliceRow } from '../timeslice/timeslice.js';
 import { KEY_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
+import { MAX_NUMBER_BYTES, putNumber } from './number-text.js';
 
 /**
  * Pure SQL text for the shard writer. Identifiers come from lib/shard/table-naming.ts (integers and
@@ -41,10 +42,54 @@ export function valuesTuple(r: TimesliceRow): string {
   );
 }
 
-/** One multi-row upsert that merges exactly into existing rows. */
+/** Longest text of one row's tuple: nine numbers, their separators and the parentheses. */
+const MAX_TUPLE_BYTES = 9 * (MAX_NUMBER_BYTES + 1) + 2;
+const COMMA = 0x2c;
+
+/** `(metric,agent,period,count,total,exclusive,min,max,sumsq)` at `o`; returns the offset after it. */
+function putTuple(buf: Buffer, o: number, r: TimesliceRow): number {
+  buf[o++] = 0x28; // (
+  o = putNumber(buf, o, r.metricId, false);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.agentId, false);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.period, false);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.callCount, false);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.totalTime, true);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.exclusiveTime, true);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.minTime, true);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.maxTime, true);
+  buf[o++] = COMMA;
+  o = putNumber(buf, o, r.sumOfSquares, true);
+  buf[o++] = 0x29; // )
+  return o;
+}
+
+/**
+ * One multi-row upsert that merges exactly into existing rows. The text is written straight into one
+ * buffer (number-text.ts; doubles as double literals) and read back as one one-byte string: no string
+ * per number or per row. Every row must pass isWritableRow (the writer checks at write() and after
+ * merging): a row that does not is a bug.
+ */
 export function upsertSql(table: string, rows: readonly TimesliceRow[]): string {
   if (rows.length === 0) throw new Error('BUG: upsert of no rows');
-  return `INSERT INTO ${table} (${COLUMNS}) VALUES ${rows.map(valuesTuple).join(',')} ON DUPLICATE KEY UPDATE ${MERGE}`;
+  const head = `INSERT INTO ${table} (${COLUMNS}) VALUES `;
+  const tail = ` ON DUPLICATE KEY UPDATE ${MERGE}`;
+  const buf = Buffer.allocUnsafe(head.length + rows.length * (MAX_TUPLE_BYTES + 1) + tail.length);
+  let o = buf.write(head, 0, 'latin1');
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!isWritableRow(r)) valuesTuple(r); // throws the BUG message naming the bad value
+    if (i > 0) buf[o++] = COMMA;
+    o = putTuple(buf, o, r);
+  }
+  o += buf.write(tail, o, 'latin1');
+  return buf.toString('latin1', 0, o);
 }
 
 export function ledgerDdl(table: string): string {
