@@ -1,6 +1,6 @@
 import { AuthError, InputError, NotFoundError, RetryableError } from '../../lib/errors.js';
 import type { Account, Directory } from '../../lib/directory/directory.js';
-import { keyEpoch } from '../../lib/directory/key-epoch.js';
+import { keyEpoch, knownKeyEpoch } from '../../lib/directory/key-epoch.js';
 import type { ShardRegistry } from '../../lib/shard/shard-registry.js';
 import type { CollectorMetrics } from '../collector-metrics.js';
 import { connectReply } from './agent-replies.js';
@@ -29,6 +29,17 @@ export class AgentHandshake {
   readonly #keys = new Map<string, { account: Account; until: number; epoch: number }>();
 
   constructor(private readonly d: HandshakeDeps) {}
+
+  /**
+   * The account of a license key when `account` would answer it from its cache without reading
+   * anything (the epoch read less than 2 s ago, the entry fresh): the harvest path's usual case, with
+   * no promise. Otherwise undefined: call `account`.
+   */
+  cachedAccount(licenseKey: string): Account | undefined {
+    const hit = this.#keys.get(licenseKey);
+    if (!hit || hit.until <= Date.now()) return undefined;
+    return knownKeyEpoch(this.d.directory) === hit.epoch ? hit.account : undefined;
+  }
 
   /**
    * The account of a license key (cached for a minute, and only while no key was rotated: key-epoch.ts);

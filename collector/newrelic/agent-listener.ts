@@ -127,9 +127,11 @@ export class AgentListener {
     }
     const claims = this.d.token.verify(q.runId!, q.licenseKey);
     // The key must still be the account's (a rotated one is refused within seconds, key-epoch.ts).
-    const holder = await this.d.handshake.account(q.licenseKey).catch((err: unknown) => {
-      throw err instanceof AuthError ? new AuthError('cannot accept run id: its license key was revoked (reconnect with the new key)') : err;
-    });
+    const holder =
+      this.d.handshake.cachedAccount(q.licenseKey) ??
+      (await this.d.handshake.account(q.licenseKey).catch((err: unknown) => {
+        throw err instanceof AuthError ? new AuthError('cannot accept run id: its license key was revoked (reconnect with the new key)') : err;
+      }));
     if (holder.id !== claims.accountId) throw new AuthError('cannot accept run id: its license key now belongs to another account (reconnect)');
     switch (q.method) {
       case 'metric_data': {

@@ -21,6 +21,12 @@ interface EpochState {
 
 const states = new WeakMap<Directory, EpochState>();
 
+/** The epoch when this process read it less than KEY_EPOCH_MAX_AGE_MS ago (no query, no promise); else undefined. */
+export function knownKeyEpoch(directory: Directory, now: () => number = Date.now): number | undefined {
+  const s = states.get(directory);
+  return s && s.value !== undefined && now() - s.at < KEY_EPOCH_MAX_AGE_MS ? s.value : undefined;
+}
+
 export async function keyEpoch(directory: Directory, now: () => number = Date.now): Promise<number> {
   let s = states.get(directory);
   if (!s) states.set(directory, (s = { value: undefined, at: 0, pending: undefined }));
