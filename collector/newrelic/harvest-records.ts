@@ -19,8 +19,32 @@ export interface StoredRecord {
  * harvest of each agent run. Updates are optimistic: every update names the version it read, so a
  * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
  */
+/** Stand-ins compiled into the update's template, each recognised in its parameters by value (or identity: the blob). */
+const SLOT = { account: -7001, nonce: '\u0000apm-slot-nonce', start: -7002, expected: -7003 } as const;
+const SLOT_BLOB = Buffer.from('apm-slot-blob');
+type Slot = 'account' | 'nonce' | 'start' | 'expected' | 'blob' | { value: number };
+
+/**
+ * The update's text and, per parameter, which value goes there; undefined (compile every time) when a
+ * parameter is neither a stand-in nor a number the builder added itself (the `+ 1`).
+ */
+function updateTemplate(c: { sql: string; parameters: readonly unknown[] }): { sql: string; slots: Slot[] } | undefined {
+  const slots: Slot[] = [];
+  for (const p of c.parameters) {
+    if (p === SLOT_BLOB) slots.push('blob');
+    else if (p === SLOT.account) slots.push('account');
+    else if (p === SLOT.nonce) slots.push('nonce');
+    else if (p === SLOT.start) slots.push('start');
+    else if (p === SLOT.expected) slots.push('expected');
+    else if (typeof p === 'number') slots.push({ value: p });
+    else return undefined;
+  }
+  return { sql: c.sql, slots };
+}
+
 export class HarvestRecords {
   readonly #db: Kysely<ShardDatabase>;
+  #update: { sql: string; slots: Slot[] } | undefined;
   constructor(pool: PromisePool) {
     this.#db = typedDb<ShardDatabase>(pool);
   }
@@ -51,7 +75,13 @@ export class HarvestRecords {
    * all); after it committed, the stored version is `(expected ?? 0) + 1`.
    */
   saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): WriteGuard {
-    const c = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected).compile();
+    const blob = encodeRecord(record);
+    if (expected !== undefined) {
+      // Every harvest but a run's first: the update's text is always the same, compiled once (updateTemplate).
+      this.#update ??= updateTemplate(this.#saveQuery(SLOT.account, SLOT.nonce, SLOT.start, SLOT_BLOB, SLOT.expected).compile());
+      if (this.#update) return { sql: this.#update.sql, params: this.#update.slots.map((s) => (s === 'blob' ? blob : s === 'account' ? accountId : s === 'nonce' ? nonce : s === 'start' ? record.start : s === 'expected' ? expected : s.value)) };
+    }
+    const c = this.#saveQuery(accountId, nonce, record.start, blob, expected).compile();
     return { sql: c.sql, params: [...c.parameters] };
   }
 

@@ -4,6 +4,8 @@ import { decodeRecord, encodeRecord } from '../../collector/newrelic/harvest-rec
 import { payloadDigest, pieceKey, planHarvest, type HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
 import { parseMetricData, type HarvestMetric } from '../../collector/newrelic/metric-data.js';
 import { bodyText, capture } from '../harness/newrelic-captures.js';
+import { HarvestRecords } from '../../collector/newrelic/harvest-records.js';
+import { createPool } from '../../lib/db/connect.js';
 
 const m = (name: string, scope: string, s: [number, number, number, number, number, number]): HarvestMetric => ({
   name,
@@ -60,5 +62,25 @@ describe('harvest record codec (format 2)', () => {
     const cumulative = [m('A', '', [1, 1, 1, 1, 1, 1]), m('B', '', [1, 2, 2, 2, 2, 4])];
     const blob = encodeRecord({ start: 1, end: 2, seen: ['x'], cumulative, pending: { key: 'k', period: 0, metrics: cumulative } });
     await expect(decodeRecord(blob.subarray(0, blob.length - 8))).rejects.toThrow('cannot decode harvest record: stats cut short');
+  });
+});
+
+describe('the harvest record save statement (collector/newrelic/harvest-records.ts)', () => {
+  it('an update is the same text every time, compiled once, its values in place; a first save is an INSERT IGNORE', async () => {
+    const pool = createPool({ host: '127.0.0.1', port: 9 }, { user: 'nobody', password: '' }); // never connects
+    try {
+      const records = new HarvestRecords(pool.promise);
+      const record = (start: number): HarvestRecord => ({ start, end: start + 60, seen: ['d'], cumulative: [m('WebTransaction', '', [1, 2, 2, 2, 2, 4])], pending: { key: 'k', period: start, metrics: [] } });
+      const text = 'update `harvest_records` set `version` = `version` + ?, `harvest_start` = ?, `state` = ? where `account_id` = ? and `run_nonce` = ? and `version` = ?';
+      const a = records.saveStatement(12, 'nonce-a', record(1_795_000_020), 4);
+      const b = records.saveStatement(13, 'nonce-b', record(1_795_000_080), 9);
+      expect([a.sql, a.params]).toEqual([text, [1, 1_795_000_020, encodeRecord(record(1_795_000_020)), 12, 'nonce-a', 4]]);
+      expect([b.sql, b.params]).toEqual([text, [1, 1_795_000_080, encodeRecord(record(1_795_000_080)), 13, 'nonce-b', 9]]);
+      const first = records.saveStatement(12, 'nonce-c', record(1_795_000_140), undefined);
+      expect(first.sql).toBe('insert ignore into `harvest_records` (`account_id`, `run_nonce`, `version`, `harvest_start`, `state`) values (?, ?, ?, ?, ?)');
+      expect(first.params).toEqual([12, 'nonce-c', 1, 1_795_000_140, encodeRecord(record(1_795_000_140))]);
+    } finally {
+      await pool.end();
+    }
   });
 });
