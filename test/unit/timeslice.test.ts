@@ -29,7 +29,7 @@ describe('timeslice merge', () => {
     const sql = upsertSql('ts_1_2026112314', [{ metricId: 1, agentId: 2, period: 1795442400, ...timesliceOf(0.25) }]);
     expect(sql).toBe(
       'INSERT INTO ts_1_2026112314 (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) ' +
-        'VALUES (1,2,1795442400,1,0.25,0.25,0.25,0.25,0.0625) ON DUPLICATE KEY UPDATE call_count = call_count + VALUES(call_count), ' +
+        'VALUES (1,2,1795442400,1,0.25e0,0.25e0,0.25e0,0.25e0,0.0625e0) ON DUPLICATE KEY UPDATE call_count = call_count + VALUES(call_count), ' +
         'total_time = total_time + VALUES(total_time), exclusive_time = exclusive_time + VALUES(exclusive_time), ' +
         'min_time = LEAST(min_time, VALUES(min_time)), max_time = GREATEST(max_time, VALUES(max_time)), sum_of_squares = sum_of_squares + VALUES(sum_of_squares)',
     );
