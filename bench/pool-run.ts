@@ -95,13 +95,18 @@ export async function runPool(ctx: PoolRunContext): Promise<PoolRunReport> {
   return report;
 }
 
-/** How the writer stored the rows (APM_WRITER_LOAD_DATA): by LOAD DATA, by upsert, loads rolled back. */
+/** How the writer stored the rows: transactions in one trip or stepwise (APM_WRITER_ONE_TRIP); rows by LOAD DATA or upsert, loads rolled back (APM_WRITER_LOAD_DATA). */
 async function logWriterPaths(ctx: PoolState['ctx'], registry: ReturnType<typeof createServiceRegistry>): Promise<void> {
   const rows = (await registry.getSingleMetric('apm_writer_rows_total')?.get())?.values ?? [];
+  const transactions = (await registry.getSingleMetric('apm_writer_transactions_total')?.get())?.values ?? [];
   const fallbacks = (await registry.getSingleMetric('apm_writer_load_fallbacks_total')?.get())?.values[0]?.value ?? 0;
   const of = (p: string) => rows.find((v) => v.labels.path === p)?.value ?? 0;
+  const tx = (p: string) => transactions.find((v) => v.labels.path === p)?.value ?? 0;
   if (of('load') + of('upsert') === 0) return;
-  ctx.log(`pool ${gib(ctx.bufferPoolBytes)}: writer rows by LOAD DATA ${of('load')}, by upsert ${of('upsert')}, loads rolled back ${fallbacks}`);
+  ctx.log(
+    `pool ${gib(ctx.bufferPoolBytes)}: writer transactions in one trip ${tx('one_trip')}, stepwise ${tx('stepwise')}; ` +
+      `rows by LOAD DATA ${of('load')}, by upsert ${of('upsert')}, loads rolled back ${fallbacks}`,
+  );
 }
 
 async function phase(st: PoolState, name: BenchPhase, fn: () => Promise<void>): Promise<void> {

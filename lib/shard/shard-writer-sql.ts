@@ -46,27 +46,22 @@ export function valuesTuple(r: TimesliceRow): string {
 const MAX_TUPLE_BYTES = 9 * (MAX_NUMBER_BYTES + 1) + 2;
 const COMMA = 0x2c;
 
+/** The tuple's fields in column order: integers (ids, period, count), then the doubles (as double literals). */
+const INTEGER_FIELDS = ['metricId', 'agentId', 'period', 'callCount'] as const;
+const DOUBLE_FIELDS = ['totalTime', 'exclusiveTime', 'minTime', 'maxTime', 'sumOfSquares'] as const;
+
 /** `(metric,agent,period,count,total,exclusive,min,max,sumsq)` at `o`; returns the offset after it. */
 function putTuple(buf: Buffer, o: number, r: TimesliceRow): number {
   buf[o++] = 0x28; // (
-  o = putNumber(buf, o, r.metricId, false);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.agentId, false);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.period, false);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.callCount, false);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.totalTime, true);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.exclusiveTime, true);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.minTime, true);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.maxTime, true);
-  buf[o++] = COMMA;
-  o = putNumber(buf, o, r.sumOfSquares, true);
-  buf[o++] = 0x29; // )
+  for (const f of INTEGER_FIELDS) {
+    o = putNumber(buf, o, r[f], false);
+    buf[o++] = COMMA;
+  }
+  for (const f of DOUBLE_FIELDS) {
+    o = putNumber(buf, o, r[f], true);
+    buf[o++] = COMMA;
+  }
+  buf[o - 1] = 0x29; // ) in place of the last comma
   return o;
 }
 
