@@ -14,11 +14,6 @@ export interface StoredRecord {
   version: number;
 }
 
-/**
- * The harvest_records table of one shard (schema/shard/0004-collector-harvests.sql): the latest
- * harvest of each agent run. Updates are optimistic: every update names the version it read, so a
- * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
- */
 /** Stand-ins compiled into the update's template, each recognised in its parameters by value (or identity: the blob). */
 const SLOT = { account: -7001, nonce: '\u0000apm-slot-nonce', start: -7002, expected: -7003 } as const;
 const SLOT_BLOB = Buffer.from('apm-slot-blob');
@@ -42,6 +37,11 @@ function updateTemplate(c: { sql: string; parameters: readonly unknown[] }): { s
   return { sql: c.sql, slots };
 }
 
+/**
+ * The harvest_records table of one shard (schema/shard/0004-collector-harvests.sql): the latest
+ * harvest of each agent run. Updates are optimistic: every update names the version it read, so a
+ * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
+ */
 export class HarvestRecords {
   readonly #db: Kysely<ShardDatabase>;
   #update: { sql: string; slots: Slot[] } | undefined;

@@ -53,8 +53,11 @@ const NONE_SEALED: ReadonlyMap<string, number> = new Map();
  * agents' rows go to (whether their minutes are sealed: shard-writer-seal.ts), the rows table by table,
  * then the registry rows of tables whose span has ended (late rows: the rollup must roll them again).
  * An agent's row of a sealed minute also adds to its application's row; of an unsealed minute, it is
- * written alone (the minute seal derives the application row later). Throws on any failure after
- * rolling back; the caller decides whether to retry, split or fail.
+ * written alone (the minute seal derives the application row later). Unless the batch has late rows
+ * (or APM_WRITER_ONE_TRIP is off), all of it but the COMMIT is first sent in one round trip
+ * (shard-writer-one-trip.ts); when its answers show a fence, a conflict, a stored key or a sealed
+ * minute, that attempt is rolled back and the statements below run one by one. Throws on any failure
+ * after rolling back; the caller decides whether to retry, split or fail.
  */
 export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
   const { infos, distinct } = await tablesOf(store, batch);
