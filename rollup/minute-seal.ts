@@ -2,7 +2,7 @@ import type { PoolConnection } from 'mysql2/promise';
 import { queryBuilder, selectOn, writeOn } from '../lib/db/query-builder.js';
 import type { ShardDatabase } from '../lib/shard/shard-database.js';
 import { nextTableSpanStart } from '../lib/shard/table-naming.js';
-import { recordsOf, sealStatement, writeRows } from './rollup-sql.js';
+import { recordsOf, sealApplicationStatement, sealPairsStatement, sealStatement, selectRows, writeRows, type RollupStatement, type SealPairRow } from './rollup-sql.js';
 
 const shardSql = queryBuilder<ShardDatabase>();
 
@@ -43,11 +43,12 @@ export async function sealInTransaction(conn: PoolConnection, t: MinuteTable, to
   const from = Math.max(t.start, reg[0].sealed_through === null ? t.start : Number(reg[0].sealed_through));
   const upTo = Math.min(to, t.end);
   if (upTo <= from) return { sealed: false, rows: 0 };
-  const s = sealStatement(t.name, t.accountId, from, upTo);
   let rows = 0;
   try {
-    const res = await writeRows(conn, s);
-    rows = recordsOf(res.info, Number(res.affectedRows));
+    for (const s of await sealStatements(conn, t, from, upTo)) {
+      const res = await writeRows(conn, s);
+      rows += recordsOf(res.info, Number(res.affectedRows));
+    }
   } catch (err) {
     // Registered, not created yet (the registry row comes first): no row to sum. Sealing it is right:
     // the writer creating it locks this registry row after our commit and so adds application rows.
@@ -55,6 +56,33 @@ export async function sealInTransaction(conn: PoolConnection, t: MinuteTable, to
   }
   await writeOn(conn, shardSql.updateTable('table_registry').set({ sealed_through: upTo }).where('name', '=', t.name));
   return { sealed: true, rows };
+}
+
+/** Applications up to which the seal runs one statement per application instead of the join. */
+export const SEAL_BY_APPLICATION_MAX = 16;
+/** Agents per statement of one application (longer IN lists are split: the sums merge by addition). */
+const SEAL_AGENTS_PER_STATEMENT = 1000;
+
+/**
+ * The seal's statements for [from, to): the account's agent → pseudo-agent pairs read once (shared
+ * locks), then per application one INSERT … SELECT over its agents' rows with no join (2.3× cheaper a
+ * row, rollup-sql.ts); an account with more than SEAL_BY_APPLICATION_MAX applications gets the one
+ * joined statement instead (one statement however many applications).
+ */
+async function sealStatements(conn: PoolConnection, t: MinuteTable, from: number, to: number): Promise<RollupStatement[]> {
+  const byApplication = new Map<number, number[]>();
+  for (const r of await selectRows<SealPairRow>(conn, sealPairsStatement(t.accountId))) {
+    const app = Number(r.application_agent_id);
+    const list = byApplication.get(app);
+    if (list) list.push(Number(r.agent_id));
+    else byApplication.set(app, [Number(r.agent_id)]);
+  }
+  if (byApplication.size > SEAL_BY_APPLICATION_MAX) return [sealStatement(t.name, t.accountId, from, to)];
+  const out: RollupStatement[] = [];
+  for (const [app, agents] of byApplication) {
+    for (let i = 0; i < agents.length; i += SEAL_AGENTS_PER_STATEMENT) out.push(sealApplicationStatement(t.name, app, agents.slice(i, i + SEAL_AGENTS_PER_STATEMENT), from, to));
+  }
+  return out;
 }
 
 /** Seals `t` through `to` in its own transaction. */

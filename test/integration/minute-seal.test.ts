@@ -7,7 +7,7 @@ import { ShardWriter, type WriteRow } from '../../lib/shard/shard-writer.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { tableName } from '../../lib/shard/table-naming.js';
 import { mergeInto, type Timeslice } from '../../lib/timeslice/timeslice.js';
-import { sealBoundary, sealMinuteTable, sealMinutes } from '../../rollup/minute-seal.js';
+import { SEAL_BY_APPLICATION_MAX, sealBoundary, sealMinuteTable, sealMinutes } from '../../rollup/minute-seal.js';
 import { RollupMetrics } from '../../rollup/rollup-metrics.js';
 import { RollupRunner } from '../../rollup/rollup-runner.js';
 import { agentFleet } from '../harness/agent-fleet.js';
@@ -130,6 +130,44 @@ describe('minute seal (issue #20): application rows derived once a minute closed
       await seal(f, H + 3600);
       expect(await rowsOf(f.store, f.table, f.appAgent)).toEqual(expected);
       expect(await readApp(f)).toEqual(expected);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('several applications: per application below SEAL_BY_APPLICATION_MAX, one joined statement above it; both exact', async () => {
+    const w = writer();
+    try {
+      for (const apps of [3, SEAL_BY_APPLICATION_MAX + 1]) {
+        const { account } = await c.directory.createAccount({ name: `seal-apps-${apps}` });
+        const { store } = await c.registry.storeForAccount(account.id);
+        const [metric] = await store.metricIds(account.id, [{ name: 'WebTransaction', scope: '' }]);
+        const pseudo: number[] = [];
+        const rows: WriteRow[] = [];
+        const expected = new Map<number, Timeslice>(); // pseudo-agent → its application's sum for minute 0
+        for (let a = 0; a < apps; a++) {
+          const app = await c.directory.ensureApplication(account.id, `app-${a}`);
+          const p = await store.applicationAgentId(account.id, app.id);
+          pseudo.push(p);
+          for (let g = 0; g < 2; g++) {
+            const agent = await store.agentId(account.id, { applicationId: app.id, host: `h${a}-${g}`, pid: 100 + g, language: 'nodejs' });
+            const s = slice(1 + a + g, 0.25 * (1 + g));
+            rows.push({ kind: 'minute', t: H, row: { metricId: metric!, agentId: agent, period: H, ...s }, applicationAgentId: p });
+            const have = expected.get(p);
+            if (have) mergeInto(have, s);
+            else expected.set(p, { ...s });
+          }
+        }
+        expect(await w.write({ accountId: account.id, shardId: account.shardId, rows, dedupeKey: `apps-${apps}` })).toBe('committed');
+        const table = tableName('minute', account.id, H);
+        const conn = await store.pool.getConnection();
+        try {
+          expect(await sealMinuteTable(conn, { name: table, accountId: account.id, start: H, end: H + 3600 }, H + 60)).toEqual({ sealed: true, rows: apps });
+        } finally {
+          conn.release();
+        }
+        for (const p of pseudo) expect(await rowsOf(store, table, p)).toEqual(new Map([[`${metric}:${H}`, expected.get(p)]]));
+      }
     } finally {
       await w.stop();
     }
