@@ -124,7 +124,9 @@ export interface SealPairRow extends RowDataPacket {
  * sealStatement for the agents `agentIds` of one application, whose pseudo-agent is `applicationAgentId`:
  * their rows of [from, to) summed per (metric, minute) into the pseudo-agent's rows, with no join (the
  * pairs were read once by sealPairsStatement). Measured on 150,000 rows: 0.58 µs a row against 1.36 µs
- * for the join (two index lookups in agents per row).
+ * for the join (two index lookups in agents per row). The primary key is forced: on a v3 minute table it
+ * starts with the period, so the seal reads only its minutes; given `agent_id IN`, the optimizer could
+ * otherwise pick the (agent_id, metric_id) key and read every row of those agents in the hour.
  */
 export function sealApplicationStatement(table: string, applicationAgentId: number, agentIds: readonly number[], from: number, to: number): RollupStatement {
   if (agentIds.length === 0) throw new Error('BUG: a seal statement of no agent');
@@ -133,7 +135,7 @@ export function sealApplicationStatement(table: string, applicationAgentId: numb
   const aggregates = TIMESLICE_COLUMNS.map((c) => `${aggregateExpr({ ...c, column: `r.${c.column}` })} AS s_${c.column}`).join(', ');
   const sql =
     `INSERT INTO ${t} (${columns.join(', ')}) SELECT ${columns.map((c) => `s_${c}`).join(', ')} FROM (` +
-    `SELECT r.metric_id AS s_metric_id, ? AS s_agent_id, r.period AS s_period, ${aggregates} FROM ${t} r ` +
+    `SELECT r.metric_id AS s_metric_id, ? AS s_agent_id, r.period AS s_period, ${aggregates} FROM ${t} r FORCE INDEX (PRIMARY) ` +
     `WHERE r.period >= ? AND r.period < ? AND r.agent_id IN (${agentIds.map(() => '?').join(', ')}) GROUP BY r.metric_id, r.period` +
     `) s ON DUPLICATE KEY UPDATE ${upsertMergeList()}`;
   return { sql, params: [applicationAgentId, from, to, ...agentIds] };
