@@ -31,8 +31,15 @@ afterAll(async () => c?.stop());
 const H = Date.UTC(2026, 10, 24, 10) / 1000;
 let clock = H + 30 * 60;
 
-function writer(registry: Registry, flushMs = 50) {
-  return new ShardWriter(c.registry, { batchRows: 2000, flushMs, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, registry });
+/** Runs `run` with a writer of its own (one connection, a registry to read its paths from), stopped after. */
+async function withWriter(run: (w: ShardWriter, registry: Registry) => Promise<void>): Promise<void> {
+  const registry = new Registry();
+  const w = new ShardWriter(c.registry, { batchRows: 2000, flushMs: 50, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, registry });
+  try {
+    await run(w, registry);
+  } finally {
+    await w.stop();
+  }
 }
 
 const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
@@ -70,10 +77,8 @@ describe('the one-round-trip write transaction (issue #20)', () => {
   it('commits a usual batch of two accounts in one trip: rows, guards and ledger keys together', async () => {
     const a = await agentFleet(c, 'ot-usual-a', 2, H);
     const b = await agentFleet(c, 'ot-usual-b', 1, H);
-    const registry = new Registry();
-    const w = writer(registry);
     const p = H + 5 * 60;
-    try {
+    await withWriter(async (w, registry) => {
       const out = await Promise.all([
         w.write(req(a, 'a1', [a.row(0, 0, p, s(3, 0.5)), a.row(1, 1, p, s(2, 4))], await guardRow(1, 10))),
         w.write(req(b, 'b1', [b.row(0, 0, p, s(1, 2)), b.row(0, 0, p, s(1, 6))], await guardRow(2, 20))),
@@ -90,17 +95,13 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       // The keys were recorded in the same trip: the same deliveries again write nothing.
       expect(await Promise.all([w.write(req(a, 'a1', [a.row(0, 0, p, s(3, 0.5))])), w.write(req(b, 'b1', [b.row(0, 0, p, s(1, 2))]))])).toEqual(['duplicate', 'duplicate']);
       expect(await rowsOf(b)).toEqual([[b.agentIds[0], b.metricIds[0], p, 2, 8]]);
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('a resent key or a guard that changes no row: the trip is rolled back and the stepwise transaction writes the rest once', async () => {
     const f = await agentFleet(c, 'ot-unusual', 3, H);
-    const registry = new Registry();
-    const w = writer(registry);
     const p = H + 6 * 60;
-    try {
+    await withWriter(async (w, registry) => {
       expect(await w.write(req(f, 'k1', [f.row(0, 0, p, s(1, 1))]))).toBe('committed');
       expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 0 });
       const stale = await guardRow(3, 30);
@@ -122,9 +123,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       expect([await guardValue(3), await guardValue(4)]).toEqual([31, 41]);
       // Nothing of the rolled-back trip stayed: the conflicting request's key is not recorded.
       expect(await w.write(req(f, 'k2', [f.row(1, 0, p, s(5, 2))]))).toBe('committed');
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('an account fenced after the writer\'s precheck: the trip is rolled back, that account is refused and the other commits', async () => {
@@ -163,10 +162,8 @@ describe('the one-round-trip write transaction (issue #20)', () => {
 
   it('a sealed minute: the trip is rolled back and the stepwise transaction adds the application row', async () => {
     const f = await agentFleet(c, 'ot-sealed', 1, H);
-    const registry = new Registry();
-    const w = writer(registry);
     const p = H + 8 * 60;
-    try {
+    await withWriter(async (w, registry) => {
       expect(await w.write(req(f, 's0', [f.row(0, 0, p + 60, s(1, 1))]))).toBe('committed'); // an open minute: one trip
       await f.store.pool.query('UPDATE table_registry SET sealed_through = ? WHERE name = ?', [p + 60, f.table]);
       expect(await w.write(req(f, 's1', [f.row(0, 0, p, s(2, 5))]))).toBe('committed');
@@ -178,35 +175,32 @@ describe('the one-round-trip write transaction (issue #20)', () => {
           [f.appAgent, f.metricIds[0], p, 2, 10],
         ].sort((x, y) => x[0]! - y[0]! || x[2]! - y[2]!),
       );
-    } finally {
-      await w.stop();
-    }
+    });
   });
 
   it('late rows (their table\'s span has ended) and text longer than the bound go stepwise without a trip', async () => {
     const f = await agentFleet(c, 'ot-late', 1, H);
-    const registry = new Registry();
-    const w = writer(registry);
     const saved = clock;
-    try {
-      clock = H + 3600 + 120; // the hour of f.table has ended
-      expect(await w.write(req(f, 'l1', [f.row(0, 0, H + 60, s(4, 1))]))).toBe('committed');
-      expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 1 });
-      clock = saved;
-      // Rows written as is (no application agent): enough distinct keys that the upsert text passes the bound.
-      const rows: WriteRequest['rows'] = [];
-      const perRow = 80; // fewer text bytes than any of these rows takes
-      for (let i = 0; rows.length * perRow <= MAX_TEXT_BYTES; i++) {
-        const period = H + 60 * (i % 60);
-        rows.push({ kind: 'minute', t: period, row: { metricId: 1_000_000 + Math.floor(i / 60), agentId: 2_000_000_000, period, ...s(1, 123456.789012345) } });
+    await withWriter(async (w, registry) => {
+      try {
+        clock = H + 3600 + 120; // the hour of f.table has ended
+        expect(await w.write(req(f, 'l1', [f.row(0, 0, H + 60, s(4, 1))]))).toBe('committed');
+        expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 1 });
+        clock = saved;
+        // Rows written as is (no application agent): enough distinct keys that the upsert text passes the bound.
+        const rows: WriteRequest['rows'] = [];
+        const perRow = 80; // fewer text bytes than any of these rows takes
+        for (let i = 0; rows.length * perRow <= MAX_TEXT_BYTES; i++) {
+          const period = H + 60 * (i % 60);
+          rows.push({ kind: 'minute', t: period, row: { metricId: 1_000_000 + Math.floor(i / 60), agentId: 2_000_000_000, period, ...s(1, 123456.789012345) } });
+        }
+        expect(await w.write(req(f, 'l2', rows))).toBe('committed');
+        expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 2 });
+        const [n] = await f.store.pool.query<any[]>(`SELECT COUNT(*) AS n, SUM(call_count) AS calls FROM ${tableName('minute', f.account.id, H)} WHERE agent_id = 2000000000`);
+        expect([Number(n[0].n), Number(n[0].calls)]).toEqual([rows.length, rows.length]);
+      } finally {
+        clock = saved;
       }
-      expect(await w.write(req(f, 'l2', rows))).toBe('committed');
-      expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 2 });
-      const [n] = await f.store.pool.query<any[]>(`SELECT COUNT(*) AS n, SUM(call_count) AS calls FROM ${tableName('minute', f.account.id, H)} WHERE agent_id = 2000000000`);
-      expect([Number(n[0].n), Number(n[0].calls)]).toEqual([rows.length, rows.length]);
-    } finally {
-      clock = saved;
-      await w.stop();
-    }
+    });
   });
 });
