@@ -31,6 +31,12 @@ export const MAX_TEXT_BYTES = 4 * 1024 * 1024;
 export interface OneTripDeps {
   ledger: WriteLedger;
   batchRows: number;
+  /**
+   * The batches pool's bound of one statement (lib/db/connect.ts). A trip is bounded by it times its
+   * statements: the bound the same statements have one by one on the stepwise path, so a transaction
+   * that would finish there is not failed here for being sent at once.
+   */
+  statementTimeoutMs: number;
 }
 
 /** What a batch needs for one trip: the seal locks of its open minute tables, the least agent-row period per table. */
@@ -93,7 +99,8 @@ export async function runOneTrip(
   }
   if (length > MAX_TEXT_BYTES) return undefined;
 
-  const [answers] = (await conn.query(statements.join(';\n'))) as unknown as [unknown[]];
+  const sql = statements.join(';\n');
+  const [answers] = (await conn.query({ sql, timeout: deps.statementTimeoutMs * statements.length })) as unknown as [unknown[]];
   let k = 1;
   let usual = blockingFences(answers[k++] as Parameters<typeof blockingFences>[0]).size === 0;
   for (let i = 0; i < guarded.length; i++) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== 1) usual = false;

@@ -68,7 +68,7 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
     if (plan) {
       const tables = [...mergeRows(batch, NO_DUPS, infos, NONE_SEALED).perTable].map(([name, m]) => ({ name, rows: m.rows() }));
-      const written = await runOneTrip(conn, batch, plan, tables, deps);
+      const written = await runOneTrip(conn, batch, plan, tables, { ledger: deps.ledger, batchRows: deps.batchRows, statementTimeoutMs: store.db.batches().statementTimeoutMs });
       if (written !== undefined) {
         result.written = written;
         result.path = 'one_trip';

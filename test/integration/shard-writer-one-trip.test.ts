@@ -203,4 +203,29 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       }
     });
   });
+  it('a trip longer than one statement\'s bound, each statement within it, commits: it is bounded as its statements are stepwise', async () => {
+    const f = await agentFleet(c, 'ot-slow', 3, H);
+    const p = H + 8 * 60;
+    const bound = f.store.db.batches().statementTimeoutMs;
+    // Guards that each take 40 % of the bound: three of them make the trip 1.2 bounds long.
+    const slow = async (id: number, v: number) => {
+      const g = await guardRow(id, v);
+      return { sql: `UPDATE test_guards SET v = v + 1 + 0 * SLEEP(${(0.4 * bound) / 1000}) WHERE id = ? AND v = ?`, params: g.params };
+    };
+    await withWriter(async (w, registry) => {
+      const out = await Promise.all([
+        w.write(req(f, 's1', [f.row(0, 0, p, s(1, 1))], await slow(5, 50))),
+        w.write(req(f, 's2', [f.row(1, 0, p, s(2, 1))], await slow(6, 60))),
+        w.write(req(f, 's3', [f.row(2, 0, p, s(3, 1))], await slow(7, 70))),
+      ]);
+      expect(out).toEqual(['committed', 'committed', 'committed']);
+      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 0 });
+      expect(await rowsOf(f)).toEqual([
+        [f.agentIds[0], f.metricIds[0], p, 1, 1],
+        [f.agentIds[1], f.metricIds[0], p, 2, 2],
+        [f.agentIds[2], f.metricIds[0], p, 3, 3],
+      ]);
+      expect([await guardValue(5), await guardValue(6), await guardValue(7)]).toEqual([51, 61, 71]);
+    });
+  });
 });
