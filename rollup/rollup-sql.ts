@@ -101,7 +101,6 @@ export interface LossCheckRow extends RowDataPacket {
   rows_: string | number;
 }
 
-/** Runs a statement that reads rows of type R on `conn`. */
 /** The agent → application pseudo-agent pairs of an account (the seal's join, read once per seal). */
 export function sealPairsStatement(accountId: number): RollupStatement {
   return {
@@ -141,6 +140,7 @@ export function sealApplicationStatement(table: string, applicationAgentId: numb
   return { sql, params: [applicationAgentId, from, to, ...agentIds] };
 }
 
+/** Runs a statement that reads rows of type R on `conn`. */
 export async function selectRows<R extends RowDataPacket>(conn: Runner, s: RollupStatement): Promise<R[]> {
   const [rows] = await conn.query<R[]>(s.sql, s.params);
   return rows;
