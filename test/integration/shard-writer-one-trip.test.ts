@@ -203,6 +203,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       }
     });
   });
+
   it('a trip longer than one statement\'s bound, each statement within it, commits: it is bounded as its statements are stepwise', async () => {
     const f = await agentFleet(c, 'ot-slow', 3, H);
     const p = H + 8 * 60;
