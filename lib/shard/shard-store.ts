@@ -76,6 +76,10 @@ export class ShardStore {
   ensureTable(accountId: number, kind: TableKind, t: number): Promise<TableInfo> {
     return this.tables.ensure(accountId, kind, t);
   }
+  /** ensureTable's answer when this process has the table cached; undefined (nothing created) when not. */
+  cachedTable(accountId: number, kind: TableKind, t: number): Promise<TableInfo> | undefined {
+    return this.tables.cached(accountId, kind, t);
+  }
   tableInfo(name: string): Promise<TableInfo | undefined> {
     return this.tables.info(name);
   }

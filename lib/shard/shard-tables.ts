@@ -41,6 +41,11 @@ export class ShardTables {
     return p;
   }
 
+  /** The table's entry if this process has it cached (resolved or being created), without creating it. */
+  cached(accountId: number, kind: TableKind, t: number): Promise<TableInfo> | undefined {
+    return this.#cache.get(tableName(kind, accountId, t));
+  }
+
   /** The registry row and the table, created when missing (lib/shard/table-registry.ts registerTable). */
   async #create(accountId: number, kind: TableKind, t: number, name: string): Promise<TableInfo> {
     return this.infoOf(await registerTable(this.db, { name, accountId, kind, t, newestVersion: this.templates.newest(kind) }));

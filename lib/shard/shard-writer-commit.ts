@@ -24,7 +24,8 @@ export interface CommitResult {
 
 /**
  * Commits a batch of leaders (no two share a dedupe key) and settles every one of them; never throws.
- * - Requests of an account being moved (or moved away) are refused (503, the client resends).
+ * - Requests of an account being moved (or moved away) are refused (503, the client resends): by the
+ *   transaction's precheck when it creates tables, by its locking read of the fences in every case.
  * - Deadlocks, lock wait timeouts and dropped tables are retried a few times.
  * - A failure for a data reason (a value out of range, e.g. a merge overflowing a DOUBLE) says the
  *   batch holds a request that can never be stored: the batch is split in halves, each committed in a
@@ -36,21 +37,13 @@ export interface CommitResult {
 export async function commitBatch(deps: CommitDeps, shardId: number, leaders: Pending[]): Promise<CommitResult> {
   const out: CommitResult = { settled: new Map(), connectionLost: false };
   let store: ShardStore;
-  let live: Pending[];
   try {
     store = await deps.shards.storeFor(shardId);
-    const pre = await deps.fences.precheck(store.pool, shardId, leaders.map((p) => p.req.accountId));
-    live = [];
-    for (const p of leaders) {
-      const f = pre.get(p.req.accountId);
-      if (f) out.settled.set(p, { error: deps.fences.refuse(deps.shards, store, f), reason: 'fenced' });
-      else live.push(p);
-    }
   } catch (err) {
     failAll(out, leaders, shardId, err);
     return out;
   }
-  await isolate(deps, store, live, out);
+  await isolate(deps, store, leaders, out);
   if (out.connectionLost === false) deps.sweeper.maybeSweep(store);
   return out;
 }

@@ -48,7 +48,8 @@ const NO_DUPS: ReadonlySet<Pending> = new Set();
 const NONE_SEALED: ReadonlyMap<string, number> = new Map();
 
 /**
- * One transaction for the batch, in this order (the lock order every writer keeps): the move fence
+ * One transaction for the batch. First, only when it may create a table or a fence row, the precheck
+ * of move fences (prepare, below). Then, in this order (the lock order every writer keeps): the move fence
  * (shared locks), the requests' guards, the ledger keys, the registry rows of the minute tables that
  * agents' rows go to (whether their minutes are sealed: shard-writer-seal.ts), the rows table by table,
  * then the registry rows of tables whose span has ended (late rows: the rollup must roll them again).
@@ -59,11 +60,12 @@ const NONE_SEALED: ReadonlyMap<string, number> = new Map();
  * minute, that attempt is rolled back and the statements below run one by one. Throws on any failure
  * after rolling back; the caller decides whether to retry, split or fail.
  */
-export async function runTransaction(store: ShardStore, batch: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
-  const { infos, distinct } = await tablesOf(store, batch);
+export async function runTransaction(store: ShardStore, requests: readonly Pending[], deps: TransactionDeps): Promise<TransactionResult> {
+  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0, loaded: 0, fallbacks: 0, path: 'stepwise' };
+  const { batch, infos, distinct } = await prepare(store, requests, deps, result.fenced);
+  if (batch.length === 0) return result;
   const plan = deps.oneTrip ? oneTripPlan(batch, infos, deps.now()) : undefined;
   const conn = await (plan ? store.batchPool : store.pool).getConnection();
-  const result: TransactionResult = { dups: new Set(), fenced: new Map(), conflicts: new Set(), written: 0, loaded: 0, fallbacks: 0, path: 'stepwise' };
   try {
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
     if (plan) {
@@ -78,8 +80,9 @@ export async function runTransaction(store: ShardStore, batch: readonly Pending[
       }
     }
     await conn.beginTransaction();
-    result.fenced = await deps.fences.check(conn, batch.map((p) => p.req.accountId));
-    let live = result.fenced.size === 0 ? batch : batch.filter((p) => !result.fenced.has(p.req.accountId));
+    const fenced = await deps.fences.check(conn, batch.map((p) => p.req.accountId));
+    for (const [a, f] of fenced) result.fenced.set(a, f);
+    let live = fenced.size === 0 ? batch : batch.filter((p) => !fenced.has(p.req.accountId));
     for (const p of live) {
       if (!p.req.guard) continue;
       // Prepared (its text names no request value: one prepare per connection): a harvest record's
@@ -111,8 +114,39 @@ async function upsert(conn: PoolConnection, table: string, rows: readonly Timesl
   await conn.query(upsertSql(table, rows));
 }
 
-/** The tables of the batch's rows, created when missing (DDL: before BEGIN), keyed by the request. */
-async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{ infos: Map<Pending, TableInfo[]>; distinct: Set<TableInfo> }> {
+/**
+ * The batch's tables and the requests still to write. When this process has every table cached and
+ * every account's fence row known, nothing is created and the transaction's locking read of the
+ * fences is the only check it needs. Otherwise the precheck (writer-fences.ts) comes first: accounts
+ * already fenced or moved away go to `fenced` and are left out, so no table is created for an account
+ * on a shard it has left.
+ */
+async function prepare(
+  store: ShardStore,
+  batch: readonly Pending[],
+  deps: TransactionDeps,
+  fenced: Map<number, Fence>,
+): Promise<{ batch: readonly Pending[]; infos: Map<Pending, TableInfo[]>; distinct: Set<TableInfo> }> {
+  const accounts = batch.map((p) => p.req.accountId);
+  if (deps.fences.allKnown(store.shardId, accounts)) {
+    const cached = await tablesOf(store, batch, false);
+    if (cached) return { batch, ...cached };
+  }
+  const pre = await deps.fences.precheck(store.pool, store.shardId, accounts);
+  for (const [a, f] of pre) fenced.set(a, f);
+  const live = pre.size === 0 ? batch : batch.filter((p) => !pre.has(p.req.accountId));
+  return { batch: live, ...(await tablesOf(store, live, true))! };
+}
+
+/**
+ * The tables of the batch's rows, keyed by the request: created when missing (DDL: before BEGIN) with
+ * `create`; without, only tables this process has cached (undefined when one is not).
+ */
+async function tablesOf(
+  store: ShardStore,
+  batch: readonly Pending[],
+  create: boolean,
+): Promise<{ infos: Map<Pending, TableInfo[]>; distinct: Set<TableInfo> } | undefined> {
   const out = new Map<Pending, TableInfo[]>();
   const distinct = new Set<TableInfo>();
   for (const p of batch) {
@@ -121,7 +155,9 @@ async function tablesOf(store: ShardStore, batch: readonly Pending[]): Promise<{
     let last: TableInfo | undefined;
     for (const w of p.req.rows) {
       if (!last || last.kind !== w.kind || w.t < last.start || w.t >= last.end) {
-        last = await store.ensureTable(p.req.accountId, w.kind, w.t);
+        const found = create ? store.ensureTable(p.req.accountId, w.kind, w.t) : store.cachedTable(p.req.accountId, w.kind, w.t);
+        if (!found) return undefined;
+        last = await found;
         distinct.add(last);
       }
       list.push(last);

@@ -10,7 +10,8 @@ const MAX_KNOWN = 1_000_000;
  * The ShardWriter's side of the move fence (see account-fence.ts for the protocol). Two checks:
  * - `precheck`, before the writer creates tables (DDL cannot run inside its transaction): creates
  *   missing fence rows and refuses accounts already fenced or moved away, so the writer never
- *   recreates tables of an account on a shard it has left;
+ *   recreates tables of an account on a shard it has left. A transaction that creates nothing (every
+ *   table cached, every fence row known: allKnown) skips it, as `check` alone keeps its rows exact;
  * - `check`, the first statement of the write transaction: the locking read that makes the fence exact.
  * A refused request fails with RetryableError (503, Retry-After 1): the client resends, and the
  * account's cached shard, dictionary and tables are forgotten so the resend resolves the new shard.
@@ -18,6 +19,12 @@ const MAX_KNOWN = 1_000_000;
 export class WriterFences {
   /** `${shardId}:${accountId}` whose fence row is known to exist. */
   readonly #known = new Set<string>();
+
+  /** True when every account's fence row is known to exist on the shard (precheck created or found it). */
+  allKnown(shardId: number, accountIds: Iterable<number>): boolean {
+    for (const a of accountIds) if (!this.#known.has(`${shardId}:${a}`)) return false;
+    return true;
+  }
 
   async precheck(pool: PromisePool, shardId: number, accountIds: Iterable<number>): Promise<Map<number, Fence>> {
     const list = [...new Set(accountIds)];

@@ -127,8 +127,9 @@ describe('the one-round-trip write transaction (issue #20)', () => {
   });
 
   it('an account fenced after the writer\'s precheck: the trip is rolled back, that account is refused and the other commits', async () => {
-    // The writer's precheck (before the transaction) refuses accounts fenced by then; a fence that lands
-    // between it and the transaction is found by the transaction's own locking read: run that directly.
+    // The writer's precheck refuses accounts fenced by then, but runs only before a transaction that
+    // creates a table or a fence row; otherwise, and for a fence that lands after it, the transaction's
+    // own locking read finds the fence: with both accounts' tables cached, run that directly.
     const moving = await agentFleet(c, 'ot-fenced', 1, H);
     const other = await agentFleet(c, 'ot-open', 1, H);
     const p = H + 7 * 60;
@@ -142,19 +143,30 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       resolve: () => undefined,
       reject: () => undefined,
     });
-    await deps.fences.precheck(shard.pool, shard.shardId, [moving.account.id, other.account.id]); // creates both fence rows
+    // Creates both fence rows and both tables (cached): the transactions below have no precheck.
+    const before = await runTransaction(shard, [pending(moving, 'm0', [moving.row(0, 0, p + 60, s(1, 1))]), pending(other, 'o0', [other.row(0, 1, p + 60, s(1, 1))])], deps);
+    expect([before.path, before.written]).toEqual(['one_trip', 2]);
     await shard.pool.query("UPDATE account_fences SET state = 'away' WHERE account_id = ?", [moving.account.id]);
     try {
       const r = await runTransaction(shard, [pending(moving, 'm1', [moving.row(0, 1, p, s(2, 2))]), pending(other, 'o1', [other.row(0, 0, p, s(3, 3))])], deps);
       expect([r.path, [...r.fenced.keys()], r.written]).toEqual(['stepwise', [moving.account.id], 1]);
-      expect(await rowsOf(moving)).toEqual([]);
-      expect(await rowsOf(other)).toEqual([[other.agentIds[0], other.metricIds[0], p, 3, 9]]);
+      expect(await rowsOf(moving)).toEqual([[moving.agentIds[0], moving.metricIds[0], p + 60, 1, 1]]);
+      expect(await rowsOf(other)).toEqual([
+        [other.agentIds[0], other.metricIds[0], p, 3, 9],
+        [other.agentIds[0], other.metricIds[1], p + 60, 1, 1],
+      ]);
       // Without the fence the same kind of batch commits in one trip.
       await shard.pool.query("UPDATE account_fences SET state = 'open' WHERE account_id = ?", [moving.account.id]);
       const again = await runTransaction(shard, [pending(moving, 'm2', [moving.row(0, 1, p, s(2, 2))]), pending(other, 'o2', [other.row(0, 0, p, s(3, 3))])], deps);
       expect([again.path, again.fenced.size, again.written]).toEqual(['one_trip', 0, 2]);
-      expect(await rowsOf(moving)).toEqual([[moving.agentIds[0], moving.metricIds[1], p, 2, 4]]);
-      expect(await rowsOf(other)).toEqual([[other.agentIds[0], other.metricIds[0], p, 6, 18]]);
+      expect(await rowsOf(moving)).toEqual([
+        [moving.agentIds[0], moving.metricIds[0], p + 60, 1, 1],
+        [moving.agentIds[0], moving.metricIds[1], p, 2, 4],
+      ]);
+      expect(await rowsOf(other)).toEqual([
+        [other.agentIds[0], other.metricIds[0], p, 6, 18],
+        [other.agentIds[0], other.metricIds[1], p + 60, 1, 1],
+      ]);
     } finally {
       await shard.pool.query("UPDATE account_fences SET state = 'open' WHERE account_id = ?", [moving.account.id]);
     }
