@@ -1,5 +1,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import type { MetricName } from '../../lib/shard/metric-dictionary.js';
+import { canonicalMetricName } from '../../lib/shard/metric-name.js';
 import type { HarvestPiece, HarvestRecord } from './harvest-plan.js';
 import type { HarvestMetric } from './metric-data.js';
 
@@ -7,9 +9,22 @@ import type { HarvestMetric } from './metric-data.js';
  * The stored form of a harvest record (harvest_records.state). One is written per harvest, so its
  * encoding is on the collector's hot path.
  *
- * Format 2 (this one): binary, no number ever printed or parsed as text, nothing compressed:
+ * Format 4 (a new harvest's record, the usual case): the metrics by dictionary id, not by name:
+ *   byte 0     0x08
+ *   u32 LE     length of the header, then the header as JSON: {s, e, d, k, p} (as format 2's; the
+ *              pending piece is the cumulative metrics)
+ *   u32 LE     count n, then n × u32 LE metric ids, then 6 × n float64 LE stats (as format 2's)
+ * Written only when the ids name the metrics one to one: the record's piece is its whole payload
+ * (a new harvest), no name was folded into the overflow metric, the ids are distinct, and every name
+ * and scope is in canonical form (metric-name.ts), so the dictionary gives back exactly the names the
+ * agent sent. Reading it takes the names of the ids from the dictionary (`namesOf`, a query: records
+ * are read only off the usual path). About half the bytes of format 2 (the names were 47 % of a bench
+ * harvest's record), which the server parses as hex and writes per harvest.
+ *
+ * Format 2 (every other record: a merged resend's, or one with folded or non-canonical names):
+ * binary, no number ever printed or parsed as text, nothing compressed:
  *   byte 0     0x07 — never the first byte of format 1 (a raw deflate stream's block type 11 is
- *              reserved), so both formats are told apart by it
+ *              reserved), so the formats are told apart by it
  *   u32 LE     length of the header, then the header as JSON: {s, e, d, k, p, own}
  *              (start, end, seen digests, pending key and period; own: the pending piece has its
  *              own metrics, stored after the cumulative ones; otherwise they are the cumulative ones)
@@ -18,16 +33,27 @@ import type { HarvestMetric } from './metric-data.js';
  * metric: validated names never hold U+0000), then 6 × n float64 LE (count, total, exclusive, min,
  * max, sum of squares per metric). Doubles are stored bit for bit.
  *
- * Format 1 (collectors before this one): the record as compact JSON, raw-deflated. Still read, never
- * written. A collector of format 1 cannot read format 2 (it answers 503 for that run, which the agent
- * retries, until it is upgraded): upgrade every collector of a fleet before mixed versions serve one agent.
+ * Format 1 (collectors before format 2): the record as compact JSON, raw-deflated. Still read, never
+ * written. A collector reads the formats of its own version and earlier ones only (one of format 1
+ * answers 503 for a run with a newer record, which the agent retries, until it is upgraded): upgrade
+ * every collector of a fleet before mixed versions serve one agent. (A format 3, the names in a table
+ * of their own, was measured and not kept: docs/benchmark.md.)
  */
 
+/** Names of an account's metric ids (ShardStore.metricNames). */
+export type MetricNamesOf = (ids: readonly number[]) => Promise<ReadonlyMap<number, MetricName>>;
+
+const FORMAT_4 = 0x08;
 const FORMAT_2 = 0x07;
 const inflate = promisify(zlib.inflateRaw);
 
-export function encodeRecord(r: HarvestRecord): Buffer {
+/**
+ * `ids`: the dictionary ids of the record's cumulative metrics, same order, when they name them one to
+ * one (no name folded): the record is then written in format 4 if it qualifies (above), else format 2.
+ */
+export function encodeRecord(r: HarvestRecord, ids?: readonly number[]): Buffer {
   const own = r.pending.metrics !== r.cumulative;
+  if (!own && ids !== undefined && byIds(r.cumulative, ids)) return encodeFormat4(r, ids);
   const header = Buffer.from(JSON.stringify({ s: r.start, e: r.end, d: r.seen, k: r.pending.key, p: r.pending.period, own }), 'utf8');
   const parts: Buffer[] = [Buffer.from([FORMAT_2, 0, 0, 0, 0]), header, encodeList(r.cumulative)];
   parts[0]!.writeUInt32LE(header.length, 1);
@@ -35,9 +61,59 @@ export function encodeRecord(r: HarvestRecord): Buffer {
   return Buffer.concat(parts);
 }
 
-export async function decodeRecord(blob: Buffer): Promise<HarvestRecord> {
+/** `namesOf` is asked only for a format 4 record (the names of its ids). */
+export async function decodeRecord(blob: Buffer, namesOf?: MetricNamesOf): Promise<HarvestRecord> {
+  if (blob.length > 0 && blob[0] === FORMAT_4) return decodeFormat4(blob, namesOf);
   if (blob.length > 0 && blob[0] === FORMAT_2) return decodeFormat2(blob);
   return decodeFormat1(blob);
+}
+
+/** Whether `ids` name `metrics` one to one and give back their names exactly (format 4's condition). */
+function byIds(metrics: readonly HarvestMetric[], ids: readonly number[]): boolean {
+  if (ids.length !== metrics.length) return false;
+  const seen = new Set<number>();
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    const { name, scope } = metrics[i]!;
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff || seen.has(id)) return false;
+    if (canonicalMetricName(name) !== name || canonicalMetricName(scope) !== scope) return false;
+    seen.add(id);
+  }
+  return true;
+}
+
+function encodeFormat4(r: HarvestRecord, ids: readonly number[]): Buffer {
+  const header = JSON.stringify({ s: r.start, e: r.end, d: r.seen, k: r.pending.key, p: r.pending.period });
+  const headerBytes = Buffer.byteLength(header, 'utf8');
+  const n = ids.length;
+  const out = Buffer.allocUnsafe(5 + headerBytes + 4 + 4 * n + 48 * n);
+  out[0] = FORMAT_4;
+  out.writeUInt32LE(headerBytes, 1);
+  out.write(header, 5, 'utf8');
+  let o = out.writeUInt32LE(n, 5 + headerBytes);
+  for (let i = 0; i < n; i++) o = out.writeUInt32LE(ids[i]!, o);
+  writeStats(out, o, r.cumulative);
+  return out;
+}
+
+async function decodeFormat4(blob: Buffer, namesOf: MetricNamesOf | undefined): Promise<HarvestRecord> {
+  if (!namesOf) throw new Error('BUG: a format 4 harvest record read without the dictionary');
+  const headerLength = blob.readUInt32LE(1);
+  const h = JSON.parse(blob.toString('utf8', 5, 5 + headerLength)) as { s: number; e: number; d: string[]; k: string; p: number };
+  let o = 5 + headerLength;
+  const n = blob.readUInt32LE(o);
+  o += 4;
+  if (blob.length < o + 52 * n) throw new Error('cannot decode harvest record: stats cut short');
+  const ids: number[] = new Array(n);
+  for (let i = 0; i < n; i++, o += 4) ids[i] = blob.readUInt32LE(o);
+  const names = await namesOf(ids);
+  const metrics: HarvestMetric[] = new Array(n);
+  for (let i = 0; i < n; i++, o += 48) {
+    const name = names.get(ids[i]!);
+    if (!name) throw new Error(`cannot decode harvest record: metric id ${ids[i]} is not in the account's dictionary`);
+    metrics[i] = { name: name.name, scope: name.scope, stats: readStats(blob, o) };
+  }
+  return { start: h.s, end: h.e, seen: h.d, cumulative: metrics, pending: { key: h.k, period: h.p, metrics } };
 }
 
 function encodeList(ms: readonly HarvestMetric[]): Buffer {
@@ -48,7 +124,12 @@ function encodeList(ms: readonly HarvestMetric[]): Buffer {
   out.writeUInt32LE(ms.length, 0);
   out.writeUInt32LE(nameBytes, 4);
   out.write(names, 8, 'utf8');
-  let o = 8 + nameBytes;
+  writeStats(out, 8 + nameBytes, ms);
+  return out;
+}
+
+/** 6 float64 LE per metric at `o`: count, total, exclusive, min, max, sum of squares. */
+function writeStats(out: Buffer, o: number, ms: readonly HarvestMetric[]): void {
   for (const m of ms) {
     const s = m.stats;
     o = out.writeDoubleLE(s.callCount, o);
@@ -58,7 +139,17 @@ function encodeList(ms: readonly HarvestMetric[]): Buffer {
     o = out.writeDoubleLE(s.maxTime, o);
     o = out.writeDoubleLE(s.sumOfSquares, o);
   }
-  return out;
+}
+
+function readStats(blob: Buffer, o: number): HarvestMetric['stats'] {
+  return {
+    callCount: blob.readDoubleLE(o),
+    totalTime: blob.readDoubleLE(o + 8),
+    exclusiveTime: blob.readDoubleLE(o + 16),
+    minTime: blob.readDoubleLE(o + 24),
+    maxTime: blob.readDoubleLE(o + 32),
+    sumOfSquares: blob.readDoubleLE(o + 40),
+  };
 }
 
 function decodeList(blob: Buffer, at: number): { metrics: HarvestMetric[]; end: number } {
@@ -69,20 +160,7 @@ function decodeList(blob: Buffer, at: number): { metrics: HarvestMetric[]; end: 
   let o = at + 8 + nameBytes;
   if (blob.length < o + 48 * n) throw new Error('cannot decode harvest record: stats cut short');
   const metrics: HarvestMetric[] = new Array(n);
-  for (let i = 0; i < n; i++, o += 48) {
-    metrics[i] = {
-      name: fields[2 * i]!,
-      scope: fields[2 * i + 1]!,
-      stats: {
-        callCount: blob.readDoubleLE(o),
-        totalTime: blob.readDoubleLE(o + 8),
-        exclusiveTime: blob.readDoubleLE(o + 16),
-        minTime: blob.readDoubleLE(o + 24),
-        maxTime: blob.readDoubleLE(o + 32),
-        sumOfSquares: blob.readDoubleLE(o + 40),
-      },
-    };
-  }
+  for (let i = 0; i < n; i++, o += 48) metrics[i] = { name: fields[2 * i]!, scope: fields[2 * i + 1]!, stats: readStats(blob, o) };
   return { metrics, end: o };
 }
 

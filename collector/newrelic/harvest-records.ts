@@ -5,6 +5,7 @@ import type { ShardDatabase } from '../../lib/shard/shard-database.js';
 import type { WriteGuard } from '../../lib/shard/shard-writer.js';
 import type { HarvestRecord } from './harvest-plan.js';
 import { decodeRecord, encodeRecord } from './harvest-record-codec.js';
+import type { MetricName } from '../../lib/shard/metric-dictionary.js';
 
 export { decodeRecord, encodeRecord } from './harvest-record-codec.js';
 
@@ -45,14 +46,18 @@ function updateTemplate(c: { sql: string; parameters: readonly unknown[] }): { s
 export class HarvestRecords {
   readonly #db: Kysely<ShardDatabase>;
   #update: { sql: string; slots: Slot[] } | undefined;
-  constructor(pool: PromisePool) {
+  /** `namesOf`: the names of an account's metric ids (ShardStore.metricNames), to read records stored by id. */
+  constructor(
+    pool: PromisePool,
+    private readonly namesOf: (accountId: number, ids: readonly number[]) => Promise<ReadonlyMap<number, MetricName>> = noNames,
+  ) {
     this.#db = typedDb<ShardDatabase>(pool);
   }
 
   async load(accountId: number, nonce: string): Promise<StoredRecord | undefined> {
     const row = await this.#db.selectFrom('harvest_records').select(['version', 'state']).where('account_id', '=', accountId).where('run_nonce', '=', nonce).executeTakeFirst();
     if (!row) return undefined;
-    return { record: await decodeRecord(row.state), version: Number(row.version) };
+    return { record: await decodeRecord(row.state, (ids) => this.namesOf(accountId, ids)), version: Number(row.version) };
   }
 
   /** The statement that stores `blob` if the stored version is still `expected` (saveStatement). */
@@ -72,10 +77,11 @@ export class HarvestRecords {
    * The statement that stores `record` if the stored version is still `expected` (undefined = no record
    * yet): it changes exactly one row when it saved, none when the stored record changed meanwhile. The
    * shard writer runs it as the guard of the piece's rows (same transaction: saved together or not at
-   * all); after it committed, the stored version is `(expected ?? 0) + 1`.
+   * all); after it committed, the stored version is `(expected ?? 0) + 1`. `ids`: the dictionary ids of
+   * the record's metrics when they name them one to one (encodeRecord).
    */
-  saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): WriteGuard {
-    const blob = encodeRecord(record);
+  saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined, ids?: readonly number[]): WriteGuard {
+    const blob = encodeRecord(record, ids);
     if (expected !== undefined) {
       // Every harvest but a run's first: the update's text is always the same, compiled once (updateTemplate).
       this.#update ??= updateTemplate(this.#saveQuery(SLOT.account, SLOT.nonce, SLOT.start, SLOT_BLOB, SLOT.expected).compile());
@@ -106,4 +112,8 @@ export class HarvestRecords {
       .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
+}
+
+async function noNames(): Promise<ReadonlyMap<number, MetricName>> {
+  throw new Error('BUG: a harvest record stored by metric id read without the dictionary');
 }

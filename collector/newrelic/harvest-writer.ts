@@ -64,7 +64,8 @@ export class HarvestWriter {
       if (piece.metrics.length === 0) {
         saved = (await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected))) !== undefined;
       } else {
-        const guard = records.saveStatement(claims.accountId, claims.nonce, record, expected);
+        // The record by metric id when it is the piece's whole payload (a new harvest): #writePiece has the ids.
+        const guard = (ids: readonly number[] | undefined) => records.saveStatement(claims.accountId, claims.nonce, record, expected, piece.metrics === record.cumulative ? ids : undefined);
         saved = (await this.#writePiece(claims, shardId, store, piece, guard)) !== 'conflict';
       }
       if (saved) this.#remember(runKey, { version: (expected ?? 0) + 1, start: record.start });
@@ -146,12 +147,15 @@ export class HarvestWriter {
 
   #recordsOf(store: ShardStore): HarvestRecords {
     let r = this.#records.get(store);
-    if (!r) this.#records.set(store, (r = new HarvestRecords(store.pool)));
+    if (!r) this.#records.set(store, (r = new HarvestRecords(store.pool, (accountId, ids) => store.metricNames(accountId, ids))));
     return r;
   }
 
-  /** Writes a piece (with the guard that saves its harvest record, if any); 'conflict': the guard found the record changed. */
-  async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece, guard?: WriteGuard): Promise<WriteOutcome | undefined> {
+  /**
+   * Writes a piece (with the guard that saves its harvest record, if any, given the piece's metric ids
+   * when no name was folded); 'conflict': the guard found the record changed.
+   */
+  async #writePiece(claims: RunClaims, shardId: number, store: ShardStore, piece: HarvestPiece, guardOf?: (ids: readonly number[] | undefined) => WriteGuard): Promise<WriteOutcome | undefined> {
     if (piece.metrics.length === 0) return undefined;
     const names = piece.metrics; // (name, scope) of each metric
     let folded = 0;
@@ -163,6 +167,7 @@ export class HarvestWriter {
       targets.push({ agentId: app.agentId, applicationAgentId: app.applicationAgentId, metricIds });
     }
     const rows = harvestRows(piece.metrics, piece.period, targets);
+    const guard = guardOf?.(folded === 0 ? targets[0]?.metricIds : undefined);
     this.metrics.harvestRows.observe(rows.length);
     const started = process.hrtime.bigint();
     const outcome = await this.writer.write({

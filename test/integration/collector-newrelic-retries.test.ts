@@ -96,12 +96,20 @@ describe('retries never double count (captured 503 sequence 22 → 23)', () => {
   it('22 committed but its 200 lost: the merged 23 adds only what is new', async () => {
     const s = await agentSetup('lost-ack');
     const { first, merged } = pair(s.run);
+    const format = async () => {
+      const [rows] = await s.store.pool.query<any[]>('SELECT state FROM harvest_records WHERE account_id = ?', [s.id]);
+      return rows.map((r) => (r.state as Buffer)[0]);
+    };
     expect((await s.post('metric_data', first)).status).toBe(200);
     await expectCommittedOnce(s, first);
+    // A new harvest's record holds its metrics by dictionary id (format 4); reading it back for the
+    // merged resend takes their names from the dictionary.
+    expect(await format()).toEqual([0x08]);
     const merges = await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' });
     expect((await s.post('metric_data', merged)).status).toBe(200);
     expect(await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' })).toBe(merges + 1);
     await expectCommittedOnce(s, merged);
+    expect(await format()).toEqual([0x07]); // a merged record (its piece is the delta) keeps the names
   });
 
   it('the identical payload delivered again (also concurrently, also gzip) is counted once', async () => {

@@ -65,6 +65,61 @@ describe('harvest record codec (format 2)', () => {
   });
 });
 
+describe('harvest record codec (format 4: metrics by dictionary id)', () => {
+  const cumulative = [m('WebTransaction/Expressjs/GET//users', '', [3, 0.1 + 0.2, 1e-300, 5e-324, Number.MAX_VALUE, 1e30]), m('Datastore/all', 'WebTransaction/Expressjs/GET//', [2 ** 53 - 1, 1 / 3, 0, 0, 2 / 3, 7]), m('Custom/ü/日本', '', [1, 2, 2, 2, 2, 4])];
+  const ids = [7, 4_000_000_000, 12];
+  const record = (ms: HarvestMetric[]): HarvestRecord => ({ start: 1764000000.123, end: 1764000060.987, seen: ['a'.repeat(64)], cumulative: ms, pending: { key: 'k'.repeat(40), period: 1764000000, metrics: ms } });
+  /** The dictionary of the test: id → name as stored. */
+  const dictionary = new Map(ids.map((id, i) => [id, { name: cumulative[i]!.name, scope: cumulative[i]!.scope }]));
+  const asked: number[][] = [];
+  const namesOf = async (wanted: readonly number[]) => {
+    asked.push([...wanted]);
+    return new Map([...dictionary].filter(([id]) => wanted.includes(id)));
+  };
+
+  it('a new harvest with ids one to one: 5 + header + 4 + 52 bytes a metric, read back exactly through the dictionary', async () => {
+    const r = record(cumulative);
+    const blob = encodeRecord(r, ids);
+    expect(blob[0]).toBe(0x08);
+    expect(blob.length).toBe(5 + blob.readUInt32LE(1) + 4 + 52 * cumulative.length);
+    expect(blob.length).toBeLessThan(encodeRecord(r).length);
+    asked.length = 0;
+    const back = await decodeRecord(blob, namesOf);
+    expect(asked).toEqual([ids]);
+    expect(back).toEqual(r);
+    expect(Object.is(back.cumulative[0]!.stats.totalTime, 0.1 + 0.2)).toBe(true);
+    expect(Object.is(back.cumulative[0]!.stats.minTime, 5e-324)).toBe(true);
+    expect(back.pending.metrics).toBe(back.cumulative);
+  });
+
+  it('format 2 (names) whenever ids could not give the names back: a merged piece, folded or repeated ids, names not in canonical form', async () => {
+    const merged: HarvestRecord = { ...record(cumulative), pending: { key: 'k', period: 0, metrics: [cumulative[1]!] } };
+    const trailing = [m('Custom/padded ', '', [1, 1, 1, 1, 1, 1])];
+    const lone = [m('Custom/\ud800x', '', [1, 1, 1, 1, 1, 1])];
+    const cases: Array<[HarvestRecord, number[]]> = [
+      [merged, ids],
+      [record(cumulative), [7, 7, 12]], // two names on one id: an overflow fold
+      [record(cumulative), [7, 12]], // not one id a metric
+      [record(cumulative), [7, -1, 12]],
+      [record(cumulative), [7, 2 ** 32, 12]],
+      [record(trailing), [5]], // stored without its trailing space
+    ];
+    for (const [r, i] of cases) {
+      const blob = encodeRecord(r, i);
+      expect(blob[0]).toBe(0x07);
+      expect(await decodeRecord(blob)).toEqual(r);
+    }
+    expect(encodeRecord(record(lone), [5])[0]).toBe(0x07); // stored with U+FFFD in its place
+  });
+
+  it('refuses an id the dictionary does not have, a cut-short record, and a read without the dictionary', async () => {
+    const blob = encodeRecord(record(cumulative), [7, 4_000_000_000, 13]);
+    await expect(decodeRecord(blob, namesOf)).rejects.toThrow("cannot decode harvest record: metric id 13 is not in the account's dictionary");
+    await expect(decodeRecord(blob.subarray(0, blob.length - 8), namesOf)).rejects.toThrow('cannot decode harvest record: stats cut short');
+    await expect(decodeRecord(blob)).rejects.toThrow('BUG: a format 4 harvest record read without the dictionary');
+  });
+});
+
 describe('the harvest record save statement (collector/newrelic/harvest-records.ts)', () => {
   it('an update is the same text every time, compiled once, its values in place; a first save is an INSERT IGNORE', async () => {
     const pool = createPool({ host: '127.0.0.1', port: 9 }, { user: 'nobody', password: '' }); // never connects
@@ -76,6 +131,9 @@ describe('the harvest record save statement (collector/newrelic/harvest-records.
       const b = records.saveStatement(13, 'nonce-b', record(1_795_000_080), 9);
       expect([a.sql, a.params]).toEqual([text, [1, 1_795_000_020, encodeRecord(record(1_795_000_020)), 12, 'nonce-a', 4]]);
       expect([b.sql, b.params]).toEqual([text, [1, 1_795_000_080, encodeRecord(record(1_795_000_080)), 13, 'nonce-b', 9]]);
+      // With the metrics' ids (a new harvest's record): the same text, the record in format 4.
+      const byId = records.saveStatement(12, 'nonce-a', record(1_795_000_200), 5, [31]);
+      expect([byId.sql, byId.params]).toEqual([text, [1, 1_795_000_200, encodeRecord(record(1_795_000_200), [31]), 12, 'nonce-a', 5]]);
       const first = records.saveStatement(12, 'nonce-c', record(1_795_000_140), undefined);
       expect(first.sql).toBe('insert ignore into `harvest_records` (`account_id`, `run_nonce`, `version`, `harvest_start`, `state`) values (?, ?, ?, ?, ?)');
       expect(first.params).toEqual([12, 'nonce-c', 1, 1_795_000_140, encodeRecord(record(1_795_000_140))]);
