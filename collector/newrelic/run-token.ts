@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { AuthError } from '../../lib/errors.js';
 
 /** The ids an agent run reports under, per application it named at connect. */
@@ -40,6 +41,13 @@ export function newRunNonce(): string {
  */
 export class RunToken {
   readonly #secret: Buffer;
+  /**
+   * Claims of run ids verified with their license key (the key, a newline, the run id): an agent's
+   * harvests carry the same pair every minute, so the HMAC, the key's fingerprint and the claims' JSON
+   * are computed once per run, not per post. Verifying is deterministic, so a hit answers what
+   * verifying again would; the claims are frozen. Bounded by count and bytes.
+   */
+  readonly #verified = new LRUCache<string, RunClaims>({ max: 20_000, maxSize: 16 * 1024 * 1024, sizeCalculation: (_c, k) => 2 * k.length + 512 });
 
   constructor(secret: string | Buffer) {
     this.#secret = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
@@ -53,6 +61,15 @@ export class RunToken {
 
   /** The claims of a run id this collector signed for `licenseKey`, or AuthError. */
   verify(runId: string, licenseKey: string): RunClaims {
+    const pair = `${licenseKey}\n${runId}`;
+    const known = this.#verified.get(pair);
+    if (known) return known;
+    const claims = this.#check(runId, licenseKey);
+    this.#verified.set(pair, claims);
+    return claims;
+  }
+
+  #check(runId: string, licenseKey: string): RunClaims {
     const parts = runId.split('.');
     if (parts.length !== 3 || parts[0] !== VERSION) throw unknownRun('it was not issued by this collector');
     const body = `${parts[0]}.${parts[1]}`;
@@ -89,11 +106,11 @@ function decode(json: string): RunClaims | undefined {
   const id = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
   if (!id(w.a) || typeof w.k !== 'string' || typeof w.n !== 'string' || typeof w.t !== 'number' || !Array.isArray(w.p) || w.p.length === 0) return undefined;
   if (!w.p.every((x) => Array.isArray(x) && x.length === 3 && x.every(id))) return undefined;
-  return {
+  return Object.freeze({
     accountId: w.a!,
     keyFingerprint: w.k,
-    applications: w.p.map(([applicationId, agentId, applicationAgentId]) => ({ applicationId: applicationId!, agentId: agentId!, applicationAgentId: applicationAgentId! })),
+    applications: Object.freeze(w.p.map(([applicationId, agentId, applicationAgentId]) => Object.freeze({ applicationId: applicationId!, agentId: agentId!, applicationAgentId: applicationAgentId! }))),
     nonce: w.n,
     issuedAt: w.t,
-  };
+  }) as RunClaims;
 }

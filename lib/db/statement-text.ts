@@ -39,6 +39,30 @@ export function statementText(conn: Escaper, sql: string, values: readonly unkno
   const parts = partsOf(sql);
   if (parts === null || parts.length !== values.length + 1) return conn.format(sql, values as unknown[]);
   let out = parts[0]!;
-  for (let i = 0; i < values.length; i++) out += conn.escape(values[i]) + parts[i + 1]!;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    // A Buffer as the driver writes it (X'…'), without its escape scan of the hex digits (a harvest
+    // record's is ~10 KB a harvest).
+    out += (Buffer.isBuffer(v) ? `X'${v.toString('hex')}'` : conn.escape(v)) + parts[i + 1]!;
+  }
   return out;
+}
+
+/** Texts of compiled statements by shape (what a statement's text depends on). Bounded: cleared past MAX_TEXTS. */
+const compiled = new Map<string, string>();
+
+/**
+ * The text of a typed statement whose parameters are exactly `values`, in order, compiled once per
+ * `shape` (its kind and parameter count: the text depends on nothing else), for statements built per
+ * write transaction (lib/shard/shard-writer-one-trip.ts).
+ */
+export function compiledText(shape: string, values: readonly unknown[], compile: () => { sql: string; parameters: readonly unknown[] }): string {
+  let sql = compiled.get(shape);
+  if (sql === undefined) {
+    const c = compile();
+    if (c.parameters.length !== values.length || c.parameters.some((p, i) => p !== values[i])) throw new Error(`BUG: the statement of shape ${shape} has other parameters than its values`);
+    if (compiled.size >= MAX_TEXTS) compiled.clear();
+    compiled.set(shape, (sql = c.sql));
+  }
+  return sql;
 }

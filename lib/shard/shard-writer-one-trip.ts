@@ -1,9 +1,9 @@
 import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
-import { statementText } from '../db/statement-text.js';
+import { compiledText, statementText } from '../db/statement-text.js';
 import { blockingFences, fenceReadQuery } from './account-fence.js';
 import type { TableInfo } from './shard-database.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
-import { sealedFrom, sealLockQueries, sealLockSets } from './shard-writer-seal.js';
+import { sealedFrom, sealLockQuery, sealLockSets } from './shard-writer-seal.js';
 import { upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
@@ -83,14 +83,16 @@ export async function runOneTrip(
     statements.push(text);
     length += text.length + 2;
   };
-  const fences = fenceReadQuery(batch.map((p) => p.req.accountId), { lock: true })!.compile();
-  add(statementText(conn, fences.sql, fences.parameters));
+  // The fence read and the seal locks depend only on how many accounts and tables: compiled once per count.
+  const accounts = [...new Set(batch.map((p) => p.req.accountId))];
+  add(statementText(conn, compiledText(`fences:${accounts.length}`, accounts, () => fenceReadQuery(accounts, { lock: true })!.compile()), accounts));
   const guarded = batch.filter((p) => p.req.guard !== undefined);
   for (const p of guarded) add(statementText(conn, p.req.guard!.sql, p.req.guard!.params));
   const ledger = deps.ledger.insertStatements(batch);
   for (const l of ledger) add(statementText(conn, l.statement.sql, l.statement.params));
-  const seals = sealLockQueries({ open: plan.open, ended: new Set() }).map((q) => q.compile());
-  for (const q of seals) add(statementText(conn, q.sql, q.parameters));
+  const open = [...plan.open].sort();
+  const seals = open.length > 0 ? 1 : 0; // the shared locks of the open tables (the trip has no ended table)
+  if (seals > 0) add(statementText(conn, compiledText(`seal-locks:${open.length}`, open, () => sealLockQuery(open, false).compile()), open));
   let written = 0;
   for (const t of tables) {
     for (let i = 0; i < t.rows.length; i += deps.batchRows) add(upsertSql(t.name, t.rows.slice(i, i + deps.batchRows)));
@@ -106,7 +108,7 @@ export async function runOneTrip(
   for (let i = 0; i < guarded.length; i++) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== 1) usual = false;
   for (const l of ledger) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== l.keys) usual = false;
   const sealed = new Map<string, number>();
-  for (let i = 0; i < seals.length; i++) sealedFrom(answers[k++] as Parameters<typeof sealedFrom>[0], sealed);
+  for (let i = 0; i < seals; i++) sealedFrom(answers[k++] as Parameters<typeof sealedFrom>[0], sealed);
   for (const [name, through] of sealed) if (through > (plan.leastPeriod.get(name) ?? Infinity)) usual = false;
   if (usual) return written;
   await conn.query('ROLLBACK');

@@ -67,9 +67,14 @@ describe('run ids', () => {
     const id = token.sign(claims);
     expect(id).toMatch(/^r1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
     expect(token.verify(id, 'license-a')).toEqual(claims);
+    // Verified once per run id and key: the same frozen claims again.
+    const again = token.verify(id, 'license-a');
+    expect(again).toBe(token.verify(id, 'license-a'));
+    expect(Object.isFrozen(again) && Object.isFrozen(again.applications) && Object.isFrozen(again.applications[0])).toBe(true);
   });
-  it('refuse forged, altered, foreign and other-secret ids with 401', () => {
+  it('refuse forged, altered, foreign and other-secret ids with 401, also after the id was verified with its own key', () => {
     const id = token.sign(claims);
+    expect(token.verify(id, 'license-a')).toEqual(claims);
     const [v, body, mac] = id.split('.');
     const altered = `${v}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), a: 43 })).toString('base64url')}.${mac}`;
     const cases: Array<[string, string, RegExp]> = [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import mysql from 'mysql2';
-import { statementText } from '../../lib/db/statement-text.js';
+import { compiledText, statementText } from '../../lib/db/statement-text.js';
+import { fenceReadQuery } from '../../lib/shard/account-fence.js';
 import { upsertSql } from '../../lib/shard/shard-writer-sql.js';
 import { upsertMergeList } from '../../lib/timeslice/timeslice-columns.js';
 import type { TimesliceRow } from '../../lib/timeslice/timeslice.js';
@@ -49,5 +50,19 @@ describe('statement text (lib/db/statement-text.ts)', () => {
     for (const [sql, values] of cases) expect(statementText(conn, sql, values)).toBe(format(sql, values));
     // The same text again (cached split): same result.
     expect(statementText(conn, cases[0]![0], cases[0]![1])).toBe(format(cases[0]![0], cases[0]![1]));
+  });
+});
+
+describe('compiled texts by shape (lib/db/statement-text.ts)', () => {
+  it('compiles a statement once per shape and gives its text for other values of that shape; refuses a shape whose parameters are not its values', () => {
+    let compiles = 0;
+    const fences = (ids: number[]) => compiledText(`test-fences:${ids.length}`, ids, () => (compiles++, fenceReadQuery(ids, { lock: true })!.compile()));
+    const two = fences([5, 6]);
+    expect(two).toBe(fenceReadQuery([5, 6], { lock: true })!.compile().sql);
+    expect(fences([7, 9])).toBe(two);
+    expect(compiles).toBe(1);
+    expect(fences([7, 8, 9])).toBe(fenceReadQuery([7, 8, 9], { lock: true })!.compile().sql);
+    expect(compiles).toBe(2);
+    expect(() => compiledText('test-other', [1, 2], () => ({ sql: 'SELECT ?', parameters: [1] }))).toThrow('BUG: the statement of shape test-other has other parameters than its values');
   });
 });
