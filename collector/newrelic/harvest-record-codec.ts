@@ -111,7 +111,9 @@ async function decodeFormat4(blob: Buffer, namesOf: MetricNamesOf | undefined): 
   for (let i = 0; i < n; i++, o += 48) {
     const name = names.get(ids[i]!);
     if (!name) throw new Error(`cannot decode harvest record: metric id ${ids[i]} is not in the account's dictionary`);
-    metrics[i] = { name: name.name, scope: name.scope, stats: readStats(blob, o) };
+    // Canonical, as the dictionary reads its rows (one stored before names were canonical may hold
+    // trailing spaces): the names the record was written for, which were canonical.
+    metrics[i] = { name: canonicalMetricName(name.name), scope: canonicalMetricName(name.scope), stats: readStats(blob, o) };
   }
   return { start: h.s, end: h.e, seen: h.d, cumulative: metrics, pending: { key: h.k, period: h.p, metrics } };
 }
