@@ -2,10 +2,10 @@ import { sql, type Compilable, type Kysely } from 'kysely';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { typedDb } from '../../lib/db/connect.js';
 import type { ShardDatabase } from '../../lib/shard/shard-database.js';
+import type { MetricName } from '../../lib/shard/metric-dictionary.js';
 import type { WriteGuard } from '../../lib/shard/shard-writer.js';
 import type { HarvestRecord } from './harvest-plan.js';
 import { decodeRecord, encodeRecord } from './harvest-record-codec.js';
-import type { MetricName } from '../../lib/shard/metric-dictionary.js';
 
 export { decodeRecord, encodeRecord } from './harvest-record-codec.js';
 

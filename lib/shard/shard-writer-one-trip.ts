@@ -85,6 +85,7 @@ export async function runOneTrip(
   };
   // The fence read and the seal locks depend only on how many accounts and tables: compiled once per count.
   const accounts = [...new Set(batch.map((p) => p.req.accountId))];
+  for (const a of accounts) if (!Number.isSafeInteger(a) || a <= 0) throw new Error(`BUG: account id must be a positive integer, got ${a}`);
   add(statementText(conn, compiledText(`fences:${accounts.length}`, accounts, () => fenceReadQuery(accounts, { lock: true })!.compile()), accounts));
   const guarded = batch.filter((p) => p.req.guard !== undefined);
   for (const p of guarded) add(statementText(conn, p.req.guard!.sql, p.req.guard!.params));
