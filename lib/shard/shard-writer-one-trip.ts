@@ -91,9 +91,9 @@ export async function runOneTrip(
   for (const p of guarded) add(statementText(conn, p.req.guard!.sql, p.req.guard!.params));
   const ledger = deps.ledger.insertStatements(batch);
   for (const l of ledger) add(statementText(conn, l.statement.sql, l.statement.params));
+  // The shared locks of the open tables, one read (the trip has no table whose span has ended).
   const open = [...plan.open].sort();
-  const seals = open.length > 0 ? 1 : 0; // the shared locks of the open tables (the trip has no ended table)
-  if (seals > 0) add(statementText(conn, compiledText(`seal-locks:${open.length}`, open, () => sealLockQuery(open, false).compile()), open));
+  if (open.length > 0) add(statementText(conn, compiledText(`seal-locks:${open.length}`, open, () => sealLockQuery(open, false).compile()), open));
   let written = 0;
   for (const t of tables) {
     for (let i = 0; i < t.rows.length; i += deps.batchRows) add(upsertSql(t.name, t.rows.slice(i, i + deps.batchRows)));
@@ -109,7 +109,7 @@ export async function runOneTrip(
   for (let i = 0; i < guarded.length; i++) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== 1) usual = false;
   for (const l of ledger) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== l.keys) usual = false;
   const sealed = new Map<string, number>();
-  for (let i = 0; i < seals; i++) sealedFrom(answers[k++] as Parameters<typeof sealedFrom>[0], sealed);
+  if (open.length > 0) sealedFrom(answers[k++] as Parameters<typeof sealedFrom>[0], sealed);
   for (const [name, through] of sealed) if (through > (plan.leastPeriod.get(name) ?? Infinity)) usual = false;
   if (usual) return written;
   await conn.query('ROLLBACK');
