@@ -5,9 +5,9 @@ import type { ShardDatabase } from '../lib/shard/shard-database.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { mergeInto, type Timeslice } from '../lib/timeslice/timeslice.js';
 import { timesliceFromRow } from '../lib/timeslice/timeslice-columns.js';
-import { planRead, type DayRollupState, type ReadPlan } from './read-plan.js';
+import { planRead, type DayRollupState, type ReadPlan, type ReadSegment } from './read-plan.js';
 import { bucketStarts, chooseResolution, type Resolution } from './resolution.js';
-import { compileSeriesQuery, type SeriesQuery, type SeriesRow } from './series-sql.js';
+import { compileSeriesQuery, isStaleHintRow, listsMinutes, MAX_LISTED_LOOKUPS, minutesIn, type SeriesQuery, type SeriesRow } from './series-sql.js';
 import type { TimeWindow } from './time-window.js';
 
 const shardSql = queryBuilder<ShardDatabase>();
@@ -114,13 +114,14 @@ export class SeriesReader {
   async #run(store: ShardStore, plan: ReadPlan, agentId: number, application: SeriesQuery['application'], ids: Map<number, string>, bucket: number | 'total', sumMetrics: boolean): Promise<Map<string, MetricSeries>> {
     const data = new Map<string, MetricSeries>();
     const all = [...ids.keys()];
-    const chunk = this.opts.maxIdsPerQuery ?? 1000;
+    const chunk = idsPerQuery(plan.segments, this.opts.maxIdsPerQuery ?? 1000);
     let segments = plan.segments;
     for (let i = 0; i < all.length; i += chunk) {
       let rows: SeriesRow[] | undefined;
       // On a primary, a table whose registry row is there but not the table yet (another process is
       // creating it: the registry row comes first) holds no row: it is left out and the statement run
-      // again. On a replica the error stands: the router reads that part from the primary.
+      // again. On a replica the error stands: the router reads that part from the primary. A statement
+      // that finds a minute table sealed short of the hint it was compiled with is run again without hints.
       for (let attempt = 0; rows === undefined; attempt++) {
         const q = compileSeriesQuery({ segments, agentId, ...(application ? { application } : {}), metricIds: all.slice(i, i + chunk), bucket, sumMetrics });
         if (!q) break;
@@ -130,6 +131,11 @@ export class SeriesReader {
           const missing = missingTable(err);
           if (missing === undefined || store.replica || attempt >= 3 || !segments.some((s) => s.table === missing)) throw err;
           segments = segments.filter((s) => s.table !== missing);
+        }
+        if (rows?.some(isStaleHintRow)) {
+          if (attempt >= 3) throw new Error('BUG: a series read without sealed hints asked to be read again');
+          segments = segments.map(({ sealedThrough: _hint, ...s }) => s);
+          rows = undefined;
         }
       }
       for (const r of rows ?? []) {
@@ -148,6 +154,12 @@ export class SeriesReader {
   }
 }
 
+/** Metric ids per statement: `max`, fewer when a listed minute table's minutes × ids would pass MAX_LISTED_LOOKUPS. */
+export function idsPerQuery(segments: readonly ReadSegment[], max: number): number {
+  let minutes = 0;
+  for (const s of segments) if (listsMinutes(s)) minutes = Math.max(minutes, minutesIn(s.from, s.to).length);
+  return minutes === 0 ? max : Math.max(1, Math.min(max, Math.floor(MAX_LISTED_LOOKUPS / minutes)));
+}
 
 /** The table named by MySQL's "Table 'db.name' doesn't exist" (errno 1146), or undefined. */
 function missingTable(err: unknown): string | undefined {

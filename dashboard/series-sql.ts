@@ -1,7 +1,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { parseTableName } from '../lib/shard/table-naming.js';
 import type { ReadSegment } from './read-plan.js';
-import { aggregateList, KEY_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
+import { aggregateList, KEY_COLUMNS, TIMESLICE_COLUMNS, VALUE_COLUMNS } from '../lib/timeslice/timeslice-columns.js';
 
 /**
  * Pure compilation of the SQL that reads a read plan's segments: one statement, a UNION ALL of one
@@ -21,7 +21,8 @@ export interface CompiledQuery {
  * values (read with timesliceFromRow; SUMs of integer columns come back as DECIMAL strings).
  */
 export interface SeriesRow extends RowDataPacket {
-  metric_id: number;
+  /** NULL only in the row that asks for a read without the sealed hints (isStaleHintRow). */
+  metric_id: number | null;
   bucket: number | string;
 }
 
@@ -45,6 +46,33 @@ export interface SeriesQuery {
   sumMetrics?: boolean;
 }
 
+/**
+ * Minute tables from this template version on are keyed by their primary key alone, (period, agent_id,
+ * metric_id) (shard migration 0012): a read lists the table's minutes, so that MariaDB looks up each
+ * (minute, agent, metric) in the primary key instead of reading every agent's rows of the window.
+ */
+export const LISTED_MINUTES_VERSION = 4;
+
+/**
+ * Most primary-key lookups (minutes × metric ids) one SELECT of a listed minute table asks for. Past
+ * optimizer_max_sel_arg_weight (32,000) MariaDB keeps only (period, agent_id) of the ranges and reads
+ * every metric the agent has in those minutes; well below it, each statement's range analysis stays
+ * small. series-reader.ts sizes its chunks of metric ids by it.
+ */
+export const MAX_LISTED_LOOKUPS = 6000;
+
+/** Whether a segment's rows are read by listing its minutes (a minute table of template v4 or later). */
+export function listsMinutes(seg: Pick<ReadSegment, 'kind' | 'version'>): boolean {
+  return seg.kind === 'minute' && seg.version >= LISTED_MINUTES_VERSION;
+}
+
+/** The minute starts in [from, to). */
+export function minutesIn(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let m = Math.ceil(from / 60) * 60; m < to; m += 60) out.push(m);
+  return out;
+}
+
 /** Undefined when there is nothing to read (no segment or no metric). */
 export function compileSeriesQuery(q: SeriesQuery): CompiledQuery | undefined {
   if (q.segments.length === 0 || q.metricIds.length === 0) return undefined;
@@ -59,21 +87,53 @@ export function compileSeriesQuery(q: SeriesQuery): CompiledQuery | undefined {
     if (q.bucket !== 'total') head.push(q.bucket, q.bucket);
     const ids = `metric_id IN (${q.metricIds.map(() => '?').join(', ')})`;
     const group = q.sumMetrics ? 'GROUP BY bucket' : 'GROUP BY metric_id, bucket';
+    const listed = listsMinutes(seg);
+    // A period condition and its values: the range, or (listed) the minutes from `from` on.
+    const periods = (from: number): [string, number[]] => {
+      if (!listed) return ['period >= ? AND period < ?', [from, seg.to]];
+      const minutes = minutesIn(from, seg.to);
+      return [`period IN (${minutes.map(() => '?').join(', ')})`, minutes];
+    };
     if (q.application && seg.kind === 'minute') {
       const sealed = `COALESCE((SELECT sealed_through FROM table_registry WHERE name = ?), 0)`;
-      parts.push(`${select}WHERE agent_id = ? AND ${ids} AND period >= ? AND period < ? AND period < ${sealed} ${group}`);
-      parts.push(
-        `${select}WHERE agent_id IN (SELECT id FROM agents WHERE account_id = ? AND application_id = ?) AND ${ids} ` +
-          `AND period >= ? AND period < ? AND period >= ${sealed} ${group}`,
-      );
-      parameters.push(...head, q.agentId, ...q.metricIds, seg.from, seg.to, seg.table);
-      parameters.push(...head, q.application.accountId, q.application.applicationId, ...q.metricIds, seg.from, seg.to, seg.table);
+      const [all, allValues] = periods(seg.from);
+      if (allValues.length > 0) {
+        parts.push(`${select}WHERE agent_id = ? AND ${ids} AND ${all} AND period < ${sealed} ${group}`);
+        parameters.push(...head, q.agentId, ...q.metricIds, ...allValues, seg.table);
+      }
+      // Listed: the agents' rows only of the minutes the registry did not have sealed when listed (it only
+      // grows), and a row of NULLs if the statement finds sealed_through below that after all (the reader
+      // then reads again without the hint; never with routing as it is, where both reads meet one server).
+      const open = listed && seg.sealedThrough !== undefined && seg.sealedThrough > seg.from ? seg.sealedThrough : seg.from;
+      const [unsealed, unsealedValues] = periods(open);
+      if (unsealedValues.length > 0) {
+        parts.push(
+          `${select}WHERE agent_id IN (SELECT id FROM agents WHERE account_id = ? AND application_id = ?) AND ${ids} ` +
+            `AND ${unsealed} AND period >= ${sealed} ${group}`,
+        );
+        parameters.push(...head, q.application.accountId, q.application.applicationId, ...q.metricIds, ...unsealedValues, seg.table);
+      }
+      if (open > seg.from) {
+        parts.push(`SELECT ${nullRow()} FROM DUAL WHERE ${sealed} < ?`);
+        parameters.push(seg.table, Math.ceil(open / 60) * 60);
+      }
       continue;
     }
-    parts.push(`${select}WHERE agent_id = ? AND ${ids} AND period >= ? AND period < ? ${group}`);
-    parameters.push(...head, q.agentId, ...q.metricIds, seg.from, seg.to);
+    const [range, rangeValues] = periods(seg.from);
+    if (rangeValues.length === 0) continue;
+    parts.push(`${select}WHERE agent_id = ? AND ${ids} AND ${range} ${group}`);
+    parameters.push(...head, q.agentId, ...q.metricIds, ...rangeValues);
   }
-  return { sql: parts.join('\nUNION ALL\n'), parameters };
+  return parts.length === 0 ? undefined : { sql: parts.join('\nUNION ALL\n'), parameters };
+}
+
+/** A row of a compiled series query meaning "read again without the sealed hints" (metric_id NULL). */
+export function isStaleHintRow(r: SeriesRow): boolean {
+  return r.metric_id === null;
+}
+
+function nullRow(): string {
+  return ['metric_id', 'bucket', ...TIMESLICE_COLUMNS.map((c) => c.column)].map((c) => `NULL AS ${c}`).join(', ');
 }
 
 function checkReadable(seg: ReadSegment): void {

@@ -129,7 +129,11 @@ export async function readRegistry(db: Queryable, accountId: number): Promise<Re
   });
 }
 
-/** A registered table as syncPeriodTable needs it (its template must exist on the target too). */
+/**
+ * A registered table as syncPeriodTable needs it (its template must exist on the target too), paged
+ * through in its primary key's order (a minute table from v3 on is keyed period first: paging it in
+ * (metric_id, agent_id, period) order sorted the rest of the table for every chunk).
+ */
 export function periodTableOf(src: ShardStore, dst: ShardStore, t: RegistryRow): PeriodTable {
   const columns = src.columnsOf(t.kind, t.version);
   try {
@@ -137,7 +141,7 @@ export function periodTableOf(src: ShardStore, dst: ShardStore, t: RegistryRow):
   } catch {
     throw new Error(`cannot copy table ${t.name}: shard ${dst.shardId} has no ${templateName(t.kind, t.version)} (migrate it to the same schema version first)`);
   }
-  return { name: t.name, template: templateName(t.kind, t.version), columns };
+  return { name: t.name, template: templateName(t.kind, t.version), columns, keys: src.primaryKeyOf(t.kind, t.version) };
 }
 
 /** Every per-period table of the account that exists on a server, registered or not. */

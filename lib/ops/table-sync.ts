@@ -101,7 +101,7 @@ export interface PeriodTable {
   /** The template the table is created from on the target (the source's recorded version). */
   template: string;
   columns: readonly string[];
-  /** Primary key when it is more than (metric_id, agent_id, period): distribution tables add bucket. */
+  /** Primary key in key order, which a copy pages through (default (metric_id, agent_id, period)); distribution tables add bucket. */
   keys?: readonly string[];
 }
 

@@ -60,4 +60,10 @@ export interface TableInfo {
   /** Column names of this table's template version, in order. */
   columns: readonly string[];
   rollupState: RollupState;
+  /**
+   * Minute tables: the registry's sealed_through as read with this record (minutes before it are sealed;
+   * it only grows), or undefined when none is (or was not read). A hint for readers, never a bound they
+   * trust: dashboard/series-sql.ts checks it inside its statement.
+   */
+  sealedThrough?: number;
 }

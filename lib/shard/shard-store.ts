@@ -71,6 +71,9 @@ export class ShardStore {
   columnsOf(kind: TableKind, version: number): readonly string[] {
     return this.templates.columnsOf(kind, version);
   }
+  primaryKeyOf(kind: TableKind, version: number): readonly string[] {
+    return this.templates.primaryKeyOf(kind, version);
+  }
 
   // The per-period tables and their registry: lib/shard/shard-tables.ts.
   ensureTable(accountId: number, kind: TableKind, t: number): Promise<TableInfo> {

@@ -51,7 +51,7 @@ export class ShardTables {
     return this.infoOf(await registerTable(this.db, { name, accountId, kind, t, newestVersion: this.templates.newest(kind) }));
   }
 
-  infoOf(r: Pick<RegistryRow, 'name' | 'account_id' | 'kind' | 'period_start' | 'template_version' | 'rollup_state'>): TableInfo {
+  infoOf(r: Pick<RegistryRow, 'name' | 'account_id' | 'kind' | 'period_start' | 'template_version' | 'rollup_state'> & { sealed_through?: number | null }): TableInfo {
     const kind = r.kind;
     const start = Number(r.period_start);
     const version = Number(r.template_version);
@@ -64,6 +64,7 @@ export class ShardTables {
       version,
       columns: this.templates.columnsOf(kind, version),
       rollupState: r.rollup_state,
+      ...(r.sealed_through === null || r.sealed_through === undefined ? {} : { sealedThrough: Number(r.sealed_through) }),
     };
   }
 

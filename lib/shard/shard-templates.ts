@@ -9,6 +9,8 @@ import { parseTemplateName, templateName, type TableKind, TABLE_KINDS } from './
 export class ShardTemplates {
   /** kind → version → column names. */
   #byKind = new Map<TableKind, Map<number, readonly string[]>>();
+  /** template name → primary key columns, in key order. */
+  #primaryKeys = new Map<string, readonly string[]>();
 
   constructor(private readonly shardId: number) {}
 
@@ -29,13 +31,27 @@ export class ShardTemplates {
       byVersion.set(parsed.version, cols);
     }
     for (const kind of TABLE_KINDS) if (!templates.get(kind)?.size) throw new Error(`cannot use shard ${this.shardId}: no template for ${kind} tables (not migrated?)`);
+    const [keys] = await pool.query<Array<RowDataPacket & { t: string; c: string }>>(
+      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.STATISTICS
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`,
+    );
+    const primaryKeys = new Map<string, string[]>();
+    for (const r of keys) primaryKeys.set(String(r.t), [...(primaryKeys.get(String(r.t)) ?? []), String(r.c)]);
     this.#byKind = templates;
+    this.#primaryKeys = primaryKeys;
   }
 
   newest(kind: TableKind): number {
     const versions = [...(this.#byKind.get(kind)?.keys() ?? [])];
     if (versions.length === 0) throw new Error('BUG: templates not loaded; call migrate() or loadTemplates() first');
     return Math.max(...versions);
+  }
+
+  /** The primary key of a template version's tables, in key order (a copy pages through it in that order). */
+  primaryKeyOf(kind: TableKind, version: number): readonly string[] {
+    const key = this.#primaryKeys.get(templateName(kind, version));
+    if (!key) throw new Error(`BUG: template ${templateName(kind, version)} is unknown on shard ${this.shardId}`);
+    return key;
   }
 
   columnsOf(kind: TableKind, version: number): readonly string[] {

@@ -26,11 +26,11 @@ describe('races between processes', () => {
     const t = Date.UTC(2026, 10, 23, 9, 30) / 1000;
     const results = (await inTwoProcesses('ensure-table', () => ({ address: store.db.address, database: 'apm_shard', accountId: account.id, t }))) as Array<{ names: string[]; versions: number[] }>;
     const name = `ts_${account.id}_2026112309`;
-    expect(results).toEqual([{ names: [name], versions: [3] }, { names: [name], versions: [3] }]);
+    expect(results).toEqual([{ names: [name], versions: [4] }, { names: [name], versions: [4] }]);
     const [tables] = await store.pool.query<any[]>('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [name]);
     expect(tables).toHaveLength(1);
     const [reg] = await store.pool.query<any[]>('SELECT name, template_version FROM table_registry WHERE account_id = ?', [account.id]);
-    expect(reg).toEqual([{ name, template_version: 3 }]);
+    expect(reg).toEqual([{ name, template_version: 4 }]);
   });
 
   it('concurrent account creation from two processes takes one cursor step each and skips a closed shard', async () => {

@@ -99,7 +99,7 @@ describe('admin API', () => {
     const added = await call('POST', '/admin/shards', { body: { address: `127.0.0.1:${pair.primary.port}` } });
     expect(added.status).toBe(201);
     // Id 3 went to the failed add (auto-increment ids are not reused).
-    expect(added.json).toMatchObject({ id: 4, state: 'open', existed: false, templates: { minute: 3, hour: 3, day: 3 } });
+    expect(added.json).toMatchObject({ id: 4, state: 'open', existed: false, templates: { minute: 4, hour: 4, day: 4 } });
     // A shard whose server is gone, as an earlier version's failed add left it behind.
     expect(await c.directory.addShard(`127.0.0.1:${downPort}`, 'closed')).toMatchObject({ id: 5, state: 'closed' });
     expect((await call('POST', '/admin/shards/4/close')).json).toMatchObject({ id: 4, state: 'closed' });

@@ -3,7 +3,8 @@ import type { RollupState, TableInfo } from '../../lib/shard/shard-database.js';
 import { nextTableSpanStart, tableName, tableSpanStart, type TableKind } from '../../lib/shard/table-naming.js';
 import { planRead, type DayRollupState } from '../../dashboard/read-plan.js';
 import type { Resolution } from '../../dashboard/resolution.js';
-import { compileSeriesQuery, READ_COLUMNS } from '../../dashboard/series-sql.js';
+import { compileSeriesQuery, MAX_LISTED_LOOKUPS, READ_COLUMNS } from '../../dashboard/series-sql.js';
+import { idsPerQuery } from '../../dashboard/series-reader.js';
 
 const A = 7;
 const H = 3600;
@@ -145,6 +146,44 @@ describe('compileSeriesQuery', () => {
       `${select('ts_7_2026112310')}WHERE agent_id IN (SELECT id FROM agents WHERE account_id = ? AND application_id = ?) AND metric_id IN (?) AND period >= ? AND period < ? AND period >= ${sealed} GROUP BY bucket`,
     ]);
     expect(q.parameters).toEqual([11, 3, 11, 100, 200, 11, 3, 11, 200, 300, 'ts_7_2026112310', 11, 7, 9, 11, 200, 300, 'ts_7_2026112310']);
+  });
+
+  it('lists the minutes of a v4 minute table (its primary key alone), from the first whole minute; nothing for a segment without one', () => {
+    const T = 1795428000;
+    const v4 = (from: number, to: number, sealedThrough?: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version: 4, ...(sealedThrough === undefined ? {} : { sealedThrough }) });
+    const q = compileSeriesQuery({ segments: [v4(T + 90, T + 300), v4(T + 3599, T + 3600)], agentId: 3, metricIds: [11, 12], bucket: 60 })!;
+    expect(q.sql).toBe(
+      'SELECT metric_id, (period DIV ?) * ? AS bucket, SUM(call_count) AS call_count, SUM(total_time) AS total_time, SUM(exclusive_time) AS exclusive_time, MIN(min_time) AS min_time, MAX(max_time) AS max_time, SUM(sum_of_squares) AS sum_of_squares FROM `ts_7_2026112310` WHERE agent_id = ? AND metric_id IN (?, ?) AND period IN (?, ?, ?) GROUP BY metric_id, bucket',
+    );
+    expect(q.parameters).toEqual([60, 60, 3, 11, 12, T + 120, T + 180, T + 240]);
+    expect(compileSeriesQuery({ segments: [v4(T + 3599, T + 3600)], agentId: 3, metricIds: [11], bucket: 60 })).toBeUndefined();
+
+    // Application-wide with a hint: the agents' part lists the minutes from the hint on, then the check of the hint.
+    const a = compileSeriesQuery({ segments: [v4(T, T + 300, T + 180)], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!;
+    const sealed = 'COALESCE((SELECT sealed_through FROM table_registry WHERE name = ?), 0)';
+    expect(a.sql.split('\nUNION ALL\n').map((p) => p.replace(/^SELECT metric_id, 0 AS bucket, .* FROM `ts_7_2026112310` /, ''))).toEqual([
+      `WHERE agent_id = ? AND metric_id IN (?) AND period IN (?, ?, ?, ?, ?) AND period < ${sealed} GROUP BY metric_id, bucket`,
+      `WHERE agent_id IN (SELECT id FROM agents WHERE account_id = ? AND application_id = ?) AND metric_id IN (?) AND period IN (?, ?) AND period >= ${sealed} GROUP BY metric_id, bucket`,
+      'SELECT NULL AS metric_id, NULL AS bucket, NULL AS call_count, NULL AS total_time, NULL AS exclusive_time, NULL AS min_time, NULL AS max_time, NULL AS sum_of_squares FROM DUAL ' +
+        `WHERE ${sealed} < ?`,
+    ]);
+    expect(a.parameters).toEqual([3, 11, T, T + 60, T + 120, T + 180, T + 240, 'ts_7_2026112310', 7, 9, 11, T + 180, T + 240, 'ts_7_2026112310', 'ts_7_2026112310', T + 180]);
+    // Sealed through its end: no agents' part, the check alone; a v3 table (its secondary key) keeps the range.
+    expect(compileSeriesQuery({ segments: [v4(T, T + 300, T + 300)], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!.sql.split('\nUNION ALL\n')).toHaveLength(2);
+    const v3 = compileSeriesQuery({ segments: [{ ...v4(T, T + 300, T + 180), version: 3 }], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!;
+    expect(v3.sql).not.toContain('IN (?, ?');
+    expect(v3.parameters).toEqual([3, 11, T, T + 300, 'ts_7_2026112310', 7, 9, 11, T, T + 300, 'ts_7_2026112310']);
+  });
+
+  it('sizes chunks of metric ids so a listed minute table is asked for at most MAX_LISTED_LOOKUPS rows', () => {
+    const T = 1795428000;
+    const s = (version: number, from: number, to: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version });
+    expect(MAX_LISTED_LOOKUPS).toBe(6000);
+    expect(idsPerQuery([s(4, T, T + 3600)], 1000)).toBe(100);
+    expect(idsPerQuery([s(4, T, T + 420), s(4, T + 3600, T + 7200)], 1000)).toBe(100);
+    expect(idsPerQuery([s(4, T, T + 420)], 1000)).toBe(857);
+    expect(idsPerQuery([s(4, T, T + 420)], 50)).toBe(50);
+    expect(idsPerQuery([s(3, T, T + 3600), { ...seg('th_7_202611', 'hour', V2, T, T + 7200), version: 4 }], 1000)).toBe(1000);
   });
 
   it('sums whole windows into bucket 0 in total mode', () => {
