@@ -26,6 +26,8 @@ export interface ReadSegment {
   /** Row periods read: [from, to). */
   from: number;
   to: number;
+  /** Read by listing the minutes (TableInfo.listsPeriods; a minute table from template v4 on). */
+  listsPeriods?: boolean;
   /** A minute table's sealed_through as listed (TableInfo.sealedThrough): a hint, checked by the statement. */
   sealedThrough?: number;
 }
@@ -92,7 +94,7 @@ function segmentsOf(tables: readonly TableInfo[], kind: TableKind, where: readon
   for (const t of tables) {
     if (t.kind !== kind) continue;
     for (const [a, b] of clip(ranges, t.start, t.end)) {
-      out.push({ table: t.name, kind, version: t.version, columns: t.columns, from: a, to: b, ...(t.sealedThrough === undefined ? {} : { sealedThrough: t.sealedThrough }) });
+      out.push({ table: t.name, kind, version: t.version, columns: t.columns, from: a, to: b, ...(t.listsPeriods ? { listsPeriods: true } : {}), ...(t.sealedThrough === undefined ? {} : { sealedThrough: t.sealedThrough }) });
     }
   }
   return out.sort((x, y) => x.from - y.from);

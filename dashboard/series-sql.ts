@@ -47,13 +47,6 @@ export interface SeriesQuery {
 }
 
 /**
- * Minute tables from this template version on are keyed by their primary key alone, (period, agent_id,
- * metric_id) (shard migration 0012): a read lists the table's minutes, so that MariaDB looks up each
- * (minute, agent, metric) in the primary key instead of reading every agent's rows of the window.
- */
-export const LISTED_MINUTES_VERSION = 4;
-
-/**
  * Most primary-key lookups (minutes × metric ids) one SELECT of a listed minute table asks for. Past
  * optimizer_max_sel_arg_weight (32,000) MariaDB keeps only (period, agent_id) of the ranges and reads
  * every metric the agent has in those minutes; well below it, each statement's range analysis stays
@@ -61,9 +54,14 @@ export const LISTED_MINUTES_VERSION = 4;
  */
 export const MAX_LISTED_LOOKUPS = 6000;
 
-/** Whether a segment's rows are read by listing its minutes (a minute table of template v4 or later). */
-export function listsMinutes(seg: Pick<ReadSegment, 'kind' | 'version'>): boolean {
-  return seg.kind === 'minute' && seg.version >= LISTED_MINUTES_VERSION;
+/**
+ * Whether a segment's rows are read by listing its minutes: a minute table whose template has no key that
+ * serves a range of periods for one agent (ReadSegment.listsPeriods: the primary key (period, agent_id,
+ * metric_id) alone, template v4 on), so `period IN (…)` makes each (minute, agent, metric) a primary-key
+ * lookup instead of reading every agent's rows of the window.
+ */
+export function listsMinutes(seg: Pick<ReadSegment, 'kind' | 'listsPeriods'>): boolean {
+  return seg.kind === 'minute' && seg.listsPeriods === true;
 }
 
 /** The minute starts in [from, to). */

@@ -60,6 +60,8 @@ export interface TableInfo {
   /** Column names of this table's template version, in order. */
   columns: readonly string[];
   rollupState: RollupState;
+  /** Chart reads list this table's periods instead of a range (ShardTemplates.listsPeriods of its version). */
+  listsPeriods: boolean;
   /**
    * Minute tables: the registry's sealed_through as read with this record (minutes before it are sealed;
    * it only grows), or undefined when none is (or was not read). A hint for readers, never a bound they

@@ -64,6 +64,7 @@ export class ShardTables {
       version,
       columns: this.templates.columnsOf(kind, version),
       rollupState: r.rollup_state,
+      listsPeriods: this.templates.listsPeriods(kind, version),
       ...(r.sealed_through === null || r.sealed_through === undefined ? {} : { sealedThrough: Number(r.sealed_through) }),
     };
   }

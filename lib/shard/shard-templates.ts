@@ -9,8 +9,8 @@ import { parseTemplateName, templateName, type TableKind, TABLE_KINDS } from './
 export class ShardTemplates {
   /** kind → version → column names. */
   #byKind = new Map<TableKind, Map<number, readonly string[]>>();
-  /** template name → primary key columns, in key order. */
-  #primaryKeys = new Map<string, readonly string[]>();
+  /** template name → index name ('PRIMARY' included) → its columns, in key order. */
+  #indexes = new Map<string, ReadonlyMap<string, readonly string[]>>();
 
   constructor(private readonly shardId: number) {}
 
@@ -31,14 +31,18 @@ export class ShardTemplates {
       byVersion.set(parsed.version, cols);
     }
     for (const kind of TABLE_KINDS) if (!templates.get(kind)?.size) throw new Error(`cannot use shard ${this.shardId}: no template for ${kind} tables (not migrated?)`);
-    const [keys] = await pool.query<Array<RowDataPacket & { t: string; c: string }>>(
-      `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.STATISTICS
-       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX`,
+    const [keys] = await pool.query<Array<RowDataPacket & { t: string; i: string; c: string }>>(
+      `SELECT TABLE_NAME AS t, INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.STATISTICS
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'template\\_%' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
     );
-    const primaryKeys = new Map<string, string[]>();
-    for (const r of keys) primaryKeys.set(String(r.t), [...(primaryKeys.get(String(r.t)) ?? []), String(r.c)]);
+    const indexes = new Map<string, Map<string, string[]>>();
+    for (const r of keys) {
+      const byIndex = indexes.get(String(r.t)) ?? new Map<string, string[]>();
+      indexes.set(String(r.t), byIndex);
+      byIndex.set(String(r.i), [...(byIndex.get(String(r.i)) ?? []), String(r.c)]);
+    }
     this.#byKind = templates;
-    this.#primaryKeys = primaryKeys;
+    this.#indexes = indexes;
   }
 
   newest(kind: TableKind): number {
@@ -49,9 +53,21 @@ export class ShardTemplates {
 
   /** The primary key of a template version's tables, in key order (a copy pages through it in that order). */
   primaryKeyOf(kind: TableKind, version: number): readonly string[] {
-    const key = this.#primaryKeys.get(templateName(kind, version));
+    const key = this.#indexes.get(templateName(kind, version))?.get('PRIMARY');
     if (!key) throw new Error(`BUG: template ${templateName(kind, version)} is unknown on shard ${this.shardId}`);
     return key;
+  }
+
+  /**
+   * Whether a chart read of this template's tables (one agent, some metrics, a window of periods) lists
+   * the periods: its primary key starts with the period and no secondary key starts with agent_id, so a
+   * range of periods would read every agent's rows of the window (minute tables from v4 on, shard
+   * migration 0012; dashboard/series-sql.ts).
+   */
+  listsPeriods(kind: TableKind, version: number): boolean {
+    if (this.primaryKeyOf(kind, version)[0] !== 'period') return false;
+    for (const [index, columns] of this.#indexes.get(templateName(kind, version))!) if (index !== 'PRIMARY' && columns[0] === 'agent_id') return false;
+    return true;
   }
 
   columnsOf(kind: TableKind, version: number): readonly string[] {

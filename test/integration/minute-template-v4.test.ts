@@ -23,8 +23,8 @@ const row = (metricId: number, agentId: number, period: number, n: number) => ({
   metricId, agentId, period, callCount: n, totalTime: n / 4, exclusiveTime: n / 8, minTime: 0.125, maxTime: 0.5, sumOfSquares: n / 16,
 });
 
-const segmentOf = (t: { name: string; kind: 'minute' | 'hour' | 'day'; version: number; columns: readonly string[]; start: number; end: number; sealedThrough?: number }) => ({
-  table: t.name, kind: t.kind, version: t.version, columns: t.columns, from: t.start, to: t.end, ...(t.sealedThrough === undefined ? {} : { sealedThrough: t.sealedThrough }),
+const segmentOf = (t: { name: string; kind: 'minute' | 'hour' | 'day'; version: number; columns: readonly string[]; start: number; end: number; listsPeriods: boolean; sealedThrough?: number }) => ({
+  table: t.name, kind: t.kind, version: t.version, columns: t.columns, from: t.start, to: t.end, listsPeriods: t.listsPeriods, ...(t.sealedThrough === undefined ? {} : { sealedThrough: t.sealedThrough }),
 });
 
 describe('minute template v4 (the primary key alone)', () => {
@@ -52,6 +52,8 @@ describe('minute template v4 (the primary key alone)', () => {
         ['metric_id', 'agent_id', 'period'],
         ['metric_id', 'agent_id', 'period'],
       ]);
+      // Whether chart reads list the periods, read from the same keys: v3's by_series serves a range, v4 has nothing but the primary key.
+      expect([v4.listsPeriods, v3.listsPeriods, store.templates.listsPeriods('minute', 2), store.templates.listsPeriods('hour', 4)]).toEqual([true, false, false, false]);
 
       // 20 agents × 30 metrics in every minute of both hours; agent 5's metrics 1 and 2 are read.
       for (const t of [v3, v4]) {

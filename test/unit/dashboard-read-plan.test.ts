@@ -15,7 +15,7 @@ const V2 = [...READ_COLUMNS, 'periods'];
 
 function table(kind: TableKind, t: number, state: RollupState = 'done', version = 2): TableInfo {
   const start = tableSpanStart(kind, t);
-  return { name: tableName(kind, A, t), accountId: A, kind, start, end: nextTableSpanStart(kind, start), version, columns: kind === 'minute' || version === 1 ? V1 : V2, rollupState: state };
+  return { name: tableName(kind, A, t), accountId: A, kind, start, end: nextTableSpanStart(kind, start), version, columns: kind === 'minute' || version === 1 ? V1 : V2, rollupState: state, listsPeriods: false };
 }
 const res = (kind: TableKind, step: number, from: number, to: number): Resolution => ({ kind, step, from, to, points: (to - from) / step });
 const noDays = new Map<number, DayRollupState>();
@@ -150,7 +150,7 @@ describe('compileSeriesQuery', () => {
 
   it('lists the minutes of a v4 minute table (its primary key alone), from the first whole minute; nothing for a segment without one', () => {
     const T = 1795428000;
-    const v4 = (from: number, to: number, sealedThrough?: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version: 4, ...(sealedThrough === undefined ? {} : { sealedThrough }) });
+    const v4 = (from: number, to: number, sealedThrough?: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version: 4, listsPeriods: true, ...(sealedThrough === undefined ? {} : { sealedThrough }) });
     const q = compileSeriesQuery({ segments: [v4(T + 90, T + 300), v4(T + 3599, T + 3600)], agentId: 3, metricIds: [11, 12], bucket: 60 })!;
     expect(q.sql).toBe(
       'SELECT metric_id, (period DIV ?) * ? AS bucket, SUM(call_count) AS call_count, SUM(total_time) AS total_time, SUM(exclusive_time) AS exclusive_time, MIN(min_time) AS min_time, MAX(max_time) AS max_time, SUM(sum_of_squares) AS sum_of_squares FROM `ts_7_2026112310` WHERE agent_id = ? AND metric_id IN (?, ?) AND period IN (?, ?, ?) GROUP BY metric_id, bucket',
@@ -170,20 +170,20 @@ describe('compileSeriesQuery', () => {
     expect(a.parameters).toEqual([3, 11, T, T + 60, T + 120, T + 180, T + 240, 'ts_7_2026112310', 7, 9, 11, T + 180, T + 240, 'ts_7_2026112310', 'ts_7_2026112310', T + 180]);
     // Sealed through its end: no agents' part, the check alone; a v3 table (its secondary key) keeps the range.
     expect(compileSeriesQuery({ segments: [v4(T, T + 300, T + 300)], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!.sql.split('\nUNION ALL\n')).toHaveLength(2);
-    const v3 = compileSeriesQuery({ segments: [{ ...v4(T, T + 300, T + 180), version: 3 }], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!;
+    const v3 = compileSeriesQuery({ segments: [{ ...v4(T, T + 300, T + 180), version: 3, listsPeriods: false }], agentId: 3, application: { accountId: 7, applicationId: 9 }, metricIds: [11], bucket: 'total' })!;
     expect(v3.sql).not.toContain('IN (?, ?');
     expect(v3.parameters).toEqual([3, 11, T, T + 300, 'ts_7_2026112310', 7, 9, 11, T, T + 300, 'ts_7_2026112310']);
   });
 
   it('sizes chunks of metric ids so a listed minute table is asked for at most MAX_LISTED_LOOKUPS rows', () => {
     const T = 1795428000;
-    const s = (version: number, from: number, to: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version });
+    const s = (version: number, from: number, to: number) => ({ ...seg('ts_7_2026112310', 'minute', V1, from, to), version, listsPeriods: version >= 4 });
     expect(MAX_LISTED_LOOKUPS).toBe(6000);
     expect(idsPerQuery([s(4, T, T + 3600)], 1000)).toBe(100);
     expect(idsPerQuery([s(4, T, T + 420), s(4, T + 3600, T + 7200)], 1000)).toBe(100);
     expect(idsPerQuery([s(4, T, T + 420)], 1000)).toBe(857);
     expect(idsPerQuery([s(4, T, T + 420)], 50)).toBe(50);
-    expect(idsPerQuery([s(3, T, T + 3600), { ...seg('th_7_202611', 'hour', V2, T, T + 7200), version: 4 }], 1000)).toBe(1000);
+    expect(idsPerQuery([s(3, T, T + 3600), { ...seg('th_7_202611', 'hour', V2, T, T + 7200), version: 4, listsPeriods: true }], 1000)).toBe(1000);
   });
 
   it('sums whole windows into bucket 0 in total mode', () => {
