@@ -49,7 +49,10 @@ function ids(accountIds: Iterable<number>): number[] {
  * inside its own transaction (lib/shard/shard-writer-transaction.ts), the mover on its UTC connections.
  */
 const db = queryBuilder<ShardDatabase>();
-const leased = sql<number>`(state = 'fenced' AND fenced_until > NOW(3))`;
+/** A fence row's lease runs (shard clock), and (blocksWrites in SQL) the row refuses writes. */
+const LEASED = "(state = 'fenced' AND fenced_until > NOW(3))";
+const BLOCKING = `(state = 'away' OR ${LEASED})`;
+const leased = sql.raw<number>(LEASED);
 const fenceRows = () => db.selectFrom('account_fences').select(['account_id', 'state', 'move_id', leased.as('leased')]);
 const leaseEnd = (seconds: number) => sql<string>`NOW(3) + INTERVAL ${seconds} SECOND`;
 const leaseHolds = sql<boolean>`fenced_until > NOW(3)`;
@@ -75,6 +78,15 @@ export function fenceReadQuery(accountIds: Iterable<number>, opts: { lock: boole
   const q = fenceRows().where('account_id', 'in', list);
   // LOCK IN SHARE MODE, not FOR SHARE: MariaDB knows only the former.
   return opts.lock ? q.modifyEnd(sql`LOCK IN SHARE MODE`) : q;
+}
+
+/**
+ * The writer's locking read of fenceReadQuery, with the number of rows that refuse writes stored in the
+ * session variable `into` instead of returned: the one-round-trip transaction's (shard-writer-one-trip.ts),
+ * which the server checks before the rows. SUM reads (and locks) every row, as the plain read does.
+ */
+export function fenceLockIntoSql(accountIds: Iterable<number>, into: string): string {
+  return `SELECT COALESCE(SUM(${BLOCKING}), 0) INTO ${into} FROM account_fences WHERE account_id IN (${ids(accountIds).join(', ')}) LOCK IN SHARE MODE`;
 }
 
 /** The fences among rows of fenceReadQuery that refuse writes. */

@@ -1,11 +1,12 @@
-import type { PoolConnection, ResultSetHeader } from 'mysql2/promise';
-import { compiledText, statementText } from '../db/statement-text.js';
-import { blockingFences, fenceReadQuery } from './account-fence.js';
+import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
+import { statementText } from '../db/statement-text.js';
+import { fenceLockIntoSql } from './account-fence.js';
 import type { TableInfo } from './shard-database.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
-import { sealedFrom, sealLockQuery, sealLockSets } from './shard-writer-seal.js';
+import { sealLockSelectSql, sealLockSets } from './shard-writer-seal.js';
 import { upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
+import { keysCommitted } from './shard-writer-verify.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
 
 /**
@@ -13,17 +14,38 @@ import type { TimesliceRow } from '../timeslice/timeslice.js';
  * (shard-writer-transaction.ts) waits for the server after each of its 15-30 statements, and on a
  * busy collector each answer also waits for the event loop: measured on 2 cores, a transaction of
  * ~650 rows spent 0.8 ms on a bare BEGIN and 22-25 ms in all. Here the same statements, in the same
- * lock order, go as one multi-statement query on the shard's batches pool (lib/db/connect.ts): BEGIN,
- * the fence read (shared locks), the guards, one INSERT IGNORE per ledger table, the seal locks, and
- * the rows as multi-row upserts that merge exactly with what is stored. It assumes the usual case: no
- * account fenced, every guard changes its row, no key already in the ledger, no minute sealed. The
- * answers are checked before COMMIT; when one of them says otherwise, the transaction is rolled back
- * and the caller runs the stepwise transaction, which handles each case. A batch with rows of a table
- * whose span has ended (late rows) or whose text would pass MAX_TEXT_BYTES goes stepwise from the start.
+ * lock order, and the COMMIT go as one multi-statement query on the shard's batches pool
+ * (lib/db/connect.ts): BEGIN, the fence read (shared locks), the guards, one INSERT IGNORE per ledger
+ * table, the seal locks, the rows as multi-row upserts that merge exactly with what is stored, COMMIT.
+ * It assumes the usual case: no account fenced, every guard changes its row, no key already in the
+ * ledger, no minute sealed. The server checks them before the rows (`checkExpression`, below), and
+ * fails the query when one does not hold: the server then runs none of the statements after it,
+ * the COMMIT among them, the transaction is rolled back, and the caller runs the stepwise transaction,
+ * which handles each case. A batch with rows of a table whose span has ended
+ * (late rows) or whose text would pass MAX_TEXT_BYTES goes stepwise from the start.
  *
  * Every value in the text is escaped by the driver (guards, ledger keys, fence and seal reads) or is a
  * number checked finite (rows: shard-writer-sql.ts); the batches pool is used by nothing else.
  */
+
+/**
+ * The error a failed check raises: ER_DATA_OUT_OF_RANGE, from BIGINT arithmetic that overflows, in
+ * MariaDB and MySQL 8 alike and whatever the SQL mode. No table and no subquery: measured, a check
+ * that raised ER_SUBQUERY_NO_1_ROW from a two-row derived table cost four times as much (a temporary
+ * table a trip). A real overflow in the trip's rows raises it too: the stepwise path then meets it again
+ * and fails the request as data it cannot store.
+ */
+export const CHECK_ERRNO = 1690;
+
+/** SQL that raises CHECK_ERRNO when `condition` (SQL, never NULL) holds, and is a number otherwise. */
+export function checkExpression(condition: string): string {
+  return `9223372036854775807 + (${condition})`;
+}
+
+/** Session variables of a trip: whether every row count before the last was as expected; accounts fenced; the check's value. */
+const OK = '@apm_trip_ok';
+const FENCED = '@apm_trip_fenced';
+const CHECKED = '@apm_trip_check';
 
 /** Longest query text sent in one trip (the server's max_allowed_packet is 16 MiB by default). */
 export const MAX_TEXT_BYTES = 4 * 1024 * 1024;
@@ -65,13 +87,17 @@ export function oneTripPlan(batch: readonly Pending[], infos: ReadonlyMap<Pendin
 }
 
 /**
- * Runs the batch's transaction in one trip, up to (not including) COMMIT. Returns the rows written,
- * or undefined when the stepwise transaction must run instead: nothing was sent (text too long), or
- * the answers showed a fence, a conflict, a stored key or a sealed minute and it was rolled back.
+ * Runs the batch's transaction in one trip, COMMIT included. Returns the rows written, or undefined
+ * when the stepwise transaction must run instead: nothing was sent (text too long), or a check failed
+ * (a fence, a conflict, a stored key or a sealed minute) and the transaction was rolled back. When the
+ * query fails otherwise, its COMMIT may still have run (the answer lost with the connection): the
+ * batch counts as written only if every request is keyed and its key is committed (as after a lost
+ * COMMIT on the stepwise path); else the error is thrown, after a ROLLBACK.
  * `tables`: the batch's rows merged per table with no application row added (no minute sealed).
  */
 export async function runOneTrip(
   conn: PoolConnection,
+  pool: PromisePool,
   batch: readonly Pending[],
   plan: OneTripPlan,
   tables: readonly { name: string; rows: readonly TimesliceRow[] }[],
@@ -83,17 +109,32 @@ export async function runOneTrip(
     statements.push(text);
     length += text.length + 2;
   };
-  // The fence read and the seal locks depend only on how many accounts and tables: compiled once per count.
-  const accounts = [...new Set(batch.map((p) => p.req.accountId))];
-  for (const a of accounts) if (!Number.isSafeInteger(a) || a <= 0) throw new Error(`BUG: account id must be a positive integer, got ${a}`);
-  add(statementText(conn, compiledText(`fences:${accounts.length}`, accounts, () => fenceReadQuery(accounts, { lock: true })!.compile()), accounts));
-  const guarded = batch.filter((p) => p.req.guard !== undefined);
-  for (const p of guarded) add(statementText(conn, p.req.guard!.sql, p.req.guard!.params));
-  const ledger = deps.ledger.insertStatements(batch);
-  for (const l of ledger) add(statementText(conn, l.statement.sql, l.statement.params));
+  // The check before the rows, in as few statements as it can (each costs the server, measured): the
+  // fence read keeps how many accounts are fenced, ROW_COUNT() of each guard and ledger insert but the
+  // last is kept in OK, and the last statement before the rows (the seal locks' read, or a SET when the
+  // batch has no open minute table) raises CHECK_ERRNO when a count, a fence or a sealed minute says so.
+  add(fenceLockIntoSql(batch.map((p) => p.req.accountId), FENCED));
+  let counted = false;
+  let last: number | undefined;
+  /** Adds `text`, a statement that must change `rows` rows, after keeping the count of the one before it in OK. */
+  const addCounted = (text: string, rows: number): void => {
+    if (!Number.isSafeInteger(rows) || rows < 0) throw new Error(`BUG: a row count must be a non-negative integer, got ${rows}`);
+    if (last !== undefined) {
+      add(`SET ${OK} = ${counted ? `${OK} AND ` : ''}ROW_COUNT() = ${last}`);
+      counted = true;
+    }
+    add(text);
+    last = rows;
+  };
+  for (const p of batch) if (p.req.guard !== undefined) addCounted(statementText(conn, p.req.guard.sql, p.req.guard.params), 1);
+  for (const l of deps.ledger.insertStatements(batch)) addCounted(statementText(conn, l.statement.sql, l.statement.params), l.keys);
+  const failed = [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ');
   // The shared locks of the open tables, one read (the trip has no table whose span has ended).
   const open = [...plan.open].sort();
-  if (open.length > 0) add(statementText(conn, compiledText(`seal-locks:${open.length}`, open, () => sealLockQuery(open, false).compile()), open));
+  if (open.length > 0) {
+    const seal = sealLockSelectSql(open, [...plan.leastPeriod], (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
+    add(statementText(conn, seal.sql, seal.params));
+  } else add(`SET ${CHECKED} = ${checkExpression(failed)}`);
   let written = 0;
   for (const t of tables) {
     for (let i = 0; i < t.rows.length; i += deps.batchRows) add(upsertSql(t.name, t.rows.slice(i, i + deps.batchRows)));
@@ -101,17 +142,15 @@ export async function runOneTrip(
     if (length > MAX_TEXT_BYTES) return undefined;
   }
   if (length > MAX_TEXT_BYTES) return undefined;
+  add('COMMIT');
 
-  const sql = statements.join(';\n');
-  const [answers] = (await conn.query({ sql, timeout: deps.statementTimeoutMs * statements.length })) as unknown as [unknown[]];
-  let k = 1;
-  let usual = blockingFences(answers[k++] as Parameters<typeof blockingFences>[0]).size === 0;
-  for (let i = 0; i < guarded.length; i++) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== 1) usual = false;
-  for (const l of ledger) if (Number((answers[k++] as ResultSetHeader).affectedRows) !== l.keys) usual = false;
-  const sealed = new Map<string, number>();
-  if (open.length > 0) sealedFrom(answers[k++] as Parameters<typeof sealedFrom>[0], sealed);
-  for (const [name, through] of sealed) if (through > (plan.leastPeriod.get(name) ?? Infinity)) usual = false;
-  if (usual) return written;
-  await conn.query('ROLLBACK');
-  return undefined;
+  try {
+    await conn.query({ sql: statements.join(';\n'), timeout: deps.statementTimeoutMs * statements.length });
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    if ((err as { errno?: number }).errno === CHECK_ERRNO) return undefined;
+    if (await keysCommitted(pool, deps.ledger, batch)) return written;
+    throw err;
+  }
+  return written;
 }

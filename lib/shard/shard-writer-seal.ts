@@ -75,6 +75,27 @@ export function sealLockQueries(sets: { open: ReadonlySet<string>; ended: Readon
   return out;
 }
 
+/**
+ * sealLockQuery's shared locks of `names` (sorted) as a SELECT … INTO `into` of one value,
+ * `select(sealedPast)`: `sealedPast` is SQL for how many of `least`'s tables (name, least period of the
+ * batch's agent rows in it) are sealed past that period. The one-round-trip transaction's
+ * (shard-writer-one-trip.ts): its check, evaluated with the locks the stepwise path takes. Text with
+ * placeholders: each table of `least` and its period, then the names.
+ */
+export function sealLockSelectSql(
+  names: readonly string[],
+  least: readonly (readonly [string, number])[],
+  select: (sealedPast: string) => string,
+  into: string,
+): { sql: string; params: (string | number)[] } {
+  const sealed = least.length === 0 ? '0' : `COALESCE(SUM(CASE name${' WHEN ? THEN sealed_through > ?'.repeat(least.length)} ELSE 0 END), 0)`;
+  const list = names.map(() => '?').join(', ');
+  return {
+    sql: `SELECT ${select(sealed)} INTO ${into} FROM table_registry WHERE name IN (${list}) LOCK IN SHARE MODE`,
+    params: [...least.flat(), ...names],
+  };
+}
+
 /** Adds the rows of a seal lock read to `out` (table name → sealed_through, 0 when none is sealed). */
 export function sealedFrom(rows: readonly { name: string; sealed_through: number | null }[], out: Map<string, number>): Map<string, number> {
   for (const r of rows) out.set(String(r.name), r.sealed_through === null ? 0 : Number(r.sealed_through));

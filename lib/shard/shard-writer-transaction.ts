@@ -55,8 +55,8 @@ const NONE_SEALED: ReadonlyMap<string, number> = new Map();
  * then the registry rows of tables whose span has ended (late rows: the rollup must roll them again).
  * An agent's row of a sealed minute also adds to its application's row; of an unsealed minute, it is
  * written alone (the minute seal derives the application row later). Unless the batch has late rows
- * (or APM_WRITER_ONE_TRIP is off), all of it but the COMMIT is first sent in one round trip
- * (shard-writer-one-trip.ts); when its answers show a fence, a conflict, a stored key or a sealed
+ * (or APM_WRITER_ONE_TRIP is off), all of it, COMMIT included, is first sent in one round trip
+ * (shard-writer-one-trip.ts); when its checks find a fence, a conflict, a stored key or a sealed
  * minute, that attempt is rolled back and the statements below run one by one. Throws on any failure
  * after rolling back; the caller decides whether to retry, split or fail.
  */
@@ -70,11 +70,10 @@ export async function runTransaction(store: ShardStore, requests: readonly Pendi
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
     if (plan) {
       const tables = [...mergeRows(batch, NO_DUPS, infos, NONE_SEALED).perTable].map(([name, m]) => ({ name, rows: m.rows() }));
-      const written = await runOneTrip(conn, batch, plan, tables, { ledger: deps.ledger, batchRows: deps.batchRows, statementTimeoutMs: store.db.batches().statementTimeoutMs });
+      const written = await runOneTrip(conn, store.pool, batch, plan, tables, { ledger: deps.ledger, batchRows: deps.batchRows, statementTimeoutMs: store.db.batches().statementTimeoutMs });
       if (written !== undefined) {
         result.written = written;
         result.path = 'one_trip';
-        await commitOrVerify(conn, store.pool, deps.ledger, batch);
         conn.release();
         return result;
       }
