@@ -123,6 +123,11 @@ describe('the one-round-trip transaction\'s COMMIT (issue #20)', () => {
     const after = losingAnswers(f.store, 'after');
     await expect(runTransaction(after.store, [pending(f, 'k1', [f.row(0, 0, p, s(1, 1))]), pending(f, undefined, [f.row(0, 1, p, s(1, 1))])], deps())).rejects.toMatchObject({ code: 'PROTOCOL_CONNECTION_LOST' });
     expect(after.trips()).toBe(1);
+    // It did commit: an unkeyed request cannot be told from a lost one (every caller of the writer keys its requests).
+    expect(await rowsOf(f)).toEqual([
+      [f.agentIds[0], f.metricIds[0], p, 1],
+      [f.agentIds[0], f.metricIds[1], p, 1],
+    ]);
   });
 
   it('a trip lost before the server ran it: the error is thrown, nothing is stored, and the retry commits once', async () => {
