@@ -35,10 +35,10 @@ import type { TimesliceRow } from '../timeslice/timeslice.js';
  * table a trip). A real overflow in the trip's rows raises it too: the stepwise path then meets it again
  * and fails the request as data it cannot store.
  */
-export const CHECK_ERRNO = 1690;
+const CHECK_ERRNO = 1690;
 
 /** SQL that raises CHECK_ERRNO when `condition` (SQL, never NULL) holds, and is a number otherwise. */
-export function checkExpression(condition: string): string {
+function checkExpression(condition: string): string {
   return `9223372036854775807 + (${condition})`;
 }
 
@@ -61,10 +61,12 @@ export interface OneTripDeps {
   statementTimeoutMs: number;
 }
 
-/** What a batch needs for one trip: the seal locks of its open minute tables, the least agent-row period per table. */
+/**
+ * What a batch needs for one trip: each open minute table its agents' rows go to (the tables whose
+ * registry rows it locks, sealLockSets' `open`) → the least period of those rows in it (a sealed_through
+ * above it means the stepwise path).
+ */
 export interface OneTripPlan {
-  open: Set<string>;
-  /** Table → least period of its agents' rows (a sealed_through above it means the stepwise path). */
   leastPeriod: Map<string, number>;
 }
 
@@ -83,7 +85,7 @@ export function oneTripPlan(batch: readonly Pending[], infos: ReadonlyMap<Pendin
       if (least === undefined || w.row.period < least) leastPeriod.set(name, w.row.period);
     }
   }
-  return { open, leastPeriod };
+  return { leastPeriod };
 }
 
 /**
@@ -130,9 +132,9 @@ export async function runOneTrip(
   for (const l of deps.ledger.insertStatements(batch)) addCounted(statementText(conn, l.statement.sql, l.statement.params), l.keys);
   const failed = [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ');
   // The shared locks of the open tables, one read (the trip has no table whose span has ended).
-  const open = [...plan.open].sort();
-  if (open.length > 0) {
-    const seal = sealLockSelectSql(open, [...plan.leastPeriod], (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
+  const least = [...plan.leastPeriod].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  if (least.length > 0) {
+    const seal = sealLockSelectSql(least, (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
     add(statementText(conn, seal.sql, seal.params));
   } else add(`SET ${CHECKED} = ${checkExpression(failed)}`);
   let written = 0;

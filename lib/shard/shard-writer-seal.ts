@@ -76,23 +76,23 @@ export function sealLockQueries(sets: { open: ReadonlySet<string>; ended: Readon
 }
 
 /**
- * sealLockQuery's shared locks of `names` (sorted) as a SELECT … INTO `into` of one value,
- * `select(sealedPast)`: `sealedPast` is SQL for how many of `least`'s tables (name, least period of the
- * batch's agent rows in it) are sealed past that period. The one-round-trip transaction's
- * (shard-writer-one-trip.ts): its check, evaluated with the locks the stepwise path takes. Text with
- * placeholders: each table of `least` and its period, then the names.
+ * sealLockQuery's shared locks of the tables of `least` (name, least period of the batch's agent rows
+ * in it; sorted by name, the lock order) as a SELECT … INTO `into` of one value, `select(sealedPast)`:
+ * `sealedPast` is SQL for how many of them are sealed past that period. The one-round-trip
+ * transaction's (shard-writer-one-trip.ts): its check, evaluated with the locks the stepwise path
+ * takes. Text with placeholders: each table and its period, then the names.
  */
 export function sealLockSelectSql(
-  names: readonly string[],
   least: readonly (readonly [string, number])[],
   select: (sealedPast: string) => string,
   into: string,
 ): { sql: string; params: (string | number)[] } {
-  const sealed = least.length === 0 ? '0' : `COALESCE(SUM(CASE name${' WHEN ? THEN sealed_through > ?'.repeat(least.length)} ELSE 0 END), 0)`;
-  const list = names.map(() => '?').join(', ');
+  if (least.length === 0) throw new Error('BUG: a seal lock read of no table');
+  const sealedPast = `COALESCE(SUM(CASE name${' WHEN ? THEN sealed_through > ?'.repeat(least.length)} END), 0)`;
+  const list = least.map(() => '?').join(', ');
   return {
-    sql: `SELECT ${select(sealed)} INTO ${into} FROM table_registry WHERE name IN (${list}) LOCK IN SHARE MODE`,
-    params: [...least.flat(), ...names],
+    sql: `SELECT ${select(sealedPast)} INTO ${into} FROM table_registry WHERE name IN (${list}) LOCK IN SHARE MODE`,
+    params: [...least.flat(), ...least.map(([name]) => name)],
   };
 }
 
