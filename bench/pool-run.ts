@@ -104,7 +104,7 @@ async function logWriterPaths(ctx: PoolState['ctx'], registry: ReturnType<typeof
   const tx = (p: string) => transactions.find((v) => v.labels.path === p)?.value ?? 0;
   if (of('load') + of('upsert') === 0) return;
   ctx.log(
-    `pool ${gib(ctx.bufferPoolBytes)}: writer transactions in one trip ${tx('one_trip')}, stepwise ${tx('stepwise')}; ` +
+    `pool ${gib(ctx.bufferPoolBytes)}: writer transactions in one trip ${tx('one_trip')}, in a bulk trip ${tx('bulk')}, stepwise ${tx('stepwise')}; ` +
       `rows by LOAD DATA ${of('load')}, by upsert ${of('upsert')}, loads rolled back ${fallbacks}`,
   );
 }

@@ -71,6 +71,7 @@ export async function openStorage(
     timeoutMs: config.num('APM_WRITER_TIMEOUT_MS'),
     loadData: config.bool('APM_WRITER_LOAD_DATA'),
     oneTrip: config.bool('APM_WRITER_ONE_TRIP'),
+    bulk: config.bool('APM_WRITER_BULK'),
     ...(opts.log ? { log: opts.log } : {}),
     now,
     ...(opts.registry ? { registry: opts.registry } : {}),

@@ -1,3 +1,4 @@
+import { createBulkPool, type BulkPool } from './bulk-pool.js';
 import mysql from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { Kysely, MysqlDialect } from 'kysely';
@@ -135,7 +136,12 @@ export interface DbPool<DB> {
    * has ended would break code that walks an object's properties, like a test's deep comparison.)
    */
   batches(): DbPool<DB>;
-  /** Ends this pool and its jobs and batches views. */
+  /**
+   * The same server and database through MariaDB's own connector, for the shard writer's bulk upserts
+   * (lib/db/bulk-pool.ts): opened on first use and ended with this one. Nothing else may use it.
+   */
+  bulk(): BulkPool;
+  /** Ends this pool and its jobs, batches and bulk views. */
   end(): Promise<void>;
 }
 
@@ -195,6 +201,7 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
   let ended: Promise<void> | undefined;
   let jobs: DbPool<DB> | undefined;
   let batches: DbPool<DB> | undefined;
+  let bulk: BulkPool | undefined;
   const self: DbPool<DB> = {
     address,
     promise,
@@ -212,11 +219,23 @@ export function createPool<DB>(address: ServerAddress, opts: PoolOptions): DbPoo
       batches ??= createPool<DB>(address, { ...opts, multipleStatements: true });
       return batches;
     },
+    bulk(): BulkPool {
+      if (ended) throw new Error(`cannot use the bulk view of the pool for ${formatAddress(address)}: the pool was ended`);
+      bulk ??= createBulkPool(address, {
+        user: opts.user,
+        password: opts.password,
+        ...(opts.database ? { database: opts.database } : {}),
+        connectionLimit: opts.connectionLimit ?? 8,
+        connectTimeoutMs: opts.connectTimeout ?? 3000,
+      });
+      return bulk;
+    },
     end() {
       // kysely only ends the pool if it ever ran a query itself, so end the raw pool too.
       ended ??= Promise.all([
         jobs?.end(),
         batches?.end(),
+        bulk?.end(),
         kysely
           .destroy()
           .catch(() => undefined)

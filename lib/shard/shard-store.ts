@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { PoolConnection as BulkConnection } from 'mariadb';
 import { ledgerDrop, ledgerLastCommit, type LedgerLastRow } from './ledger-sql.js';
 import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
 import type { DbPool } from '../db/connect.js';
@@ -46,6 +47,13 @@ export class ShardStore {
   /** The shard writer's pool for one-round-trip transactions (several statements per query): nothing else uses it. */
   get batchPool(): PromisePool {
     return this.db.batches().promise;
+  }
+  /**
+   * A connection of the shard writer's bulk pool (lib/db/bulk-pool.ts), or undefined when the server
+   * cannot run bulk statements (MySQL): nothing else uses it.
+   */
+  bulkConnection(): Promise<BulkConnection | undefined> {
+    return this.db.bulk().connection();
   }
   get kysely(): Kysely<ShardDatabase> {
     return this.db.kysely;

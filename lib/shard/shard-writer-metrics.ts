@@ -13,7 +13,7 @@ export function writerMetrics(registry: Registry | undefined) {
     }),
     transactions: new Counter({
       name: 'apm_writer_transactions_total',
-      help: 'Committed write transactions, by path: one_trip (every statement in one round trip) or stepwise (late rows, or a one-trip attempt that found a fence, conflict, stored key or sealed minute)',
+      help: 'Committed write transactions, by path: one_trip (every statement in one round trip), bulk (the checks and the rows as MariaDB bulk statements in one trip, then the COMMIT) or stepwise (late rows, or a trip that found a fence, conflict, stored key or sealed minute)',
       labelNames: ['path'],
       registers,
     }),

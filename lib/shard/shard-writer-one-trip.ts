@@ -1,5 +1,5 @@
 import type { Pool as PromisePool, PoolConnection } from 'mysql2/promise';
-import { statementText } from '../db/statement-text.js';
+import { statementText, type Escaper } from '../db/statement-text.js';
 import { fenceLockIntoSql } from './account-fence.js';
 import type { TableInfo } from './shard-database.js';
 import type { WriteLedger } from './shard-writer-ledger.js';
@@ -35,7 +35,7 @@ import type { TimesliceRow } from '../timeslice/timeslice.js';
  * table a trip). A real overflow in the trip's rows raises it too: the stepwise path then meets it again
  * and fails the request as data it cannot store.
  */
-const CHECK_ERRNO = 1690;
+export const CHECK_ERRNO = 1690;
 
 /** SQL that raises CHECK_ERRNO when `condition` (SQL, never NULL) holds, and is a number otherwise. */
 function checkExpression(condition: string): string {
@@ -89,6 +89,40 @@ export function oneTripPlan(batch: readonly Pending[], infos: ReadonlyMap<Pendin
 }
 
 /**
+ * The trip's checks, the statements between the transaction's start and its rows, in as few statements
+ * as they can be (each costs the server, measured): the fence read keeps how many accounts are fenced,
+ * ROW_COUNT() of each guard and ledger insert but the last is kept in OK, and the last statement (the
+ * seal locks' read, or a SET when the batch has no open minute table) raises CHECK_ERRNO when a count,
+ * a fence or a sealed minute says so. Shared by the text trip (below) and the bulk trip
+ * (shard-writer-bulk-trip.ts).
+ */
+export function tripChecks(conn: Escaper, batch: readonly Pending[], plan: OneTripPlan, ledger: WriteLedger): string[] {
+  const out: string[] = [fenceLockIntoSql(batch.map((p) => p.req.accountId), FENCED)];
+  let counted = false;
+  let last: number | undefined;
+  /** Adds `text`, a statement that must change `rows` rows, after keeping the count of the one before it in OK. */
+  const addCounted = (text: string, rows: number): void => {
+    if (!Number.isSafeInteger(rows) || rows < 0) throw new Error(`BUG: a row count must be a non-negative integer, got ${rows}`);
+    if (last !== undefined) {
+      out.push(`SET ${OK} = ${counted ? `${OK} AND ` : ''}ROW_COUNT() = ${last}`);
+      counted = true;
+    }
+    out.push(text);
+    last = rows;
+  };
+  for (const p of batch) if (p.req.guard !== undefined) addCounted(statementText(conn, p.req.guard.sql, p.req.guard.params), 1);
+  for (const l of ledger.insertStatements(batch)) addCounted(statementText(conn, l.statement.sql, l.statement.params), l.keys);
+  const failed = [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ');
+  // The shared locks of the open tables, one read (the trip has no table whose span has ended).
+  const least = [...plan.leastPeriod].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  if (least.length > 0) {
+    const seal = sealLockSelectSql(least, (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
+    out.push(statementText(conn, seal.sql, seal.params));
+  } else out.push(`SET ${CHECKED} = ${checkExpression(failed)}`);
+  return out;
+}
+
+/**
  * Runs the batch's transaction in one trip, COMMIT included. Returns the rows written, or undefined
  * when the stepwise transaction must run instead: nothing was sent (text too long), or a check failed
  * (a fence, a conflict, a stored key or a sealed minute) and the transaction was rolled back. When the
@@ -105,38 +139,12 @@ export async function runOneTrip(
   tables: readonly { name: string; rows: readonly TimesliceRow[] }[],
   deps: OneTripDeps,
 ): Promise<number | undefined> {
-  const statements = ['START TRANSACTION'];
-  let length = 0;
+  const statements = ['START TRANSACTION', ...tripChecks(conn, batch, plan, deps.ledger)];
+  let length = statements.reduce((n, text) => n + text.length + 2, 0);
   const add = (text: string): void => {
     statements.push(text);
     length += text.length + 2;
   };
-  // The check before the rows, in as few statements as it can (each costs the server, measured): the
-  // fence read keeps how many accounts are fenced, ROW_COUNT() of each guard and ledger insert but the
-  // last is kept in OK, and the last statement before the rows (the seal locks' read, or a SET when the
-  // batch has no open minute table) raises CHECK_ERRNO when a count, a fence or a sealed minute says so.
-  add(fenceLockIntoSql(batch.map((p) => p.req.accountId), FENCED));
-  let counted = false;
-  let last: number | undefined;
-  /** Adds `text`, a statement that must change `rows` rows, after keeping the count of the one before it in OK. */
-  const addCounted = (text: string, rows: number): void => {
-    if (!Number.isSafeInteger(rows) || rows < 0) throw new Error(`BUG: a row count must be a non-negative integer, got ${rows}`);
-    if (last !== undefined) {
-      add(`SET ${OK} = ${counted ? `${OK} AND ` : ''}ROW_COUNT() = ${last}`);
-      counted = true;
-    }
-    add(text);
-    last = rows;
-  };
-  for (const p of batch) if (p.req.guard !== undefined) addCounted(statementText(conn, p.req.guard.sql, p.req.guard.params), 1);
-  for (const l of deps.ledger.insertStatements(batch)) addCounted(statementText(conn, l.statement.sql, l.statement.params), l.keys);
-  const failed = [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ');
-  // The shared locks of the open tables, one read (the trip has no table whose span has ended).
-  const least = [...plan.leastPeriod].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  if (least.length > 0) {
-    const seal = sealLockSelectSql(least, (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
-    add(statementText(conn, seal.sql, seal.params));
-  } else add(`SET ${CHECKED} = ${checkExpression(failed)}`);
   let written = 0;
   for (const t of tables) {
     for (let i = 0; i < t.rows.length; i += deps.batchRows) add(upsertSql(t.name, t.rows.slice(i, i + deps.batchRows)));

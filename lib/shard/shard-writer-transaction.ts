@@ -12,6 +12,7 @@ import { lockMinuteSeals, markLate } from './shard-writer-seal.js';
 import { writeTables, type TableRows } from './shard-writer-load.js';
 import { isWritableRow, upsertSql } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
+import { runBulkTrip } from './shard-writer-bulk-trip.js';
 import { oneTripPlan, runOneTrip } from './shard-writer-one-trip.js';
 import { commitOrVerify } from './shard-writer-verify.js';
 
@@ -23,6 +24,11 @@ export interface TransactionDeps {
   loadData: boolean;
   /** Try the transaction in one round trip first (APM_WRITER_ONE_TRIP): shard-writer-one-trip.ts. */
   oneTrip: boolean;
+  /**
+   * The one trip's rows as MariaDB bulk statements when the server runs them (APM_WRITER_BULK; default
+   * false here, true in the writer): shard-writer-bulk-trip.ts.
+   */
+  bulk?: boolean;
   log?: Log;
   now: () => number;
 }
@@ -40,8 +46,11 @@ export interface TransactionResult {
   loaded: number;
   /** Loads abandoned for the upsert (a key already stored, or a warning). */
   fallbacks: number;
-  /** 'one_trip': committed by shard-writer-one-trip.ts; 'stepwise': statement by statement (after a one-trip attempt rolled back, or without one). */
-  path: 'one_trip' | 'stepwise';
+  /**
+   * 'one_trip': committed by shard-writer-one-trip.ts; 'bulk': by shard-writer-bulk-trip.ts; 'stepwise':
+   * statement by statement (after a trip rolled back, or without one).
+   */
+  path: 'one_trip' | 'bulk' | 'stepwise';
 }
 
 const NO_DUPS: ReadonlySet<Pending> = new Set();
@@ -70,10 +79,12 @@ export async function runTransaction(store: ShardStore, requests: readonly Pendi
     await deps.ledger.ensure(conn, store.shardId, deps.ledger.tablesOf(batch).keys());
     if (plan) {
       const tables = [...mergeRows(batch, NO_DUPS, infos, NONE_SEALED).perTable].map(([name, m]) => ({ name, rows: m.rows() }));
-      const written = await runOneTrip(conn, store.pool, batch, plan, tables, { ledger: deps.ledger, batchRows: deps.batchRows, statementTimeoutMs: store.db.batches().statementTimeoutMs });
+      const tripDeps = { ledger: deps.ledger, batchRows: deps.batchRows, statementTimeoutMs: store.db.batches().statementTimeoutMs };
+      const bulk = deps.bulk === true ? await store.bulkConnection() : undefined;
+      const written = bulk ? await runBulkTrip(bulk, conn, store.pool, batch, plan, tables, tripDeps) : await runOneTrip(conn, store.pool, batch, plan, tables, tripDeps);
       if (written !== undefined) {
         result.written = written;
-        result.path = 'one_trip';
+        result.path = bulk ? 'bulk' : 'one_trip';
         conn.release();
         return result;
       }

@@ -49,6 +49,8 @@ export interface WriterOptions {
   loadData?: boolean;
   /** Each transaction tried in one round trip first (default true; APM_WRITER_ONE_TRIP): shard-writer-one-trip.ts. */
   oneTrip?: boolean;
+  /** The one trip's rows as MariaDB bulk statements (default true; APM_WRITER_BULK): shard-writer-bulk-trip.ts. */
+  bulk?: boolean;
   /** Where the writer says once that a server refuses LOAD DATA LOCAL INFILE. */
   log?: import('../log/log.js').Log;
   registry?: import('prom-client').Registry;

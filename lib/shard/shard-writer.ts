@@ -47,6 +47,7 @@ export class ShardWriter {
       batchRows: o.batchRows,
       loadData: o.loadData ?? true,
       oneTrip: o.oneTrip ?? true,
+      bulk: o.bulk ?? true,
       ...(o.log ? { log: o.log } : {}),
       now: o.now,
     };

@@ -32,9 +32,9 @@ const H = Date.UTC(2026, 10, 24, 10) / 1000;
 let clock = H + 30 * 60;
 
 /** Runs `run` with a writer of its own (one connection, a registry to read its paths from), stopped after. */
-async function withWriter(run: (w: ShardWriter, registry: Registry) => Promise<void>): Promise<void> {
+async function withWriter(bulk: boolean, run: (w: ShardWriter, registry: Registry) => Promise<void>): Promise<void> {
   const registry = new Registry();
-  const w = new ShardWriter(c.registry, { batchRows: 2000, flushMs: 50, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, registry });
+  const w = new ShardWriter(c.registry, { batchRows: 2000, flushMs: 50, maxPendingRows: 1_000_000, connections: 1, timeoutMs: 30_000, now: () => clock, registry, bulk });
   try {
     await run(w, registry);
   } finally {
@@ -44,10 +44,12 @@ async function withWriter(run: (w: ShardWriter, registry: Registry) => Promise<v
 
 const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
 
-async function paths(registry: Registry) {
+/** Transactions committed by the trip (`trip`: its path label) and stepwise; a trip of the other kind fails the test. */
+async function paths(registry: Registry, trip: 'one_trip' | 'bulk') {
   const m = await registry.getSingleMetric('apm_writer_transactions_total')!.get();
   const of = (p: string) => m.values.find((v) => v.labels.path === p)?.value ?? 0;
-  return { oneTrip: of('one_trip'), stepwise: of('stepwise') };
+  expect(of(trip === 'bulk' ? 'one_trip' : 'bulk')).toBe(0);
+  return { oneTrip: of(trip), stepwise: of('stepwise') };
 }
 
 async function guardRow(id: number, v: number) {
@@ -73,18 +75,24 @@ const req = (f: Awaited<ReturnType<typeof agentFleet>>, key: string, rows: Write
   ...(guard ? { guard } : {}),
 });
 
-describe('the one-round-trip write transaction (issue #20)', () => {
+// The same cases with the rows as text in the one query (APM_WRITER_BULK=false) and as MariaDB bulk
+// statements sent with the checks (shard-writer-bulk-trip.ts): every check must hold on both.
+describe.each([
+  { bulk: false, trip: 'one_trip' as const },
+  { bulk: true, trip: 'bulk' as const },
+])('the one-round-trip write transaction (issue #20), bulk rows $bulk', ({ bulk, trip }) => {
+  const name = (n: string) => (bulk ? `${n}-bulk` : n);
   it('commits a usual batch of two accounts in one trip: rows, guards and ledger keys together', async () => {
-    const a = await agentFleet(c, 'ot-usual-a', 2, H);
-    const b = await agentFleet(c, 'ot-usual-b', 1, H);
+    const a = await agentFleet(c, name('ot-usual-a'), 2, H);
+    const b = await agentFleet(c, name('ot-usual-b'), 1, H);
     const p = H + 5 * 60;
-    await withWriter(async (w, registry) => {
+    await withWriter(bulk, async (w, registry) => {
       const out = await Promise.all([
         w.write(req(a, 'a1', [a.row(0, 0, p, s(3, 0.5)), a.row(1, 1, p, s(2, 4))], await guardRow(1, 10))),
         w.write(req(b, 'b1', [b.row(0, 0, p, s(1, 2)), b.row(0, 0, p, s(1, 6))], await guardRow(2, 20))),
       ]);
       expect(out).toEqual(['committed', 'committed']);
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 0 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 0 });
       expect(await rowsOf(a)).toEqual([
         [a.agentIds[0], a.metricIds[0], p, 3, 1.5],
         [a.agentIds[1], a.metricIds[1], p, 2, 8],
@@ -99,11 +107,11 @@ describe('the one-round-trip write transaction (issue #20)', () => {
   });
 
   it('a resent key or a guard that changes no row: the trip is rolled back and the stepwise transaction writes the rest once', async () => {
-    const f = await agentFleet(c, 'ot-unusual', 3, H);
+    const f = await agentFleet(c, name('ot-unusual'), 3, H);
     const p = H + 6 * 60;
-    await withWriter(async (w, registry) => {
+    await withWriter(bulk, async (w, registry) => {
       expect(await w.write(req(f, 'k1', [f.row(0, 0, p, s(1, 1))]))).toBe('committed');
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 0 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 0 });
       const stale = await guardRow(3, 30);
       await shard.pool.query('UPDATE test_guards SET v = 31 WHERE id = 3'); // the guard now expects a stale version
       // A guard that changes no row, beside a usual request.
@@ -111,10 +119,10 @@ describe('the one-round-trip write transaction (issue #20)', () => {
         'conflict',
         'committed',
       ]);
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 1 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 1 });
       // A resend beside a usual request.
       expect(await Promise.all([w.write(req(f, 'k1', [f.row(0, 0, p, s(1, 1))])), w.write(req(f, 'k4', [f.row(0, 1, p, s(2, 1))]))])).toEqual(['duplicate', 'committed']);
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 2 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 2 });
       expect(await rowsOf(f)).toEqual([
         [f.agentIds[0], f.metricIds[0], p, 1, 1],
         [f.agentIds[0], f.metricIds[1], p, 2, 2],
@@ -130,11 +138,11 @@ describe('the one-round-trip write transaction (issue #20)', () => {
     // The writer's precheck refuses accounts fenced by then, but runs only before a transaction that
     // creates a table or a fence row; otherwise, and for a fence that lands after it, the transaction's
     // own locking read finds the fence: with both accounts' tables cached, run that directly.
-    const moving = await agentFleet(c, 'ot-fenced', 1, H);
-    const other = await agentFleet(c, 'ot-open', 1, H);
+    const moving = await agentFleet(c, name('ot-fenced'), 1, H);
+    const other = await agentFleet(c, name('ot-open'), 1, H);
     const p = H + 7 * 60;
     const ledger = new WriteLedger();
-    const deps = { fences: new WriterFences(), ledger, batchRows: 2000, loadData: true, oneTrip: true, now: () => clock };
+    const deps = { fences: new WriterFences(), ledger, batchRows: 2000, loadData: true, oneTrip: true, bulk, now: () => clock };
     const pending = (f: typeof moving, key: string, rows: WriteRequest['rows']): Pending => ({
       req: req(f, key, rows),
       digest: createHash('sha256').update(key).digest(),
@@ -145,7 +153,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
     });
     // Creates both fence rows and both tables (cached): the transactions below have no precheck.
     const before = await runTransaction(shard, [pending(moving, 'm0', [moving.row(0, 0, p + 60, s(1, 1))]), pending(other, 'o0', [other.row(0, 1, p + 60, s(1, 1))])], deps);
-    expect([before.path, before.written]).toEqual(['one_trip', 2]);
+    expect([before.path, before.written]).toEqual([trip, 2]);
     await shard.pool.query("UPDATE account_fences SET state = 'away' WHERE account_id = ?", [moving.account.id]);
     try {
       const r = await runTransaction(shard, [pending(moving, 'm1', [moving.row(0, 1, p, s(2, 2))]), pending(other, 'o1', [other.row(0, 0, p, s(3, 3))])], deps);
@@ -158,7 +166,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       // Without the fence the same kind of batch commits in one trip.
       await shard.pool.query("UPDATE account_fences SET state = 'open' WHERE account_id = ?", [moving.account.id]);
       const again = await runTransaction(shard, [pending(moving, 'm2', [moving.row(0, 1, p, s(2, 2))]), pending(other, 'o2', [other.row(0, 0, p, s(3, 3))])], deps);
-      expect([again.path, again.fenced.size, again.written]).toEqual(['one_trip', 0, 2]);
+      expect([again.path, again.fenced.size, again.written]).toEqual([trip, 0, 2]);
       expect(await rowsOf(moving)).toEqual([
         [moving.agentIds[0], moving.metricIds[0], p + 60, 1, 1],
         [moving.agentIds[0], moving.metricIds[1], p, 2, 4],
@@ -173,13 +181,13 @@ describe('the one-round-trip write transaction (issue #20)', () => {
   });
 
   it('a sealed minute: the trip is rolled back and the stepwise transaction adds the application row', async () => {
-    const f = await agentFleet(c, 'ot-sealed', 1, H);
+    const f = await agentFleet(c, name('ot-sealed'), 1, H);
     const p = H + 8 * 60;
-    await withWriter(async (w, registry) => {
+    await withWriter(bulk, async (w, registry) => {
       expect(await w.write(req(f, 's0', [f.row(0, 0, p + 60, s(1, 1))]))).toBe('committed'); // an open minute: one trip
       await f.store.pool.query('UPDATE table_registry SET sealed_through = ? WHERE name = ?', [p + 60, f.table]);
       expect(await w.write(req(f, 's1', [f.row(0, 0, p, s(2, 5))]))).toBe('committed');
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 1 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 1 });
       expect(await rowsOf(f)).toEqual(
         [
           [f.agentIds[0], f.metricIds[0], p, 2, 10],
@@ -190,14 +198,14 @@ describe('the one-round-trip write transaction (issue #20)', () => {
     });
   });
 
-  it('late rows (their table\'s span has ended) and text longer than the bound go stepwise without a trip', async () => {
-    const f = await agentFleet(c, 'ot-late', 1, H);
+  it('late rows (their table\'s span has ended) go stepwise without a trip; so do rows whose text would pass the bound, unless they go in bulk (no text)', async () => {
+    const f = await agentFleet(c, name('ot-late'), 1, H);
     const saved = clock;
-    await withWriter(async (w, registry) => {
+    await withWriter(bulk, async (w, registry) => {
       try {
         clock = H + 3600 + 120; // the hour of f.table has ended
         expect(await w.write(req(f, 'l1', [f.row(0, 0, H + 60, s(4, 1))]))).toBe('committed');
-        expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 1 });
+        expect(await paths(registry, trip)).toEqual({ oneTrip: 0, stepwise: 1 });
         clock = saved;
         // Rows written as is (no application agent): enough distinct keys that the upsert text passes the bound.
         const rows: WriteRequest['rows'] = [];
@@ -207,7 +215,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
           rows.push({ kind: 'minute', t: period, row: { metricId: 1_000_000 + Math.floor(i / 60), agentId: 2_000_000_000, period, ...s(1, 123456.789012345) } });
         }
         expect(await w.write(req(f, 'l2', rows))).toBe('committed');
-        expect(await paths(registry)).toEqual({ oneTrip: 0, stepwise: 2 });
+        expect(await paths(registry, trip)).toEqual(bulk ? { oneTrip: 1, stepwise: 1 } : { oneTrip: 0, stepwise: 2 });
         const [n] = await f.store.pool.query<any[]>(`SELECT COUNT(*) AS n, SUM(call_count) AS calls FROM ${tableName('minute', f.account.id, H)} WHERE agent_id = 2000000000`);
         expect([Number(n[0].n), Number(n[0].calls)]).toEqual([rows.length, rows.length]);
       } finally {
@@ -217,7 +225,7 @@ describe('the one-round-trip write transaction (issue #20)', () => {
   });
 
   it('a trip longer than one statement\'s bound, each statement within it, commits: it is bounded as its statements are stepwise', async () => {
-    const f = await agentFleet(c, 'ot-slow', 3, H);
+    const f = await agentFleet(c, name('ot-slow'), 3, H);
     const p = H + 8 * 60;
     const bound = f.store.db.batches().statementTimeoutMs;
     // Guards that each take 40 % of the bound: three of them make the trip 1.2 bounds long.
@@ -225,14 +233,14 @@ describe('the one-round-trip write transaction (issue #20)', () => {
       const g = await guardRow(id, v);
       return { sql: `UPDATE test_guards SET v = v + 1 + 0 * SLEEP(${(0.4 * bound) / 1000}) WHERE id = ? AND v = ?`, params: g.params };
     };
-    await withWriter(async (w, registry) => {
+    await withWriter(bulk, async (w, registry) => {
       const out = await Promise.all([
         w.write(req(f, 's1', [f.row(0, 0, p, s(1, 1))], await slow(5, 50))),
         w.write(req(f, 's2', [f.row(1, 0, p, s(2, 1))], await slow(6, 60))),
         w.write(req(f, 's3', [f.row(2, 0, p, s(3, 1))], await slow(7, 70))),
       ]);
       expect(out).toEqual(['committed', 'committed', 'committed']);
-      expect(await paths(registry)).toEqual({ oneTrip: 1, stepwise: 0 });
+      expect(await paths(registry, trip)).toEqual({ oneTrip: 1, stepwise: 0 });
       expect(await rowsOf(f)).toEqual([
         [f.agentIds[0], f.metricIds[0], p, 1, 1],
         [f.agentIds[1], f.metricIds[0], p, 2, 2],

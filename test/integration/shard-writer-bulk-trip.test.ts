@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import type { PoolConnection as BulkConnection } from 'mariadb';
+import type { WriteRequest } from '../../lib/shard/shard-writer.js';
+import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
+import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
+import type { Pending } from '../../lib/shard/shard-writer-types.js';
+import type { ShardStore } from '../../lib/shard/shard-store.js';
+import { WriterFences } from '../../lib/shard/writer-fences.js';
+import type { Timeslice } from '../../lib/timeslice/timeslice.js';
+import { agentFleet } from '../harness/agent-fleet.js';
+import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
+
+/**
+ * The one trip with its rows as MariaDB bulk statements (lib/shard/shard-writer-bulk-trip.ts) against a
+ * real MariaDB: the rows stored exactly as the text trip stores them; a bulk statement that fails after
+ * another succeeded leaves nothing committed and the connection as it was; a trip past its bound is cut
+ * off with nothing committed; a COMMIT whose answer is lost is settled through the ledger. (The checks
+ * that send a batch stepwise are the one-trip tests', run on both kinds of trip.)
+ */
+let c: TestCluster;
+beforeAll(async () => {
+  c = await startTestCluster({ shards: 1 });
+});
+afterAll(async () => c?.stop());
+
+const H = Date.UTC(2026, 10, 24, 10) / 1000;
+const clock = H + 30 * 60;
+const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
+
+type Fleet = Awaited<ReturnType<typeof agentFleet>>;
+const pending = (f: Fleet, key: string | undefined, rows: WriteRequest['rows'], guard?: WriteRequest['guard']): Pending => ({
+  req: { accountId: f.account.id, shardId: f.account.shardId, rows, ...(key ? { dedupeKey: key } : {}), ...(guard ? { guard } : {}) },
+  digest: key ? createHash('sha256').update(key).digest() : undefined,
+  ledgerT: H,
+  deadline: Date.now() + 30_000,
+  resolve: () => undefined,
+  reject: () => undefined,
+});
+
+const deps = (bulk: boolean) => ({ fences: new WriterFences(), ledger: new WriteLedger(), batchRows: 2000, loadData: true, oneTrip: true, bulk, now: () => clock });
+
+type Call = (conn: BulkConnection, method: 'query' | 'batch', args: unknown[]) => Promise<unknown>;
+
+/**
+ * The store with its bulk connections' `query` and `batch` made through `call`, and, when given, the
+ * batches pool's statement bound replaced (the bound a trip's commands are cut off by).
+ */
+function intercepted(store: ShardStore, call: Call, statementTimeoutMs?: number): ShardStore {
+  const wrap = (conn: BulkConnection): BulkConnection =>
+    new Proxy(conn, {
+      get(target, prop, receiver) {
+        const real = Reflect.get(target, prop, receiver);
+        if (prop === 'query' || prop === 'batch') return (...args: unknown[]) => call(target, prop, args);
+        return typeof real === 'function' ? real.bind(target) : real;
+      },
+    });
+  const db = statementTimeoutMs === undefined ? store.db : new Proxy(store.db, { get: (t, prop) => (prop === 'batches' ? () => ({ ...t.batches(), statementTimeoutMs }) : Reflect.get(t, prop, t)) });
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'bulkConnection') return async () => ((conn) => (conn ? wrap(conn) : conn))(await target.bulkConnection());
+      if (prop === 'db') return db;
+      return Reflect.get(target, prop, target);
+    },
+  });
+}
+
+const real = (conn: BulkConnection, method: 'query' | 'batch', args: unknown[]) => (conn[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+const sqlOf = (args: unknown[]) => (typeof args[0] === 'string' ? args[0] : (args[0] as { sql: string }).sql);
+
+async function rowsOf(f: Fleet, table = f.table) {
+  const [rows] = await f.store.pool.query<any[]>(`SELECT agent_id, metric_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares FROM ${table} ORDER BY agent_id, metric_id, period`);
+  return rows.map((r) => [r.agent_id, r.metric_id, r.period, Number(r.call_count), r.total_time, r.exclusive_time, r.min_time, r.max_time, r.sum_of_squares]);
+}
+
+describe('the bulk trip (issue #20, APM_WRITER_BULK)', () => {
+  it('sends the checks and one bulk statement per table and type, then the COMMIT; stores every value as the text trip does', async () => {
+    const bulk = await agentFleet(c, 'bt-exact-bulk', 3, H);
+    const text = await agentFleet(c, 'bt-exact-text', 3, H);
+    const p = H + 5 * 60;
+    // Values the connector sends as INT (integers in the 32-bit range) beside ones it sends as DOUBLE
+    // (2147483647 is past its INT range, so are 2^31 and 2^53 call counts and an integral 2.5e20), the
+    // least subnormal and the largest double, a sum that is no short decimal: four type patterns, the
+    // last two rows sharing one.
+    const tricky = (f: Fleet) => [
+      f.row(0, 0, p, { callCount: 3, totalTime: 2, exclusiveTime: 0.1 + 0.2, minTime: 5e-324, maxTime: 1.7976931348623157e308, sumOfSquares: 0 }),
+      f.row(0, 1, p, { callCount: 2 ** 31, totalTime: 2147483647, exclusiveTime: 2147483646, minTime: 0.5, maxTime: 0.5, sumOfSquares: 0 }),
+      f.row(1, 0, p, { callCount: 2 ** 53 - 1, totalTime: 123456.789012345, exclusiveTime: 1e-7, minTime: 1e-310, maxTime: 3, sumOfSquares: 2.5e20 }),
+      f.row(1, 1, p, s(7, 0.037)),
+      f.row(2, 0, p, s(9, 0.041)),
+    ];
+    const calls: string[] = [];
+    const store = intercepted(bulk.store, async (conn, method, args) => {
+      const sql = sqlOf(args);
+      calls.push(method === 'batch' ? `batch ${(args[1] as unknown[]).length}` : sql.startsWith('SET autocommit = 0;') ? 'checks' : sql);
+      return real(conn, method, args);
+    });
+    const r = await runTransaction(store, [pending(bulk, 'e1', tricky(bulk))], deps(true));
+    expect([r.path, r.written]).toEqual(['bulk', 5]);
+    // The checks, one bulk statement per type pattern (all sent before any answer is read), then the COMMIT.
+    expect([calls[0], calls.slice(1, -1).sort(), calls.at(-1)]).toEqual(['checks', ['batch 1', 'batch 1', 'batch 1', 'batch 2'], 'COMMIT; SET autocommit = 1']);
+    const t = await runTransaction(text.store, [pending(text, 'e1', tricky(text))], deps(false));
+    expect([t.path, t.written]).toEqual(['one_trip', 5]);
+    const stored = (f: Fleet) => rowsOf(f).then((rows) => rows.map((x) => x.slice(3)));
+    const expected = tricky(bulk).map((w) => [w.row.callCount, w.row.totalTime, w.row.exclusiveTime, w.row.minTime, w.row.maxTime, w.row.sumOfSquares]);
+    expect(await stored(bulk)).toEqual(expected);
+    expect(await stored(bulk)).toEqual(await stored(text));
+  });
+
+  it('a bulk statement that fails after another succeeded: nothing is committed, the error is thrown, the connection goes back with autocommit on; the retry commits once', async () => {
+    const f = await agentFleet(c, 'bt-fail', 2, H);
+    const other = await agentFleet(c, 'bt-fail-other', 1, H);
+    const p = H + 6 * 60;
+    const d = deps(true);
+    let thread = 0;
+    let batches = 0;
+    const store = intercepted(f.store, async (conn, method, args) => {
+      thread = conn.threadId ?? 0;
+      // The second table's statement names a table that is not there: error 1146 from the server.
+      if (method === 'batch' && ++batches === 2) return real(conn, method, [{ ...(args[0] as object), sql: sqlOf(args).replace(/INSERT INTO \S+/, 'INSERT INTO minute_no_such_table') }, args[1]]);
+      return real(conn, method, args);
+    });
+    const batch = () => [pending(f, 'f1', [f.row(0, 0, p, s(2, 1)), f.row(1, 1, p, s(3, 1))]), pending(other, 'f2', [other.row(0, 0, p, s(4, 1))])];
+    await expect(runTransaction(store, batch(), d)).rejects.toMatchObject({ errno: 1146 });
+    expect(batches).toBe(2);
+    expect([await rowsOf(f), await rowsOf(other)]).toEqual([[], []]);
+    const conn = (await f.store.bulkConnection())!;
+    try {
+      expect(conn.threadId).toBe(thread);
+      expect(await conn.query('SELECT @@autocommit AS a, @@in_transaction AS t')).toEqual([{ a: 1, t: 0 }]);
+    } finally {
+      await conn.release();
+    }
+    const retry = await runTransaction(f.store, batch(), d);
+    expect([retry.path, retry.dups.size, retry.written]).toEqual(['bulk', 0, 3]);
+    expect([(await rowsOf(f)).map((x) => x[3]), (await rowsOf(other)).map((x) => x[3])]).toEqual([[2, 3], [4]]);
+  });
+
+  it('a deadlock that ends the transaction midway: the statements sent after it run in no committed transaction (autocommit is off), nothing is stored', async () => {
+    const [a, b, cc] = [await agentFleet(c, 'bt-dl-a', 1, H), await agentFleet(c, 'bt-dl-b', 1, H), await agentFleet(c, 'bt-dl-c', 1, H)];
+    const p = H + 9 * 60;
+    const d = deps(true);
+    // Tables, ledger and fence rows made first, so the trip below is a bulk trip of three tables.
+    await runTransaction(a.store, [pending(a, 'd0', [a.row(0, 0, p + 60, s(1, 1))]), pending(b, 'd0b', [b.row(0, 0, p + 60, s(1, 1))]), pending(cc, 'd0c', [cc.row(0, 0, p + 60, s(1, 1))])], d);
+    await a.store.pool.query('CREATE TABLE IF NOT EXISTS test_bulk_weight (id INT PRIMARY KEY)');
+    const holder = await a.store.pool.getConnection();
+    try {
+      // The holder: heavier than the trip (InnoDB rolls back the lighter transaction of a deadlock),
+      // and holding the key the trip's second table's statement will upsert.
+      await holder.query('START TRANSACTION');
+      await holder.query(`INSERT INTO test_bulk_weight (id) VALUES ${Array.from({ length: 500 }, (_, i) => `(${i})`).join(', ')}`);
+      await holder.query(`INSERT INTO ${b.table} (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) VALUES (?, ?, ?, 1, 1, 1, 1, 1, 1)`, [b.metricIds[0], b.agentIds[0], p]);
+      const trip = runTransaction(a.store, [pending(a, 'd1', [a.row(0, 0, p, s(2, 1))]), pending(b, 'd2', [b.row(0, 0, p, s(3, 1))]), pending(cc, 'd3', [cc.row(0, 0, p, s(4, 1))])], d);
+      const settled = trip.then(() => undefined, (err: unknown) => err);
+      // Once the trip waits for the holder's key, the holder asks for the row the trip's first statement wrote.
+      for (;;) {
+        const [w] = await a.store.pool.query<any[]>("SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'");
+        if (Number(w[0].n) > 0) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      await holder.query(`SELECT call_count FROM ${a.table} WHERE period = ? AND agent_id = ? AND metric_id = ? FOR UPDATE`, [p, a.agentIds[0], a.metricIds[0]]);
+      expect(await settled).toMatchObject({ errno: 1213 });
+      await holder.query('ROLLBACK');
+    } finally {
+      holder.release();
+    }
+    const at = (f: Fleet) => rowsOf(f).then((rows) => rows.filter((x) => x[2] === p));
+    expect([await at(a), await at(b), await at(cc)]).toEqual([[], [], []]);
+    const retry = await runTransaction(a.store, [pending(a, 'd1', [a.row(0, 0, p, s(2, 1))]), pending(b, 'd2', [b.row(0, 0, p, s(3, 1))]), pending(cc, 'd3', [cc.row(0, 0, p, s(4, 1))])], d);
+    expect([retry.path, retry.dups.size, retry.written]).toEqual(['bulk', 0, 3]);
+    expect([(await at(a)).map((x) => x[3]), (await at(b)).map((x) => x[3]), (await at(cc)).map((x) => x[3])]).toEqual([[2], [3], [4]]);
+  });
+
+  it('a trip past its bound (a guard waiting for a lock): the connection is cut off, nothing is committed, the retry commits once', async () => {
+    const f = await agentFleet(c, 'bt-bound', 1, H);
+    const p = H + 7 * 60;
+    await f.store.pool.query('CREATE TABLE IF NOT EXISTS test_bulk_guards (id INT PRIMARY KEY, v INT NOT NULL)');
+    await f.store.pool.query('REPLACE INTO test_bulk_guards (id, v) VALUES (1, 10)');
+    const guard = { sql: 'UPDATE test_bulk_guards SET v = v + 1 WHERE id = ? AND v = ?', params: [1, 10] };
+    const d = deps(true);
+    const holder = await f.store.pool.getConnection();
+    try {
+      await holder.query('START TRANSACTION');
+      await holder.query('SELECT v FROM test_bulk_guards WHERE id = 1 FOR UPDATE');
+      const started = Date.now();
+      await expect(runTransaction(intercepted(f.store, real, 100), [pending(f, 'g1', [f.row(0, 0, p, s(2, 1))], guard)], d)).rejects.toThrow();
+      // Cut off by the trip's bound (100 ms a command), not by the server's lock wait (10 s).
+      expect(Date.now() - started).toBeLessThan(5000);
+      await holder.query('ROLLBACK');
+    } finally {
+      holder.release();
+    }
+    expect(await rowsOf(f)).toEqual([]);
+    const [g] = await f.store.pool.query<any[]>('SELECT v FROM test_bulk_guards WHERE id = 1');
+    expect(g[0].v).toBe(10);
+    const retry = await runTransaction(f.store, [pending(f, 'g1', [f.row(0, 0, p, s(2, 1))], guard)], d);
+    expect([retry.path, retry.conflicts.size, retry.written]).toEqual(['bulk', 0, 1]);
+    const [g2] = await f.store.pool.query<any[]>('SELECT v FROM test_bulk_guards WHERE id = 1');
+    expect(g2[0].v).toBe(11);
+  });
+
+  it('a COMMIT whose answer is lost after the server committed: a keyed batch counts as written once (its resend a duplicate); with an unkeyed request the error is thrown', async () => {
+    const f = await agentFleet(c, 'bt-lost', 2, H);
+    const p = H + 8 * 60;
+    const d = deps(true);
+    const lost = () => Object.assign(new Error('socket has unexpectedly been closed'), { code: 'ER_SOCKET_UNEXPECTED_CLOSE', fatal: true });
+    let commits = 0;
+    const losing = intercepted(f.store, async (conn, method, args) => {
+      if (method !== 'query' || !sqlOf(args).startsWith('COMMIT')) return real(conn, method, args);
+      commits++;
+      await real(conn, method, args);
+      throw lost();
+    });
+    const r = await runTransaction(losing, [pending(f, 'l1', [f.row(0, 0, p, s(3, 1))]), pending(f, 'l2', [f.row(1, 1, p, s(4, 1))])], d);
+    expect([commits, r.path, r.written]).toEqual([1, 'bulk', 2]);
+    const again = await runTransaction(f.store, [pending(f, 'l1', [f.row(0, 0, p, s(3, 1))])], d);
+    expect([again.dups.size, again.written]).toEqual([1, 0]);
+    await expect(runTransaction(losing, [pending(f, 'l3', [f.row(0, 1, p, s(5, 1))]), pending(f, undefined, [f.row(1, 0, p, s(6, 1))])], d)).rejects.toMatchObject({ code: 'ER_SOCKET_UNEXPECTED_CLOSE' });
+    expect(commits).toBe(2);
+    // It did commit (nothing proves it without a key; every caller of the writer keys its requests).
+    expect((await rowsOf(f)).map((x) => x.slice(0, 4))).toEqual([
+      [f.agentIds[0], f.metricIds[0], p, 3],
+      [f.agentIds[0], f.metricIds[1], p, 5],
+      [f.agentIds[1], f.metricIds[0], p, 6],
+      [f.agentIds[1], f.metricIds[1], p, 4],
+    ]);
+  });
+});
