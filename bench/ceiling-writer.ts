@@ -1,3 +1,6 @@
+import type { PoolConnection as BulkConnection } from 'mariadb';
+import { bulkOptions } from '../lib/db/bulk-pool.js';
+import { bulkGroups, bulkUpsertSql } from '../lib/shard/shard-writer-bulk-trip.js';
 import { upsertSql } from '../lib/shard/shard-writer-sql.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import type { TimesliceRow } from '../lib/timeslice/timeslice.js';
@@ -12,6 +15,11 @@ export interface CeilingJob {
   minutes: number;
   connections: number;
   batchRows: number;
+  /**
+   * Each statement's rows as the writer's bulk statements (APM_WRITER_BULK; lib/shard/shard-writer-bulk-trip.ts)
+   * instead of the upsert text, when the server runs them: the same storage work as the pipeline's.
+   */
+  bulk?: boolean;
   /** Date.now() after which no new minute starts. */
   deadline: number;
 }
@@ -42,24 +50,29 @@ export function minuteRows(ids: AccountIds, metrics: readonly BenchMetric[], per
 
 /**
  * The ceiling: the same agents' rows written straight into the account's per-hour table by multi-row
- * INSERT … ON DUPLICATE KEY UPDATE (lib/shard/shard-writer-sql.ts, the writer's own statement), one
- * autocommitted statement of `batchRows` rows at a time on each of `connections` connections, with
+ * INSERT … ON DUPLICATE KEY UPDATE (lib/shard/shard-writer-sql.ts, the writer's own statement), or with
+ * `bulk` as the writer's bulk statements of the same rows (one per type pattern), one autocommitted
+ * statement of `batchRows` rows at a time on each of `connections` connections, with
  * no HTTP, no JSON, no dictionary, no ledger in front; the caller runs the minute seal beside it. Minutes go one after the other, as the
  * generator posts them.
  */
 export async function writeCeilingHour(job: CeilingJob, onMinute: (minute: number, at: number) => void): Promise<CeilingResult> {
   const result: CeilingResult = { minutesDone: 0, minuteDoneAt: [], startedAt: Date.now(), statements: 0, rowsSent: 0 };
   const conns = await Promise.all(Array.from({ length: job.connections }, () => job.store.pool.getConnection()));
+  const bulks: (BulkConnection | undefined)[] = job.bulk ? await Promise.all(conns.map(() => job.store.bulkConnection())) : [];
   try {
     for (let k = 0; k < job.minutes && Date.now() < job.deadline; k++) {
       const period = job.hourStart + 60 * k;
       const statements = statementsOf(job, period, k, result);
       await Promise.all(
-        conns.map(async (conn) => {
+        conns.map(async (conn, i) => {
+          const bulk = bulks[i];
           for (;;) {
             const next = await statements.next();
             if (next.done) return;
-            await conn.query(next.value);
+            const { table, rows } = next.value;
+            if (bulk) for (const group of bulkGroups(rows)) await bulk.batch(bulkOptions(bulkUpsertSql(table)), group);
+            else await conn.query(upsertSql(table, rows));
           }
         }),
       );
@@ -69,12 +82,13 @@ export async function writeCeilingHour(job: CeilingJob, onMinute: (minute: numbe
     }
   } finally {
     for (const c of conns) c.release();
+    await Promise.all(bulks.map((b) => b?.release()));
   }
   return result;
 }
 
-/** Statements of one minute, built lazily (one account's rows in memory at a time per worker). */
-async function* statementsOf(job: CeilingJob, period: number, minute: number, result: CeilingResult): AsyncGenerator<string> {
+/** Statements of one minute (a table and its rows), built lazily (one account's rows in memory at a time per worker). */
+async function* statementsOf(job: CeilingJob, period: number, minute: number, result: CeilingResult): AsyncGenerator<{ table: string; rows: TimesliceRow[] }> {
   for (const ids of job.accounts) {
     const table = (await job.store.ensureTable(ids.account.id, 'minute', period)).name;
     const rows = minuteRows(ids, job.metrics, period, minute);
@@ -82,7 +96,7 @@ async function* statementsOf(job: CeilingJob, period: number, minute: number, re
       const chunk = rows.slice(i, i + job.batchRows);
       result.statements++;
       result.rowsSent += chunk.length;
-      yield upsertSql(table, chunk);
+      yield { table, rows: chunk };
     }
   }
 }

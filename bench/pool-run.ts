@@ -139,6 +139,7 @@ async function ceilingPhase(st: PoolState): Promise<void> {
       minutes: ctx.o.minutes,
       connections: ctx.o.ceilingConnections,
       batchRows: ctx.o.ceilingBatchRows,
+      bulk: st.deps.config.bool('APM_WRITER_BULK'),
       deadline: Math.min(ctx.runDeadline, Date.now() + ctx.o.phaseTimeoutSeconds * 1000),
     },
     (k) => {

@@ -86,7 +86,7 @@ export async function runReplicaBench(o: BenchOptions, env: BenchEnv, hourStart:
           let done = false;
           const started = Date.now();
           const ingest = writeCeilingHour(
-            { store: store!, accounts: ids, metrics, hourStart: hour, minutes: o.minutes, connections: o.ceilingConnections, batchRows: o.ceilingBatchRows, deadline: Date.now() + o.phaseTimeoutSeconds * 1000 },
+            { store: store!, accounts: ids, metrics, hourStart: hour, minutes: o.minutes, connections: o.ceilingConnections, batchRows: o.ceilingBatchRows, bulk: config.bool('APM_WRITER_BULK'), deadline: Date.now() + o.phaseTimeoutSeconds * 1000 },
             () => {},
           ).finally(() => (done = true));
           const [fresh, old, result] = await Promise.all([reads(dashboard.url, accounts, hour, hour + 3600, () => done), reads(dashboard.url, accounts, hour - 3600, hour, () => done), ingest]);
