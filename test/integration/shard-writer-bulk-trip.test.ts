@@ -137,38 +137,47 @@ describe('the bulk trip (issue #20, APM_WRITER_BULK)', () => {
   });
 
   it('a deadlock that ends the transaction midway: the statements sent after it run in no committed transaction (autocommit is off), nothing is stored', async () => {
-    const [a, b, cc] = [await agentFleet(c, 'bt-dl-a', 1, H), await agentFleet(c, 'bt-dl-b', 1, H), await agentFleet(c, 'bt-dl-c', 1, H)];
+    const fleets = [await agentFleet(c, 'bt-dl-a', 1, H), await agentFleet(c, 'bt-dl-b', 1, H), await agentFleet(c, 'bt-dl-c', 1, H)];
     const p = H + 9 * 60;
     const d = deps(true);
-    // Tables, ledger and fence rows made first, so the trip below is a bulk trip of three tables.
-    await runTransaction(a.store, [pending(a, 'd0', [a.row(0, 0, p + 60, s(1, 1))]), pending(b, 'd0b', [b.row(0, 0, p + 60, s(1, 1))]), pending(cc, 'd0c', [cc.row(0, 0, p + 60, s(1, 1))])], d);
-    await a.store.pool.query('CREATE TABLE IF NOT EXISTS test_bulk_weight (id INT PRIMARY KEY)');
-    const holder = await a.store.pool.getConnection();
+    const batch = (minute: number, keys: string[]) => fleets.map((f, i) => pending(f, keys[i], [f.row(0, 0, minute, s(2 + i, 1))]));
+    // Tables, ledger and fence rows made first, so the trip below is a bulk trip of three tables; the
+    // order of its bulk statements (the writer's, not the requests') is read from this one.
+    const order: string[] = [];
+    await runTransaction(intercepted(fleets[0]!.store, async (conn, method, args) => {
+      if (method === 'batch') order.push(/INSERT INTO (\S+)/.exec(sqlOf(args))![1]!);
+      return real(conn, method, args);
+    }), batch(p + 60, ['d0a', 'd0b', 'd0c']), d);
+    const [first, second] = order.map((t) => fleets.find((f) => f.table === t)!);
+    expect(order.length).toBe(3);
+    const store = fleets[0]!.store;
+    await store.pool.query('CREATE TABLE IF NOT EXISTS test_bulk_weight (id INT PRIMARY KEY)');
+    const holder = await store.pool.getConnection();
     try {
       // The holder: heavier than the trip (InnoDB rolls back the lighter transaction of a deadlock),
-      // and holding the key the trip's second table's statement will upsert.
+      // and holding the key the trip's second statement will upsert.
       await holder.query('START TRANSACTION');
       await holder.query(`INSERT INTO test_bulk_weight (id) VALUES ${Array.from({ length: 500 }, (_, i) => `(${i})`).join(', ')}`);
-      await holder.query(`INSERT INTO ${b.table} (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) VALUES (?, ?, ?, 1, 1, 1, 1, 1, 1)`, [b.metricIds[0], b.agentIds[0], p]);
-      const trip = runTransaction(a.store, [pending(a, 'd1', [a.row(0, 0, p, s(2, 1))]), pending(b, 'd2', [b.row(0, 0, p, s(3, 1))]), pending(cc, 'd3', [cc.row(0, 0, p, s(4, 1))])], d);
-      const settled = trip.then(() => undefined, (err: unknown) => err);
+      await holder.query(`INSERT INTO ${second!.table} (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) VALUES (?, ?, ?, 1, 1, 1, 1, 1, 1)`, [second!.metricIds[0], second!.agentIds[0], p]);
+      const settled = runTransaction(store, batch(p, ['d1', 'd2', 'd3']), d).then(() => undefined, (err: unknown) => err);
       // Once the trip waits for the holder's key, the holder asks for the row the trip's first statement wrote.
-      for (;;) {
-        const [w] = await a.store.pool.query<any[]>("SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'");
+      for (const until = Date.now() + 20_000; ; ) {
+        const [w] = await store.pool.query<any[]>("SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'");
         if (Number(w[0].n) > 0) break;
+        if (Date.now() > until) throw new Error('the trip never waited for the holder\'s key');
         await new Promise((r) => setImmediate(r));
       }
-      await holder.query(`SELECT call_count FROM ${a.table} WHERE period = ? AND agent_id = ? AND metric_id = ? FOR UPDATE`, [p, a.agentIds[0], a.metricIds[0]]);
+      await holder.query(`SELECT call_count FROM ${first!.table} WHERE period = ? AND agent_id = ? AND metric_id = ? FOR UPDATE`, [p, first!.agentIds[0], first!.metricIds[0]]);
       expect(await settled).toMatchObject({ errno: 1213 });
       await holder.query('ROLLBACK');
     } finally {
       holder.release();
     }
     const at = (f: Fleet) => rowsOf(f).then((rows) => rows.filter((x) => x[2] === p));
-    expect([await at(a), await at(b), await at(cc)]).toEqual([[], [], []]);
-    const retry = await runTransaction(a.store, [pending(a, 'd1', [a.row(0, 0, p, s(2, 1))]), pending(b, 'd2', [b.row(0, 0, p, s(3, 1))]), pending(cc, 'd3', [cc.row(0, 0, p, s(4, 1))])], d);
+    expect(await Promise.all(fleets.map(at))).toEqual([[], [], []]);
+    const retry = await runTransaction(store, batch(p, ['d1', 'd2', 'd3']), d);
     expect([retry.path, retry.dups.size, retry.written]).toEqual(['bulk', 0, 3]);
-    expect([(await at(a)).map((x) => x[3]), (await at(b)).map((x) => x[3]), (await at(cc)).map((x) => x[3])]).toEqual([[2], [3], [4]]);
+    expect(await Promise.all(fleets.map((f) => at(f).then((rows) => rows.map((x) => x[3]))))).toEqual([[2], [3], [4]]);
   });
 
   it('a trip past its bound (a guard waiting for a lock): the connection is cut off, nothing is committed, the retry commits once', async () => {
