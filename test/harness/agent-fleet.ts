@@ -1,4 +1,6 @@
-import type { WriteRow } from '../../lib/shard/shard-writer.js';
+import { createHash } from 'node:crypto';
+import type { WriteRequest, WriteRow } from '../../lib/shard/shard-writer.js';
+import type { Pending } from '../../lib/shard/shard-writer-types.js';
 import { tableName } from '../../lib/shard/table-naming.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
 import type { TestCluster } from './mariadb.js';
@@ -24,4 +26,19 @@ export async function agentFleet(c: TestCluster, name: string, agents: number, h
     applicationAgentId: appAgent,
   });
   return { account, store, app, metricIds, appAgent, agentIds, table: tableName('minute', account.id, hour), row };
+}
+
+/**
+ * A queued write of `rows` for the account of `f`, as the writer holds it (for tests that run its
+ * transaction directly): keyed by `key` unless undefined, its ledger entry filed under `ledgerT`.
+ */
+export function pendingWrite(f: { account: { id: number; shardId: number } }, key: string | undefined, rows: WriteRequest['rows'], ledgerT: number, guard?: WriteRequest['guard']): Pending {
+  return {
+    req: { accountId: f.account.id, shardId: f.account.shardId, rows, ...(key !== undefined ? { dedupeKey: key } : {}), ...(guard ? { guard } : {}) },
+    digest: key !== undefined ? createHash('sha256').update(key).digest() : undefined,
+    ledgerT,
+    deadline: Date.now() + 30_000,
+    resolve: () => undefined,
+    reject: () => undefined,
+  };
 }

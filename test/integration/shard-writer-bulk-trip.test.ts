@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import type { PoolConnection as BulkConnection } from 'mariadb';
 import type { WriteRequest } from '../../lib/shard/shard-writer.js';
 import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
-import type { Pending } from '../../lib/shard/shard-writer-types.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -29,14 +27,7 @@ const clock = H + 30 * 60;
 const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
 
 type Fleet = Awaited<ReturnType<typeof agentFleet>>;
-const pending = (f: Fleet, key: string | undefined, rows: WriteRequest['rows'], guard?: WriteRequest['guard']): Pending => ({
-  req: { accountId: f.account.id, shardId: f.account.shardId, rows, ...(key ? { dedupeKey: key } : {}), ...(guard ? { guard } : {}) },
-  digest: key ? createHash('sha256').update(key).digest() : undefined,
-  ledgerT: H,
-  deadline: Date.now() + 30_000,
-  resolve: () => undefined,
-  reject: () => undefined,
-});
+const pending = (f: Fleet, key: string | undefined, rows: WriteRequest['rows'], guard?: WriteRequest['guard']) => pendingWrite(f, key, rows, H, guard);
 
 const deps = (bulk: boolean) => ({ fences: new WriterFences(), ledger: new WriteLedger(), batchRows: 2000, loadData: true, oneTrip: true, bulk, now: () => clock });
 

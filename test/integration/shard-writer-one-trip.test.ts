@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createHash } from 'node:crypto';
 import { ShardWriter, type WriteRequest } from '../../lib/shard/shard-writer.js';
 import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
-import type { Pending } from '../../lib/shard/shard-writer-types.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
 import { MAX_TEXT_BYTES } from '../../lib/shard/shard-writer-one-trip.js';
 import { tableName } from '../../lib/shard/table-naming.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -143,14 +141,7 @@ describe.each([
     const p = H + 7 * 60;
     const ledger = new WriteLedger();
     const deps = { fences: new WriterFences(), ledger, batchRows: 2000, loadData: true, oneTrip: true, bulk, now: () => clock };
-    const pending = (f: typeof moving, key: string, rows: WriteRequest['rows']): Pending => ({
-      req: req(f, key, rows),
-      digest: createHash('sha256').update(key).digest(),
-      ledgerT: p,
-      deadline: Date.now() + 30_000,
-      resolve: () => undefined,
-      reject: () => undefined,
-    });
+    const pending = (f: typeof moving, key: string, rows: WriteRequest['rows']) => pendingWrite(f, key, rows, p);
     // Creates both fence rows and both tables (cached): the transactions below have no precheck.
     const before = await runTransaction(shard, [pending(moving, 'm0', [moving.row(0, 0, p + 60, s(1, 1))]), pending(other, 'o0', [other.row(0, 1, p + 60, s(1, 1))])], deps);
     expect([before.path, before.written]).toEqual([trip, 2]);

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import type { WriteRequest } from '../../lib/shard/shard-writer.js';
 import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
-import type { Pending } from '../../lib/shard/shard-writer-types.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
 import { tableName } from '../../lib/shard/table-naming.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -38,14 +36,7 @@ class CountedFences extends WriterFences {
 const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
 type Fleet = Awaited<ReturnType<typeof agentFleet>>;
 
-const pending = (f: Fleet, key: string, rows: WriteRequest['rows']): Pending => ({
-  req: { accountId: f.account.id, shardId: f.account.shardId, dedupeKey: key, rows },
-  digest: createHash('sha256').update(key).digest(),
-  ledgerT: rows[0]!.t,
-  deadline: Date.now() + 30_000,
-  resolve: () => undefined,
-  reject: () => undefined,
-});
+const pending = (f: Fleet, key: string, rows: WriteRequest['rows']) => pendingWrite(f, key, rows, rows[0]!.t);
 
 async function rowsOf(f: Fleet, table = f.table) {
   const [rows] = await f.store.pool.query<any[]>(`SELECT agent_id, metric_id, period, call_count FROM ${table} ORDER BY agent_id, metric_id, period`);
