@@ -65,7 +65,8 @@ const NONE_SEALED: ReadonlyMap<string, number> = new Map();
  * An agent's row of a sealed minute also adds to its application's row; of an unsealed minute, it is
  * written alone (the minute seal derives the application row later). Unless the batch has late rows
  * (or APM_WRITER_ONE_TRIP is off), all of it, COMMIT included, is first sent in one round trip
- * (shard-writer-one-trip.ts); when its checks find a fence, a conflict, a stored key or a sealed
+ * (shard-writer-one-trip.ts), or on MariaDB with APM_WRITER_BULK its checks and its rows as bulk
+ * statements together, then the COMMIT (shard-writer-bulk-trip.ts); when its checks find a fence, a conflict, a stored key or a sealed
  * minute, that attempt is rolled back and the statements below run one by one. Throws on any failure
  * after rolling back; the caller decides whether to retry, split or fail.
  */

@@ -16,8 +16,9 @@ export type { WriteGuard, WriteOutcome, WriteRequest, WriteRow, WriterOptions } 
 /**
  * The shared batched writer. Rows of many concurrent requests are grouped per shard into
  * transactions of about `batchRows` rows (never splitting a request), merged per (table, metric,
- * agent, period) in memory, and written as multi-row upserts that merge exactly with what is stored
- * (append-only tables by LOAD DATA LOCAL INFILE from memory: shard-writer-load.ts).
+ * agent, period) in memory, and written as upserts that merge exactly with what is stored (on MariaDB
+ * as bulk statements of binary values: shard-writer-bulk-trip.ts; else multi-row upsert text, and on
+ * the stepwise path append-only tables by LOAD DATA LOCAL INFILE from memory: shard-writer-load.ts).
  * A request's promise resolves only after its transaction committed. Back-pressure: past
  * `maxPendingRows` queued rows per shard, or when the shard is unreachable, writes fail at once with
  * RetryableError (503); a request still queued at its deadline fails the same way. A request that
