@@ -42,3 +42,8 @@ export function pendingWrite(f: { account: { id: number; shardId: number } }, ke
     reject: () => undefined,
   };
 }
+
+/** The stats of `n` calls of `v` seconds each, as the writer tests write them (sum of squares v², min v/2, max 2v). */
+export function callStats(n: number, v: number): Timeslice {
+  return { callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v };
+}

@@ -4,7 +4,7 @@ import { lineLog } from '../../lib/log/log.js';
 import { ShardWriter } from '../../lib/shard/shard-writer.js';
 import { UnwritableDataError } from '../../lib/shard/shard-writer-errors.js';
 import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet } from '../harness/agent-fleet.js';
+import { agentFleet, callStats } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 let c: TestCluster;
@@ -24,7 +24,7 @@ function writer(o: { loadData?: boolean; registry?: Registry; log?: ReturnType<t
 
 const fleet = (name: string, agents = 2) => agentFleet(c, name, agents, H);
 
-const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
+const s = callStats;
 
 async function stored(f: Awaited<ReturnType<typeof fleet>>) {
   const [rows] = await f.store.pool.query<any[]>(`SELECT * FROM ${f.table} ORDER BY agent_id, metric_id, period`);

@@ -5,8 +5,7 @@ import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
-import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite, callStats } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -24,7 +23,7 @@ afterAll(async () => c?.stop());
 
 const H = Date.UTC(2026, 10, 24, 10) / 1000;
 const clock = H + 30 * 60;
-const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
+const s = callStats;
 
 type Fleet = Awaited<ReturnType<typeof agentFleet>>;
 const pending = (f: Fleet, key: string | undefined, rows: WriteRequest['rows']) => pendingWrite(f, key, rows, H);

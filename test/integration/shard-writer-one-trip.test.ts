@@ -7,8 +7,7 @@ import type { ShardStore } from '../../lib/shard/shard-store.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
 import { MAX_TEXT_BYTES } from '../../lib/shard/shard-writer-one-trip.js';
 import { tableName } from '../../lib/shard/table-naming.js';
-import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite, callStats } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -40,7 +39,7 @@ async function withWriter(bulk: boolean, run: (w: ShardWriter, registry: Registr
   }
 }
 
-const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
+const s = callStats;
 
 /** Transactions committed by the trip (`trip`: its path label) and stepwise; a trip of the other kind fails the test. */
 async function paths(registry: Registry, trip: 'one_trip' | 'bulk') {

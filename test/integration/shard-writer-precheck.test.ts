@@ -5,8 +5,7 @@ import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
 import { WriterFences } from '../../lib/shard/writer-fences.js';
 import { tableName } from '../../lib/shard/table-naming.js';
-import type { Timeslice } from '../../lib/timeslice/timeslice.js';
-import { agentFleet, pendingWrite } from '../harness/agent-fleet.js';
+import { agentFleet, pendingWrite, callStats } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 /**
@@ -33,7 +32,7 @@ class CountedFences extends WriterFences {
   }
 }
 
-const s = (n: number, v: number): Timeslice => ({ callCount: n, totalTime: n * v, exclusiveTime: v, minTime: v / 2, maxTime: v * 2, sumOfSquares: v * v });
+const s = callStats;
 type Fleet = Awaited<ReturnType<typeof agentFleet>>;
 
 const pending = (f: Fleet, key: string, rows: WriteRequest['rows']) => pendingWrite(f, key, rows, rows[0]!.t);
