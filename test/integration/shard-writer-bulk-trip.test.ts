@@ -151,11 +151,13 @@ describe('the bulk trip (issue #20, APM_WRITER_BULK)', () => {
       await holder.query(`INSERT INTO ${second!.table} (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) VALUES (?, ?, ?, 1, 1, 1, 1, 1, 1)`, [second!.metricIds[0], second!.agentIds[0], p]);
       const settled = runTransaction(store, batch(p, ['d1', 'd2', 'd3']), d).then(() => undefined, (err: unknown) => err);
       // Once the trip waits for the holder's key, the holder asks for the row the trip's first statement wrote.
+      // Read every 200 ms: InnoDB refreshes what innodb_trx shows only when it was not read in the last
+      // 100 ms (trx0i_s.cc, CACHE_MIN_IDLE_TIME), so reading it without a pause shows the same old rows.
       for (const until = Date.now() + 20_000; ; ) {
         const [w] = await store.pool.query<any[]>("SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'");
         if (Number(w[0].n) > 0) break;
         if (Date.now() > until) throw new Error('the trip never waited for the holder\'s key');
-        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setTimeout(r, 200));
       }
       await holder.query(`SELECT call_count FROM ${first!.table} WHERE period = ? AND agent_id = ? AND metric_id = ? FOR UPDATE`, [p, first!.agentIds[0], first!.metricIds[0]]);
       expect(await settled).toMatchObject({ errno: 1213 });
