@@ -48,6 +48,14 @@ export function ledgerInsert(name: string, keys: readonly LedgerKey[], ignore: b
   return { sql: `INSERT${ignore ? ' IGNORE' : ''} INTO ${ledgerTable(name)} (account_id, dedupe_key) VALUES ${tuples(keys.length)}`, params: keyParams(keys) };
 }
 
+/**
+ * INSERT IGNORE of one key (`?, ?`: account_id, dedupe_key), for a bulk statement executed over many
+ * keys (lib/shard/shard-writer-bulk-trip.ts): its affected rows are summed, the new keys.
+ */
+export function ledgerInsertRow(name: string): string {
+  return `INSERT IGNORE INTO ${ledgerTable(name)} (account_id, dedupe_key) VALUES (?, ?)`;
+}
+
 /** The `keys` present, read with an exclusive lock (a resend's keys: held until the transaction ends). */
 export function ledgerLockedRead(name: string, keys: readonly LedgerKey[]): LedgerStatement {
   return {

@@ -4,19 +4,24 @@ import { bounded, bulkOptions } from '../db/bulk-pool.js';
 import type { Escaper } from '../db/statement-text.js';
 import { KEY_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
-import { CHECK_ERRNO, tripChecks, type OneTripDeps, type OneTripPlan } from './shard-writer-one-trip.js';
+import type { WriteLedger } from './shard-writer-ledger.js';
+import { CHECK_ERRNO, fenceCheck, sealCheck, type OneTripDeps, type OneTripPlan } from './shard-writer-one-trip.js';
 import type { Pending } from './shard-writer-types.js';
 import { keysCommitted } from './shard-writer-verify.js';
 
 /**
  * The one-trip transaction with its rows as MariaDB bulk statements (issue #20; APM_WRITER_BULK): the
- * same checks as the text trip (shard-writer-one-trip.ts, `tripChecks`), then each table's rows as one
- * prepared single-row upsert executed over the array of rows (COM_STMT_BULK_EXECUTE, through the
- * shard's bulk pool, lib/db/bulk-pool.ts): binary values the server does not parse. The checks and the
- * bulk statements are sent together without waiting (the connector pipelines them), and the COMMIT
- * goes only once every one of them answered OK: a bulk statement is a command of its own, so it cannot
- * sit in one query text before a COMMIT that its failure would stop. That costs a second round trip,
- * which the server's saved parsing pays for (measured: docs/benchmark.md, "Bulk upserts").
+ * same checks as the text trip (shard-writer-one-trip.ts) in the same lock order, and each table's rows
+ * as one prepared single-row upsert executed over the array of rows (COM_STMT_BULK_EXECUTE, through the
+ * shard's bulk pool, lib/db/bulk-pool.ts): binary values the server does not parse. The checks that
+ * must change a number of rows are bulk statements too: the guards (one per guard text, the harvest
+ * records' blobs as bytes) and the ledger keys (one `INSERT IGNORE` per ledger table), each checked by
+ * the rows it changed, summed, once it answered; the fence read and the seal locks' read stay text and
+ * raise CHECK_ERRNO as in the text trip. Everything is sent together without waiting (the connector
+ * pipelines it), and the COMMIT goes only once every command answered OK with its count: a bulk
+ * statement is a command of its own, so it cannot sit in one query text before a COMMIT that its
+ * failure would stop. That costs a second round trip, which the server's saved parsing pays for
+ * (measured: docs/benchmark.md, "Bulk rows").
  *
  * Nothing commits before that COMMIT, whatever fails: the trip starts with `SET autocommit = 0`, so a
  * statement that runs after a failed one (the server runs every command it was sent) is inside the
@@ -63,6 +68,35 @@ export function bulkGroups(rows: readonly TimesliceRow[]): unknown[][][] {
   return [...groups.values()];
 }
 
+/** A bulk statement of the checks and the rows it must change, all of its parameter rows together. */
+export interface CountedCheck {
+  sql: string;
+  rows: unknown[][];
+  changes: number;
+}
+
+/**
+ * The batch's guards (one bulk statement per guard text, in the batch's order: each changes at most one
+ * row, its own record's, so the group must change one a guard) and ledger keys (one a ledger table: every
+ * key new), in the text trip's lock order.
+ */
+export function countedChecks(batch: readonly Pending[], ledger: WriteLedger): CountedCheck[] {
+  const guards = new Map<string, unknown[][]>();
+  for (const p of batch) {
+    const g = p.req.guard;
+    if (!g) continue;
+    const rows = guards.get(g.sql);
+    if (rows) rows.push([...g.params]);
+    else guards.set(g.sql, [[...g.params]]);
+  }
+  const out: CountedCheck[] = [...guards].map(([sql, rows]) => ({ sql, rows, changes: rows.length }));
+  for (const l of ledger.insertRows(batch)) out.push({ ...l, changes: l.rows.length });
+  return out;
+}
+
+/** Raised in place of a check's answer whose changed rows were not as counted (a conflict or a stored key). */
+const MISCOUNTED = { errno: CHECK_ERRNO, message: 'a check changed other rows than counted' };
+
 /**
  * Runs the batch's transaction as a bulk trip on `conn`, which it releases (or destroys, when the
  * connection's state is unknown). Returns the rows written, or undefined when a check failed (a fence,
@@ -88,12 +122,18 @@ export async function runBulkTrip(
     else conn.destroy();
   };
   try {
-    const checks = ['SET autocommit = 0', 'START TRANSACTION', ...tripChecks(escaper, batch, plan, deps.ledger)];
+    const head = ['SET autocommit = 0', 'START TRANSACTION', fenceCheck(batch)].join(';\n');
+    const counted = countedChecks(batch, deps.ledger);
+    const tail = sealCheck(escaper, plan);
     const statements = tables.map((t) => ({ sql: bulkUpsertSql(t.name), groups: bulkGroups(t.rows) }));
-    const commands = statements.reduce((n, s) => n + s.groups.length, 1);
+    // Bounded by what the same statements have one by one on the stepwise path: the head's three, each
+    // guard and ledger key, the seal read, each bulk statement of rows.
+    const commands = statements.reduce((n, s) => n + s.groups.length, 4 + counted.reduce((n, c) => n + c.rows.length, 0));
     const written = tables.reduce((n, t) => n + t.rows.length, 0);
-    const failure = await bounded(conn, deps.statementTimeoutMs * (checks.length + commands), async () => {
-      const sent: Promise<unknown>[] = [conn.query(checks.join(';\n'))];
+    const failure = await bounded(conn, deps.statementTimeoutMs * commands, async () => {
+      const sent: Promise<unknown>[] = [conn.query(head)];
+      for (const c of counted) sent.push(conn.batch(bulkOptions(c.sql), c.rows).then((r) => (changed(r) === c.changes ? r : Promise.reject(MISCOUNTED))));
+      sent.push(conn.query(tail));
       for (const s of statements) for (const rows of s.groups) sent.push(conn.batch(bulkOptions(s.sql), rows));
       const settled = await Promise.allSettled(sent);
       return settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -119,4 +159,9 @@ export async function runBulkTrip(
   } finally {
     await release(false);
   }
+}
+
+/** The rows a bulk statement changed, summed over its parameter rows (the connector's one answer). */
+function changed(answer: unknown): number {
+  return Number((answer as { affectedRows?: number }).affectedRows ?? -1);
 }

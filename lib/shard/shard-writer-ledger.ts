@@ -1,5 +1,5 @@
 import type { Pool as PromisePool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
-import { ledgerInsert, ledgerLockedRead, ledgerLookup, type LedgerHitRow, type LedgerKey, type LedgerKeyRow, type LedgerStatement } from './ledger-sql.js';
+import { ledgerInsert, ledgerInsertRow, ledgerLockedRead, ledgerLookup, type LedgerHitRow, type LedgerKey, type LedgerKeyRow, type LedgerStatement } from './ledger-sql.js';
 import { ledgerDdl } from './shard-writer-sql.js';
 import type { Pending } from './shard-writer-types.js';
 import { ledgerTableName } from './table-naming.js';
@@ -74,6 +74,11 @@ export class WriteLedger {
    */
   insertStatements(batch: readonly Pending[]): { statement: LedgerStatement; keys: number }[] {
     return [...this.tablesOf(batch)].map(([name, ps]) => ({ statement: ledgerInsert(name, ps.map(keyOf), true), keys: ps.length }));
+  }
+
+  /** insertStatements as one-row `INSERT IGNORE`s and their parameter rows, for bulk statements. */
+  insertRows(batch: readonly Pending[]): { sql: string; rows: unknown[][] }[] {
+    return [...this.tablesOf(batch)].map(([name, ps]) => ({ sql: ledgerInsertRow(name), rows: ps.map((p) => [p.req.accountId, keyOf(p).digest]) }));
   }
 
   /** Whether the request's key is committed (after a COMMIT whose answer was lost). */

@@ -97,7 +97,7 @@ export function oneTripPlan(batch: readonly Pending[], infos: ReadonlyMap<Pendin
  * (shard-writer-bulk-trip.ts).
  */
 export function tripChecks(conn: Escaper, batch: readonly Pending[], plan: OneTripPlan, ledger: WriteLedger): string[] {
-  const out: string[] = [fenceLockIntoSql(batch.map((p) => p.req.accountId), FENCED)];
+  const out: string[] = [fenceCheck(batch)];
   let counted = false;
   let last: number | undefined;
   /** Adds `text`, a statement that must change `rows` rows, after keeping the count of the one before it in OK. */
@@ -112,14 +112,25 @@ export function tripChecks(conn: Escaper, batch: readonly Pending[], plan: OneTr
   };
   for (const p of batch) if (p.req.guard !== undefined) addCounted(statementText(conn, p.req.guard.sql, p.req.guard.params), 1);
   for (const l of ledger.insertStatements(batch)) addCounted(statementText(conn, l.statement.sql, l.statement.params), l.keys);
-  const failed = [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ');
-  // The shared locks of the open tables, one read (the trip has no table whose span has ended).
-  const least = [...plan.leastPeriod].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  if (least.length > 0) {
-    const seal = sealLockSelectSql(least, (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
-    out.push(statementText(conn, seal.sql, seal.params));
-  } else out.push(`SET ${CHECKED} = ${checkExpression(failed)}`);
+  out.push(sealCheck(conn, plan, [`${FENCED} > 0`, ...(counted ? [`NOT ${OK}`] : []), ...(last !== undefined ? [`ROW_COUNT() <> ${last}`] : [])].join(' OR ')));
   return out;
+}
+
+/** The trip's fence read (shared locks), keeping how many of the batch's accounts are fenced. */
+export function fenceCheck(batch: readonly Pending[]): string {
+  return fenceLockIntoSql(batch.map((p) => p.req.accountId), FENCED);
+}
+
+/**
+ * The trip's last check: the seal locks' read (shared locks of the open tables, one read: the trip has no
+ * table whose span has ended), or a SET when the batch has no open minute table, raising CHECK_ERRNO
+ * when `failed` (SQL) holds, when fenceCheck found a fence, or when a minute is sealed.
+ */
+export function sealCheck(conn: Escaper, plan: OneTripPlan, failed = `${FENCED} > 0`): string {
+  const least = [...plan.leastPeriod].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  if (least.length === 0) return `SET ${CHECKED} = ${checkExpression(failed)}`;
+  const seal = sealLockSelectSql(least, (sealedPast) => checkExpression(`${failed} OR ${sealedPast} > 0`), CHECKED);
+  return statementText(conn, seal.sql, seal.params);
 }
 
 /**

@@ -19,7 +19,8 @@ export interface WriteRow {
  * A statement that must change exactly one row for the request to be written, run in the request's
  * transaction before its rows (e.g. an optimistic update of the collector's harvest record). When it
  * changes none, nothing of the request is written and the request resolves 'conflict'. Parameters are
- * bound; the statement text must name no request value.
+ * bound; the statement text must name no request value. It changes at most one row (a row by its key):
+ * the bulk trip checks the guards of one text by the rows they changed together.
  */
 export interface WriteGuard {
   sql: string;
