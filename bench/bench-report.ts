@@ -70,7 +70,7 @@ export interface HourPhaseReport {
   rowsPerSecond: number;
   decades: DecadeFigure[];
   shardCpu?: CpuFigure;
-  /** The bench process: collector + writer (end to end), or the statement builder (ceiling). */
+  /** The bench process: collector + writer (end to end), or the statement builder (ceiling; its rows' generation is in generatorCpu). */
   benchCpu?: CpuFigure;
   generatorCpu?: CpuFigure;
   /** Peak RSS of the bench process during the phase (VmHWM after a reset). */

@@ -1,6 +1,6 @@
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { expectedCallCount } from './bench-metrics.js';
-import { COLLECTOR_RSS_LIMIT_BYTES, decadesOf, isDecadeEnd, type HourPhaseReport } from './bench-report.js';
+import { COLLECTOR_RSS_LIMIT_BYTES, decadesOf, isDecadeEnd, type CpuFigure, type HourPhaseReport } from './bench-report.js';
 import { censusOfHour } from './db-census.js';
 import { CpuMeter, memoryOf, resetPeakRss } from './proc-stats.js';
 import { serverCounters, type ServerCounters } from './shard-server.js';
@@ -24,6 +24,19 @@ export interface HourProgress {
   startedAt: number;
   minutesDone: number;
   minuteDoneAt: number[];
+  /** CPU seconds the bench process spent generating the load itself (the ceiling's rows): reported as the generator's, not the bench process's. */
+  generatorCpuSeconds?: number;
+}
+
+/**
+ * The bench process's CPU without `ownSeconds` of load generation done inside it (the ceiling's rows),
+ * which is added to the generator's: over the bench process's wall time, as its cores.
+ */
+export function generatorApart(bench: CpuFigure | undefined, generator: CpuFigure | undefined, ownSeconds: number | undefined): { bench: CpuFigure | undefined; generator: CpuFigure | undefined } {
+  if (!bench || ownSeconds === undefined || ownSeconds <= 0) return { bench, generator };
+  const wall = bench.cores > 0 ? bench.cpuSeconds / bench.cores : 0;
+  const figure = (cpuSeconds: number): CpuFigure => ({ cpuSeconds, cores: wall > 0 ? cpuSeconds / wall : 0 });
+  return { bench: figure(bench.cpuSeconds - ownSeconds), generator: figure((generator?.cpuSeconds ?? 0) + ownSeconds) };
 }
 
 /**
@@ -57,9 +70,8 @@ export class HourMeter {
   }
 
   async finish(p: HourProgress): Promise<HourPhaseReport> {
-    const bench = this.#cpu.bench.stop();
     const shard = this.#cpu.shard.stop();
-    const generator = this.#cpu.generator?.stop();
+    const { bench, generator } = generatorApart(this.#cpu.bench.stop(), this.#cpu.generator?.stop(), p.generatorCpuSeconds);
     const peak = memoryOf(process.pid).peakRssBytes;
     const collectorProcesses = (this.o.collectorPids ?? []).map((pid, index) => {
       const cpu = this.#cpu.collectors[index]!.stop();

@@ -163,7 +163,7 @@ export function peakRss(bytes: number | undefined): string {
   return bytes > COLLECTOR_RSS_LIMIT_BYTES ? `${mib(bytes)} ⚠ over ${mib(COLLECTOR_RSS_LIMIT_BYTES)}` : mib(bytes);
 }
 
-/** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart. */
+/** µs of CPU per row counted, per process: shard server, bench process (collector + writer, or the ceiling's statements), generator apart (the ceiling's: its rows' making). */
 export function cpuPerRow(p: HourPhaseReport): string {
   const per = (c: CpuFigure | undefined) => (c && p.rowsCounted > 0 ? us((c.cpuSeconds * 1e6) / p.rowsCounted) : '—');
   const total = pipelineMicros(p);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decadesOf, isDecadeEnd, type BenchReport } from '../../bench/bench-report.js';
 import { LatencyHistogram } from '../../bench/latency-histogram.js';
 import { parseProcStat, parseStatusKb } from '../../bench/proc-stats.js';
+import { generatorApart } from '../../bench/hour-meter.js';
 import { renderMarkdown } from '../../bench/report-markdown.js';
 import { portOfAddress, spread } from '../../bench/service-phases.js';
 
@@ -161,5 +162,15 @@ describe('markdown report', () => {
     expect(md).toContain('100,000 page views counted in the database');
     expect(md).toContain('## Buffer pool 2 GiB (redo log 1 GiB, innodb_flush_log_at_trx_commit=1)');
     expect(md).toContain('- a note');
+  });
+});
+
+describe('load generated inside the bench process (the ceiling\'s rows)', () => {
+  it('is taken from the bench process\'s CPU and added to the generator\'s, as cores over the same wall time', () => {
+    // 12 CPU seconds over 8 s of wall (1.5 cores), 3 of them making rows.
+    expect(generatorApart({ cpuSeconds: 12, cores: 1.5 }, undefined, 3)).toEqual({ bench: { cpuSeconds: 9, cores: 1.125 }, generator: { cpuSeconds: 3, cores: 0.375 } });
+    expect(generatorApart({ cpuSeconds: 12, cores: 1.5 }, { cpuSeconds: 4, cores: 0.5 }, 2)).toEqual({ bench: { cpuSeconds: 10, cores: 1.25 }, generator: { cpuSeconds: 6, cores: 0.75 } });
+    // None generated inside: both as measured.
+    expect(generatorApart({ cpuSeconds: 12, cores: 1.5 }, { cpuSeconds: 4, cores: 0.5 }, undefined)).toEqual({ bench: { cpuSeconds: 12, cores: 1.5 }, generator: { cpuSeconds: 4, cores: 0.5 } });
   });
 });
