@@ -95,7 +95,7 @@ export function countedChecks(batch: readonly Pending[], ledger: WriteLedger): C
 }
 
 /** Raised in place of a check's answer whose changed rows were not as counted (a conflict or a stored key). */
-const MISCOUNTED = { errno: CHECK_ERRNO, message: 'a check changed other rows than counted' };
+const MISCOUNTED = Object.assign(new Error('a check of the bulk trip changed other rows than counted'), { errno: CHECK_ERRNO });
 
 /**
  * Runs the batch's transaction as a bulk trip on `conn`, which it releases (or destroys, when the

@@ -93,8 +93,9 @@ export function oneTripPlan(batch: readonly Pending[], infos: ReadonlyMap<Pendin
  * as they can be (each costs the server, measured): the fence read keeps how many accounts are fenced,
  * ROW_COUNT() of each guard and ledger insert but the last is kept in OK, and the last statement (the
  * seal locks' read, or a SET when the batch has no open minute table) raises CHECK_ERRNO when a count,
- * a fence or a sealed minute says so. Shared by the text trip (below) and the bulk trip
- * (shard-writer-bulk-trip.ts).
+ * a fence or a sealed minute says so. The text trip's (below); the bulk trip (shard-writer-bulk-trip.ts)
+ * shares its first and last statements (fenceCheck, sealCheck) and sends the guards and ledger keys as
+ * bulk statements, counted by their answers.
  */
 export function tripChecks(conn: Escaper, batch: readonly Pending[], plan: OneTripPlan, ledger: WriteLedger): string[] {
   const out: string[] = [fenceCheck(batch)];
