@@ -1,5 +1,5 @@
 import type { WriteRow } from '../../lib/shard/shard-writer-types.js';
-import { mergeInto, rowKey, type Timeslice, type TimesliceRow } from '../../lib/timeslice/timeslice.js';
+import { mergeInto, rowKey, timesliceRow, type TimesliceRow } from '../../lib/timeslice/timeslice.js';
 import type { HarvestMetric } from './metric-data.js';
 
 /** Where one application's copy of a piece goes. */
@@ -24,7 +24,7 @@ export function harvestRows(metrics: readonly HarvestMetric[], period: number, t
     if (target.metricIds.length !== metrics.length) throw new Error('BUG: one metric id per metric expected');
     if (new Set(target.metricIds).size !== target.metricIds.length) folded = true;
     for (let i = 0; i < metrics.length; i++) {
-      out.push({ kind: 'minute', t: period, row: rowOf(metrics[i]!.stats, target.metricIds[i]!, target.agentId, period), applicationAgentId: target.applicationAgentId });
+      out.push({ kind: 'minute', t: period, row: timesliceRow(metrics[i]!.stats, target.metricIds[i]!, target.agentId, period), applicationAgentId: target.applicationAgentId });
     }
   }
   // Keys repeat only when names were folded into the overflow metric: merge those (rare) rows.
@@ -40,19 +40,4 @@ function mergeRows(rows: WriteRow[]): WriteRow[] {
     else byKey.set(key, w);
   }
   return [...byKey.values()];
-}
-
-/** One row, built field by field (this runs for every metric of every harvest). */
-function rowOf(s: Timeslice, metricId: number, agentId: number, period: number): TimesliceRow {
-  return {
-    metricId,
-    agentId,
-    period,
-    callCount: s.callCount,
-    totalTime: s.totalTime,
-    exclusiveTime: s.exclusiveTime,
-    minTime: s.minTime,
-    maxTime: s.maxTime,
-    sumOfSquares: s.sumOfSquares,
-  };
 }
