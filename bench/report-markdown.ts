@@ -147,12 +147,14 @@ function runDetails(run: PoolRunReport): string[] {
 }
 
 /**
- * The collector's CPU (cores) or peak RSS: the bench process's, or with --collector-processes the sum of
- * cores ("×N") and each process's peak RSS (VmHWM) by index, "⚠" on any past COLLECTOR_RSS_LIMIT_BYTES.
+ * The collector's CPU (cores) or peak RSS: the bench process's (the collector inside it, beside the
+ * ceiling's, the dashboard's and the other phases' memory: named as the bench process's and not held to
+ * the collector's bound), or with --collector-processes the sum of cores ("×N") and each process's peak
+ * RSS (VmHWM) by index, "⚠" on any past COLLECTOR_RSS_LIMIT_BYTES.
  */
 export function collectorCell(e: HourPhaseReport | undefined, what: 'cpu' | 'rss'): string {
   const procs = e?.collectorProcesses;
-  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : peakRss(e?.benchPeakRssBytes);
+  if (!procs) return what === 'cpu' ? cores(e?.benchCpu) : e?.benchPeakRssBytes === undefined ? '—' : `${mib(e.benchPeakRssBytes)} (bench process)`;
   if (what === 'cpu') return `${procs.reduce((n, c) => n + (c.cpu?.cores ?? 0), 0).toFixed(2)} (×${procs.length})`;
   return procs.map((c) => peakRss(c.peakRssBytes)).join(' / ');
 }

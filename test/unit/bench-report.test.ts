@@ -151,7 +151,7 @@ describe('markdown report', () => {
     const md = renderMarkdown(report);
     expect(md).toContain('Machine: 2 × AMD EPYC, 24 GiB memory, Linux 6.1, Node v20.19.0, MariaDB 10.11.6.');
     expect(md).toContain('Load average (1/5/15 min) at the start 0.10 / 0.20 / 0.30, at the end 1.50 / 1.20 / 1.00');
-    expect(md).toContain('| 2 GiB | 2,550 | 1,275 | 50 % | 25 | 10.0 ms / 48.2 ms | 1.00 cores | 300 MiB ⚠ over 256 MiB | 0.75 cores | 612,000 | 5,000 | 10,000 | 50 % |');
+    expect(md).toContain('| 2 GiB | 2,550 | 1,275 | 50 % | 25 | 10.0 ms / 48.2 ms | 1.00 cores | 300 MiB (bench process) | 0.75 cores | 612,000 | 5,000 | 10,000 | 50 % |');
     expect(md).toContain('| minutes | ceiling 2 GiB | end to end 2 GiB |');
     expect(md).toContain('| 0–9 | 3,400 (0 / 80) | 3,400 (0 / 80) |');
     expect(md).toContain('| 10–19 | 2,040 (300 / 120) | 2,040 (300 / 120) |');
