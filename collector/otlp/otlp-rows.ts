@@ -1,5 +1,5 @@
 import type { WriteRow } from '../../lib/shard/shard-writer.js';
-import { mergeInto, rowKey, type TimesliceRow } from '../../lib/timeslice/timeslice.js';
+import { mergeInto, rowKey, timesliceRow } from '../../lib/timeslice/timeslice.js';
 import type { PlannedRow } from './otlp-plan.js';
 
 /** Database ids of one resource of the export. */
@@ -45,7 +45,7 @@ export function buildRows(planned: readonly PlannedRow[], resolved: readonly Res
       const w = rows.get(k);
       if (w) mergeInto(w.row, p.slice);
       else {
-        const row: TimesliceRow = { metricId, agentId, period: p.minute, ...p.slice };
+        const row = timesliceRow(p.slice, metricId, agentId, p.minute);
         rows.set(k, ids.agentIds.length > 1 ? { kind: 'minute', t: p.minute, row, applicationAgentId: ids.agentIds[ids.agentIds.length - 1]! } : { kind: 'minute', t: p.minute, row });
       }
     }

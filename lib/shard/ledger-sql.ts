@@ -45,7 +45,11 @@ function tuples(n: number): string {
 
 /** INSERT (IGNORE: keys already there are skipped, affectedRows counts the new ones) of `keys`. */
 export function ledgerInsert(name: string, keys: readonly LedgerKey[], ignore: boolean): LedgerStatement {
-  return { sql: `INSERT${ignore ? ' IGNORE' : ''} INTO ${ledgerTable(name)} (account_id, dedupe_key) VALUES ${tuples(keys.length)}`, params: keyParams(keys) };
+  return { sql: insertText(name, keys.length, ignore), params: keyParams(keys) };
+}
+
+function insertText(name: string, keys: number, ignore: boolean): string {
+  return `INSERT${ignore ? ' IGNORE' : ''} INTO ${ledgerTable(name)} (account_id, dedupe_key) VALUES ${tuples(keys)}`;
 }
 
 /**
@@ -53,7 +57,7 @@ export function ledgerInsert(name: string, keys: readonly LedgerKey[], ignore: b
  * keys (lib/shard/shard-writer-bulk-trip.ts): its affected rows are summed, the new keys.
  */
 export function ledgerInsertRow(name: string): string {
-  return `INSERT IGNORE INTO ${ledgerTable(name)} (account_id, dedupe_key) VALUES (?, ?)`;
+  return insertText(name, 1, true);
 }
 
 /** The `keys` present, read with an exclusive lock (a resend's keys: held until the transaction ends). */
