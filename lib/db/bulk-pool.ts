@@ -51,6 +51,10 @@ export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): Bulk
         // The writer sends its checks as one multi-statement text (lib/shard/shard-writer-one-trip.ts).
         multipleStatements: true,
         bulk: true,
+        // The writer ends every trip with its own COMMIT or ROLLBACK and `SET autocommit = 1` before it
+        // releases the connection, and destroys it when that failed: the pool's own ROLLBACK on release
+        // (sent whenever a command was still queued) would be a second round trip a trip waits for.
+        noControlAfterUse: true,
         collation: 'UTF8MB4_BIN',
         // Answers as the writer reads them: numbers, never BigInt objects.
         bigIntAsNumber: true,
