@@ -162,7 +162,7 @@ export class HarvestWriter {
     const targets: ApplicationTarget[] = [];
     for (const app of claims.applications) {
       const metricIds = await retryable(`shard ${shardId}`, () =>
-        store.metricIds(claims.accountId, names, { applicationId: app.applicationId, onOverflow: (n) => (folded += n) }),
+        store.metricIds(claims.accountId, names, { applicationId: app.applicationId, onOverflow: (n) => (folded += n), source: claims.nonce }),
       );
       targets.push({ agentId: app.agentId, applicationAgentId: app.applicationAgentId, metricIds });
     }

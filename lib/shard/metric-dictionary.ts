@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { reserveIds } from './id-allocator.js';
 import type { ShardDatabase } from './shard-database.js';
 import { canonicalMetricName, metricNameProblem } from './metric-name.js';
+import { DEFAULT_MEMO_LIMITS, MetricIdMemo, type MetricIdMemoLimits } from './metric-id-memo.js';
 
 export { canonicalMetricName, metricNameProblem, MAX_METRIC_NAME_CHARS } from './metric-name.js';
 
@@ -20,6 +21,11 @@ export interface MetricIdsOptions {
   applicationId?: number;
   /** Called with how many names were folded into OVERFLOW_METRIC in this call. */
   onOverflow?: (folded: number) => void;
+  /**
+   * Who sends these names (an agent's run): its last answer is remembered by position and given again
+   * when the same names come in the same order (metric-id-memo.ts).
+   */
+  source?: string;
 }
 
 export interface MetricDictionaryLimits {
@@ -29,6 +35,8 @@ export interface MetricDictionaryLimits {
   maxCachedNameBytes: number;
   /** Metric ids held in the cached per-application sets, all applications together. */
   maxCachedApplicationIds: number;
+  /** Sources whose last names are remembered (metric-id-memo.ts), and the bytes of those names. */
+  memo?: MetricIdMemoLimits;
 }
 
 export const DEFAULT_DICTIONARY_LIMITS: MetricDictionaryLimits = {
@@ -68,6 +76,9 @@ export class MetricDictionary {
   readonly #appSets: LRUCache<string, Set<number>>;
   readonly #appLoads = new Map<string, Promise<Set<number>>>();
   readonly #serial = new KeyedLock(1024);
+  readonly #memo: MetricIdMemo;
+  /** Bumped when an account is forgotten: every remembered answer is stale. */
+  #generation = 0;
 
   constructor(
     private readonly db: Kysely<ShardDatabase>,
@@ -82,6 +93,7 @@ export class MetricDictionary {
       sizeCalculation: (_v, k) => k.length * 2 + ENTRY_OVERHEAD,
     });
     this.#appSets = new LRUCache<string, Set<number>>({ maxSize: limits.maxCachedApplicationIds, sizeCalculation: (s) => s.size + 1 });
+    this.#memo = new MetricIdMemo(limits.memo ?? DEFAULT_MEMO_LIMITS);
   }
 
   get size(): number {
@@ -90,6 +102,25 @@ export class MetricDictionary {
 
   /** Ids of `names` in order. Names are mapped to their canonical form first; an unstorable one is an InputError. */
   async ids(accountId: number, names: readonly MetricName[], opts: MetricIdsOptions = {}): Promise<number[]> {
+    const { source } = opts;
+    if (source === undefined) return this.#fromDictionary(accountId, names, opts);
+    const generation = this.#generation;
+    const remembered = this.#memo.get(source, accountId, opts.applicationId, generation, names);
+    if (remembered) return remembered;
+    let folded = 0;
+    const ids = await this.#fromDictionary(accountId, names, {
+      ...opts,
+      onOverflow: (n) => {
+        folded += n;
+        opts.onOverflow?.(n);
+      },
+    });
+    // An answer with folded names is not remembered: each call must count its folds.
+    if (folded === 0) this.#memo.set(source, accountId, opts.applicationId, generation, names, ids);
+    return ids;
+  }
+
+  async #fromDictionary(accountId: number, names: readonly MetricName[], opts: MetricIdsOptions): Promise<number[]> {
     const cached = this.#allCached(accountId, names, opts.applicationId);
     if (cached) return cached;
     const canon = names.map(canonicalOf);
@@ -123,6 +154,7 @@ export class MetricDictionary {
 
   /** Forgets everything cached for an account (after it moved away). */
   forgetAccount(accountId: number): void {
+    this.#generation++;
     const prefix = `${accountId}\u0000`;
     for (const k of [...this.#ids.keys()]) if (k.startsWith(prefix)) this.#ids.delete(k);
     for (const k of [...this.#appSets.keys()]) if (k.startsWith(prefix)) this.#appSets.delete(k);

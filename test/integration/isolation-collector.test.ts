@@ -142,6 +142,29 @@ describe('New Relic: one tenant never hurts another', () => {
     expect(await dictionarySize(a.store, a.id)).toBe(1);
   });
 
+  it('the ids remembered for a source: the same names again, folds counted every time, stale once the account is forgotten', async () => {
+    const a = await account('memo');
+    const app = await c.directory.ensureApplication(a.id, 'memo-app');
+    // APM_MAX_METRICS_PER_APP = 10: 12 names, 2 folded into Overflow/MetricNames on every call.
+    const many = Array.from({ length: 12 }, (_, i) => ({ name: `Custom/m${i}`, scope: '' }));
+    const folds: number[] = [];
+    const first = await a.store.metricIds(a.id, many, { applicationId: app.id, source: 'run-1', onOverflow: (n) => folds.push(n) });
+    const again = await a.store.metricIds(a.id, many, { applicationId: app.id, source: 'run-1', onOverflow: (n) => folds.push(n) });
+    expect(again).toEqual(first);
+    expect(folds).toEqual([2, 2]);
+    // Names without folds: remembered, then answered in another order by name, not by position.
+    const few = many.slice(0, 3);
+    const ids = await a.store.metricIds(a.id, few, { applicationId: app.id, source: 'run-2' });
+    expect(ids).toEqual(first.slice(0, 3));
+    expect(await a.store.metricIds(a.id, [...few].reverse(), { applicationId: app.id, source: 'run-2' })).toEqual([...ids].reverse());
+    // The account's names change under it (as on a shard it moved to): forgotten, nothing remembered is used.
+    await a.store.pool.query('UPDATE metric_names SET id = id + 1000 WHERE account_id = ? AND name IN (?, ?, ?)', [a.id, ...few.map((n) => n.name)]);
+    await a.store.pool.query('UPDATE application_metrics SET metric_id = metric_id + 1000 WHERE account_id = ? AND metric_id IN (?, ?, ?)', [a.id, ...ids]);
+    expect(await a.store.metricIds(a.id, few, { applicationId: app.id, source: 'run-2' })).toEqual(ids);
+    a.store.dictionary.forgetAccount(a.id);
+    expect(await a.store.metricIds(a.id, few, { applicationId: app.id, source: 'run-2' })).toEqual(ids.map((id) => id + 1000));
+  });
+
   it('files an aligned harvest [m, m + 60) under minute m, not m + 60', async () => {
     const a = await account('minute');
     const run = await connectAgent(col, a.key, { apps: ['minute'], host: 'h', pid: 6 });
