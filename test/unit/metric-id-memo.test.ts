@@ -14,6 +14,11 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     expect(memo.get('run-a', 8, 3, 0, names('HttpDispatcher', 'Datastore/all'))).toBeUndefined();
     expect(memo.get('run-a', 7, 3, 1, names('HttpDispatcher', 'Datastore/all'))).toBeUndefined();
     expect(memo.get('run-b', 7, 3, 0, names('HttpDispatcher', 'Datastore/all'))).toBeUndefined();
+    // The same characters split at another place are other names.
+    memo.set('run-c', 7, 3, 0, [{ name: 'ab', scope: '' }, { name: 'c', scope: 'd' }], [1, 2]);
+    expect(memo.get('run-c', 7, 3, 0, [{ name: 'ab', scope: '' }, { name: 'c', scope: 'd' }])).toEqual([1, 2]);
+    expect(memo.get('run-c', 7, 3, 0, [{ name: 'a', scope: 'b' }, { name: 'c', scope: 'd' }])).toBeUndefined();
+    expect(memo.get('run-c', 7, 3, 0, [{ name: 'ab', scope: '' }, { name: 'cd', scope: '' }])).toBeUndefined();
   });
 
   it('keeps one answer per application of a source, and hands out copies', () => {
@@ -26,6 +31,20 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     expect(memo.get('run-a', 7, 3, 0, names('WebTransaction'))).toEqual([21]);
     expect(memo.get('run-a', 7, 4, 0, names('WebTransaction'))).toEqual([31]);
     expect(memo.size).toBe(2);
+  });
+
+  it('sources that sent the same names share an answer, and one changing leaves the other its own', () => {
+    const memo = new MetricIdMemo();
+    memo.set('run-a', 7, 3, 0, names('WebTransaction', 'Datastore/all'), [21, 22]);
+    memo.set('run-b', 7, 3, 0, names('WebTransaction', 'Datastore/all'), [21, 22]);
+    memo.set('run-b', 7, 3, 0, names('WebTransaction'), [21]);
+    expect(memo.get('run-a', 7, 3, 0, names('WebTransaction', 'Datastore/all'))).toEqual([21, 22]);
+    expect(memo.get('run-b', 7, 3, 0, names('WebTransaction', 'Datastore/all'))).toBeUndefined();
+    expect(memo.get('run-b', 7, 3, 0, names('WebTransaction'))).toEqual([21]);
+    // Another generation's answer is not shared: the new one is remembered.
+    memo.set('run-c', 7, 3, 1, names('WebTransaction', 'Datastore/all'), [31, 32]);
+    expect(memo.get('run-c', 7, 3, 1, names('WebTransaction', 'Datastore/all'))).toEqual([31, 32]);
+    expect(memo.size).toBe(3);
   });
 
   it('is bounded by sources and by the bytes of their names', () => {
