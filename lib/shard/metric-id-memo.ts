@@ -78,7 +78,7 @@ export class MetricIdMemo {
     const text = parts.join('');
     const appKey = keyOf('', accountId, applicationId);
     const shared = this.#byApplication.get(appKey);
-    if (shared && shared.generation === generation && shared.text === text && sameIds(shared.ids, ids) && sameLengths(shared.lengths, lengths)) {
+    if (shared && shared.generation === generation && shared.text === text && sameItems(shared.ids, ids) && sameItems(shared.lengths, lengths)) {
       this.#bySource.set(keyOf(source, accountId, applicationId), shared);
       return;
     }
@@ -107,13 +107,8 @@ function sameNames(e: Entry, names: readonly MetricName[]): boolean {
   return true;
 }
 
-function sameIds(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameLengths(a: Uint32Array, b: Uint32Array): boolean {
+/** Whether two lists of numbers (ids, or name lengths) are equal item by item. */
+function sameItems(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
