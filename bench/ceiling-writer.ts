@@ -1,6 +1,5 @@
-import type { PoolConnection as BulkConnection } from 'mariadb';
-import { bulkOptions } from '../lib/db/bulk-pool.js';
-import { bulkGroups, bulkUpsertSql } from '../lib/shard/shard-writer-bulk-trip.js';
+import type { BulkConnection } from '../lib/db/bulk-pool.js';
+import { bulkRows, bulkUpsertSql } from '../lib/shard/shard-writer-bulk-trip.js';
 import { upsertSql } from '../lib/shard/shard-writer-sql.js';
 import type { ShardStore } from '../lib/shard/shard-store.js';
 import { timesliceRow, type TimesliceRow } from '../lib/timeslice/timeslice.js';
@@ -57,7 +56,7 @@ export function minuteRows(ids: AccountIds, metrics: readonly BenchMetric[], per
 /**
  * The ceiling: the same agents' rows written straight into the account's per-hour table by multi-row
  * INSERT … ON DUPLICATE KEY UPDATE (lib/shard/shard-writer-sql.ts, the writer's own statement), or with
- * `bulk` as the writer's bulk statements of the same rows (one per type pattern), one autocommitted
+ * `bulk` as the writer's bulk statements of the same rows (one per table), one autocommitted
  * statement of `batchRows` rows at a time on each of `connections` connections, with
  * no HTTP, no JSON, no dictionary, no ledger in front; the caller runs the minute seal beside it. Minutes go one after the other, as the
  * generator posts them.
@@ -77,7 +76,7 @@ export async function writeCeilingHour(job: CeilingJob, onMinute: (minute: numbe
             const next = await statements.next();
             if (next.done) return;
             const { table, rows } = next.value;
-            if (bulk) for (const group of bulkGroups(rows)) await bulk.batch(bulkOptions(bulkUpsertSql(table)), group);
+            if (bulk) await bulk.batch(bulkUpsertSql(table), bulkRows(rows));
             else await conn.query(upsertSql(table, rows));
           }
         }),

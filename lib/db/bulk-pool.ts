@@ -1,16 +1,19 @@
-import mariadb, { type Pool, type PoolConnection, type QueryOptions } from 'mariadb';
 import type { ServerAddress } from './connect.js';
+import { WireConnection } from './wire/wire-connection.js';
+
+export type { WireConnection as BulkConnection } from './wire/wire-connection.js';
 
 /**
- * A shard's pool for the writer's bulk upserts (issue #20; lib/shard/shard-writer-bulk-trip.ts), through
- * MariaDB's own Node connector: the one driver that speaks COM_STMT_BULK_EXECUTE, MariaDB's execution of
- * one prepared statement over an array of rows, sent as binary values (mysql2 cannot: the server grants
- * bulk execution only to a client that announces it in its handshake, in a field mysql2 leaves zero).
- * The server then parses no row's text: measured here, 4.5 against 2.1 µs of server CPU a row
- * (docs/benchmark.md, "Bulk upserts"). Nothing else uses this pool.
+ * A shard's pool for the writer's bulk trips (issue #20; lib/shard/shard-writer-bulk-trip.ts), through
+ * our own client of MariaDB's protocol (lib/db/wire/): MariaDB's bulk execution (COM_STMT_BULK_EXECUTE)
+ * runs one prepared statement over an array of rows sent as binary values, which the server does not
+ * parse (mysql2 cannot ask for it: the server grants it only to a client that announces it in its
+ * handshake). Nothing else uses this pool.
  *
- * Every wait is bounded: acquiring a connection by the pool's connect bound, every command by the
- * caller's watchdog (`bounded`, below), which destroys the connection and so fails what it waited for.
+ * Bounded: at most `connectionLimit` connections; waiting for one, and connecting, by `connectTimeoutMs`;
+ * every command by the caller's watchdog (`bounded`, below), which destroys the connection and so fails
+ * what it waited for. Idle connections are kept (the most recent used first); one that ends, however,
+ * leaves the pool at once.
  */
 export interface BulkPool {
   /**
@@ -18,7 +21,7 @@ export interface BulkPool {
    * MySQL 8 has no bulk execution; the writer then sends its rows as text). Known from the first
    * connection, then remembered.
    */
-  connection(): Promise<PoolConnection | undefined>;
+  connection(): Promise<WireConnection | undefined>;
   end(): Promise<void>;
 }
 
@@ -31,58 +34,81 @@ export interface BulkPoolOptions {
 }
 
 export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): BulkPool {
-  let pool: Pool | undefined;
   let capable: boolean | undefined;
   let ended = false;
+  let open = 0;
+  const idle: WireConnection[] = [];
+  const waiters: { resolve: (c: WireConnection) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  const where = `${address.host}:${address.port}`;
+
+  const give = (c: WireConnection): void => {
+    if (ended) return void c.close();
+    const w = waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(c);
+    } else idle.push(c);
+  };
+  const died = (c: WireConnection): void => {
+    open--;
+    const i = idle.indexOf(c);
+    if (i >= 0) idle.splice(i, 1);
+    // A waiter gets a new connection in the ended one's place.
+    const w = ended ? undefined : waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      connect().then(w.resolve, w.reject);
+    }
+  };
+  const connect = async (): Promise<WireConnection> => {
+    open++;
+    let c: WireConnection;
+    try {
+      c = await WireConnection.connect({ host: address.host, port: address.port, user: o.user, password: o.password, ...(o.database ? { database: o.database } : {}), connectTimeoutMs: o.connectTimeoutMs });
+    } catch (err) {
+      open--;
+      throw err;
+    }
+    c.onRelease = give;
+    c.onDeath = died;
+    return c;
+  };
+
   return {
     async connection() {
-      if (ended) throw new Error(`cannot use the bulk pool for ${address.host}:${address.port}: the pool was ended`);
+      if (ended) throw new Error(`cannot use the bulk pool for ${where}: the pool was ended`);
       if (capable === false) return undefined;
-      pool ??= mariadb.createPool({
-        host: address.host,
-        port: address.port,
-        user: o.user,
-        password: o.password,
-        ...(o.database ? { database: o.database } : {}),
-        connectionLimit: o.connectionLimit,
-        minimumIdle: 0,
-        connectTimeout: o.connectTimeoutMs,
-        acquireTimeout: o.connectTimeoutMs,
-        // The writer sends its checks as one multi-statement text (lib/shard/shard-writer-one-trip.ts).
-        multipleStatements: true,
-        bulk: true,
-        // The writer ends every trip with its own COMMIT or ROLLBACK and `SET autocommit = 1` before it
-        // releases the connection, and destroys it when that failed: the pool's own ROLLBACK on release
-        // (sent whenever a command was still queued) would be a second round trip a trip waits for.
-        noControlAfterUse: true,
-        collation: 'UTF8MB4_BIN',
-        // Answers as the writer reads them: numbers, never BigInt objects.
-        bigIntAsNumber: true,
-        insertIdAsNumber: true,
+      let c = idle.pop();
+      if (!c && open < o.connectionLimit) c = await connect();
+      c ??= await new Promise<WireConnection>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const i = waiters.findIndex((w) => w.timer === timer);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(new Error(`cannot get a connection of the bulk pool for ${where} within ${o.connectTimeoutMs} ms: all ${o.connectionLimit} are busy`));
+        }, o.connectTimeoutMs);
+        waiters.push({ resolve, reject, timer });
       });
-      const conn = await pool.getConnection();
-      if (capable === undefined) capable = conn.info !== null && conn.info.isMariaDB() && conn.info.hasMinVersion(10, 2, 7);
-      if (capable) return conn;
-      await conn.release();
+      if (capable === undefined) capable = c.greeting.bulk;
+      if (capable) return c;
+      await c.release();
       return undefined;
     },
     async end() {
       ended = true;
-      await pool?.end().catch(() => undefined);
+      for (const w of waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`cannot use the bulk pool for ${where}: the pool was ended`));
+      }
+      await Promise.all(idle.splice(0).map((c) => c.close()));
     },
   };
-}
-
-/** Options of a bulk statement: the server's answers summed into one (the rows' own answers are not read). */
-export function bulkOptions(sql: string): QueryOptions {
-  return { sql, fullResult: false } as QueryOptions;
 }
 
 /**
  * Runs `work` on `conn` and destroys the connection when it has not finished within `ms`: the commands
  * it waits for then fail (the server rolls back what the connection left uncommitted).
  */
-export async function bounded<T>(conn: PoolConnection, ms: number, work: () => Promise<T>): Promise<T> {
+export async function bounded<T>(conn: WireConnection, ms: number, work: () => Promise<T>): Promise<T> {
   const timer = setTimeout(() => conn.destroy(), ms);
   try {
     return await work();

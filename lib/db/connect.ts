@@ -137,8 +137,9 @@ export interface DbPool<DB> {
    */
   batches(): DbPool<DB>;
   /**
-   * The same server and database through MariaDB's own connector, for the shard writer's bulk upserts
-   * (lib/db/bulk-pool.ts): opened on first use and ended with this one. Nothing else may use it.
+   * The same server and database through our own client of MariaDB's protocol (lib/db/wire), for the
+   * shard writer's bulk trips (lib/db/bulk-pool.ts): opened on first use and ended with this one.
+   * Nothing else may use it.
    */
   bulk(): BulkPool;
   /** Ends this pool and its jobs, batches and bulk views. */

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { PoolConnection as BulkConnection } from 'mariadb';
 import { ledgerDrop, ledgerLastCommit, type LedgerLastRow } from './ledger-sql.js';
 import type { Pool as PromisePool, RowDataPacket } from 'mysql2/promise';
+import type { BulkConnection } from '../db/bulk-pool.js';
 import type { DbPool } from '../db/connect.js';
 import { migrate } from '../db/migrations.js';
 import { MetricDictionary, type MetricIdsOptions, type MetricName } from './metric-dictionary.js';

@@ -1,6 +1,5 @@
-import type { PoolConnection as BulkConnection } from 'mariadb';
 import type { Pool as PromisePool } from 'mysql2/promise';
-import { bounded, bulkOptions } from '../db/bulk-pool.js';
+import { bounded, type BulkConnection } from '../db/bulk-pool.js';
 import type { Escaper } from '../db/statement-text.js';
 import { KEY_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
@@ -17,8 +16,8 @@ import { keysCommitted } from './shard-writer-verify.js';
  * must change a number of rows are bulk statements too: the guards (one per guard text, the harvest
  * records' blobs as bytes) and the ledger keys (one `INSERT IGNORE` per ledger table), each checked by
  * the rows it changed, summed, once it answered; the fence read and the seal locks' read stay text and
- * raise CHECK_ERRNO as in the text trip. Everything is sent together without waiting (the connector
- * pipelines it), and the COMMIT goes only once every command answered OK with its count: a bulk
+ * raise CHECK_ERRNO as in the text trip. Everything is sent together without waiting (the bulk client
+ * writes it with one socket write, lib/db/wire/wire-connection.ts), and the COMMIT goes only once every command answered OK with its count: a bulk
  * statement is a command of its own, so it cannot sit in one query text before a COMMIT that its
  * failure would stop. That costs a second round trip, which the server's saved parsing pays for
  * (measured: docs/benchmark.md, "Bulk rows").
@@ -34,38 +33,23 @@ const COLUMNS = [...KEY_COLUMNS, ...VALUE_COLUMNS];
 const PLACEHOLDERS = COLUMNS.map(() => '?').join(', ');
 const MERGE = upsertMergeList();
 
-/** The table's upsert of one row, prepared once per connection and text by the connector, executed in bulk. */
+/** The table's upsert of one row, prepared once per connection and text by the bulk client, executed in bulk. */
 export function bulkUpsertSql(table: string): string {
   return `INSERT INTO ${table} (${COLUMNS.join(', ')}) VALUES (${PLACEHOLDERS}) ON DUPLICATE KEY UPDATE ${MERGE}`;
 }
 
 /**
- * The connector's type for a number parameter (mariadb 3.x, cmd/batch-bulk.js): an integer in the 32-bit
- * range goes as INT, any other number as DOUBLE. Both are stored exactly in our columns (a DOUBLE column
- * takes such an INT exactly; an integer BIGINT column takes an integral DOUBLE exactly).
+ * The rows as parameter rows in column order, for one bulk statement: the bulk client sends each column
+ * with one type for all rows (lib/db/wire/bulk-execute.ts), so the Apdex rows' integral times go in the
+ * same statement as the others' (MariaDB's connector started a new statement for them).
  */
-function sentAsInt(v: number): boolean {
-  return Number.isInteger(v) && v >= -2147483648 && v < 2147483647;
-}
-
-/**
- * The rows as parameter rows in column order, grouped so that every row of a group has the same
- * parameter types: a bulk statement carries one type per column, and the connector starts a new one
- * whenever a row's types differ from the row before (a total time of exactly 2 after one of 0.37: every
- * Apdex row among the others would cost a statement of its own). A table's rows have distinct keys,
- * so their order does not matter.
- */
-export function bulkGroups(rows: readonly TimesliceRow[]): unknown[][][] {
-  const groups = new Map<number, unknown[][]>();
-  for (const r of rows) {
-    const values = [r.metricId, r.agentId, r.period, r.callCount, r.totalTime, r.exclusiveTime, r.minTime, r.maxTime, r.sumOfSquares];
-    let types = 0;
-    for (let i = 0; i < values.length; i++) if (sentAsInt(values[i]!)) types |= 1 << i;
-    const group = groups.get(types);
-    if (group) group.push(values);
-    else groups.set(types, [values]);
+export function bulkRows(rows: readonly TimesliceRow[]): unknown[][] {
+  const out = new Array<unknown[]>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out[i] = [r.metricId, r.agentId, r.period, r.callCount, r.totalTime, r.exclusiveTime, r.minTime, r.maxTime, r.sumOfSquares];
   }
-  return [...groups.values()];
+  return out;
 }
 
 /** A bulk statement of the checks and the rows it must change, all of its parameter rows together. */
@@ -125,16 +109,18 @@ export async function runBulkTrip(
     const head = ['SET autocommit = 0', 'START TRANSACTION', fenceCheck(batch)].join(';\n');
     const counted = countedChecks(batch, deps.ledger);
     const tail = sealCheck(escaper, plan);
-    const statements = tables.map((t) => ({ sql: bulkUpsertSql(t.name), groups: bulkGroups(t.rows) }));
+    const statements = tables.map((t) => ({ sql: bulkUpsertSql(t.name), rows: bulkRows(t.rows) }));
     // Bounded by what the same statements have one by one on the stepwise path: the head's three, each
-    // guard and ledger key, the seal read, each bulk statement of rows.
-    const commands = statements.reduce((n, s) => n + s.groups.length, 4 + counted.reduce((n, c) => n + c.rows.length, 0));
+    // guard and ledger key, the seal read, each bulk statement of rows (and their preparation).
+    const commands = 2 * statements.length + 4 + counted.reduce((n, c) => n + c.rows.length, 0);
     const written = tables.reduce((n, t) => n + t.rows.length, 0);
     const failure = await bounded(conn, deps.statementTimeoutMs * commands, async () => {
+      // Statements new to this connection are prepared first, so that the commands below leave in order.
+      await conn.prepare([...counted.map((c) => c.sql), ...statements.map((s) => s.sql)]);
       const sent: Promise<unknown>[] = [conn.query(head)];
-      for (const c of counted) sent.push(conn.batch(bulkOptions(c.sql), c.rows).then((r) => (changed(r) === c.changes ? r : Promise.reject(MISCOUNTED))));
+      for (const c of counted) sent.push(conn.batch(c.sql, c.rows).then((r) => (r.affectedRows === c.changes ? r : Promise.reject(MISCOUNTED))));
       sent.push(conn.query(tail));
-      for (const s of statements) for (const rows of s.groups) sent.push(conn.batch(bulkOptions(s.sql), rows));
+      for (const s of statements) sent.push(conn.batch(s.sql, s.rows));
       const settled = await Promise.allSettled(sent);
       return settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     });
@@ -159,9 +145,4 @@ export async function runBulkTrip(
   } finally {
     await release(false);
   }
-}
-
-/** The rows a bulk statement changed, summed over its parameter rows (the connector's one answer). */
-function changed(answer: unknown): number {
-  return Number((answer as { affectedRows?: number }).affectedRows ?? -1);
 }

@@ -1,0 +1,328 @@
+import net from 'node:net';
+import { writeBulkExecute } from './bulk-execute.js';
+import { authSwitchResponse, handshakeResponse, readGreeting, type Greeting, type Login } from './handshake.js';
+import { PacketWriter } from './packet-writer.js';
+import { ConnectionError, eofStatus, isEof, isErr, PacketFramer, PacketReader, readErr, readOk, SERVER_MORE_RESULTS_EXISTS, ServerError } from './packet-reader.js';
+
+/**
+ * A connection of the shard writer's bulk client (issue #20): the few commands its trips send (text
+ * queries, statement preparation, MariaDB's bulk execution), pipelined: every command issued in one
+ * turn of the event loop leaves in one socket write, and the answers come back in order. Replaces
+ * MariaDB's Node connector on this path, which encoded and checked every value through generic code and
+ * wrote each command on its own (docs/benchmark.md, "A bulk client of our own").
+ *
+ * Waits are bounded by the caller (lib/db/bulk-pool.ts `bounded` destroys the connection, which fails
+ * every command still waiting), the connection phase by `connectTimeoutMs`.
+ */
+
+export interface WireOptions extends Login {
+  host?: string;
+  port?: number;
+  /** A Unix socket instead of host and port. */
+  socketPath?: string;
+  connectTimeoutMs: number;
+}
+
+/** A result row of a text query: column name → value as text (null for NULL). */
+export type TextRow = Record<string, string | null>;
+
+export interface BulkAnswer {
+  /** Rows the command changed, summed over its parameter rows (as found rows: CLIENT_FOUND_ROWS). */
+  affectedRows: number;
+}
+
+interface Handler {
+  /** Takes one answer packet; true when the command's answer is complete. */
+  onPacket(p: Buffer): boolean;
+  fail(err: Error): void;
+}
+
+interface Prepared {
+  id: number;
+  params: number;
+}
+
+const COM_QUIT = 0x01;
+const COM_QUERY = 0x03;
+const COM_STMT_PREPARE = 0x16;
+const COM_STMT_CLOSE = 0x19;
+/** Prepared statements kept a connection (least recently used closed first): the writer's tables of an hour. */
+export const PREPARED_PER_CONNECTION = 256;
+
+export class WireConnection {
+  readonly greeting: Greeting;
+  /** Set by a pool: what `release` does with a live connection (by default it is closed). */
+  onRelease: ((c: WireConnection) => void) | undefined;
+  /** Set by a pool: called once when the connection ends, however it ends. */
+  onDeath: ((c: WireConnection) => void) | undefined;
+  #socket: net.Socket;
+  #framer = new PacketFramer();
+  #handlers: Handler[] = [];
+  #out = new PacketWriter();
+  #flushQueued = false;
+  #dead: Error | undefined;
+  #statements = new Map<string, Prepared>();
+
+  private constructor(socket: net.Socket, greeting: Greeting) {
+    this.#socket = socket;
+    this.greeting = greeting;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#framer.push(chunk, (p) => this.#onPacket(p));
+      } catch (err) {
+        this.destroy(err instanceof ConnectionError ? err : new ConnectionError(`the bulk client failed reading an answer: ${(err as Error).message}`));
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.destroy(new ConnectionError(`the connection to the server failed: ${err.message}`, err.code ?? 'PROTOCOL_CONNECTION_LOST')));
+    socket.on('close', () => this.destroy(new ConnectionError('the server closed the connection')));
+  }
+
+  /** Connects and authenticates, within `connectTimeoutMs`. */
+  static connect(o: WireOptions): Promise<WireConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = o.socketPath ? net.connect({ path: o.socketPath }) : net.connect({ host: o.host ?? '127.0.0.1', port: o.port ?? 3306 });
+      socket.setNoDelay(true);
+      const framer = new PacketFramer();
+      let greeting: Greeting | undefined;
+      let settled = false;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new ConnectionError(`cannot connect to the server within ${o.connectTimeoutMs} ms`, 'ETIMEDOUT')), o.connectTimeoutMs);
+      const onPacket = (p: Buffer): void => {
+        if (!greeting) {
+          greeting = readGreeting(p);
+          socket.write(handshakeResponse(greeting, o));
+        } else if (isErr(p)) {
+          const e = readErr(p);
+          fail(Object.assign(new ConnectionError(`the server refused the login: ${e.message}`, 'ER_ACCESS_DENIED_ERROR'), { errno: e.errno }));
+        } else if (p[0] === 0xfe) {
+          socket.write(authSwitchResponse(p, o.password, 3));
+        } else if (p[0] === 0x00) {
+          settled = true;
+          clearTimeout(timer);
+          socket.removeAllListeners();
+          resolve(new WireConnection(socket, greeting));
+        } else fail(new ConnectionError(`cannot authenticate: the server asked for more than ${'mysql_native_password'} gives`, 'ER_NOT_SUPPORTED_AUTH_MODE'));
+      };
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          framer.push(chunk, onPacket);
+        } catch (err) {
+          fail(err as Error);
+        }
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => fail(new ConnectionError(`cannot connect to the server: ${err.message}`, err.code ?? 'ECONNREFUSED')));
+      socket.on('close', () => fail(new ConnectionError('the server closed the connection while logging in')));
+    });
+  }
+
+  /** The server's id of this connection (CONNECTION_ID()). */
+  get threadId(): number {
+    return this.greeting.connectionId;
+  }
+
+  get alive(): boolean {
+    return this.#dead === undefined;
+  }
+
+  /** Runs a text query (several statements allowed); resolves with the rows of its last result set. */
+  query(sql: string): Promise<TextRow[]> {
+    return new Promise((resolve, reject) => {
+      if (this.#dead) return reject(this.#dead);
+      this.#out.begin(0).u8(COM_QUERY).text(sql).end();
+      this.#send(textAnswer(resolve, reject));
+    });
+  }
+
+  /**
+   * Prepares the statements not yet prepared on this connection, in one round trip. A trip prepares
+   * its statements before it pipelines them, so that their commands leave in the order it issues them.
+   */
+  async prepare(sqls: readonly string[]): Promise<void> {
+    const missing = [...new Set(sqls)].filter((s) => !this.#statements.has(s));
+    if (missing.length === 0) return;
+    await Promise.all(missing.map((sql) => this.#prepareOne(sql)));
+    this.#evict(new Set(sqls));
+  }
+
+  /**
+   * Executes the prepared statement `sql` over `rows` (prepared first when it is not yet), resolving
+   * with the rows it changed, summed; with the first error when any of its commands failed.
+   */
+  async batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      await this.prepare([sql]);
+      st = this.#statements.get(sql)!;
+    } else {
+      this.#statements.delete(sql);
+      this.#statements.set(sql, st);
+    }
+    if (this.#dead) throw this.#dead;
+    const commands = writeBulkExecute(this.#out, st.id, st.params, rows);
+    return new Promise((resolve, reject) => this.#send(okAnswers(commands, resolve, reject)));
+  }
+
+  /** Hands the connection back to its pool (or closes it). */
+  async release(): Promise<void> {
+    if (this.onRelease && this.alive) this.onRelease(this);
+    else await this.close();
+  }
+
+  /** Ends the connection politely (COM_QUIT). */
+  async close(): Promise<void> {
+    if (this.#dead) return;
+    this.#out.begin(0).u8(COM_QUIT).end();
+    this.#flush();
+    this.#socket.end();
+    this.destroy(new ConnectionError('the connection was closed'));
+  }
+
+  /** Ends the connection at once; every command still waiting fails with `err`. */
+  destroy(err: Error = new ConnectionError('the connection was destroyed')): void {
+    if (this.#dead) return;
+    this.#dead = err;
+    this.#socket.destroy();
+    this.onDeath?.(this);
+    const waiting = this.#handlers;
+    this.#handlers = [];
+    for (const h of waiting) h.fail(err);
+  }
+
+  #prepareOne(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#dead) return reject(this.#dead);
+      this.#out.begin(0).u8(COM_STMT_PREPARE).text(sql).end();
+      let st: Prepared | undefined;
+      let defs = 0;
+      this.#send({
+        onPacket: (p) => {
+          if (!st) {
+            if (isErr(p)) return reject(readErr(p)), true;
+            const r = new PacketReader(p).skip(1);
+            const id = r.u32();
+            const columns = r.u16();
+            const params = r.u16();
+            st = { id, params };
+            // Definitions follow: the parameters' then the columns', each list ended by an EOF.
+            defs = (params > 0 ? params + 1 : 0) + (columns > 0 ? columns + 1 : 0);
+          } else defs--;
+          if (defs > 0) return false;
+          this.#statements.set(sql, st);
+          resolve();
+          return true;
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  /** Closes the least recently used statements beyond the bound, never one of `keep`. */
+  #evict(keep: Set<string>): void {
+    for (const [sql, st] of this.#statements) {
+      if (this.#statements.size <= PREPARED_PER_CONNECTION) break;
+      if (keep.has(sql)) continue;
+      this.#statements.delete(sql);
+      this.#out.begin(0).u8(COM_STMT_CLOSE).u32(st.id).end();
+    }
+    this.#queueFlush();
+  }
+
+  #send(h: Handler): void {
+    this.#handlers.push(h);
+    this.#queueFlush();
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#out.length === 0 || this.#dead) return;
+    this.#socket.write(this.#out.take());
+  }
+
+  #onPacket(p: Buffer): void {
+    const h = this.#handlers[0];
+    if (!h) throw new ConnectionError('the server answered a command that was not sent');
+    if (h.onPacket(p)) this.#handlers.shift();
+  }
+}
+
+/** The answers of `n` commands that each answer OK or an error: the OKs' changed rows summed. */
+function okAnswers(n: number, resolve: (a: BulkAnswer) => void, reject: (e: Error) => void): Handler {
+  let left = n;
+  let affectedRows = 0;
+  let error: ServerError | undefined;
+  return {
+    onPacket(p) {
+      if (isErr(p)) error ??= readErr(p);
+      else affectedRows += readOk(p).affectedRows;
+      if (--left > 0) return false;
+      if (error) reject(error);
+      else resolve({ affectedRows });
+      return true;
+    },
+    fail: reject,
+  };
+}
+
+/** The answer of a text query: OKs, result sets (rows as text) or an error, results chained by a status flag. */
+function textAnswer(resolve: (rows: TextRow[]) => void, reject: (e: Error) => void): Handler {
+  let state: 'head' | 'columns' | 'columnsEnd' | 'rows' = 'head';
+  let names: string[] = [];
+  let columns = 0;
+  let rows: TextRow[] = [];
+  let last: TextRow[] = [];
+  const more = (status: number): boolean => {
+    if (status & SERVER_MORE_RESULTS_EXISTS) {
+      state = 'head';
+      return false;
+    }
+    resolve(last);
+    return true;
+  };
+  return {
+    onPacket(p) {
+      if (isErr(p)) return reject(readErr(p)), true;
+      const r = new PacketReader(p);
+      switch (state) {
+        case 'head':
+          if (p[0] === 0x00) return more(readOk(p).status);
+          if (p[0] === 0xfb) throw new ConnectionError('the server asked for a local file, which the bulk client never sends');
+          columns = r.lenenc() ?? 0;
+          names = [];
+          state = 'columns';
+          return false;
+        case 'columns':
+          for (let i = 0; i < 4; i++) r.lenencText(); // catalog, schema, table, original table
+          names.push(r.lenencText() ?? '');
+          if (names.length === columns) state = 'columnsEnd';
+          return false;
+        case 'columnsEnd':
+          rows = [];
+          state = 'rows';
+          return false;
+        case 'rows': {
+          if (isEof(p)) {
+            last = rows;
+            return more(eofStatus(p));
+          }
+          const row: TextRow = {};
+          for (const n of names) row[n] = r.lenencText();
+          rows.push(row);
+          return false;
+        }
+      }
+    },
+    fail: reject,
+  };
+}
