@@ -47,10 +47,23 @@ describe('bulk client packets (lib/db/wire)', () => {
     expect(buf.length).toBe(4 + expected.length);
   });
 
+  it('rows of numbers only (the writer\'s timeslices) take the same encoding: null flags, 64-bit integers, little-endian doubles', () => {
+    const w = new PacketWriter(8);
+    expect(writeBulkExecute(w, 7, 3, [[1, 0.5, null], [-(2 ** 40), 2, 3]])).toBe(1);
+    const [[, p]] = packets(w.take()) as [[number, Buffer]];
+    const expected = Buffer.concat([
+      Buffer.from([0xfa, 7, 0, 0, 0, 128, 0, 8, 0, 5, 0, 8, 0]),
+      Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 1]),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 3, 0, 0, 0, 0, 0, 0, 0]),
+    ]);
+    expect(p.toString('hex')).toBe(expected.toString('hex'));
+  });
+
   it('one type a column from all its rows: integers with fractions are DOUBLE, -0 and integers past 2^53 are DOUBLE, nulls take no part; mixing anything else is refused, naming the parameter', () => {
     expect(columnKinds([[1, 2 ** 53 - 1, null, 3], [2, 1, null, 0.25]], 4)).toEqual(['int', 'int', 'none', 'double']);
     expect(columnKinds([[-0], [2 ** 53]], 1)).toEqual(['double']);
-    expect(columnKinds([[true, 'x', new Uint8Array(1), 5n]], 4)).toEqual(['int', 'string', 'bytes', 'bigint']);
+    expect(columnKinds([[true, 'x', new Uint8Array(1), 5n], [false, null, null, 6]], 4)).toEqual(['boolean', 'string', 'bytes', 'bigint']);
+    expect(() => columnKinds([[true], [1]], 1)).toThrow('cannot send parameter 1 of a bulk statement: its rows mix boolean and int values');
     expect(() => columnKinds([[1, 'a'], [2, 3]], 2)).toThrow('cannot send parameter 2 of a bulk statement: its rows mix string and int values');
     expect(() => columnKinds([[1, 2, 3]], 2)).toThrow('cannot send a bulk row of 3 parameters to a statement of 2');
     expect(() => columnKinds([[new Date(0)]], 1)).toThrow('cannot send a parameter of type [object Date] in a bulk statement');

@@ -6,7 +6,7 @@ import { PacketWriter } from './packet-writer.js';
  * error) per command. The parameters carry one type each for the whole command (sent once, flag
  * SEND_TYPES_TO_SERVER), chosen here per column from all its rows: numbers that are all safe integers
  * go as BIGINT, any other number column as DOUBLE (exact: a JavaScript number is a double, and a DOUBLE
- * column or an integer column takes an integral double exactly), strings as VAR_STRING, bytes as BLOB.
+ * column or an integer column takes an integral double exactly), booleans as BIGINT 0 or 1, strings as VAR_STRING, bytes as BLOB.
  * So one statement's rows never split into several commands by their values (MariaDB's own connector
  * picks a type per value and starts a new command whenever a row's types differ: an Apdex row's
  * integral times among the others cost a command of their own).
@@ -25,7 +25,7 @@ const TYPE_VAR_STRING = 253;
 /** Bytes of one bulk command's packet before the rows go on in another: well within any max_allowed_packet. */
 export const BULK_COMMAND_BYTES = 1 << 20;
 
-type Kind = 'none' | 'int' | 'double' | 'bigint' | 'string' | 'bytes';
+type Kind = 'none' | 'int' | 'double' | 'bigint' | 'boolean' | 'string' | 'bytes';
 
 function kindOf(v: unknown): Kind {
   switch (typeof v) {
@@ -36,7 +36,7 @@ function kindOf(v: unknown): Kind {
     case 'string':
       return 'string';
     case 'boolean':
-      return 'int';
+      return 'boolean';
     default:
       if (v === null || v === undefined) return 'none';
       if (v instanceof Uint8Array) return 'bytes';
@@ -50,8 +50,11 @@ export function columnKinds(rows: readonly (readonly unknown[])[], params: numbe
   for (const row of rows) {
     if (row.length !== params) throw new TypeError(`cannot send a bulk row of ${row.length} parameters to a statement of ${params}`);
     for (let i = 0; i < params; i++) {
-      const k = kindOf(row[i]);
+      const v = row[i];
       const was = kinds[i]!;
+      // The common case first, without a call: a number in a number column.
+      if (typeof v === 'number' && (was === 'double' || (was === 'int' && Number.isSafeInteger(v) && (v !== 0 || 1 / v > 0)))) continue;
+      const k = kindOf(v);
       if (k === was || k === 'none') continue;
       if (was === 'none' || (was === 'int' && (k === 'double' || k === 'bigint'))) kinds[i] = k;
       else if (!((was === 'double' || was === 'bigint') && k === 'int')) throw new TypeError(`cannot send parameter ${i + 1} of a bulk statement: its rows mix ${was} and ${k} values`);
@@ -64,6 +67,7 @@ function typeCode(k: Kind): number {
   switch (k) {
     case 'int':
     case 'bigint':
+    case 'boolean':
       return TYPE_LONGLONG;
     case 'double':
       return TYPE_DOUBLE;
@@ -82,7 +86,10 @@ function writeValue(w: PacketWriter, k: Kind, v: unknown): void {
   w.u8(0);
   switch (k) {
     case 'int':
-      w.i64(typeof v === 'boolean' ? Number(v) : (v as number));
+      w.i64(v as number);
+      return;
+    case 'boolean':
+      w.i64(v ? 1 : 0);
       return;
     case 'double':
       w.f64(Number(v));
@@ -106,6 +113,8 @@ function writeValue(w: PacketWriter, k: Kind, v: unknown): void {
 export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number, rows: readonly (readonly unknown[])[], maxBytes = BULK_COMMAND_BYTES): number {
   if (rows.length === 0) throw new Error('cannot send a bulk statement of no rows');
   const kinds = columnKinds(rows, params);
+  const numbers = kinds.every((k) => k === 'int' || k === 'double' || k === 'none');
+  const doubles = kinds.map((k) => k === 'double');
   let commands = 0;
   let r = 0;
   while (r < rows.length) {
@@ -115,7 +124,8 @@ export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number
     for (; r < rows.length; r++) {
       if (r > first && w.payloadLength >= maxBytes) break;
       const row = rows[r]!;
-      for (let i = 0; i < params; i++) writeValue(w, kinds[i]!, row[i]);
+      if (numbers) w.numberRow(row, doubles);
+      else for (let i = 0; i < params; i++) writeValue(w, kinds[i]!, row[i]);
     }
     w.end();
     commands++;

@@ -10,11 +10,13 @@ export const MAX_PAYLOAD = 0xffffff - 1;
 
 export class PacketWriter {
   #buf: Buffer;
+  #view: DataView;
   #pos = 0;
   #start = -1;
 
   constructor(initialBytes = 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
   }
 
   /** Bytes written so far (whole packets once `end` was called). */
@@ -58,6 +60,7 @@ export class PacketWriter {
     if (this.#start >= 0) throw new Error('cannot take the packets: one is still open');
     const out = this.#buf.subarray(0, this.#pos);
     this.#buf = Buffer.allocUnsafe(Math.max(1024, Math.min(this.#buf.length, 1 << 20)));
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
     this.#pos = 0;
     return out;
   }
@@ -85,11 +88,38 @@ export class PacketWriter {
   /** A safe integer as a signed 64-bit little-endian integer. */
   i64(v: number): this {
     this.#ensure(8);
-    const hi = Math.floor(v / 4294967296);
-    this.#buf.writeUInt32LE(v - hi * 4294967296, this.#pos);
-    this.#buf.writeInt32LE(hi, this.#pos + 4);
+    this.#i64At(v, this.#pos);
     this.#pos += 8;
     return this;
+  }
+
+  /**
+   * A bulk row of numbers (or nulls): each value a null flag (1) or a value flag (0) and 8 bytes, a
+   * double where `doubles[i]`, else a safe integer as a 64-bit integer (lib/db/wire/bulk-execute.ts).
+   */
+  numberRow(row: readonly unknown[], doubles: readonly boolean[]): this {
+    const n = doubles.length;
+    this.#ensure(9 * n);
+    let pos = this.#pos;
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      if (v === null || v === undefined) {
+        this.#buf[pos++] = 1;
+        continue;
+      }
+      this.#buf[pos++] = 0;
+      if (doubles[i]) this.#view.setFloat64(pos, v as number, true);
+      else this.#i64At(v as number, pos);
+      pos += 8;
+    }
+    this.#pos = pos;
+    return this;
+  }
+
+  #i64At(v: number, pos: number): void {
+    const hi = Math.floor(v / 4294967296);
+    this.#view.setUint32(pos, v - hi * 4294967296, true);
+    this.#view.setInt32(pos + 4, hi, true);
   }
 
   bigint64(v: bigint): this {
@@ -101,7 +131,7 @@ export class PacketWriter {
 
   f64(v: number): this {
     this.#ensure(8);
-    this.#buf.writeDoubleLE(v, this.#pos);
+    this.#view.setFloat64(this.#pos, v, true);
     this.#pos += 8;
     return this;
   }
@@ -155,5 +185,6 @@ export class PacketWriter {
     const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
+    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 }
