@@ -54,16 +54,25 @@ export function parseMetricData(body: unknown, queryRunId: string, limits: Metri
   checkWindow(start, end, limits);
   if (!Array.isArray(entries)) throw fail('metrics (element 3) must be an array');
   if (entries.length > MAX_METRICS_PER_HARVEST) throw fail(`${entries.length} metrics, more than ${MAX_METRICS_PER_HARVEST} in one harvest`);
-  const merged = new Map<string, HarvestMetric>();
+  // (name, scope) pairs merged by name, then by scope (a map of its own once a name has two): no key
+  // string built a metric.
+  const byName = new Map<string, HarvestMetric | Map<string, HarvestMetric>>();
+  const metrics: HarvestMetric[] = [];
   for (let i = 0; i < entries.length; i++) {
     const m = parseEntry(entries[i], i);
     if (isEmpty(m.stats)) continue;
-    const key = `${m.name}\u0000${m.scope}`;
-    const seen = merged.get(key);
-    if (seen) mergeInto(seen.stats, m.stats);
-    else merged.set(key, m);
+    const seen = byName.get(m.name);
+    const same = seen === undefined ? undefined : seen instanceof Map ? seen.get(m.scope) : seen.scope === m.scope ? seen : undefined;
+    if (same) {
+      mergeInto(same.stats, m.stats);
+      continue;
+    }
+    if (seen === undefined) byName.set(m.name, m);
+    else if (seen instanceof Map) seen.set(m.scope, m);
+    else byName.set(m.name, new Map([[seen.scope, seen], [m.scope, m]]));
+    metrics.push(m);
   }
-  return { runId: queryRunId, start: start as number, end: end as number, metrics: [...merged.values()] };
+  return { runId: queryRunId, start: start as number, end: end as number, metrics };
 }
 
 function checkWindow(start: unknown, end: unknown, limits: MetricDataLimits): void {

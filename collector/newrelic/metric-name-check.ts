@@ -1,5 +1,9 @@
 import { CONTROL_CHARACTER, hasLoneSurrogate } from '../../lib/shard/metric-name.js';
 
+// A control character or any surrogate: most names hold neither, and then one scan settles both checks.
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff]/;
+
 /** Longest metric name or scope we store, in UTF-8 bytes (the dictionary's column width). */
 export const MAX_NAME_BYTES = 255;
 
@@ -15,6 +19,7 @@ export function nameProblem(text: unknown, allowEmpty: boolean): string | undefi
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > MAX_NAME_BYTES) return `is ${bytes} bytes long, more than ${MAX_NAME_BYTES}`;
   }
+  if (!SUSPECT.test(text)) return undefined;
   if (CONTROL_CHARACTER.test(text)) return 'contains a control character';
   if (hasLoneSurrogate(text)) return 'contains an unpaired surrogate';
   return undefined;

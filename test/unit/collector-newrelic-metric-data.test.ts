@@ -56,16 +56,20 @@ describe('metric_data parsing over the captured payloads', () => {
     expect(merged.start).toBe(parseCapture('22').start);
   });
 
-  it('merges a (name, scope) that appears twice in one payload', () => {
+  it('merges a (name, scope) that appears twice in one payload, before and after the name has a second scope, in first-seen order', () => {
     const body = [RUN, 100, 160, [
       [{ name: 'Custom/X' }, [1, 2, 2, 2, 2, 4]],
       [{ name: 'Custom/X' }, [2, 1, 1, 0.25, 0.75, 0.625]],
       [{ name: 'Custom/X', scope: 'WebTransaction/a' }, [1, 1, 1, 1, 1, 1]],
+      [{ name: 'Custom/Y', scope: 'WebTransaction/a' }, [1, 1, 1, 1, 1, 1]],
+      [{ name: 'Custom/X', scope: 'WebTransaction/a' }, [1, 2, 2, 2, 2, 4]],
+      [{ name: 'Custom/X' }, [1, 0.5, 0.5, 0.5, 0.5, 0.25]],
     ]];
     const h = parseMetricData(body, RUN, limitsAt(200));
     expect(h.metrics).toEqual([
-      { name: 'Custom/X', scope: '', stats: { callCount: 3, totalTime: 3, exclusiveTime: 3, minTime: 0.25, maxTime: 2, sumOfSquares: 4.625 } },
-      { name: 'Custom/X', scope: 'WebTransaction/a', stats: { callCount: 1, totalTime: 1, exclusiveTime: 1, minTime: 1, maxTime: 1, sumOfSquares: 1 } },
+      { name: 'Custom/X', scope: '', stats: { callCount: 4, totalTime: 3.5, exclusiveTime: 3.5, minTime: 0.25, maxTime: 2, sumOfSquares: 4.875 } },
+      { name: 'Custom/X', scope: 'WebTransaction/a', stats: { callCount: 2, totalTime: 3, exclusiveTime: 3, minTime: 1, maxTime: 2, sumOfSquares: 5 } },
+      { name: 'Custom/Y', scope: 'WebTransaction/a', stats: { callCount: 1, totalTime: 1, exclusiveTime: 1, minTime: 1, maxTime: 1, sumOfSquares: 1 } },
     ]);
   });
 
