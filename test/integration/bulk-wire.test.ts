@@ -24,6 +24,12 @@ beforeAll(async () => {
 });
 afterAll(async () => c?.stop());
 
+/** Waits for `ok` (an event of the server's, not a time), failing after 5 s. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(ok()).toBe(true);
+}
+
 const upsert = 'INSERT INTO v (k, d, s, b) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE d = VALUES(d), s = VALUES(s), b = VALUES(b)';
 
 describe('the bulk client (lib/db/wire, issue #20)', () => {
@@ -111,6 +117,7 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     expect((await user.query('SELECT CURRENT_USER() AS u, DATABASE() AS db'))[0]!.db).toBe('wire_test');
     await user.close();
     await expect(WireConnection.connect({ ...o, user: 'wire', password: 'wrong' })).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, fatal: true });
+    await expect(WireConnection.connect({ ...o, database: 'no_such_database' })).rejects.toMatchObject({ code: 'ER_BAD_DB_ERROR', errno: 1049, fatal: true });
     await expect(WireConnection.connect({ ...o, port: await freePort() })).rejects.toMatchObject({ code: 'ECONNREFUSED', fatal: true });
     const viaSocket = await WireConnection.connect({ socketPath: c.servers[0]!.socket, user: 'root', password: '', connectTimeoutMs: 3000 });
     expect(await viaSocket.query('SELECT 1 AS one')).toEqual([{ one: '1' }]);
@@ -153,6 +160,14 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     expect([replaced.alive, replaced.threadId === two.threadId, replaced.threadId === one.threadId]).toEqual([true, false, false]);
     await one.release();
     await replaced.release();
+    // An idle connection the server ends (KILL, or its wait_timeout) leaves the pool when its socket closes.
+    const admin = await WireConnection.connect(o);
+    await admin.query(`KILL ${one.threadId}`);
+    await admin.close();
+    await until(() => !one.alive);
+    const after = (await pool.connection())!;
+    expect([after.threadId === one.threadId, after.threadId === replaced.threadId]).toEqual([false, true]);
+    await after.release();
     await pool.end();
     await expect(pool.connection()).rejects.toThrow('the pool was ended');
     expect([one.alive, replaced.alive]).toEqual([false, false]);

@@ -42,6 +42,8 @@ interface Prepared {
   params: number;
 }
 
+/** The login errors' names (the writer acts on errno and `fatal`; the name is for the logs). */
+const LOGIN_ERRORS: Record<number, string> = { 1040: 'ER_CON_COUNT_ERROR', 1044: 'ER_DBACCESS_DENIED_ERROR', 1045: 'ER_ACCESS_DENIED_ERROR', 1049: 'ER_BAD_DB_ERROR' };
 const COM_QUIT = 0x01;
 const COM_QUERY = 0x03;
 const COM_STMT_PREPARE = 0x16;
@@ -99,25 +101,27 @@ export class WireConnection {
           socket.write(handshakeResponse(greeting, o));
         } else if (isErr(p)) {
           const e = readErr(p);
-          fail(Object.assign(new ConnectionError(`the server refused the login: ${e.message}`, 'ER_ACCESS_DENIED_ERROR'), { errno: e.errno }));
+          fail(Object.assign(new ConnectionError(`the server refused the login: ${e.message}`, LOGIN_ERRORS[e.errno] ?? 'ER_LOGIN_REFUSED'), { errno: e.errno }));
         } else if (p[0] === 0xfe) {
           socket.write(authSwitchResponse(p, o.password, 3));
         } else if (p[0] === 0x00) {
           settled = true;
           clearTimeout(timer);
-          socket.removeAllListeners();
+          // Only our own listeners: the socket's internal ones (its end of stream) stay.
+          socket.off('data', onData).off('error', onError).off('close', onClose);
           resolve(new WireConnection(socket, greeting));
-        } else fail(new ConnectionError(`cannot authenticate: the server asked for more than ${'mysql_native_password'} gives`, 'ER_NOT_SUPPORTED_AUTH_MODE'));
+        } else fail(new ConnectionError('cannot authenticate: the server asked for more than mysql_native_password gives', 'ER_NOT_SUPPORTED_AUTH_MODE'));
       };
-      socket.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         try {
           framer.push(chunk, onPacket);
         } catch (err) {
           fail(err as Error);
         }
-      });
-      socket.on('error', (err: NodeJS.ErrnoException) => fail(new ConnectionError(`cannot connect to the server: ${err.message}`, err.code ?? 'ECONNREFUSED')));
-      socket.on('close', () => fail(new ConnectionError('the server closed the connection while logging in')));
+      };
+      const onError = (err: NodeJS.ErrnoException): void => fail(new ConnectionError(`cannot connect to the server: ${err.message}`, err.code ?? 'ECONNREFUSED'));
+      const onClose = (): void => fail(new ConnectionError('the server closed the connection while logging in'));
+      socket.on('data', onData).on('error', onError).on('close', onClose);
     });
   }
 
