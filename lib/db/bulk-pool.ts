@@ -90,7 +90,7 @@ export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): Bulk
       });
       if (capable === undefined) capable = c.greeting.bulk;
       if (capable) return c;
-      await c.release();
+      await c.close();
       return undefined;
     },
     async end() {

@@ -100,13 +100,23 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     }
   });
 
-  it('a destroyed connection fails every command still waiting, as a lost connection the writer retries', async () => {
+  it('a destroyed connection fails every command still waiting, as a lost connection the writer retries; a closed one says QUIT first', async () => {
+    const watcher = await WireConnection.connect(o);
+    const aborted = async () => Number((await watcher.query("SHOW GLOBAL STATUS LIKE 'Aborted_clients'"))[0]!.Value);
+    const before = await aborted();
+    const closed = await WireConnection.connect(o);
+    await closed.close();
     const conn = await WireConnection.connect(o);
     const waiting = conn.query('SELECT SLEEP(5)');
     conn.destroy();
     const err = await waiting.catch((e: Error) => e);
-    expect([(err as { fatal?: boolean }).fatal, classifyWriteError(err), conn.alive]).toEqual([true, 'connection', false]);
+    expect([(err as { fatal?: boolean }).fatal, classifyWriteError(err), conn.alive, closed.alive]).toEqual([true, 'connection', false, false]);
     await expect(conn.query('SELECT 1')).rejects.toBe(err);
+    // The server counts the destroyed connection as aborted (once its SLEEP ends), never the closed one.
+    let now = before;
+    for (let i = 0; i < 100 && now === before; i++) now = await new Promise((r) => setTimeout(r, 100)).then(aborted);
+    expect(now - before).toBe(1);
+    await watcher.close();
   });
 
   it('logs in with a password, refuses a wrong one and an unreachable server, and connects through the server\'s Unix socket', async () => {

@@ -183,15 +183,23 @@ export class WireConnection {
     if (this.#dead) return;
     this.#out.begin(0).u8(COM_QUIT).end();
     this.#flush();
+    this.#end(new ConnectionError('the connection was closed'));
+    // The QUIT leaves before the socket ends (so the server logs no aborted connection); the server
+    // closes its side on reading it, and the socket goes within a second whatever it does.
     this.#socket.end();
-    this.destroy(new ConnectionError('the connection was closed'));
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
 
   /** Ends the connection at once; every command still waiting fails with `err`. */
   destroy(err: Error = new ConnectionError('the connection was destroyed')): void {
     if (this.#dead) return;
-    this.#dead = err;
     this.#socket.destroy();
+    this.#end(err);
+  }
+
+  #end(err: Error): void {
+    if (this.#dead) return;
+    this.#dead = err;
     this.onDeath?.(this);
     const waiting = this.#handlers;
     this.#handlers = [];
