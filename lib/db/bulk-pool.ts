@@ -18,8 +18,8 @@ export type { WireConnection as BulkConnection } from './wire/wire-connection.js
 export interface BulkPool {
   /**
    * A connection, or undefined when the server cannot run bulk statements (not MariaDB 10.2.7 or later:
-   * MySQL 8 has no bulk execution; the writer then sends its rows as text). Known from the first
-   * connection, then remembered.
+   * MySQL 8 has no bulk execution) or the account logs in by a method the bulk client does not speak;
+   * the writer then sends its rows as text. Known from the first connection, then remembered.
    */
   connection(): Promise<WireConnection | undefined>;
   end(): Promise<void>;
@@ -79,7 +79,17 @@ export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): Bulk
       if (ended) throw new Error(`cannot use the bulk pool for ${where}: the pool was ended`);
       if (capable === false) return undefined;
       let c = idle.pop();
-      if (!c && open < o.connectionLimit) c = await connect();
+      if (!c && open < o.connectionLimit) {
+        try {
+          c = await connect();
+        } catch (err) {
+          // An account that logs in by a method the bulk client does not speak (ed25519, PAM): the
+          // writer sends its rows as text instead, as on MySQL.
+          if ((err as { code?: string }).code !== 'ER_NOT_SUPPORTED_AUTH_MODE') throw err;
+          capable = false;
+          return undefined;
+        }
+      }
       c ??= await new Promise<WireConnection>((resolve, reject) => {
         const timer = setTimeout(() => {
           const i = waiters.findIndex((w) => w.timer === timer);

@@ -24,6 +24,16 @@ beforeAll(async () => {
 });
 afterAll(async () => c?.stop());
 
+/** Runs `work` on a connection of its own as root. */
+async function asAdmin(work: (a: WireConnection) => Promise<void>): Promise<void> {
+  const a = await WireConnection.connect(o);
+  try {
+    await work(a);
+  } finally {
+    await a.close();
+  }
+}
+
 /** Waits for `ok` (an event of the server's, not a time), failing after 5 s. */
 async function until(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -129,6 +139,19 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     await expect(WireConnection.connect({ ...o, user: 'wire', password: 'wrong' })).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, fatal: true });
     await expect(WireConnection.connect({ ...o, database: 'no_such_database' })).rejects.toMatchObject({ code: 'ER_BAD_DB_ERROR', errno: 1049, fatal: true });
     await expect(WireConnection.connect({ ...o, port: await freePort() })).rejects.toMatchObject({ code: 'ECONNREFUSED', fatal: true });
+    // An account of another login method: refused by name, and the pool answers "no bulk" (the writer's
+    // text trip) instead of failing every write.
+    await asAdmin(async (a) => {
+      await a.query("INSTALL SONAME 'auth_ed25519'").catch(() => undefined);
+      await a.query("CREATE USER IF NOT EXISTS 'wire_ed'@'localhost' IDENTIFIED VIA ed25519 USING PASSWORD('s3cret'); CREATE USER IF NOT EXISTS 'wire_ed'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('s3cret')");
+    });
+    await expect(WireConnection.connect({ ...o, user: 'wire_ed', password: 's3cret' })).rejects.toMatchObject({
+      code: 'ER_NOT_SUPPORTED_AUTH_MODE',
+      message: 'cannot authenticate with client_ed25519: the bulk client speaks mysql_native_password only',
+    });
+    const edPool = createBulkPool(c.servers[0]!.address, { user: 'wire_ed', password: 's3cret', connectionLimit: 1, connectTimeoutMs: 3000 });
+    expect([await edPool.connection(), await edPool.connection()]).toEqual([undefined, undefined]);
+    await edPool.end();
     const viaSocket = await WireConnection.connect({ socketPath: c.servers[0]!.socket, user: 'root', password: '', connectTimeoutMs: 3000 });
     expect(await viaSocket.query('SELECT 1 AS one')).toEqual([{ one: '1' }]);
     await viaSocket.close();
