@@ -10,7 +10,8 @@ export type { WireConnection as BulkConnection } from './wire/wire-connection.js
  * parse (mysql2 cannot ask for it: the server grants it only to a client that announces it in its
  * handshake). Nothing else uses this pool.
  *
- * Bounded: at most `connectionLimit` connections; waiting for one, and connecting, by `connectTimeoutMs`;
+ * Bounded: at most `connectionLimit` connections; waiting for one (at most WAITERS_PER_CONNECTION callers
+ * a connection) and connecting, by `connectTimeoutMs`;
  * every command by the caller's watchdog (`bounded`, below), which destroys the connection and so fails
  * what it waited for. Idle connections are kept (the most recent used first); one that ends, however,
  * leaves the pool at once.
@@ -32,6 +33,9 @@ export interface BulkPoolOptions {
   connectionLimit: number;
   connectTimeoutMs: number;
 }
+
+/** Callers that may wait for a connection, per connection of the pool (beyond them, refused at once). */
+export const WAITERS_PER_CONNECTION = 4;
 
 export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): BulkPool {
   let capable: boolean | undefined;
@@ -89,6 +93,9 @@ export function createBulkPool(address: ServerAddress, o: BulkPoolOptions): Bulk
           capable = false;
           return undefined;
         }
+      }
+      if (!c && waiters.length >= WAITERS_PER_CONNECTION * o.connectionLimit) {
+        throw new Error(`cannot get a connection of the bulk pool for ${where}: all ${o.connectionLimit} are busy and ${waiters.length} callers already wait`);
       }
       c ??= await new Promise<WireConnection>((resolve, reject) => {
         const timer = setTimeout(() => {

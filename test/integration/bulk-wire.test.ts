@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBulkPool } from '../../lib/db/bulk-pool.js';
+import { createBulkPool, WAITERS_PER_CONNECTION } from '../../lib/db/bulk-pool.js';
 import { createPool } from '../../lib/db/connect.js';
 import { PREPARED_PER_CONNECTION, WireConnection, type WireOptions } from '../../lib/db/wire/wire-connection.js';
 import { classifyWriteError } from '../../lib/shard/shard-writer-errors.js';
@@ -184,6 +184,10 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     const started = Date.now();
     await expect(pool.connection()).rejects.toThrow(`cannot get a connection of the bulk pool for ${a.host}:${a.port} within 300 ms: all 2 are busy`);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    // Past WAITERS_PER_CONNECTION callers a connection, refused at once rather than queued.
+    const queued = Array.from({ length: 2 * WAITERS_PER_CONNECTION }, () => pool.connection().catch((e: Error) => e.message));
+    await expect(pool.connection()).rejects.toThrow(`cannot get a connection of the bulk pool for ${a.host}:${a.port}: all 2 are busy and 8 callers already wait`);
+    expect(new Set(await Promise.all(queued))).toEqual(new Set([`cannot get a connection of the bulk pool for ${a.host}:${a.port} within 300 ms: all 2 are busy`]));
     const third = pool.connection();
     await one.release();
     expect((await third)!.threadId).toBe(one.threadId);
