@@ -115,12 +115,12 @@ export async function runBulkTrip(
     const commands = 2 * statements.length + 4 + counted.reduce((n, c) => n + c.rows.length, 0);
     const written = tables.reduce((n, t) => n + t.rows.length, 0);
     const failure = await bounded(conn, deps.statementTimeoutMs * commands, async () => {
-      // Statements new to this connection are prepared first, so that the commands below leave in order.
-      await conn.prepare([...counted.map((c) => c.sql), ...statements.map((s) => s.sql)]);
+      // All in one write, in this order: a statement new to this connection is prepared right before
+      // its execution (batchInTransaction), which any failure here rolls back.
       const sent: Promise<unknown>[] = [conn.query(head)];
-      for (const c of counted) sent.push(conn.batch(c.sql, c.rows).then((r) => (r.affectedRows === c.changes ? r : Promise.reject(MISCOUNTED))));
+      for (const c of counted) sent.push(conn.batchInTransaction(c.sql, c.rows).then((r) => (r.affectedRows === c.changes ? r : Promise.reject(MISCOUNTED))));
       sent.push(conn.query(tail));
-      for (const s of statements) sent.push(conn.batch(s.sql, s.rows));
+      for (const s of statements) sent.push(conn.batchInTransaction(s.sql, s.rows));
       const settled = await Promise.allSettled(sent);
       return settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     });

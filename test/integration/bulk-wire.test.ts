@@ -176,6 +176,42 @@ describe('the bulk client (lib/db/wire, issue #20)', () => {
     }
   });
 
+  it('batchInTransaction: a statement new to the connection goes in the same write as its execution; a preparation the server refuses runs the statement prepared last, which the rollback discards', async () => {
+    const conn = await WireConnection.connect(o);
+    const keys = async (t: string) => (await conn.query(`SELECT k FROM ${t} ORDER BY k`)).map((r) => Number(r.k));
+    const setting = async () => Number((await conn.query("SHOW GLOBAL VARIABLES LIKE 'max_prepared_stmt_count'"))[0]!.Value);
+    const maxStatements = await setting();
+    try {
+      await conn.query('DELETE FROM v; CREATE TABLE IF NOT EXISTS w (k BIGINT PRIMARY KEY); DELETE FROM w; SET autocommit = 0');
+      const writes = conn.writes;
+      const [, w, v] = await Promise.all([
+        conn.query('START TRANSACTION'),
+        conn.batchInTransaction('INSERT INTO w (k) VALUES (?)', [[3]]),
+        conn.batchInTransaction('INSERT INTO v (k) VALUES (?)', [[1], [2]]),
+        conn.query('COMMIT'),
+      ]);
+      expect(conn.writes - writes).toBe(1);
+      expect([w, v]).toEqual([{ affectedRows: 1 }, { affectedRows: 2 }]);
+      expect([await keys('v'), await keys('w')]).toEqual([[1, 2], [3]]);
+      // Prepared now: executed by id, and the same statement again prepares nothing.
+      await expect(conn.batchInTransaction('INSERT INTO w (k) VALUES (?)', [[4]])).resolves.toEqual({ affectedRows: 1 });
+      await conn.query('COMMIT');
+
+      // No room for one more statement on the server: the preparation fails before the server keeps it,
+      // so the execution runs the statement prepared last (into v) with the rows meant for w.
+      const count = Number((await conn.query("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'"))[0]!.Value);
+      await conn.query(`SET GLOBAL max_prepared_stmt_count = ${count}`);
+      await conn.query('START TRANSACTION');
+      await expect(conn.batchInTransaction('INSERT INTO w (k) VALUES (?) ON DUPLICATE KEY UPDATE k = k', [[9]])).rejects.toMatchObject({ errno: 1461 });
+      expect([await keys('v'), await keys('w')]).toEqual([[1, 2, 9], [3, 4]]);
+      await conn.query('ROLLBACK');
+      expect([await keys('v'), await keys('w')]).toEqual([[1, 2], [3, 4]]);
+    } finally {
+      await conn.query(`SET GLOBAL max_prepared_stmt_count = ${maxStatements}; SET autocommit = 1`);
+      await conn.close();
+    }
+  });
+
   it('the pool: at most connectionLimit connections, a wait for one bounded, a connection that ended replaced, an ended pool refusing', async () => {
     const a = c.servers[0]!.address;
     const pool = createBulkPool(a, { user: 'root', password: '', database: 'wire_test', connectionLimit: 2, connectTimeoutMs: 300 });

@@ -33,7 +33,7 @@ const deps = (bulk: boolean) => ({ fences: new WriterFences(), ledger: new Write
 type Call = (conn: BulkConnection, method: 'query' | 'batch', args: unknown[]) => Promise<unknown>;
 
 /**
- * The store with its bulk connections' `query` and `batch` made through `call`, and, when given, the
+ * The store with its bulk connections' `query` and `batchInTransaction` (as 'batch') made through `call`, and, when given, the
  * batches pool's statement bound replaced (the bound a trip's commands are cut off by).
  */
 function intercepted(store: ShardStore, call: Call, statementTimeoutMs?: number): ShardStore {
@@ -41,7 +41,7 @@ function intercepted(store: ShardStore, call: Call, statementTimeoutMs?: number)
     new Proxy(conn, {
       get(target, prop, receiver) {
         const real = Reflect.get(target, prop, receiver);
-        if (prop === 'query' || prop === 'batch') return (...args: unknown[]) => call(target, prop, args);
+        if (prop === 'query' || prop === 'batchInTransaction') return (...args: unknown[]) => call(target, prop === 'query' ? 'query' : 'batch', args);
         return typeof real === 'function' ? real.bind(target) : real;
       },
     });
@@ -58,7 +58,7 @@ function intercepted(store: ShardStore, call: Call, statementTimeoutMs?: number)
 /** A bulk statement's kind by its text: the ledger's keys, a guard, or rows (an upsert of a minute table). */
 const kindOf = (sql: string) => (/^INSERT IGNORE INTO wl_/.test(sql) ? 'ledger' : /^INSERT INTO ts_/.test(sql) ? 'rows' : 'guard');
 
-const real = (conn: BulkConnection, method: 'query' | 'batch', args: unknown[]) => (conn[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+const real = (conn: BulkConnection, method: 'query' | 'batch', args: unknown[]) => (conn[method === 'query' ? 'query' : 'batchInTransaction'] as (...a: unknown[]) => Promise<unknown>)(...args);
 const sqlOf = (args: unknown[]) => args[0] as string;
 
 async function rowsOf(f: Fleet, table = f.table) {

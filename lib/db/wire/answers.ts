@@ -88,3 +88,33 @@ export function textAnswer(resolve: (rows: TextRow[]) => void, reject: (e: Error
     fail: reject,
   };
 }
+
+/** A statement the server prepared: its id and how many parameters it takes. */
+export interface PreparedStatement {
+  id: number;
+  params: number;
+}
+
+/** The answer to COM_STMT_PREPARE: the statement, once the definitions that follow it were read. */
+export function preparedAnswer(resolve: (st: PreparedStatement) => void, reject: (e: Error) => void): Handler {
+  let st: PreparedStatement | undefined;
+  let defs = 0;
+  return {
+    onPacket(p) {
+      if (!st) {
+        if (isErr(p)) return reject(readErr(p)), true;
+        const r = new PacketReader(p).skip(1);
+        const id = r.u32();
+        const columns = r.u16();
+        const params = r.u16();
+        st = { id, params };
+        // Definitions follow: the parameters' then the columns', each list ended by an EOF.
+        defs = (params > 0 ? params + 1 : 0) + (columns > 0 ? columns + 1 : 0);
+      } else defs--;
+      if (defs > 0) return false;
+      resolve(st);
+      return true;
+    },
+    fail: reject,
+  };
+}

@@ -1,9 +1,9 @@
 import net from 'node:net';
-import { okAnswers, textAnswer, type BulkAnswer, type Handler, type TextRow } from './answers.js';
+import { okAnswers, preparedAnswer, textAnswer, type BulkAnswer, type Handler, type PreparedStatement, type TextRow } from './answers.js';
 import { writeBulkExecute } from './bulk-execute.js';
 import { authSwitchResponse, handshakeResponse, readGreeting, type Greeting, type Login } from './handshake.js';
 import { PacketWriter } from './packet-writer.js';
-import { ConnectionError, isErr, PacketFramer, PacketReader, readErr } from './packet-reader.js';
+import { ConnectionError, isErr, PacketFramer, readErr } from './packet-reader.js';
 
 export type { BulkAnswer, TextRow } from './answers.js';
 
@@ -26,11 +26,6 @@ export interface WireOptions extends Login {
   connectTimeoutMs: number;
 }
 
-interface Prepared {
-  id: number;
-  params: number;
-}
-
 /** The login errors' names (the writer acts on errno and `fatal`; the name is for the logs). */
 const LOGIN_ERRORS: Record<number, string> = { 1040: 'ER_CON_COUNT_ERROR', 1044: 'ER_DBACCESS_DENIED_ERROR', 1045: 'ER_ACCESS_DENIED_ERROR', 1049: 'ER_BAD_DB_ERROR' };
 const COM_QUIT = 0x01;
@@ -39,6 +34,12 @@ const COM_STMT_PREPARE = 0x16;
 const COM_STMT_CLOSE = 0x19;
 /** Prepared statements kept a connection (least recently used closed first): the writer's tables of an hour. */
 export const PREPARED_PER_CONNECTION = 256;
+/**
+ * The statement id that names the statement this connection prepared last (MariaDB 10.2 and later, in
+ * COM_STMT_EXECUTE and COM_STMT_BULK_EXECUTE), so that an execution can follow its preparation without
+ * waiting for the statement's id.
+ */
+export const LAST_PREPARED = 0xffffffff;
 
 export class WireConnection {
   readonly greeting: Greeting;
@@ -51,8 +52,9 @@ export class WireConnection {
   #handlers: Handler[] = [];
   #out = new PacketWriter();
   #flushQueued = false;
+  #writes = 0;
   #dead: Error | undefined;
-  #statements = new Map<string, Prepared>();
+  #statements = new Map<string, PreparedStatement>();
 
   private constructor(socket: net.Socket, greeting: Greeting) {
     this.#socket = socket;
@@ -119,6 +121,11 @@ export class WireConnection {
     return this.greeting.connectionId;
   }
 
+  /** Socket writes so far: each carries every command issued in one turn of the event loop. */
+  get writes(): number {
+    return this.#writes;
+  }
+
   get alive(): boolean {
     return this.#dead === undefined;
   }
@@ -152,13 +159,53 @@ export class WireConnection {
     if (!st) {
       await this.prepare([sql]);
       st = this.#statements.get(sql)!;
-    } else {
-      this.#statements.delete(sql);
-      this.#statements.set(sql, st);
+    } else this.#touch(sql, st);
+    return this.#execute(st.id, st.params, rows);
+  }
+
+  /**
+   * As batch, but a statement not yet prepared on this connection is prepared in the same write as its
+   * execution, which names it as the statement prepared last (LAST_PREPARED): no round trip between
+   * them, and the commands leave in the order they are issued. Only for commands inside a transaction
+   * that is rolled back when any of them fails: when the server refuses the preparation before it
+   * registers the statement (max_prepared_stmt_count reached, out of memory), it keeps its previous
+   * last statement and the execution runs that one (the preparation's error settles this call; the
+   * rollback then discards whatever the execution changed).
+   */
+  batchInTransaction(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+    const st = this.#statements.get(sql);
+    if (st) {
+      this.#touch(sql, st);
+      return this.#execute(st.id, st.params, rows);
     }
-    if (this.#dead) throw this.#dead;
-    const commands = writeBulkExecute(this.#out, st.id, st.params, rows);
-    return new Promise((resolve, reject) => this.#send(okAnswers(commands, resolve, reject)));
+    const prepared = this.#prepareOne(sql);
+    const executed = this.#execute(LAST_PREPARED, rows[0]?.length ?? 0, rows);
+    // The preparation's error, when it failed, is the one to report (not the execution's that follows).
+    return prepared.then(
+      () => {
+        this.#evict(new Set([sql]));
+        return executed;
+      },
+      (err: unknown) => {
+        executed.catch(() => undefined);
+        throw err;
+      },
+    );
+  }
+
+  /** Marks `sql` as the most recently used statement. */
+  #touch(sql: string, st: PreparedStatement): void {
+    this.#statements.delete(sql);
+    this.#statements.set(sql, st);
+  }
+
+  /** Sends the bulk execution of statement `id`; a value it cannot send rejects (before anything is written). */
+  #execute(id: number, params: number, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+    return new Promise((resolve, reject) => {
+      if (this.#dead) return reject(this.#dead);
+      const commands = writeBulkExecute(this.#out, id, params, rows);
+      this.#send(okAnswers(commands, resolve, reject));
+    });
   }
 
   /** Hands the connection back to its pool (or closes it). */
@@ -199,27 +246,13 @@ export class WireConnection {
     return new Promise((resolve, reject) => {
       if (this.#dead) return reject(this.#dead);
       this.#out.begin(0).u8(COM_STMT_PREPARE).text(sql).end();
-      let st: Prepared | undefined;
-      let defs = 0;
-      this.#send({
-        onPacket: (p) => {
-          if (!st) {
-            if (isErr(p)) return reject(readErr(p)), true;
-            const r = new PacketReader(p).skip(1);
-            const id = r.u32();
-            const columns = r.u16();
-            const params = r.u16();
-            st = { id, params };
-            // Definitions follow: the parameters' then the columns', each list ended by an EOF.
-            defs = (params > 0 ? params + 1 : 0) + (columns > 0 ? columns + 1 : 0);
-          } else defs--;
-          if (defs > 0) return false;
-          this.#statements.set(sql, st);
-          resolve();
-          return true;
-        },
-        fail: reject,
-      });
+      const prepared = (st: PreparedStatement): void => {
+        // The same text prepared twice before either answered: the first one stays, the second goes.
+        if (this.#statements.has(sql)) this.#closeStatement(st.id);
+        else this.#statements.set(sql, st);
+        resolve();
+      };
+      this.#send(preparedAnswer(prepared, reject));
     });
   }
 
@@ -229,8 +262,13 @@ export class WireConnection {
       if (this.#statements.size <= PREPARED_PER_CONNECTION) break;
       if (keep.has(sql)) continue;
       this.#statements.delete(sql);
-      this.#out.begin(0).u8(COM_STMT_CLOSE).u32(st.id).end();
+      this.#closeStatement(st.id);
     }
+  }
+
+  /** COM_STMT_CLOSE (the server does not answer it). */
+  #closeStatement(id: number): void {
+    this.#out.begin(0).u8(COM_STMT_CLOSE).u32(id).end();
     this.#queueFlush();
   }
 
@@ -248,6 +286,7 @@ export class WireConnection {
   #flush(): void {
     this.#flushQueued = false;
     if (this.#out.length === 0 || this.#dead) return;
+    this.#writes++;
     this.#socket.write(this.#out.take());
   }
 
