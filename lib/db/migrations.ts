@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
-import { REQUEST_STATEMENT_TIMEOUT_MS, typedDb } from './connect.js';
+import { REQUEST_STATEMENT_TIMEOUT_MS } from './connect.js';
+import { migrationDb } from './migration-dialect.js';
+import type mysql from 'mysql2';
 import type { Pool as PromisePool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 
 /** schema/ at the package root, whether we run from source (tests) or from dist/ (npm start). */
@@ -38,6 +40,8 @@ const ALREADY_DONE = new Set([1060 /* duplicate column */, 1061 /* duplicate key
 
 /** kysely's bookkeeping table (its default name): one row per applied migration file. */
 const MIGRATION_TABLE = 'kysely_migration';
+/** Its lock table (kysely's default name, given explicitly: the introspector looks for both by name). */
+const MIGRATION_LOCK_TABLE = 'kysely_migration_lock';
 /** Where releases before kysely's Migrator recorded applied files; adopted once, then dropped. */
 const LEGACY_TABLE = 'schema_migrations';
 
@@ -87,9 +91,15 @@ export async function migrate(pool: PromisePool, folder: 'shard' | 'directory', 
     if (lock[0]?.got !== 1) throw new Error('cannot migrate: another process holds the migration lock for 60 s');
     try {
       await adoptLegacyRecords(conn);
-      // The pool's own kysely (typedDb); never destroyed here (the caller owns the pool).
-      const db = typedDb<unknown>(pool);
-      const migrator = new Migrator({ db, provider: new SqlFileMigrations(dir, files, folder), migrationTableName: MIGRATION_TABLE, allowUnorderedMigrations: true });
+      // Over the caller's pool (never destroyed here: the caller owns it), seeing only the Migrator's tables.
+      const db = migrationDb(pool.pool as unknown as mysql.Pool, [MIGRATION_TABLE, MIGRATION_LOCK_TABLE]);
+      const migrator = new Migrator({
+        db,
+        provider: new SqlFileMigrations(dir, files, folder),
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+        allowUnorderedMigrations: true,
+      });
       const last = files[files.length - 1];
       const { error, results } = last === undefined ? { error: undefined, results: [] } : await migrator.migrateTo(last);
       if (error) throw error instanceof Error ? error : new Error(`cannot migrate ${folder}: ${String(error)}`);

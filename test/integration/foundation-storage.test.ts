@@ -118,6 +118,41 @@ describe('migrations', () => {
   });
 });
 
+describe('migrations on a shard of many tables', () => {
+  it('look for the Migrator\'s own tables by name: a migration with nothing to apply opens none of the shard\'s tables (kysely\'s introspector opened all)', async () => {
+    const { ShardStore } = await import('../../lib/shard/shard-store.js');
+    const { createPool, ensureDatabase, typedDb } = await import('../../lib/db/connect.js');
+    const address = c.servers[0]!.address;
+    await ensureDatabase(address, { user: 'root', password: '' }, 'apm_many');
+    const store = new ShardStore(97, createPool(address, { user: 'root', password: '', database: 'apm_many' }), { maxMetricsPerApplication: 100 });
+    const opened = async () => Number((await store.pool.query<any[]>("SHOW GLOBAL STATUS LIKE 'Opened_table_definitions'"))[0][0].Value);
+    // Table definitions a migration with nothing to apply opens, and kysely's own introspector.
+    const measure = async () => {
+      await store.pool.query('FLUSH TABLES');
+      const before = await opened();
+      expect(await store.migrate()).toEqual([]);
+      const ours = (await opened()) - before;
+      await store.pool.query('FLUSH TABLES');
+      const beforeKysely = await opened();
+      await typedDb(store.pool).introspection.getTables();
+      return { ours, kysely: (await opened()) - beforeKysely };
+    };
+    const addTables = (from: number) => Promise.all(Array.from({ length: 300 }, (_, i) => store.pool.query(`CREATE TABLE many_${from + i} (k INT PRIMARY KEY)`)));
+    try {
+      await store.migrate();
+      await addTables(0);
+      const first = await measure();
+      await addTables(300);
+      const second = await measure();
+      // 300 more tables: the migration opens as many definitions as before, kysely's introspector 300 more.
+      expect({ ours: second.ours - first.ours, kysely: second.kysely - first.kysely }).toEqual({ ours: 0, kysely: 300 });
+    } finally {
+      await store.pool.query('DROP DATABASE apm_many');
+      await store.close();
+    }
+  });
+});
+
 describe('shard writer edges', () => {
   it('marks a rolled-up table dirty when late rows arrive, in the same transaction', async () => {
     const { account } = await c.directory.createAccount({ name: 'late' });
