@@ -17,7 +17,8 @@ import { keysCommitted } from './shard-writer-verify.js';
  * records' blobs as bytes) and the ledger keys (one `INSERT IGNORE` per ledger table), each checked by
  * the rows it changed, summed, once it answered; the fence read and the seal locks' read stay text and
  * raise CHECK_ERRNO as in the text trip. Everything is sent together without waiting (the bulk client
- * writes it with one socket write, lib/db/wire/wire-connection.ts), and the COMMIT goes only once every
+ * writes it with one socket write, lib/db/wire/wire-connection.ts, statements new to the connection
+ * prepared in it, each right before its execution), and the COMMIT goes only once every
  * command answered OK with its count: a bulk statement is a command of its own, so it cannot sit in
  * one query text before a COMMIT that its failure would stop. That costs a second round trip, which the
  * server's saved parsing pays for (measured: docs/benchmark.md, "Bulk rows").
