@@ -71,10 +71,15 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
 
     // Rollup: a run with nothing due, then the runs of the pre-creation window (minutes 50–59).
     const runner = new RollupRunner({ directory: storage.directory, shards: storage.shards, metrics: new RollupMetrics(new Registry()), log: silentLog, graceSeconds: 300, maxPeriodsPerRun: 2000, lockWaitSeconds: 0 });
+    // The seed leaves the current hour's minute tables unsealed (no minute of theirs ever closed under a
+    // running rollup), so the first run seals every tenant's: timed apart, it is not a run with nothing due.
+    const catchUpStarted = performance.now();
+    const first = await runner.runShard(1, { now: currentHour + 30 * 60, purge: true });
+    report.rollupCatchUp = { ms: Math.round(performance.now() - catchUpStarted), sealedTables: first.minuteSeals?.tables ?? 0 };
     let rolled = 0;
     const idleMs = await repeat(o.repeats, async () => {
       const r = await runner.runShard(1, { now: currentHour + 30 * 60, purge: true });
-      rolled += r.hours + r.days + r.dropped.length + r.failures;
+      rolled += r.hours + r.days + r.dropped.length + r.failures + (r.minuteSeals?.tables ?? 0);
     });
     report.rollupIdle = { ...timingOf(idleMs), work: rolled };
     let precreated = 0;
@@ -83,7 +88,7 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
       precreated += r.precreated ?? 0;
     });
     report.rollupPrecreate = { ...timingOf(windowMs), tables: precreated };
-    o.log(`tenants: rollup with nothing due p50 ${report.rollupIdle.p50} ms, max ${report.rollupIdle.max} ms; pre-creation runs max ${report.rollupPrecreate.max} ms (${precreated} tables)`);
+    o.log(`tenants: rollup's first run ${report.rollupCatchUp.ms} ms (sealed ${report.rollupCatchUp.sealedTables} minute tables); with nothing due p50 ${report.rollupIdle.p50} ms, max ${report.rollupIdle.max} ms; pre-creation runs max ${report.rollupPrecreate.max} ms (${precreated} tables)`);
 
     if (o.registryOnly) {
       report.before = { informationSchemaSizeMs: 0, informationSchemaOpenedTables: 0, wholeRegistryReadMs: timingOf(await repeat(3, () => store.listTables())) };

@@ -29,6 +29,8 @@ export interface TenantsReport {
   seed?: SeedResult;
   diskBytesPerTable?: number;
   stats?: { adminPass: Timing; shardsList: Timing; downOrLate: number; openedTables: number };
+  /** The rollup's first run: it seals the seeded hour's minute tables (ms, tables sealed). */
+  rollupCatchUp?: { ms: number; sealedTables: number };
   rollupIdle?: Timing & { work: number };
   rollupPrecreate?: Timing & { tables: number };
   harvests?: { firstOfHourPrecreated: Timing; otherMinute: Timing; firstOfHourNotPrecreated: Timing };
@@ -59,6 +61,7 @@ export function tenantsMarkdown(r: TenantsReport): string[] {
     `| \`apm shards list\` (1 s write sample) p50 / p99 / max | ${ms(r.stats?.shardsList)} |`,
     `| passes showing the shard DOWN or stats late | ${r.stats?.downOrLate ?? '—'} |`,
     `| tables opened by all those passes | ${r.stats?.openedTables ?? '—'} |`,
+    `| rollup's first run (seals the seeded hour's minute tables) | ${r.rollupCatchUp ? `${r.rollupCatchUp.ms} ms (${r.rollupCatchUp.sealedTables} tables)` : '—'} |`,
     `| rollup run, nothing due | ${ms(r.rollupIdle)} (work done: ${r.rollupIdle?.work ?? '—'}) |`,
     `| rollup runs of minutes 50–59 with pre-creation | ${ms(r.rollupPrecreate)} (${r.rollupPrecreate?.tables ?? '—'} tables) |`,
     `| harvest, first of the hour (pre-created) | ${ms(r.harvests?.firstOfHourPrecreated)} |`,
