@@ -73,12 +73,13 @@ export async function runTenants(o: TenantsOptions): Promise<TenantsReport> {
     const runner = new RollupRunner({ directory: storage.directory, shards: storage.shards, metrics: new RollupMetrics(new Registry()), log: silentLog, graceSeconds: 300, maxPeriodsPerRun: 2000, lockWaitSeconds: 0 });
     // The seed leaves the current hour's minute tables unsealed (no minute of theirs ever closed under a
     // running rollup), so the first run seals every tenant's: timed apart, it is not a run with nothing due.
+    const idleRun = { now: currentHour + 30 * 60, purge: true };
     const catchUpStarted = performance.now();
-    const first = await runner.runShard(1, { now: currentHour + 30 * 60, purge: true });
+    const first = await runner.runShard(1, idleRun);
     report.rollupCatchUp = { ms: Math.round(performance.now() - catchUpStarted), sealedTables: first.minuteSeals?.tables ?? 0 };
     let rolled = 0;
     const idleMs = await repeat(o.repeats, async () => {
-      const r = await runner.runShard(1, { now: currentHour + 30 * 60, purge: true });
+      const r = await runner.runShard(1, idleRun);
       rolled += r.hours + r.days + r.dropped.length + r.failures + (r.minuteSeals?.tables ?? 0);
     });
     report.rollupIdle = { ...timingOf(idleMs), work: rolled };

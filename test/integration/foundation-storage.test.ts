@@ -92,13 +92,18 @@ describe('template versions', () => {
   });
 });
 
+/** A shard store of its own database `name` on the first server (dropped by the caller). */
+async function scratchStore(id: number, name: string) {
+  const { ShardStore } = await import('../../lib/shard/shard-store.js');
+  const { createPool, ensureDatabase } = await import('../../lib/db/connect.js');
+  const address = c.servers[0]!.address;
+  await ensureDatabase(address, { user: 'root', password: '' }, name);
+  return new ShardStore(id, createPool(address, { user: 'root', password: '', database: name }), { maxMetricsPerApplication: 100 });
+}
+
 describe('migrations', () => {
   it('adopts the records of a release before kysely\'s Migrator and applies only what is missing', async () => {
-    const { ShardStore } = await import('../../lib/shard/shard-store.js');
-    const { createPool, ensureDatabase } = await import('../../lib/db/connect.js');
-    const address = c.servers[0]!.address;
-    await ensureDatabase(address, { user: 'root', password: '' }, 'apm_legacy');
-    const store = new ShardStore(98, createPool(address, { user: 'root', password: '', database: 'apm_legacy' }), { maxMetricsPerApplication: 100 });
+    const store = await scratchStore(98, 'apm_legacy');
     try {
       expect(await store.migrate({ until: '0001' })).toEqual(['0001-shard-v1.sql']);
       // What the old runner left: its own table naming the applied file, no kysely table.
@@ -120,11 +125,8 @@ describe('migrations', () => {
 
 describe('migrations on a shard of many tables', () => {
   it('look for the Migrator\'s own tables by name: a migration with nothing to apply opens none of the shard\'s tables (kysely\'s introspector opened all)', async () => {
-    const { ShardStore } = await import('../../lib/shard/shard-store.js');
-    const { createPool, ensureDatabase, typedDb } = await import('../../lib/db/connect.js');
-    const address = c.servers[0]!.address;
-    await ensureDatabase(address, { user: 'root', password: '' }, 'apm_many');
-    const store = new ShardStore(97, createPool(address, { user: 'root', password: '', database: 'apm_many' }), { maxMetricsPerApplication: 100 });
+    const { typedDb } = await import('../../lib/db/connect.js');
+    const store = await scratchStore(97, 'apm_many');
     const opened = async () => Number((await store.pool.query<any[]>("SHOW GLOBAL STATUS LIKE 'Opened_table_definitions'"))[0][0].Value);
     // Table definitions a migration with nothing to apply opens, and kysely's own introspector.
     const measure = async () => {

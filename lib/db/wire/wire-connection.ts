@@ -155,11 +155,11 @@ export class WireConnection {
    * with the rows it changed, summed; with the first error when any of its commands failed.
    */
   async batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
-    let st = this.#statements.get(sql);
+    let st = this.#used(sql);
     if (!st) {
       await this.prepare([sql]);
       st = this.#statements.get(sql)!;
-    } else this.#touch(sql, st);
+    }
     return this.#execute(st.id, st.params, rows);
   }
 
@@ -173,11 +173,8 @@ export class WireConnection {
    * rollback then discards whatever the execution changed).
    */
   batchInTransaction(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
-    const st = this.#statements.get(sql);
-    if (st) {
-      this.#touch(sql, st);
-      return this.#execute(st.id, st.params, rows);
-    }
+    const st = this.#used(sql);
+    if (st) return this.#execute(st.id, st.params, rows);
     const prepared = this.#prepareOne(sql);
     const executed = this.#execute(LAST_PREPARED, rows[0]?.length ?? 0, rows);
     // The preparation's error, when it failed, is the one to report (not the execution's that follows).
@@ -193,10 +190,14 @@ export class WireConnection {
     );
   }
 
-  /** Marks `sql` as the most recently used statement. */
-  #touch(sql: string, st: PreparedStatement): void {
-    this.#statements.delete(sql);
-    this.#statements.set(sql, st);
+  /** The statement `sql` prepared on this connection, marked the most recently used; undefined when it is not. */
+  #used(sql: string): PreparedStatement | undefined {
+    const st = this.#statements.get(sql);
+    if (st) {
+      this.#statements.delete(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Sends the bulk execution of statement `id`; a value it cannot send rejects (before anything is written). */
