@@ -11,17 +11,21 @@ export const DEFAULT_MEMO_LIMITS: MetricIdMemoLimits = { maxSources: 100_000, ma
 
 /** Bytes an entry takes besides its names' characters (arrays, slots, bookkeeping). */
 const ENTRY_OVERHEAD = 128;
-/** Bytes a name takes besides its characters (its id and two lengths). */
-const PER_NAME_OVERHEAD = 16;
+/** Bytes a string of the entry takes besides its characters (V8's header, rounded up, and its array slot). */
+const PER_STRING_OVERHEAD = 20;
+/** Bytes an id takes. */
+const PER_ID = 8;
+/** A character beyond Latin-1 makes V8 keep the whole string two bytes a character. */
+const TWO_BYTE = /[^\u0000-\u00ff]/;
 
 /** An answer; the account and application are in the keys it is found by. */
 interface Entry {
   generation: number;
-  /** Every name and scope, in order, in one string of its own (see set). */
-  text: string;
-  /** The length of each name and of each scope, in order. */
-  lengths: Uint32Array;
+  /** Every name and scope, in order (name, scope, name, …), as strings of their own (see set). */
+  names: string[];
   ids: number[];
+  /** What the entry holds, in bytes (sizeOf). */
+  bytes: number;
 }
 
 /**
@@ -41,14 +45,18 @@ export class MetricIdMemo {
 
   constructor(limits: MetricIdMemoLimits = DEFAULT_MEMO_LIMITS) {
     // lru-cache preallocates `max` slots up front (100,000 of them were 7 MiB of a collector's peak RSS
-    // at the bench's shape): a large count bound is kept through the bytes, as the dictionary's is.
-    // Every source is charged its entry's full size even when it shares the entry, so the bytes held
-    // stay under the bound whatever is shared.
+    // at the bench's shape): a large count bound is kept through the bytes instead, every source charged
+    // at least maxBytes / maxSources. (It was kept as maxSources × 128 bytes, which also cut the byte
+    // bound to 12.8 MB: the bench's 1,250 runs of 100 names were charged 12.4 MB, one name more a run
+    // and the memo would have evicted every run before its next harvest.) Every source is charged its
+    // entry's full size even when it shares the entry, so the bytes held stay under the bound whatever
+    // is shared.
     const small = limits.maxSources <= 10_000;
+    const least = small ? 0 : Math.ceil(limits.maxBytes / limits.maxSources);
     this.#bySource = new LRUCache<string, Entry>({
       ...(small ? { max: limits.maxSources } : {}),
-      maxSize: small ? limits.maxBytes : Math.min(limits.maxBytes, limits.maxSources * ENTRY_OVERHEAD),
-      sizeCalculation: sizeOf,
+      maxSize: limits.maxBytes,
+      sizeCalculation: (e) => Math.max(least, e.bytes),
     });
     this.#byApplication = new LRUCache<string, Entry>({ max: 1_000, maxSize: Math.max(1, Math.floor(limits.maxBytes / 4)), sizeCalculation: sizeOf });
   }
@@ -64,50 +72,51 @@ export class MetricIdMemo {
   }
 
   set(source: string, accountId: number, applicationId: number | undefined, generation: number, names: readonly MetricName[], ids: readonly number[]): void {
-    const parts = new Array<string>(2 * names.length);
-    const lengths = new Uint32Array(2 * names.length);
-    for (let i = 0; i < names.length; i++) {
-      const { name, scope } = names[i]!;
-      parts[2 * i] = name;
-      parts[2 * i + 1] = scope;
-      lengths[2 * i] = name.length;
-      lengths[2 * i + 1] = scope.length;
-    }
-    // One new string holding copies of the characters, not the parsed strings (keeping those cost
-    // 12 MiB of a collector's peak RSS at the bench's shape).
-    const text = parts.join('');
     const appKey = keyOf('', accountId, applicationId);
     const shared = this.#byApplication.get(appKey);
-    if (shared && shared.generation === generation && shared.text === text && sameItems(shared.ids, ids) && sameItems(shared.lengths, lengths)) {
+    if (shared && shared.generation === generation && sameNames(shared, names) && sameItems(shared.ids, ids)) {
       this.#bySource.set(keyOf(source, accountId, applicationId), shared);
       return;
     }
-    const entry: Entry = { generation, text, lengths, ids: ids.slice() };
+    const parts = new Array<string>(2 * names.length);
+    for (let i = 0; i < names.length; i++) {
+      parts[2 * i] = names[i]!.name;
+      parts[2 * i + 1] = names[i]!.scope;
+    }
+    // Flat copies made by one JSON round trip (exact for any string), not the caller's strings: those
+    // may be slices of, or concatenations over, larger strings that the entry would keep alive. Kept
+    // as strings of their own, since comparing whole strings (===) is what V8 does fastest: checking
+    // 100 names against one string of all their characters (startsWith at each offset) took 34–56 µs,
+    // against strings of their own 1.5–1.9 µs (node 20, this machine).
+    const copies = JSON.parse(JSON.stringify(parts)) as string[];
+    const entry: Entry = { generation, names: copies, ids: ids.slice(), bytes: bytesOf(copies, ids.length) };
     this.#byApplication.set(appKey, entry);
     this.#bySource.set(keyOf(source, accountId, applicationId), entry);
   }
 }
 
 function sizeOf(e: Entry): number {
-  return ENTRY_OVERHEAD + 2 * e.text.length + PER_NAME_OVERHEAD * e.ids.length;
+  return e.bytes;
 }
 
-/** Whether `names` are the entry's, in order: the same length and the same characters at each place. */
+function bytesOf(strings: readonly string[], ids: number): number {
+  let bytes = ENTRY_OVERHEAD + PER_ID * ids;
+  for (const s of strings) bytes += PER_STRING_OVERHEAD + (TWO_BYTE.test(s) ? 2 : 1) * s.length;
+  return bytes;
+}
+
+/** Whether `names` are the entry's, in order. */
 function sameNames(e: Entry, names: readonly MetricName[]): boolean {
-  const { text, lengths } = e;
-  if (e.ids.length !== names.length) return false;
-  let at = 0;
+  const own = e.names;
+  if (own.length !== 2 * names.length) return false;
   for (let i = 0; i < names.length; i++) {
     const { name, scope } = names[i]!;
-    if (name.length !== lengths[2 * i] || !text.startsWith(name, at)) return false;
-    at += name.length;
-    if (scope.length !== lengths[2 * i + 1] || !text.startsWith(scope, at)) return false;
-    at += scope.length;
+    if (name !== own[2 * i] || scope !== own[2 * i + 1]) return false;
   }
   return true;
 }
 
-/** Whether two lists of numbers (ids, or name lengths) are equal item by item. */
+/** Whether two lists of numbers are equal item by item. */
 function sameItems(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

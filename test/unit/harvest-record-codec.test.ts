@@ -45,6 +45,16 @@ describe('harvest record codec (format 2)', () => {
     expect(back.pending.metrics).not.toBe(back.cumulative);
   });
 
+  it('writes the stats of a harvest larger than the kept scratch, and of a small one after it, exactly', async () => {
+    const many = Array.from({ length: 5000 }, (_, i) => m(`Custom/m${i}`, '', [i + 1, i / 7, i / 11, 1 / (i + 3), i + 0.5, (i + 1) * 1e6]));
+    const big: HarvestRecord = { start: 1, end: 2, seen: ['d'], cumulative: many, pending: { key: 'k', period: 0, metrics: many } };
+    const backBig = await decodeRecord(encodeRecord(big));
+    expect(backBig).toEqual(big);
+    expect(backBig.cumulative[4999]!.stats).toEqual({ callCount: 5000, totalTime: 4999 / 7, exclusiveTime: 4999 / 11, minTime: 1 / 5002, maxTime: 4999.5, sumOfSquares: 5e9 });
+    const few = many.slice(0, 2);
+    expect(await decodeRecord(encodeRecord({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few } }))).toEqual({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few } });
+  });
+
   it('still reads format 1 records (written by earlier collectors), and no format 1 record starts with the format 2 byte', async () => {
     const cumulative = [m('WebTransaction', '', [4, 0.5, 0.25, 0.01, 0.3, 0.11])];
     const records: HarvestRecord[] = [

@@ -19,6 +19,11 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     expect(memo.get('run-c', 7, 3, 0, [{ name: 'ab', scope: '' }, { name: 'c', scope: 'd' }])).toEqual([1, 2]);
     expect(memo.get('run-c', 7, 3, 0, [{ name: 'a', scope: 'b' }, { name: 'c', scope: 'd' }])).toBeUndefined();
     expect(memo.get('run-c', 7, 3, 0, [{ name: 'ab', scope: '' }, { name: 'cd', scope: '' }])).toBeUndefined();
+    // Kept exactly, whatever the characters: a lone surrogate, an escape, a name cut from a longer string.
+    const odd = [{ name: 'Custom/\ud800"x', scope: 'WebTransaction/é' }, { name: 'Custom/long-name-kept'.slice(7, 16), scope: '' }];
+    memo.set('run-d', 7, 3, 0, odd, [5, 6]);
+    expect(memo.get('run-d', 7, 3, 0, [{ name: 'Custom/\ud800"x', scope: 'WebTransaction/é' }, { name: 'long-name', scope: '' }])).toEqual([5, 6]);
+    expect(memo.get('run-d', 7, 3, 0, [{ name: 'Custom/\ufffd"x', scope: 'WebTransaction/é' }, { name: 'long-name', scope: '' }])).toBeUndefined();
   });
 
   it('keeps one answer per application of a source, and hands out copies', () => {
@@ -53,12 +58,28 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     expect(bySources.size).toBe(2);
     expect(bySources.get('a', 1, undefined, 0, names('X'))).toBeUndefined();
     expect(bySources.get('c', 1, undefined, 0, names('X'))).toEqual([1]);
-    // An entry of 4 names of 100 characters: 128 + 4 × (200 + 16) = 992 bytes; two fit in 2,000.
-    const byBytes = new MetricIdMemo({ maxSources: 100, maxBytes: 2000 });
+    // An entry of 4 names of 100 Latin-1 characters and empty scopes: 128 + 4 × 8 (ids) + 4 × (20 + 100)
+    // + 4 × 20 = 720 bytes; two fit in 1,500.
+    const byBytes = new MetricIdMemo({ maxSources: 100, maxBytes: 1500 });
     const long = ['a', 'b', 'c', 'd'].map((ch) => ({ name: ch.repeat(100), scope: '' }));
     for (const s of ['a', 'b', 'c']) byBytes.set(s, 1, undefined, 0, long, [1, 2, 3, 4]);
     expect(byBytes.size).toBe(2);
     expect(byBytes.get('a', 1, undefined, 0, long)).toBeUndefined();
     expect(byBytes.get('b', 1, undefined, 0, long)).toEqual([1, 2, 3, 4]);
+    // Beyond Latin-1 a character takes two bytes: 128 + 32 + 4 × (20 + 200) + 80 = 1,120; one fits.
+    const wide = long.map((n) => ({ name: `€${n.name.slice(1)}`, scope: '' }));
+    for (const s of ['a', 'b']) byBytes.set(s, 2, undefined, 0, wide, [1, 2, 3, 4]);
+    expect(byBytes.get('a', 2, undefined, 0, wide)).toBeUndefined();
+    expect(byBytes.get('b', 2, undefined, 0, wide)).toEqual([1, 2, 3, 4]);
+    // Past 10,000 sources the count is kept through the bytes (every source charged at least
+    // maxBytes / maxSources = 200 here; one name 'X' is 128 + 8 + 21 + 20 = 177), the byte bound
+    // whole: 20,001 sources keep 20,000, and entries of 1,120 bytes fill the 4,000,000 bytes (3,571).
+    const many = new MetricIdMemo({ maxSources: 20_000, maxBytes: 4_000_000 });
+    for (let s = 0; s <= 20_000; s++) many.set(`s${s}`, 1, undefined, 0, names('X'), [1]);
+    expect(many.size).toBe(20_000);
+    expect(many.get('s0', 1, undefined, 0, names('X'))).toBeUndefined();
+    expect(many.get('s20000', 1, undefined, 0, names('X'))).toEqual([1]);
+    for (let s = 0; s < 4_000; s++) many.set(`w${s}`, 3, undefined, 0, wide, [1, 2, 3, 4]);
+    expect(many.size).toBe(3_571);
   });
 });
