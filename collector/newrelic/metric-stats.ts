@@ -26,17 +26,21 @@ export function isApdexName(name: string): boolean {
 /** `[count, total, exclusive, min, max, sumOfSquares]` of metric `name`; `what()` names it in messages (built only for one). */
 export function parseStats(stats: unknown, name: string, what: () => string): Timeslice {
   if (!Array.isArray(stats) || stats.length !== 6) throw fail(`${what()}: stats must be [count, total, exclusive, min, max, sum_of_squares]`);
-  for (let k = 0; k < 6; k++) {
-    const v = stats[k] as unknown;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what()}: ${SLOTS[k]} must be a finite number, got ${JSON.stringify(v) ?? 'undefined'}`);
-  }
-  const [callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares] = stats as number[] as [number, number, number, number, number, number];
+  const callCount = finite(stats, 0, what);
+  const totalTime = finite(stats, 1, what);
+  const exclusiveTime = finite(stats, 2, what);
+  const minTime = finite(stats, 3, what);
+  const maxTime = finite(stats, 4, what);
+  const sumOfSquares = finite(stats, 5, what);
   if (callCount < 0) throw fail(`${what()}: call count ${callCount} is negative`);
   if (!Number.isSafeInteger(callCount)) throw fail(`${what()}: call count ${callCount} is not a whole number below 2^53`);
-  const values = [totalTime, exclusiveTime, minTime, maxTime];
-  for (let k = 0; k < 4; k++) {
-    if (values[k]! < 0) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is negative`);
-    if (values[k]! > MAX_VALUE) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is above the maximum ${MAX_VALUE}`);
+  // Times: each in [0, MAX_VALUE] (one comparison pair a slot; the message names the slot that broke).
+  if (!(totalTime >= 0 && totalTime <= MAX_VALUE && exclusiveTime >= 0 && exclusiveTime <= MAX_VALUE && minTime >= 0 && minTime <= MAX_VALUE && maxTime >= 0 && maxTime <= MAX_VALUE)) {
+    const values = [totalTime, exclusiveTime, minTime, maxTime];
+    for (let k = 0; k < 4; k++) {
+      if (values[k]! < 0) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is negative`);
+      if (values[k]! > MAX_VALUE) throw fail(`${what()}: ${SLOTS[k + 1]} ${values[k]} is above the maximum ${MAX_VALUE}`);
+    }
   }
   if (sumOfSquares < 0) throw fail(`${what()}: sum of squares ${sumOfSquares} is negative`);
   if (sumOfSquares > MAX_SUM_OF_SQUARES) throw fail(`${what()}: sum of squares ${sumOfSquares} is above the maximum ${MAX_SUM_OF_SQUARES}`);
@@ -58,4 +62,11 @@ export function parseStats(stats: unknown, name: string, what: () => string): Ti
     }
   }
   return { callCount, totalTime, exclusiveTime, minTime, maxTime, sumOfSquares };
+}
+
+/** Slot `k` of `stats`, which must be a finite number. */
+function finite(stats: readonly unknown[], k: number, what: () => string): number {
+  const v = stats[k];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${what()}: ${SLOTS[k]} must be a finite number, got ${JSON.stringify(v) ?? 'undefined'}`);
+  return v;
 }
