@@ -1,5 +1,6 @@
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { bounded, type BulkConnection } from '../db/bulk-pool.js';
+import type { TypedRows } from '../db/wire/bulk-execute.js';
 import type { Escaper } from '../db/statement-text.js';
 import { KEY_COLUMNS, upsertMergeList, VALUE_COLUMNS } from '../timeslice/timeslice-columns.js';
 import type { TimesliceRow } from '../timeslice/timeslice.js';
@@ -40,17 +41,29 @@ export function bulkUpsertSql(table: string): string {
 }
 
 /**
- * The rows as parameter rows in column order, for one bulk statement: the bulk client sends each column
- * with one type for all rows (lib/db/wire/bulk-execute.ts), so the Apdex rows' integral times go in the
- * same statement as the others' (MariaDB's connector started a new statement for them).
+ * The rows as bulk parameter rows in column order, written straight from the row objects (no array a
+ * row, no look at each value to pick its type): the key columns as BIGINT (checked to be whole
+ * numbers), the call count as BIGINT when every row's is a safe integer (else DOUBLE), the five times
+ * as DOUBLE, whatever their values, so the Apdex rows' integral times go in the same statement as the
+ * others' (MariaDB's connector started a new statement for them).
  */
-export function bulkRows(rows: readonly TimesliceRow[]): unknown[][] {
-  const out = new Array<unknown[]>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    out[i] = [r.metricId, r.agentId, r.period, r.callCount, r.totalTime, r.exclusiveTime, r.minTime, r.maxTime, r.sumOfSquares];
+export function bulkRows(rows: readonly TimesliceRow[]): TypedRows {
+  let wholeCounts = true;
+  for (const r of rows) {
+    if (!Number.isSafeInteger(r.metricId) || !Number.isSafeInteger(r.agentId) || !Number.isSafeInteger(r.period)) {
+      throw new TypeError(`cannot send a timeslice row keyed (${r.metricId}, ${r.agentId}, ${r.period}): its key must be whole numbers`);
+    }
+    if (wholeCounts && !(Number.isSafeInteger(r.callCount) && !Object.is(r.callCount, -0))) wholeCounts = false;
   }
-  return out;
+  return {
+    length: rows.length,
+    kinds: ['int', 'int', 'int', wholeCounts ? 'int' : 'double', 'double', 'double', 'double', 'double', 'double'],
+    write(w, i) {
+      const r = rows[i]!;
+      w.numberValue(r.metricId, false).numberValue(r.agentId, false).numberValue(r.period, false).numberValue(r.callCount, !wholeCounts);
+      w.numberValue(r.totalTime, true).numberValue(r.exclusiveTime, true).numberValue(r.minTime, true).numberValue(r.maxTime, true).numberValue(r.sumOfSquares, true);
+    },
+  };
 }
 
 /** A bulk statement of the checks and the rows it must change, all of its parameter rows together. */

@@ -111,12 +111,36 @@ describe('bulk client packets (lib/db/wire)', () => {
     expect(() => new PacketFramer().push(Buffer.from([0xff, 0xff, 0xff, 0]), () => undefined)).toThrow(ConnectionError);
   });
 
-  it('the writer\'s rows in the upsert\'s column order, one parameter row each', () => {
+  it('the writer\'s rows in the upsert\'s column order, written from the row objects: the key and whole call counts as BIGINT, the times as DOUBLE', () => {
     const row: TimesliceRow = { metricId: 9, agentId: 7, period: 1_796_572_860, callCount: 1, totalTime: 0.125, exclusiveTime: 0.25, minTime: 0.5, maxTime: 1.5, sumOfSquares: 0.75 };
-    expect(bulkRows([row, { ...row, metricId: 10, totalTime: 2 }])).toEqual([
-      [9, 7, 1_796_572_860, 1, 0.125, 0.25, 0.5, 1.5, 0.75],
-      [10, 7, 1_796_572_860, 1, 2, 0.25, 0.5, 1.5, 0.75],
-    ]);
+    /** The command's 9 types and each row's 9 values (each with its null flag 0). */
+    const sent = (rows: readonly TimesliceRow[]) => {
+      const w = new PacketWriter(8);
+      expect(writeBulkExecute(w, 3, 9, bulkRows(rows))).toBe(1);
+      const [[, p]] = packets(w.take()) as [[number, Buffer]];
+      const types = Array.from({ length: 9 }, (_, i) => p.readUInt16LE(7 + 2 * i));
+      const values = rows.map((_, r) =>
+        Array.from({ length: 9 }, (_, i) => {
+          const at = 25 + 81 * r + 9 * i;
+          expect(p[at]).toBe(0);
+          return types[i] === 8 ? Number(p.readBigInt64LE(at + 1)) : p.readDoubleLE(at + 1);
+        }),
+      );
+      expect(p.length).toBe(25 + 81 * rows.length);
+      return { types, values };
+    };
+    expect(sent([row, { ...row, metricId: 10, totalTime: 2, minTime: 0 }])).toEqual({
+      types: [8, 8, 8, 8, 5, 5, 5, 5, 5],
+      values: [
+        [9, 7, 1_796_572_860, 1, 0.125, 0.25, 0.5, 1.5, 0.75],
+        [10, 7, 1_796_572_860, 1, 2, 0.25, 0, 1.5, 0.75],
+      ],
+    });
+    // A call count that is not a safe integer makes its column DOUBLE; a key that is not whole is refused.
+    expect(sent([row, { ...row, callCount: 2 ** 53 }]).types).toEqual([8, 8, 8, 5, 5, 5, 5, 5, 5]);
+    expect(sent([row, { ...row, callCount: 2 ** 53 }]).values[1]![3]).toBe(2 ** 53);
+    expect(() => bulkRows([{ ...row, agentId: 1.5 }])).toThrow('cannot send a timeslice row keyed (9, 1.5, 1796572860): its key must be whole numbers');
+    expect(() => writeBulkExecute(new PacketWriter(), 3, 8, bulkRows([row]))).toThrow('cannot send bulk rows of 9 parameters to a statement of 8');
     expect(bulkUpsertSql('minute_1_2')).toBe(
       'INSERT INTO minute_1_2 (metric_id, agent_id, period, call_count, total_time, exclusive_time, min_time, max_time, sum_of_squares) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
         'call_count = call_count + VALUES(call_count), total_time = total_time + VALUES(total_time), exclusive_time = exclusive_time + VALUES(exclusive_time), ' +

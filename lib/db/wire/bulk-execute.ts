@@ -27,6 +27,30 @@ export const BULK_COMMAND_BYTES = 1 << 20;
 
 type Kind = 'none' | 'int' | 'double' | 'bigint' | 'boolean' | 'string' | 'bytes';
 
+/**
+ * Rows that write themselves, for a caller that knows its columns: no array a row, no look at every
+ * value to choose the types. Every value is a number: a safe integer in an 'int' column (sent as
+ * BIGINT), any number in a 'double' one.
+ */
+export interface TypedRows {
+  readonly length: number;
+  readonly kinds: readonly ('int' | 'double')[];
+  /** Writes row `i`, its values in column order (PacketWriter.numberValue). */
+  write(w: PacketWriter, i: number): void;
+}
+
+/** A bulk statement's parameter rows: arrays of values (types chosen by columnKinds) or TypedRows. */
+export type BulkRows = readonly (readonly unknown[])[] | TypedRows;
+
+/** Parameters a row of `rows` has (0 when there is no row). */
+export function paramsOf(rows: BulkRows): number {
+  return isTyped(rows) ? rows.kinds.length : (rows[0]?.length ?? 0);
+}
+
+function isTyped(rows: BulkRows): rows is TypedRows {
+  return !Array.isArray(rows);
+}
+
 function kindOf(v: unknown): Kind {
   switch (typeof v) {
     case 'number':
@@ -110,9 +134,10 @@ function writeValue(w: PacketWriter, k: Kind, v: unknown): void {
  * Writes the bulk commands of `rows` for statement `stmtId` (with `params` parameters) into `w`, each a
  * packet of sequence 0. Returns how many commands (one answer each).
  */
-export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number, rows: readonly (readonly unknown[])[], maxBytes = BULK_COMMAND_BYTES): number {
+export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number, rows: BulkRows, maxBytes = BULK_COMMAND_BYTES): number {
   if (rows.length === 0) throw new Error('cannot send a bulk statement of no rows');
-  const kinds = columnKinds(rows, params);
+  if (isTyped(rows) && rows.kinds.length !== params) throw new TypeError(`cannot send bulk rows of ${rows.kinds.length} parameters to a statement of ${params}`);
+  const kinds: readonly Kind[] = isTyped(rows) ? rows.kinds : columnKinds(rows, params);
   const numbers = kinds.every((k) => k === 'int' || k === 'double' || k === 'none');
   const doubles = kinds.map((k) => k === 'double');
   let commands = 0;
@@ -123,6 +148,10 @@ export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number
     const first = r;
     for (; r < rows.length; r++) {
       if (r > first && w.payloadLength >= maxBytes) break;
+      if (isTyped(rows)) {
+        rows.write(w, r);
+        continue;
+      }
       const row = rows[r]!;
       if (numbers) w.numberRow(row, doubles);
       else for (let i = 0; i < params; i++) writeValue(w, kinds[i]!, row[i]);

@@ -116,6 +116,19 @@ export class PacketWriter {
     return this;
   }
 
+  /**
+   * One non-null value of a bulk row of numbers: the value flag (0) and 8 bytes, a double when
+   * `double`, else a safe integer as a 64-bit integer (the caller checked it is one).
+   */
+  numberValue(v: number, double: boolean): this {
+    this.#ensure(9);
+    this.#buf[this.#pos] = 0;
+    if (double) this.#view.setFloat64(this.#pos + 1, v, true);
+    else this.#i64At(v, this.#pos + 1);
+    this.#pos += 9;
+    return this;
+  }
+
   #i64At(v: number, pos: number): void {
     const hi = Math.floor(v / 4294967296);
     this.#view.setUint32(pos, v - hi * 4294967296, true);

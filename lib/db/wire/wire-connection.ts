@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { okAnswers, preparedAnswer, textAnswer, type BulkAnswer, type Handler, type PreparedStatement, type TextRow } from './answers.js';
-import { writeBulkExecute } from './bulk-execute.js';
+import { paramsOf, writeBulkExecute, type BulkRows } from './bulk-execute.js';
 import { authSwitchResponse, handshakeResponse, readGreeting, type Greeting, type Login } from './handshake.js';
 import { PacketWriter } from './packet-writer.js';
 import { ConnectionError, isErr, PacketFramer, readErr } from './packet-reader.js';
@@ -154,7 +154,7 @@ export class WireConnection {
    * Executes the prepared statement `sql` over `rows` (prepared first when it is not yet), resolving
    * with the rows it changed, summed; with the first error when any of its commands failed.
    */
-  async batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+  async batch(sql: string, rows: BulkRows): Promise<BulkAnswer> {
     let st = this.#used(sql);
     if (!st) {
       await this.prepare([sql]);
@@ -172,11 +172,11 @@ export class WireConnection {
    * last statement and the execution runs that one (the preparation's error settles this call; the
    * rollback then discards whatever the execution changed).
    */
-  batchInTransaction(sql: string, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+  batchInTransaction(sql: string, rows: BulkRows): Promise<BulkAnswer> {
     const st = this.#used(sql);
     if (st) return this.#execute(st.id, st.params, rows);
     const prepared = this.#prepareOne(sql);
-    const executed = this.#execute(LAST_PREPARED, rows[0]?.length ?? 0, rows);
+    const executed = this.#execute(LAST_PREPARED, paramsOf(rows), rows);
     // The preparation's error, when it failed, is the one to report (not the execution's that follows).
     return prepared.then(
       () => {
@@ -201,7 +201,7 @@ export class WireConnection {
   }
 
   /** Sends the bulk execution of statement `id`; a value it cannot send rejects (before anything is written). */
-  #execute(id: number, params: number, rows: readonly (readonly unknown[])[]): Promise<BulkAnswer> {
+  #execute(id: number, params: number, rows: BulkRows): Promise<BulkAnswer> {
     return new Promise((resolve, reject) => {
       if (this.#dead) return reject(this.#dead);
       const commands = writeBulkExecute(this.#out, id, params, rows);
