@@ -42,6 +42,7 @@ export class MetricIdMemo {
   readonly #bySource: LRUCache<string, Entry>;
   /** Each application's newest answer, so that sources sending the same names share one entry. */
   readonly #byApplication: LRUCache<string, Entry>;
+  readonly #maxBytes: number;
 
   constructor(limits: MetricIdMemoLimits = DEFAULT_MEMO_LIMITS) {
     // lru-cache preallocates `max` slots up front (100,000 of them were 7 MiB of a collector's peak RSS
@@ -51,6 +52,7 @@ export class MetricIdMemo {
     // and the memo would have evicted every run before its next harvest.) Every source is charged its
     // entry's full size even when it shares the entry, so the bytes held stay under the bound whatever
     // is shared.
+    this.#maxBytes = limits.maxBytes;
     const small = limits.maxSources <= 10_000;
     const least = small ? 0 : Math.ceil(limits.maxBytes / limits.maxSources);
     this.#bySource = new LRUCache<string, Entry>({
@@ -83,13 +85,19 @@ export class MetricIdMemo {
       parts[2 * i] = names[i]!.name;
       parts[2 * i + 1] = names[i]!.scope;
     }
+    const bytes = bytesOf(parts, ids.length);
+    if (bytes > this.#maxBytes) {
+      // Larger than the whole bound: never kept, so not copied either (the source's last answer goes).
+      this.#bySource.delete(keyOf(source, accountId, applicationId));
+      return;
+    }
     // Flat copies made by one JSON round trip (exact for any string), not the caller's strings: those
     // may be slices of, or concatenations over, larger strings that the entry would keep alive. Kept
     // as strings of their own, since comparing whole strings (===) is what V8 does fastest: checking
     // 100 names against one string of all their characters (startsWith at each offset) took 34–56 µs,
     // against strings of their own 1.5–1.9 µs (node 20, this machine).
     const copies = JSON.parse(JSON.stringify(parts)) as string[];
-    const entry: Entry = { generation, names: copies, ids: ids.slice(), bytes: bytesOf(copies, ids.length) };
+    const entry: Entry = { generation, names: copies, ids: ids.slice(), bytes };
     this.#byApplication.set(appKey, entry);
     this.#bySource.set(keyOf(source, accountId, applicationId), entry);
   }

@@ -71,6 +71,11 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     for (const s of ['a', 'b']) byBytes.set(s, 2, undefined, 0, wide, [1, 2, 3, 4]);
     expect(byBytes.get('a', 2, undefined, 0, wide)).toBeUndefined();
     expect(byBytes.get('b', 2, undefined, 0, wide)).toEqual([1, 2, 3, 4]);
+    // An answer larger than the whole bound is not kept, and the source's last one goes.
+    const huge = Array.from({ length: 20 }, (_, i) => ({ name: `${'h'.repeat(100)}${i}`, scope: '' }));
+    byBytes.set('b', 2, undefined, 0, huge, huge.map((_, i) => i));
+    expect(byBytes.get('b', 2, undefined, 0, huge)).toBeUndefined();
+    expect(byBytes.get('b', 2, undefined, 0, wide)).toBeUndefined();
     // Past 10,000 sources the count is kept through the bytes (every source charged at least
     // maxBytes / maxSources = 200 here; one name 'X' is 128 + 8 + 21 + 20 = 177), the byte bound
     // whole: 20,001 sources keep 20,000, and entries of 1,120 bytes fill the 4,000,000 bytes (3,571).
