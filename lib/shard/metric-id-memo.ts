@@ -28,6 +28,9 @@ interface Entry {
   bytes: number;
 }
 
+/** Bytes a source's place takes besides its key's characters (its slot and the number of its answer). */
+const SOURCE_OVERHEAD = 64;
+
 /**
  * The ids of the names a source (an agent's run) sent last time, by position (issue #20). An agent
  * harvests the same metrics in the same order minute after minute, so the next harvest's ids are
@@ -35,49 +38,62 @@ interface Entry {
  * key strings built, no map look-up per name), they answer without the dictionary's per-name cache.
  * Only answers the dictionary gave in full are remembered (every name known, admitted to the
  * application, none folded into the overflow name); a dictionary generation that changed (an account
- * forgotten after a move) makes every entry stale. Bounded by sources and by the bytes of their names.
+ * forgotten after a move) makes every entry stale.
+ *
+ * Bounded by sources and by bytes: a quarter of the bytes for the sources (each charged its key), the
+ * rest for the answers (each charged its names once, however many sources share it). A source points
+ * to its answer by number, so an answer evicted from its cache is gone for every source that shared it
+ * (their next harvest asks the dictionary). Before, each source held its answer and was charged its full
+ * size: 10,000 agents of 100 metrics (issue #20's 200 accounts) were charged 90 MB against 32 MiB, and
+ * the LRU evicted every run before its next harvest, although they shared a few hundred answers.
  */
 export class MetricIdMemo {
-  /** Each source's last answer. */
-  readonly #bySource: LRUCache<string, Entry>;
-  /** Each application's newest answer, so that sources sending the same names share one entry. */
-  readonly #byApplication: LRUCache<string, Entry>;
-  readonly #maxBytes: number;
+  /** Each source's last answer, by its number in #entries. */
+  readonly #bySource: LRUCache<string, number>;
+  /** The answers, by number. */
+  readonly #entries: LRUCache<number, Entry>;
+  /** Each application's newest answer's number, so that sources sending the same names share it. */
+  readonly #byApplication: LRUCache<string, number>;
+  readonly #maxEntryBytes: number;
+  #numbered = 0;
 
   constructor(limits: MetricIdMemoLimits = DEFAULT_MEMO_LIMITS) {
+    const sourceBytes = Math.max(1, Math.floor(limits.maxBytes / 4));
+    this.#maxEntryBytes = Math.max(1, limits.maxBytes - sourceBytes);
     // lru-cache preallocates `max` slots up front (100,000 of them were 7 MiB of a collector's peak RSS
     // at the bench's shape): a large count bound is kept through the bytes instead, every source charged
-    // at least maxBytes / maxSources. (It was kept as maxSources × 128 bytes, which also cut the byte
-    // bound to 12.8 MB: the bench's 1,250 runs of 100 names were charged 12.4 MB, one name more a run
-    // and the memo would have evicted every run before its next harvest.) Every source is charged its
-    // entry's full size even when it shares the entry, so the bytes held stay under the bound whatever
-    // is shared.
-    this.#maxBytes = limits.maxBytes;
+    // at least its share of them.
     const small = limits.maxSources <= 10_000;
-    const least = small ? 0 : Math.ceil(limits.maxBytes / limits.maxSources);
-    this.#bySource = new LRUCache<string, Entry>({
+    const least = small ? 0 : Math.ceil(sourceBytes / limits.maxSources);
+    this.#bySource = new LRUCache<string, number>({
       ...(small ? { max: limits.maxSources } : {}),
-      maxSize: limits.maxBytes,
-      sizeCalculation: (e) => Math.max(least, e.bytes),
+      maxSize: sourceBytes,
+      sizeCalculation: (_id, key) => Math.max(least, SOURCE_OVERHEAD + 2 * key.length),
     });
-    this.#byApplication = new LRUCache<string, Entry>({ max: 1_000, maxSize: Math.max(1, Math.floor(limits.maxBytes / 4)), sizeCalculation: sizeOf });
+    // Every answer is at least ENTRY_OVERHEAD bytes, so the bytes bound their count too.
+    this.#entries = new LRUCache<number, Entry>({ maxSize: this.#maxEntryBytes, sizeCalculation: sizeOf });
+    this.#byApplication = new LRUCache<string, number>({ max: 1_000 });
   }
 
+  /** Sources remembered (an answer of theirs may have been evicted since). */
   get size(): number {
     return this.#bySource.size;
   }
 
   /** The remembered ids (a copy) when `names` are exactly what `source` sent last time, else undefined. */
   get(source: string, accountId: number, applicationId: number | undefined, generation: number, names: readonly MetricName[]): number[] | undefined {
-    const e = this.#bySource.get(keyOf(source, accountId, applicationId));
+    const n = this.#bySource.get(keyOf(source, accountId, applicationId));
+    const e = n === undefined ? undefined : this.#entries.get(n);
     return e && e.generation === generation && sameNames(e, names) ? e.ids.slice() : undefined;
   }
 
   set(source: string, accountId: number, applicationId: number | undefined, generation: number, names: readonly MetricName[], ids: readonly number[]): void {
+    const key = keyOf(source, accountId, applicationId);
     const appKey = keyOf('', accountId, applicationId);
-    const shared = this.#byApplication.get(appKey);
+    const sharedNumber = this.#byApplication.get(appKey);
+    const shared = sharedNumber === undefined ? undefined : this.#entries.get(sharedNumber);
     if (shared && shared.generation === generation && sameNames(shared, names) && sameItems(shared.ids, ids)) {
-      this.#bySource.set(keyOf(source, accountId, applicationId), shared);
+      this.#bySource.set(key, sharedNumber!);
       return;
     }
     const parts = new Array<string>(2 * names.length);
@@ -86,9 +102,9 @@ export class MetricIdMemo {
       parts[2 * i + 1] = names[i]!.scope;
     }
     const bytes = bytesOf(parts, ids.length);
-    if (bytes > this.#maxBytes) {
-      // Larger than the whole bound: never kept, so not copied either (the source's last answer goes).
-      this.#bySource.delete(keyOf(source, accountId, applicationId));
+    if (bytes > this.#maxEntryBytes) {
+      // Larger than the answers' whole bound: never kept, so not copied either (the source's last answer goes).
+      this.#bySource.delete(key);
       return;
     }
     // Flat copies made by one JSON round trip (exact for any string), not the caller's strings: those
@@ -97,9 +113,10 @@ export class MetricIdMemo {
     // 100 names against one string of all their characters (startsWith at each offset) took 34–56 µs,
     // against strings of their own 1.5–1.9 µs (node 20, this machine).
     const copies = JSON.parse(JSON.stringify(parts)) as string[];
-    const entry: Entry = { generation, names: copies, ids: ids.slice(), bytes };
-    this.#byApplication.set(appKey, entry);
-    this.#bySource.set(keyOf(source, accountId, applicationId), entry);
+    const number = ++this.#numbered;
+    this.#entries.set(number, { generation, names: copies, ids: ids.slice(), bytes });
+    this.#byApplication.set(appKey, number);
+    this.#bySource.set(key, number);
   }
 }
 

@@ -52,39 +52,43 @@ describe('MetricIdMemo: the last answer of a source, by position', () => {
     expect(memo.size).toBe(3);
   });
 
-  it('is bounded by sources and by the bytes of their names', () => {
+  it('is bounded by sources and by bytes: a quarter for the sources, the rest for the answers, each charged once however shared', () => {
     const bySources = new MetricIdMemo({ maxSources: 2, maxBytes: 1 << 20 });
     for (const s of ['a', 'b', 'c']) bySources.set(s, 1, undefined, 0, names('X'), [1]);
     expect(bySources.size).toBe(2);
     expect(bySources.get('a', 1, undefined, 0, names('X'))).toBeUndefined();
     expect(bySources.get('c', 1, undefined, 0, names('X'))).toEqual([1]);
-    // An entry of 4 names of 100 Latin-1 characters and empty scopes: 128 + 4 × 8 (ids) + 4 × (20 + 100)
-    // + 4 × 20 = 720 bytes; two fit in 1,500.
-    const byBytes = new MetricIdMemo({ maxSources: 100, maxBytes: 1500 });
+    // An answer of 4 names of 100 Latin-1 characters and empty scopes: 128 + 4 × 8 (ids) + 4 × (20 + 100)
+    // + 4 × 20 = 720 bytes; the answers get 1,500 of 2,000 bytes: two fit.
+    const byBytes = new MetricIdMemo({ maxSources: 100, maxBytes: 2000 });
     const long = ['a', 'b', 'c', 'd'].map((ch) => ({ name: ch.repeat(100), scope: '' }));
-    for (const s of ['a', 'b', 'c']) byBytes.set(s, 1, undefined, 0, long, [1, 2, 3, 4]);
-    expect(byBytes.size).toBe(2);
+    for (const [i, s] of ['a', 'b', 'c'].entries()) byBytes.set(s, 1, undefined, 0, long, [1, 2, 3, 4 + i]);
     expect(byBytes.get('a', 1, undefined, 0, long)).toBeUndefined();
-    expect(byBytes.get('b', 1, undefined, 0, long)).toEqual([1, 2, 3, 4]);
+    expect(byBytes.get('b', 1, undefined, 0, long)).toEqual([1, 2, 3, 5]);
+    expect(byBytes.get('c', 1, undefined, 0, long)).toEqual([1, 2, 3, 6]);
+    // Shared, the answer is charged once: ten sources of one application sending the same names all
+    // answer from 3,000 bytes of answers (ten copies would be 7,200).
+    const shared = new MetricIdMemo({ maxSources: 100, maxBytes: 4000 });
+    for (let s = 0; s < 10; s++) shared.set(`same${s}`, 2, 7, 0, long, [1, 2, 3, 4]);
+    for (let s = 0; s < 10; s++) expect(shared.get(`same${s}`, 2, 7, 0, long)).toEqual([1, 2, 3, 4]);
     // Beyond Latin-1 a character takes two bytes: 128 + 32 + 4 × (20 + 200) + 80 = 1,120; one fits.
     const wide = long.map((n) => ({ name: `€${n.name.slice(1)}`, scope: '' }));
-    for (const s of ['a', 'b']) byBytes.set(s, 2, undefined, 0, wide, [1, 2, 3, 4]);
-    expect(byBytes.get('a', 2, undefined, 0, wide)).toBeUndefined();
-    expect(byBytes.get('b', 2, undefined, 0, wide)).toEqual([1, 2, 3, 4]);
-    // An answer larger than the whole bound is not kept, and the source's last one goes.
+    for (const [i, s] of ['a', 'b'].entries()) byBytes.set(s, 3, undefined, 0, wide, [1, 2, 3, 4 + i]);
+    expect(byBytes.get('a', 3, undefined, 0, wide)).toBeUndefined();
+    expect(byBytes.get('b', 3, undefined, 0, wide)).toEqual([1, 2, 3, 5]);
+    // An answer larger than the answers' whole bound is not kept, and the source's last one goes.
     const huge = Array.from({ length: 20 }, (_, i) => ({ name: `${'h'.repeat(100)}${i}`, scope: '' }));
-    byBytes.set('b', 2, undefined, 0, huge, huge.map((_, i) => i));
-    expect(byBytes.get('b', 2, undefined, 0, huge)).toBeUndefined();
-    expect(byBytes.get('b', 2, undefined, 0, wide)).toBeUndefined();
-    // Past 10,000 sources the count is kept through the bytes (every source charged at least
-    // maxBytes / maxSources = 200 here; one name 'X' is 128 + 8 + 21 + 20 = 177), the byte bound
-    // whole: 20,001 sources keep 20,000, and entries of 1,120 bytes fill the 4,000,000 bytes (3,571).
-    const many = new MetricIdMemo({ maxSources: 20_000, maxBytes: 4_000_000 });
+    byBytes.set('b', 3, undefined, 0, huge, huge.map((_, i) => i));
+    expect(byBytes.get('b', 3, undefined, 0, huge)).toBeUndefined();
+    expect(byBytes.get('b', 3, undefined, 0, wide)).toBeUndefined();
+    // Past 10,000 sources their count is kept through their bytes: each charged at least its share,
+    // 8,000,000 ÷ 4 ÷ 20,000 = 100 bytes (a key 's123\0…' is charged 64 + 2 × its length, less): 20,001
+    // sources keep 20,000, all sharing one answer.
+    const many = new MetricIdMemo({ maxSources: 20_000, maxBytes: 8_000_000 });
     for (let s = 0; s <= 20_000; s++) many.set(`s${s}`, 1, undefined, 0, names('X'), [1]);
     expect(many.size).toBe(20_000);
     expect(many.get('s0', 1, undefined, 0, names('X'))).toBeUndefined();
+    expect(many.get('s1', 1, undefined, 0, names('X'))).toEqual([1]);
     expect(many.get('s20000', 1, undefined, 0, names('X'))).toEqual([1]);
-    for (let s = 0; s < 4_000; s++) many.set(`w${s}`, 3, undefined, 0, wide, [1, 2, 3, 4]);
-    expect(many.size).toBe(3_571);
   });
 });
