@@ -136,8 +136,9 @@ function writeValue(w: PacketWriter, k: Kind, v: unknown): void {
  */
 export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number, rows: BulkRows, maxBytes = BULK_COMMAND_BYTES): number {
   if (rows.length === 0) throw new Error('cannot send a bulk statement of no rows');
-  if (isTyped(rows) && rows.kinds.length !== params) throw new TypeError(`cannot send bulk rows of ${rows.kinds.length} parameters to a statement of ${params}`);
-  const kinds: readonly Kind[] = isTyped(rows) ? rows.kinds : columnKinds(rows, params);
+  const typed = isTyped(rows) ? rows : undefined;
+  if (typed && typed.kinds.length !== params) throw new TypeError(`cannot send bulk rows of ${typed.kinds.length} parameters to a statement of ${params}`);
+  const kinds: readonly Kind[] = typed ? typed.kinds : columnKinds(rows as readonly (readonly unknown[])[], params);
   const numbers = kinds.every((k) => k === 'int' || k === 'double' || k === 'none');
   const doubles = kinds.map((k) => k === 'double');
   let commands = 0;
@@ -148,11 +149,11 @@ export function writeBulkExecute(w: PacketWriter, stmtId: number, params: number
     const first = r;
     for (; r < rows.length; r++) {
       if (r > first && w.payloadLength >= maxBytes) break;
-      if (isTyped(rows)) {
-        rows.write(w, r);
+      if (typed) {
+        typed.write(w, r);
         continue;
       }
-      const row = rows[r]!;
+      const row = (rows as readonly (readonly unknown[])[])[r]!;
       if (numbers) w.numberRow(row, doubles);
       else for (let i = 0; i < params; i++) writeValue(w, kinds[i]!, row[i]);
     }

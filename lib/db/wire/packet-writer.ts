@@ -107,10 +107,7 @@ export class PacketWriter {
         this.#buf[pos++] = 1;
         continue;
       }
-      this.#buf[pos++] = 0;
-      if (doubles[i]) this.#view.setFloat64(pos, v as number, true);
-      else this.#i64At(v as number, pos);
-      pos += 8;
+      pos = this.#numberAt(pos, v as number, doubles[i]!);
     }
     this.#pos = pos;
     return this;
@@ -122,11 +119,16 @@ export class PacketWriter {
    */
   numberValue(v: number, double: boolean): this {
     this.#ensure(9);
-    this.#buf[this.#pos] = 0;
-    if (double) this.#view.setFloat64(this.#pos + 1, v, true);
-    else this.#i64At(v, this.#pos + 1);
-    this.#pos += 9;
+    this.#pos = this.#numberAt(this.#pos, v, double);
     return this;
+  }
+
+  /** A value flag (0) and `v` at `pos` (room ensured by the caller); the position after them. */
+  #numberAt(pos: number, v: number, double: boolean): number {
+    this.#buf[pos] = 0;
+    if (double) this.#view.setFloat64(pos + 1, v, true);
+    else this.#i64At(v, pos + 1);
+    return pos + 9;
   }
 
   #i64At(v: number, pos: number): void {
