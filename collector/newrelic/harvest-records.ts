@@ -18,6 +18,15 @@ export interface StoredRecord {
 /** Stand-ins compiled into the update's template, each recognised in its parameters by value (or identity: the blob). */
 const SLOT = { account: -7001, nonce: '\u0000apm-slot-nonce', start: -7002, expected: -7003 } as const;
 const SLOT_BLOB = Buffer.from('apm-slot-blob');
+
+/**
+ * How often a record's `updated_at` moves: an update sets it only when it is this old, so its index
+ * (what the purge reads) changes once an hour per run, not with every harvest (an index entry deleted
+ * and inserted, and purged later, in every harvest's transaction). Assigned explicitly, the column's
+ * ON UPDATE CURRENT_TIMESTAMP does not apply.
+ */
+export const UPDATED_AT_REFRESH_SECONDS = 3600;
+const UPDATED_AT = sql<string>`IF(updated_at < NOW() - INTERVAL ${sql.lit(UPDATED_AT_REFRESH_SECONDS)} SECOND, NOW(), updated_at)`;
 type Slot = 'account' | 'nonce' | 'start' | 'expected' | 'blob' | { value: number };
 
 /**
@@ -67,7 +76,7 @@ export class HarvestRecords {
     }
     return this.#db
       .updateTable('harvest_records')
-      .set((eb) => ({ version: eb('version', '+', 1), harvest_start: start, state: blob }))
+      .set((eb) => ({ version: eb('version', '+', 1), harvest_start: start, state: blob, updated_at: UPDATED_AT }))
       .where('account_id', '=', accountId)
       .where('run_nonce', '=', nonce)
       .where('version', '=', expected);
@@ -103,11 +112,15 @@ export class HarvestRecords {
     await this.#db.deleteFrom('harvest_records').where('account_id', '=', accountId).where('run_nonce', '=', nonce).execute();
   }
 
-  /** Drops records of runs silent for `maxAgeSeconds` (agents that died without shutdown); bounded per call. */
+  /**
+   * Drops records of runs silent for at least `maxAgeSeconds` (agents that died without shutdown);
+   * bounded per call. `updated_at` trails a run's last harvest by up to UPDATED_AT_REFRESH_SECONDS, so a
+   * record goes once it is that much older than the bound.
+   */
   async purge(maxAgeSeconds: number, limit = 10_000): Promise<number> {
     const r = await this.#db
       .deleteFrom('harvest_records')
-      .where('updated_at', '<', sql<string>`NOW() - INTERVAL ${maxAgeSeconds} SECOND`)
+      .where('updated_at', '<', sql<string>`NOW() - INTERVAL ${maxAgeSeconds + UPDATED_AT_REFRESH_SECONDS} SECOND`)
       .limit(limit)
       .executeTakeFirst();
     return Number(r.numDeletedRows);

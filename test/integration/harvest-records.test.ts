@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
+import { HarvestRecords, UPDATED_AT_REFRESH_SECONDS } from '../../collector/newrelic/harvest-records.js';
+import type { ShardStore } from '../../lib/shard/shard-store.js';
+import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
+
+let c: TestCluster;
+let store: ShardStore;
+let accountId: number;
+let records: HarvestRecords;
+
+beforeAll(async () => {
+  c = await startTestCluster();
+  const made = await c.directory.createAccount({ name: 'records' });
+  accountId = made.account.id;
+  ({ store } = await c.registry.storeForAccount(accountId));
+  records = new HarvestRecords(store.pool);
+});
+afterAll(async () => c?.stop());
+
+const record = (start: number): HarvestRecord => ({ start, end: start + 60, seen: ['d'.repeat(64)], cumulative: [], pending: { key: 'k'.repeat(40), period: start, metrics: [] } });
+
+/** Seconds between the server's clock and the run's `updated_at`, and its version. */
+async function ageOf(nonce: string): Promise<{ age: number; version: number }> {
+  const [rows] = await store.pool.query<any[]>('SELECT TIMESTAMPDIFF(SECOND, updated_at, NOW()) AS age, version FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [accountId, nonce]);
+  return { age: Number(rows[0].age), version: Number(rows[0].version) };
+}
+
+async function backdate(nonce: string, seconds: number): Promise<void> {
+  await store.pool.query('UPDATE harvest_records SET updated_at = NOW() - INTERVAL ? SECOND WHERE account_id = ? AND run_nonce = ?', [seconds, accountId, nonce]);
+}
+
+describe('harvest records: updated_at moves once an hour, the purge allows for it', () => {
+  it('an update keeps an updated_at younger than the refresh interval and renews an older one, on both save paths', async () => {
+    const nonce = 'aaaaaaaaaaaaaaa1';
+    expect(await records.save(accountId, nonce, record(1000), undefined)).toBe(1);
+    await backdate(nonce, 1800);
+    // The guard's statement, as the shard writer runs it with a piece's rows.
+    const guard = records.saveStatement(accountId, nonce, record(1060), 1);
+    const [res] = await store.pool.query<any>(guard.sql, guard.params);
+    expect(res.affectedRows).toBe(1);
+    expect(await ageOf(nonce)).toMatchObject({ version: 2, age: 1800 });
+    await backdate(nonce, UPDATED_AT_REFRESH_SECONDS + 5);
+    expect(await records.save(accountId, nonce, record(1120), 2)).toBe(3);
+    const renewed = await ageOf(nonce);
+    expect(renewed.version).toBe(3);
+    expect(renewed.age).toBeLessThanOrEqual(2);
+    // A stale version still changes nothing.
+    expect(await records.save(accountId, nonce, record(1180), 2)).toBeUndefined();
+    expect((await ageOf(nonce)).version).toBe(3);
+  });
+
+  it('purges a run silent for the bound plus the refresh interval, not one within it', async () => {
+    const maxAge = 2 * 86400;
+    expect(await records.save(accountId, 'bbbbbbbbbbbbbbb1', record(1000), undefined)).toBe(1);
+    expect(await records.save(accountId, 'bbbbbbbbbbbbbbb2', record(1000), undefined)).toBe(1);
+    await backdate('bbbbbbbbbbbbbbb1', maxAge + UPDATED_AT_REFRESH_SECONDS + 60);
+    await backdate('bbbbbbbbbbbbbbb2', maxAge + UPDATED_AT_REFRESH_SECONDS - 60);
+    expect(await records.purge(maxAge)).toBe(1);
+    const [rows] = await store.pool.query<any[]>("SELECT run_nonce FROM harvest_records WHERE account_id = ? AND run_nonce LIKE 'bbbb%' ORDER BY run_nonce", [accountId]);
+    expect(rows.map((r) => r.run_nonce)).toEqual(['bbbbbbbbbbbbbbb2']);
+  });
+});
