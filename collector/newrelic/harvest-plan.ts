@@ -13,12 +13,16 @@ import type { Harvest, HarvestMetric } from './metric-data.js';
  * lost), so per agent run it keeps a harvest record: the latest payload's start, end, digest, its
  * stats ("cumulative") and the piece of rows not yet known to be committed ("pending").
  *
- * A piece is a set of rows with a dedupe key; the shard writer commits each key at most once.
+ * A piece is a set of rows with a dedupe key. A piece saved with its record (the record's versioned
+ * update is the piece's guard, same transaction) is committed at most once by that guard and is
+ * written without its key; any other piece goes under its key, which the shard writer commits at most
+ * once.
  * - new harvest (start later than the record's): piece = the whole payload; record replaced.
- * - same start, a digest already seen: a resend; re-write the pending piece (a no-op if committed).
+ * - same start, a digest already seen: a resend; re-write the pending piece (a no-op if committed;
+ *   nothing when the record says it is committed: pendingCommitted).
  * - same start, new digest, a superset of the record (the merged resend): first re-write the
- *   pending piece (so everything before it is committed exactly once), then record the new payload
- *   and write only the delta = payload minus cumulative, under the payload's own key.
+ *   pending piece (so everything before it is committed exactly once; again nothing when committed),
+ *   then record the new payload and write only the delta = payload minus cumulative.
  * - same start, not a superset: not something an agent does; 400.
  * - start earlier than the record's (a stray old copy): written alone under its own key.
  * Rows of a piece go to the minute holding most of its payload's window (harvestMinute).
@@ -40,8 +44,13 @@ export interface HarvestRecord {
   seen: string[];
   /** Stats of the latest payload: what all pieces for this start add up to. */
   cumulative: HarvestMetric[];
-  /** The latest piece, not known to be committed. */
+  /** The latest piece, not known to be committed unless `pendingCommitted`. */
   pending: HarvestPiece;
+  /**
+   * The record as read back was saved in the transaction of its pending piece (formats 2 and later:
+   * the record's update is the piece's guard), so the piece is committed and a resend writes none of it.
+   */
+  pendingCommitted?: boolean;
 }
 
 export type HarvestPlan =
@@ -81,7 +90,9 @@ export function planHarvest(record: HarvestRecord | undefined, harvest: Harvest,
     return { kind: 'new', write, save: { start: harvest.start, end: harvest.end, seen: [digest], cumulative: harvest.metrics, pending: write } };
   }
   if (harvest.start < record.start) return { kind: 'older', write: piece(harvest.metrics) };
-  if (record.seen.includes(digest)) return { kind: 'duplicate', write: record.pending };
+  // The pending piece again: nothing, when it is committed with the record; else under its key (a no-op if committed).
+  const confirm: HarvestPiece = record.pendingCommitted ? { ...record.pending, metrics: [] } : record.pending;
+  if (record.seen.includes(digest)) return { kind: 'duplicate', write: confirm };
   const delta = deltaOf(record.cumulative, harvest.metrics);
   if (delta === undefined) {
     throw new InputError(
@@ -92,7 +103,7 @@ export function planHarvest(record: HarvestRecord | undefined, harvest: Harvest,
   const seen = [...record.seen, digest].slice(-MAX_SEEN_DIGESTS);
   return {
     kind: 'merged',
-    confirm: record.pending,
+    confirm,
     write,
     save: { start: record.start, end: Math.max(record.end, harvest.end), seen, cumulative: harvest.metrics, pending: write },
   };

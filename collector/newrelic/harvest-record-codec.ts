@@ -10,8 +10,15 @@ import type { HarvestMetric } from './metric-data.js';
  * The stored form of a harvest record (harvest_records.state). One is written per harvest, so its
  * encoding is on the collector's hot path.
  *
+ * Formats 5 and 6 are formats 4 and 2 with another first byte (0x0e, 0x0f), written since a record's
+ * piece is no longer also keyed in the write ledger (its guard, the record's version, refuses a second
+ * delivery): a collector of the formats 2 and 4 would write such a record's pending piece again on a
+ * resend, where the ledger no longer holds its key, so it must not read them (it answers 503). Every
+ * record of formats 2 and later was saved in the transaction of its pending piece (the record is the
+ * piece's guard), so its pending piece is committed whenever the record is (`pendingCommitted`).
+ *
  * Format 4 (a new harvest's record, the usual case): the metrics by dictionary id, not by name:
- *   byte 0     0x08
+ *   byte 0     0x08 (format 5: 0x0e)
  *   u32 LE     length of the header, then the header as JSON: {s, e, d, k, p} (as format 2's; the
  *              pending piece is the cumulative metrics)
  *   u32 LE     count n, then n × u32 LE metric ids, then 6 × n float64 LE stats (as format 2's)
@@ -24,8 +31,9 @@ import type { HarvestMetric } from './metric-data.js';
  *
  * Format 2 (every other record: a merged resend's, or one with folded or non-canonical names):
  * binary, no number ever printed or parsed as text, nothing compressed:
- *   byte 0     0x07 — never the first byte of format 1 (a raw deflate stream's block type 11 is
- *              reserved), so the formats are told apart by it
+ *   byte 0     0x07 (format 6: 0x0f) — never the first byte of format 1 (a raw deflate stream's
+ *              block type 11 is reserved: 0x07, 0x0e and 0x0f all say it; zlib pads a stored block's
+ *              header with zeros, so no stream of it starts 0x08), so the formats are told apart by it
  *   u32 LE     length of the header, then the header as JSON: {s, e, d, k, p, own}
  *              (start, end, seen digests, pending key and period; own: the pending piece has its
  *              own metrics, stored after the cumulative ones; otherwise they are the cumulative ones)
@@ -35,7 +43,7 @@ import type { HarvestMetric } from './metric-data.js';
  * max, sum of squares per metric). Doubles are stored bit for bit.
  *
  * Format 1 (collectors before format 2): the record as compact JSON, raw-deflated. Still read, never
- * written. A collector reads the formats of its own version and earlier ones only (one of format 1
+ * written; its pending piece may be uncommitted (those collectors saved the record before the rows). A collector reads the formats of its own version and earlier ones only (one of format 1
  * answers 503 for a run with a newer record, which the agent retries, until it is upgraded): upgrade
  * every collector of a fleet before mixed versions serve one agent. (A format 3, the names in a table
  * of their own, was measured and not kept: docs/benchmark.md.)
@@ -46,6 +54,9 @@ export type MetricNamesOf = (ids: readonly number[]) => Promise<ReadonlyMap<numb
 
 const FORMAT_4 = 0x08;
 const FORMAT_2 = 0x07;
+/** What this collector writes: format 4's and 2's layouts. */
+const FORMAT_5 = 0x0e;
+const FORMAT_6 = 0x0f;
 const inflate = promisify(zlib.inflateRaw);
 
 /**
@@ -56,7 +67,7 @@ export function encodeRecord(r: HarvestRecord, ids?: readonly number[]): Buffer 
   const own = r.pending.metrics !== r.cumulative;
   if (!own && ids !== undefined && byIds(r.cumulative, ids)) return encodeFormat4(r, ids);
   const header = Buffer.from(JSON.stringify({ s: r.start, e: r.end, d: r.seen, k: r.pending.key, p: r.pending.period, own }), 'utf8');
-  const parts: Buffer[] = [Buffer.from([FORMAT_2, 0, 0, 0, 0]), header, encodeList(r.cumulative)];
+  const parts: Buffer[] = [Buffer.from([FORMAT_6, 0, 0, 0, 0]), header, encodeList(r.cumulative)];
   parts[0]!.writeUInt32LE(header.length, 1);
   if (own) parts.push(encodeList(r.pending.metrics));
   return Buffer.concat(parts);
@@ -64,8 +75,9 @@ export function encodeRecord(r: HarvestRecord, ids?: readonly number[]): Buffer 
 
 /** `namesOf` is asked only for a format 4 record (the names of its ids). */
 export async function decodeRecord(blob: Buffer, namesOf?: MetricNamesOf): Promise<HarvestRecord> {
-  if (blob.length > 0 && blob[0] === FORMAT_4) return decodeFormat4(blob, namesOf);
-  if (blob.length > 0 && blob[0] === FORMAT_2) return decodeFormat2(blob);
+  const format = blob.length > 0 ? blob[0] : undefined;
+  if (format === FORMAT_5 || format === FORMAT_4) return decodeFormat4(blob, namesOf);
+  if (format === FORMAT_6 || format === FORMAT_2) return decodeFormat2(blob);
   return decodeFormat1(blob);
 }
 
@@ -88,7 +100,7 @@ function encodeFormat4(r: HarvestRecord, ids: readonly number[]): Buffer {
   const headerBytes = Buffer.byteLength(header, 'utf8');
   const n = ids.length;
   const out = Buffer.allocUnsafe(5 + headerBytes + 4 + 4 * n + 48 * n);
-  out[0] = FORMAT_4;
+  out[0] = FORMAT_5;
   out.writeUInt32LE(headerBytes, 1);
   out.write(header, 5, 'utf8');
   let o = out.writeUInt32LE(n, 5 + headerBytes);
@@ -116,7 +128,7 @@ async function decodeFormat4(blob: Buffer, namesOf: MetricNamesOf | undefined): 
     // trailing spaces): the names the record was written for, which were canonical.
     metrics[i] = { name: canonicalMetricName(name.name), scope: canonicalMetricName(name.scope), stats: readStats(blob, o) };
   }
-  return { start: h.s, end: h.e, seen: h.d, cumulative: metrics, pending: { key: h.k, period: h.p, metrics } };
+  return { start: h.s, end: h.e, seen: h.d, cumulative: metrics, pending: { key: h.k, period: h.p, metrics }, pendingCommitted: true };
 }
 
 function encodeList(ms: readonly HarvestMetric[]): Buffer {
@@ -199,7 +211,7 @@ function decodeFormat2(blob: Buffer): HarvestRecord {
   const h = JSON.parse(blob.toString('utf8', 5, 5 + headerLength)) as { s: number; e: number; d: string[]; k: string; p: number; own: boolean };
   const cumulative = decodeList(blob, 5 + headerLength);
   const pending: HarvestPiece = { key: h.k, period: h.p, metrics: h.own ? decodeList(blob, cumulative.end).metrics : cumulative.metrics };
-  return { start: h.s, end: h.e, seen: h.d, cumulative: cumulative.metrics, pending };
+  return { start: h.s, end: h.e, seen: h.d, cumulative: cumulative.metrics, pending, pendingCommitted: true };
 }
 
 type WireMetric = [string, string, number, number, number, number, number, number];

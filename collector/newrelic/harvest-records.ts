@@ -15,6 +15,9 @@ export interface StoredRecord {
   version: number;
 }
 
+/** Whether a save is committed: the run's record at the saved version holding the saved state. */
+const COMMITTED_SQL = 'SELECT 1 AS committed FROM harvest_records WHERE account_id = ? AND run_nonce = ? AND version = ? AND state = ?';
+
 /** Stand-ins compiled into the update's template, each recognised in its parameters by value (or identity: the blob). */
 const SLOT = { account: -7001, nonce: '\u0000apm-slot-nonce', start: -7002, expected: -7003 } as const;
 const SLOT_BLOB = Buffer.from('apm-slot-blob');
@@ -91,13 +94,16 @@ export class HarvestRecords {
    */
   saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined, ids?: readonly number[]): WriteGuard {
     const blob = encodeRecord(record, ids);
+    // The record at its new version with this very state: committed (a second delivery of the same
+    // payload saving the same state at the same version is the same write).
+    const committed = { sql: COMMITTED_SQL, params: [accountId, nonce, (expected ?? 0) + 1, blob] };
     if (expected !== undefined) {
       // Every harvest but a run's first: the update's text is always the same, compiled once (updateTemplate).
       this.#update ??= updateTemplate(this.#saveQuery(SLOT.account, SLOT.nonce, SLOT.start, SLOT_BLOB, SLOT.expected).compile());
-      if (this.#update) return { sql: this.#update.sql, params: this.#update.slots.map((s) => (s === 'blob' ? blob : s === 'account' ? accountId : s === 'nonce' ? nonce : s === 'start' ? record.start : s === 'expected' ? expected : s.value)) };
+      if (this.#update) return { sql: this.#update.sql, params: this.#update.slots.map((s) => (s === 'blob' ? blob : s === 'account' ? accountId : s === 'nonce' ? nonce : s === 'start' ? record.start : s === 'expected' ? expected : s.value)), committed };
     }
     const c = this.#saveQuery(accountId, nonce, record.start, blob, expected).compile();
-    return { sql: c.sql, params: [...c.parameters] };
+    return { sql: c.sql, params: [...c.parameters], committed };
   }
 
   /** saveStatement on its own (a piece with no rows): the new version, or undefined when the record changed meanwhile. */
@@ -105,11 +111,6 @@ export class HarvestRecords {
     const q = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected);
     const r = await this.#db.executeQuery(q.compile());
     return Number(r.numAffectedRows ?? 0) === 1 ? (expected ?? 0) + 1 : undefined;
-  }
-
-  /** Forgets a run (after its shutdown). */
-  async remove(accountId: number, nonce: string): Promise<void> {
-    await this.#db.deleteFrom('harvest_records').where('account_id', '=', accountId).where('run_nonce', '=', nonce).execute();
   }
 
   /**

@@ -17,10 +17,11 @@ const MAX_REMEMBERED_RUNS = 100_000;
 
 /**
  * Writes validated harvests: the harvest record decides what is new (harvest-plan.ts), names go
- * through the account's dictionary, and every piece goes to the shared ShardWriter under its own
- * dedupe key, with the record's update as the piece's guard (record and rows commit in one
- * transaction: one commit per harvest). Resolves only after every piece is committed; shard trouble
- * is RetryableError (503).
+ * through the account's dictionary, and every piece goes to the shared ShardWriter: a piece saved
+ * with its record has the record's update as its guard (record and rows commit in one transaction:
+ * one commit per harvest; the guard's version check refuses a second delivery, so no dedupe key),
+ * any other piece its own dedupe key. Resolves only after every piece is committed; shard trouble is
+ * RetryableError (503).
  */
 export class HarvestWriter {
   readonly #records = new WeakMap<ShardStore, HarvestRecords>();
@@ -113,14 +114,17 @@ export class HarvestWriter {
     this.#runs.set(runKey, v);
   }
 
-  /** Forgets the run's harvest record (shutdown). Best effort: a stale record is purged later. */
+  /**
+   * A run's shutdown. Its harvest record stays until the purge takes it (runs silent for 2 days): a
+   * resend of its last harvest, whose piece was saved with the record and under no ledger key, must
+   * still find the record to be told from a new harvest. Only this process's memory of the run goes.
+   */
   async endRun(claims: RunClaims): Promise<void> {
     try {
-      const { shardId, store } = await this.#locate(claims.accountId);
+      const { shardId } = await this.#locate(claims.accountId);
       this.#runs.delete(`${shardId}:${claims.accountId}:${claims.nonce}`);
-      await this.#recordsOf(store).remove(claims.accountId, claims.nonce);
     } catch {
-      // The agent is going away either way; harvest records of silent runs are purged by age.
+      // The agent is going away either way.
     }
   }
 
@@ -174,8 +178,9 @@ export class HarvestWriter {
       accountId: claims.accountId,
       shardId,
       rows,
-      dedupeKey: piece.key,
-      ...(guard ? { guard } : {}),
+      // Saved with its record, the piece is committed at most once by the record's version check; any
+      // other goes under its key (harvest-plan.ts).
+      ...(guard ? { guard } : { dedupeKey: piece.key }),
     });
     if (outcome === 'committed') {
       this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);

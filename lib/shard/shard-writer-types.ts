@@ -25,6 +25,13 @@ export interface WriteRow {
 export interface WriteGuard {
   sql: string;
   params: readonly unknown[];
+  /**
+   * A read that returns a row exactly when the guard's change is committed (the harvest record's row
+   * at its new version with its new state). A request keyed by its guard alone (no dedupe key: the
+   * guard's version check already refuses a second delivery) is proved committed by it after a COMMIT
+   * whose answer was lost, as a keyed one is by its ledger key.
+   */
+  committed?: { sql: string; params: readonly unknown[] };
 }
 
 export interface WriteRequest {
@@ -33,7 +40,9 @@ export interface WriteRequest {
   rows: WriteRow[];
   /**
    * Identifies a delivery: a request whose key was already committed for this account is
-   * acknowledged without writing (see "Retries and deduplication" in schema/README.md).
+   * acknowledged without writing (see "Retries and deduplication" in schema/README.md). A request
+   * whose guard refuses every second delivery (a versioned record) needs none: its guard's
+   * `committed` read then proves a lost COMMIT.
    */
   dedupeKey?: string;
   guard?: WriteGuard;

@@ -102,14 +102,14 @@ describe('retries never double count (captured 503 sequence 22 → 23)', () => {
     };
     expect((await s.post('metric_data', first)).status).toBe(200);
     await expectCommittedOnce(s, first);
-    // A new harvest's record holds its metrics by dictionary id (format 4); reading it back for the
-    // merged resend takes their names from the dictionary.
-    expect(await format()).toEqual([0x08]);
+    // A new harvest's record holds its metrics by dictionary id (format 5, format 4's layout); reading
+    // it back for the merged resend takes their names from the dictionary.
+    expect(await format()).toEqual([0x0e]);
     const merges = await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' });
     expect((await s.post('metric_data', merged)).status).toBe(200);
     expect(await scrape(col, 'apm_collector_harvests_total', { kind: 'merged' })).toBe(merges + 1);
     await expectCommittedOnce(s, merged);
-    expect(await format()).toEqual([0x07]); // a merged record (its piece is the delta) keeps the names
+    expect(await format()).toEqual([0x0f]); // a merged record (its piece is the delta) keeps the names (format 6)
   });
 
   it('the identical payload delivered again (also concurrently, also gzip) is counted once', async () => {
@@ -227,7 +227,7 @@ describe('a client that goes away mid-body', () => {
 });
 
 describe('other methods and self-metrics', () => {
-  it('answers event, error and trace payloads with 200, counts them, stores nothing; shutdown forgets the run', async () => {
+  it('answers event, error and trace payloads with 200, counts them, stores nothing; after shutdown a resend of the last harvest still counts once', async () => {
     const s = await agentSetup('events');
     for (const p of ['07', '08', '09', '10', '11', '13']) {
       const cap = capture(p);
@@ -237,12 +237,15 @@ describe('other methods and self-metrics', () => {
     expect(await scrape(col, 'apm_collector_ignored_items_total', { method: 'span_event_data' })).toBe(capture('07').body[2].length);
     expect(await scrape(col, 'apm_collector_ignored_items_total', { method: 'error_data' })).toBe(capture('11').body[1].length);
     expect(await rowCount(s.store, s.id)).toBe(0);
-    expect((await s.post('metric_data', shiftedMetricData(capture('06'), s.run, now()))).status).toBe(200);
-    const [before] = await s.store.pool.query<any[]>('SELECT COUNT(*) AS n FROM harvest_records WHERE account_id = ?', [s.id]);
-    expect(Number(before[0].n)).toBe(1);
+    const last = shiftedMetricData(capture('06'), s.run, now());
+    expect((await s.post('metric_data', last)).status).toBe(200);
     expect(await s.post('shutdown', [])).toMatchObject({ status: 200, body: { return_value: null } });
+    // The run's record stays (the purge takes it after 2 days): the last harvest's piece was saved with it
+    // under no ledger key, so only the record tells its resend from a new harvest.
     const [after] = await s.store.pool.query<any[]>('SELECT COUNT(*) AS n FROM harvest_records WHERE account_id = ?', [s.id]);
-    expect(Number(after[0].n)).toBe(0);
+    expect(Number(after[0].n)).toBe(1);
+    expect((await s.post('metric_data', last)).status).toBe(200);
+    await expectCommittedOnce(s, last);
   });
 
   it('exposes requests by method and status, rows per shard, write sizes, commit latency and dictionary size', async () => {

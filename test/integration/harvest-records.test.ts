@@ -37,7 +37,7 @@ describe('harvest records: updated_at moves once an hour, the purge allows for i
     await backdate(nonce, 1800);
     // The guard's statement, as the shard writer runs it with a piece's rows.
     const guard = records.saveStatement(accountId, nonce, record(1060), 1);
-    const [res] = await store.pool.query<any>(guard.sql, guard.params);
+    const [res] = await store.pool.query<any>(guard.sql, [...guard.params] as any[]);
     expect(res.affectedRows).toBe(1);
     expect(await ageOf(nonce)).toMatchObject({ version: 2, age: 1800 });
     await backdate(nonce, UPDATED_AT_REFRESH_SECONDS + 5);

@@ -239,4 +239,28 @@ describe('the bulk trip (issue #20, APM_WRITER_BULK)', () => {
       [f.agentIds[1], f.metricIds[1], p, 4],
     ]);
   });
+
+  it('a COMMIT whose answer is lost: an unkeyed request is proved committed by its guard\'s committed read, and refused when that finds nothing', async () => {
+    const f = await agentFleet(c, 'bt-lost-guard', 1, H);
+    const p = H + 9 * 60;
+    await f.store.pool.query('CREATE TABLE IF NOT EXISTS test_bulk_guards (id INT PRIMARY KEY, v INT NOT NULL)');
+    await f.store.pool.query('REPLACE INTO test_bulk_guards (id, v) VALUES (2, 20), (3, 30)');
+    const guard = (id: number, v: number, proof: number) => ({
+      sql: 'UPDATE test_bulk_guards SET v = v + 1 WHERE id = ? AND v = ?',
+      params: [id, v],
+      committed: { sql: 'SELECT 1 FROM test_bulk_guards WHERE id = ? AND v = ?', params: [id, proof] },
+    });
+    const losing = intercepted(f.store, async (conn, method, args) => {
+      if (method !== 'query' || !sqlOf(args).startsWith('COMMIT')) return real(conn, method, args);
+      await real(conn, method, args);
+      throw Object.assign(new Error('socket has unexpectedly been closed'), { code: 'ER_SOCKET_UNEXPECTED_CLOSE', fatal: true });
+    });
+    const r = await runTransaction(losing, [pending(f, undefined, [f.row(0, 0, p, s(7, 1))], guard(2, 20, 21))], deps(true));
+    expect([r.path, r.written]).toEqual(['bulk', 1]);
+    // A read that does not find the guard's change proves nothing: the error is thrown (it did commit).
+    await expect(runTransaction(losing, [pending(f, undefined, [f.row(0, 1, p, s(8, 1))], guard(3, 30, 99))], deps(true))).rejects.toMatchObject({ code: 'ER_SOCKET_UNEXPECTED_CLOSE' });
+    const [g] = await f.store.pool.query<any[]>('SELECT id, v FROM test_bulk_guards WHERE id IN (2, 3) ORDER BY id');
+    expect(g.map((x) => [x.id, x.v])).toEqual([[2, 21], [3, 31]]);
+    expect((await rowsOf(f)).map((x) => x.slice(1, 4))).toEqual([[f.metricIds[0], p, 7], [f.metricIds[1], p, 8]]);
+  });
 });

@@ -132,6 +132,45 @@ describe('harvest plan: the captured 503 sequence (22 answered 503, 23 merged, s
   });
 });
 
+describe('harvest plan: records saved with their piece (formats 2 and later: pendingCommitted)', () => {
+  const first = load('22');
+  const merged = load('23');
+  /** No ledger: every piece given is counted (a guarded piece has no key), so a piece written twice shows. */
+  const counted = (sink: Sink, p: HarvestPiece) => {
+    sink.keys.delete(p.key);
+    return sink.commit(p);
+  };
+  const saved = (h: Harvest, digest: string): HarvestRecord => {
+    const plan = planHarvest(undefined, h, digest, keyOf(h));
+    if (plan.kind !== 'new') throw new Error('expected new');
+    return { ...plan.save, pendingCommitted: true };
+  };
+
+  it('22 committed with its record but the 200 lost, then 23: nothing of 22 is written again, the delta adds the rest', () => {
+    const sink = new Sink();
+    const rec = saved(first.harvest, first.digest);
+    counted(sink, rec.pending);
+    const plan = planHarvest(rec, merged.harvest, merged.digest, keyOf(merged.harvest));
+    if (plan.kind !== 'merged') throw new Error('expected merged');
+    expect(plan.confirm.metrics).toEqual([]);
+    expect(plan.write.metrics).toHaveLength(84);
+    counted(sink, plan.confirm);
+    counted(sink, plan.write);
+    expectTotalsEqual(sink, merged.harvest);
+  });
+
+  it('a resend of a committed payload writes nothing', () => {
+    const sink = new Sink();
+    const rec = saved(merged.harvest, merged.digest);
+    counted(sink, rec.pending);
+    const plan = planHarvest(rec, merged.harvest, merged.digest, keyOf(merged.harvest));
+    expect(plan.kind).toBe('duplicate');
+    expect(plan.write.metrics).toEqual([]);
+    counted(sink, plan.write);
+    expectTotalsEqual(sink, merged.harvest);
+  });
+});
+
 describe('deltaOf', () => {
   const m = (name: string, c: number, t: number, min: number, max: number, ss: number) => ({ name, scope: '', stats: { callCount: c, totalTime: t, exclusiveTime: t, minTime: min, maxTime: max, sumOfSquares: ss } });
   it('subtracts counts, totals and squares, keeps the merged min and max, leaves unchanged metrics out', () => {

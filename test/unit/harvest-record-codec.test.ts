@@ -27,12 +27,13 @@ describe('harvest record codec (format 2)', () => {
     const plan = planHarvest(undefined, harvest, payloadDigest(bodyText(c)), (end, d) => pieceKey(7, 'n0nce', harvest.start, end, d));
     if (plan.kind !== 'new') throw new Error('expected new');
     const blob = encodeRecord(plan.save);
-    expect(blob[0]).toBe(0x07);
+    expect(blob[0]).toBe(0x0f);
     const header = blob.readUInt32LE(1);
     const names = harvest.metrics.reduce((n, x) => n + Buffer.byteLength(`${x.name}\u0000${x.scope}\u0000`), 0);
     expect(blob.length).toBe(5 + header + 8 + names + 48 * harvest.metrics.length);
     const back = await decodeRecord(blob);
-    expect(back).toEqual(plan.save);
+    // Read back, a record says its pending piece is committed (saved in its transaction).
+    expect(back).toEqual({ ...plan.save, pendingCommitted: true });
     expect(back.pending.metrics).toBe(back.cumulative); // a new harvest's piece is its whole payload: stored once
   });
 
@@ -40,7 +41,7 @@ describe('harvest record codec (format 2)', () => {
     const cumulative = [m('Custom/ü/日本', '', [3, 0.1 + 0.2, 1e-300, 5e-324, Number.MAX_VALUE, 1e30]), m('Datastore/all', 'WebTransaction/Expressjs/GET//', [2 ** 53 - 1, 1 / 3, 0, 0, 2 / 3, 7])];
     const r: HarvestRecord = { start: 1764000000.123, end: 1764000060.987, seen: ['a'.repeat(64), 'b'.repeat(64)], cumulative, pending: { key: 'k'.repeat(40), period: 1764000000, metrics: [cumulative[1]!] } };
     const back = await decodeRecord(encodeRecord(r));
-    expect(back).toEqual(r);
+    expect(back).toEqual({ ...r, pendingCommitted: true });
     expect(Object.is(back.cumulative[0]!.stats.totalTime, 0.1 + 0.2)).toBe(true);
     expect(back.pending.metrics).not.toBe(back.cumulative);
   });
@@ -49,10 +50,10 @@ describe('harvest record codec (format 2)', () => {
     const many = Array.from({ length: 5000 }, (_, i) => m(`Custom/m${i}`, '', [i + 1, i / 7, i / 11, 1 / (i + 3), i + 0.5, (i + 1) * 1e6]));
     const big: HarvestRecord = { start: 1, end: 2, seen: ['d'], cumulative: many, pending: { key: 'k', period: 0, metrics: many } };
     const backBig = await decodeRecord(encodeRecord(big));
-    expect(backBig).toEqual(big);
+    expect(backBig).toEqual({ ...big, pendingCommitted: true });
     expect(backBig.cumulative[4999]!.stats).toEqual({ callCount: 5000, totalTime: 4999 / 7, exclusiveTime: 4999 / 11, minTime: 1 / 5002, maxTime: 4999.5, sumOfSquares: 5e9 });
     const few = many.slice(0, 2);
-    expect(await decodeRecord(encodeRecord({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few } }))).toEqual({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few } });
+    expect(await decodeRecord(encodeRecord({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few } }))).toEqual({ ...big, cumulative: few, pending: { key: 'k', period: 0, metrics: few }, pendingCommitted: true });
   });
 
   it('still reads format 1 records (written by earlier collectors), and no format 1 record starts with the format 2 byte', async () => {
@@ -63,7 +64,8 @@ describe('harvest record codec (format 2)', () => {
     ];
     for (const r of records) {
       const old = format1(r);
-      expect(old[0]! & 0b110).not.toBe(0b110); // block type 11 is reserved in deflate: 0x07 can never lead
+      expect(old[0]! & 0b110).not.toBe(0b110); // block type 11 is reserved in deflate: 0x07, 0x0e, 0x0f can never lead
+      // Saved before the rows by those collectors: its pending piece is not known to be committed.
       expect(await decodeRecord(old)).toEqual(r);
     }
   });
@@ -90,19 +92,19 @@ describe('harvest record codec (format 4: metrics by dictionary id)', () => {
   it('a new harvest with ids one to one: 5 + header + 4 + 52 bytes a metric, read back exactly through the dictionary', async () => {
     const r = record(cumulative);
     const blob = encodeRecord(r, ids);
-    expect(blob[0]).toBe(0x08);
+    expect(blob[0]).toBe(0x0e);
     expect(blob.length).toBe(5 + blob.readUInt32LE(1) + 4 + 52 * cumulative.length);
     expect(blob.length).toBeLessThan(encodeRecord(r).length);
     asked.length = 0;
     const back = await decodeRecord(blob, namesOf);
     expect(asked).toEqual([ids]);
-    expect(back).toEqual(r);
+    expect(back).toEqual({ ...r, pendingCommitted: true });
     expect(Object.is(back.cumulative[0]!.stats.totalTime, 0.1 + 0.2)).toBe(true);
     expect(Object.is(back.cumulative[0]!.stats.minTime, 5e-324)).toBe(true);
     expect(back.pending.metrics).toBe(back.cumulative);
     // A dictionary row stored before names were canonical (trailing spaces) reads back canonical, as the dictionary reads it.
     const legacy = async (wanted: readonly number[]) => new Map([...(await namesOf(wanted))].map(([id, n]) => [id, { name: `${n.name}  `, scope: n.scope === '' ? '' : `${n.scope} ` }]));
-    expect(await decodeRecord(blob, legacy)).toEqual(r);
+    expect(await decodeRecord(blob, legacy)).toEqual({ ...r, pendingCommitted: true });
   });
 
   it('format 2 (names) whenever ids could not give the names back: a merged piece, folded or repeated ids, names not in canonical form', async () => {
@@ -119,10 +121,10 @@ describe('harvest record codec (format 4: metrics by dictionary id)', () => {
     ];
     for (const [r, i] of cases) {
       const blob = encodeRecord(r, i);
-      expect(blob[0]).toBe(0x07);
-      expect(await decodeRecord(blob)).toEqual(r);
+      expect(blob[0]).toBe(0x0f);
+      expect(await decodeRecord(blob)).toEqual({ ...r, pendingCommitted: true });
     }
-    expect(encodeRecord(record(lone), [5])[0]).toBe(0x07); // stored with U+FFFD in its place
+    expect(encodeRecord(record(lone), [5])[0]).toBe(0x0f); // stored with U+FFFD in its place
   });
 
   it('refuses an id the dictionary does not have, a cut-short record, and a read without the dictionary', async () => {
@@ -139,17 +141,23 @@ describe('the harvest record save statement (collector/newrelic/harvest-records.
     try {
       const records = new HarvestRecords(pool.promise);
       const record = (start: number): HarvestRecord => ({ start, end: start + 60, seen: ['d'], cumulative: [m('WebTransaction', '', [1, 2, 2, 2, 2, 4])], pending: { key: 'k', period: start, metrics: [] } });
-      const text = 'update `harvest_records` set `version` = `version` + ?, `harvest_start` = ?, `state` = ? where `account_id` = ? and `run_nonce` = ? and `version` = ?';
+      // updated_at moves once an hour (UPDATED_AT_REFRESH_SECONDS), not with every save.
+      const text =
+        'update `harvest_records` set `version` = `version` + ?, `harvest_start` = ?, `state` = ?, `updated_at` = IF(updated_at < NOW() - INTERVAL 3600 SECOND, NOW(), updated_at) where `account_id` = ? and `run_nonce` = ? and `version` = ?';
+      const committedSql = 'SELECT 1 AS committed FROM harvest_records WHERE account_id = ? AND run_nonce = ? AND version = ? AND state = ?';
       const a = records.saveStatement(12, 'nonce-a', record(1_795_000_020), 4);
       const b = records.saveStatement(13, 'nonce-b', record(1_795_000_080), 9);
       expect([a.sql, a.params]).toEqual([text, [1, 1_795_000_020, encodeRecord(record(1_795_000_020)), 12, 'nonce-a', 4]]);
       expect([b.sql, b.params]).toEqual([text, [1, 1_795_000_080, encodeRecord(record(1_795_000_080)), 13, 'nonce-b', 9]]);
+      // What proves the save committed after a lost COMMIT: the record at the next version with this state.
+      expect(a.committed).toEqual({ sql: committedSql, params: [12, 'nonce-a', 5, encodeRecord(record(1_795_000_020))] });
       // With the metrics' ids (a new harvest's record): the same text, the record in format 4.
       const byId = records.saveStatement(12, 'nonce-a', record(1_795_000_200), 5, [31]);
       expect([byId.sql, byId.params]).toEqual([text, [1, 1_795_000_200, encodeRecord(record(1_795_000_200), [31]), 12, 'nonce-a', 5]]);
       const first = records.saveStatement(12, 'nonce-c', record(1_795_000_140), undefined);
       expect(first.sql).toBe('insert ignore into `harvest_records` (`account_id`, `run_nonce`, `version`, `harvest_start`, `state`) values (?, ?, ?, ?, ?)');
       expect(first.params).toEqual([12, 'nonce-c', 1, 1_795_000_140, encodeRecord(record(1_795_000_140))]);
+      expect(first.committed).toEqual({ sql: committedSql, params: [12, 'nonce-c', 1, encodeRecord(record(1_795_000_140))] });
     } finally {
       await pool.end();
     }
