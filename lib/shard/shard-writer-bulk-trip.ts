@@ -75,19 +75,25 @@ export interface CountedCheck {
 
 /**
  * The batch's guards (one bulk statement per guard text, in the batch's order: each changes at most one
- * row, its own record's, so the group must change one a guard) and ledger keys (one a ledger table: every
- * key new), in the text trip's lock order.
+ * row, its own record's, so the group must report the changes of every guard: one each, or its bulk
+ * form's count) and ledger keys (one a ledger table: every key new), in the text trip's lock order.
  */
 export function countedChecks(batch: readonly Pending[], ledger: WriteLedger): CountedCheck[] {
-  const guards = new Map<string, unknown[][]>();
+  const guards = new Map<string, CountedCheck>();
   for (const p of batch) {
     const g = p.req.guard;
     if (!g) continue;
-    const rows = guards.get(g.sql);
-    if (rows) rows.push([...g.params]);
-    else guards.set(g.sql, [[...g.params]]);
+    // A guard's bulk form when it has one (WriteGuard.bulk): counted by the changes it reports.
+    const { sql, params, changes } = g.bulk ?? { ...g, changes: 1 };
+    const check = guards.get(sql);
+    if (check) {
+      check.rows.push([...params]);
+      check.changes += changes;
+    } else {
+      guards.set(sql, { sql, rows: [[...params]], changes });
+    }
   }
-  const out: CountedCheck[] = [...guards].map(([sql, rows]) => ({ sql, rows, changes: rows.length }));
+  const out: CountedCheck[] = [...guards.values()];
   for (const l of ledger.insertRows(batch)) out.push({ ...l, changes: l.rows.length });
   return out;
 }

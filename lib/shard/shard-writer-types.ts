@@ -32,6 +32,14 @@ export interface WriteGuard {
    * whose answer was lost, as a keyed one is by its ledger key.
    */
   committed?: { sql: string; params: readonly unknown[] };
+  /**
+   * The same check as another statement, for the bulk trip (shard-writer-bulk-trip.ts), which runs the
+   * guards of one text as one bulk statement: when `sql` would change its row, it makes the same change
+   * and reports `changes` affected rows; otherwise it reports another count, and whatever it did then
+   * is rolled back with the trip, which goes statement by statement with `sql`. (The harvest record's
+   * conditional upsert: MariaDB runs a bulk UPDATE as one statement a row, a bulk INSERT as one.)
+   */
+  bulk?: { sql: string; params: readonly unknown[]; changes: number };
 }
 
 export interface WriteRequest {

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
-import { HarvestRecords, UPDATED_AT_REFRESH_SECONDS } from '../../collector/newrelic/harvest-records.js';
+import { encodeRecord, HarvestRecords, UPDATED_AT_REFRESH_SECONDS } from '../../collector/newrelic/harvest-records.js';
+import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
+import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
+import { WriterFences } from '../../lib/shard/writer-fences.js';
+import { agentFleet, callStats, pendingWrite } from '../harness/agent-fleet.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 
 let c: TestCluster;
@@ -59,5 +63,37 @@ describe('harvest records: updated_at moves once an hour, the purge allows for i
     expect(await records.purge(maxAge)).toBe(1);
     const [rows] = await store.pool.query<any[]>("SELECT run_nonce FROM harvest_records WHERE account_id = ? AND run_nonce LIKE 'bbbb%' ORDER BY run_nonce", [accountId]);
     expect(rows.map((r) => r.run_nonce)).toEqual(['bbbbbbbbbbbbbbb2']);
+  });
+});
+
+describe('the record save as the bulk trip runs it (WriteGuard.bulk: a conditional upsert)', () => {
+  const H = Date.UTC(2026, 10, 24, 10) / 1000;
+  const deps = () => ({ fences: new WriterFences(), ledger: new WriteLedger(), batchRows: 2000, loadData: true, oneTrip: true, bulk: true, now: () => H + 30 * 60 });
+
+  it('saves as the update does; a stale version or a deleted record changes nothing and falls back to the update (conflict)', async () => {
+    const f = await agentFleet(c, 'records-bulk', 1, H);
+    const own = new HarvestRecords(f.store.pool);
+    const nonce = 'ccccccccccccccc1';
+    const state = async () => {
+      const [rows] = await f.store.pool.query<any[]>('SELECT version, state, TIMESTAMPDIFF(SECOND, updated_at, NOW()) AS age FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [f.account.id, nonce]);
+      return rows.map((r) => ({ version: Number(r.version), state: Buffer.from(r.state), age: Number(r.age) }));
+    };
+    const write = (expected: number, start: number, minute: number) =>
+      runTransaction(f.store, [pendingWrite(f, undefined, [f.row(0, 0, H + minute * 60, callStats(1, 1))], H, own.saveStatement(f.account.id, nonce, record(start), expected))], deps());
+    expect(await own.save(f.account.id, nonce, record(1000), undefined)).toBe(1);
+    await f.store.pool.query('UPDATE harvest_records SET updated_at = NOW() - INTERVAL 600 SECOND WHERE run_nonce = ?', [nonce]);
+    const saved = await write(1, 1060, 1);
+    expect([saved.path, saved.conflicts.size, saved.written]).toEqual(['bulk', 0, 1]);
+    expect(await state()).toEqual([{ version: 2, state: encodeRecord(record(1060)), age: 600 }]);
+    const stale = await write(1, 1120, 2);
+    expect([stale.path, stale.conflicts.size, stale.written]).toEqual(['stepwise', 1, 0]);
+    expect(await state()).toEqual([{ version: 2, state: encodeRecord(record(1060)), age: 600 }]);
+    await f.store.pool.query('DELETE FROM harvest_records WHERE run_nonce = ?', [nonce]);
+    // The upsert would insert the record again: its count differs, the trip is rolled back.
+    const deleted = await write(2, 1180, 3);
+    expect([deleted.path, deleted.conflicts.size, deleted.written]).toEqual(['stepwise', 1, 0]);
+    expect(await state()).toEqual([]);
+    const [rows] = await f.store.pool.query<any[]>(`SELECT period, call_count FROM ${f.table} WHERE agent_id = ? ORDER BY period`, [f.agentIds[0]]);
+    expect(rows.map((r) => [r.period, Number(r.call_count)])).toEqual([[H + 60, 1]]);
   });
 });
