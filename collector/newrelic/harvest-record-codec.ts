@@ -43,9 +43,10 @@ import type { HarvestMetric } from './metric-data.js';
  * max, sum of squares per metric). Doubles are stored bit for bit.
  *
  * Format 1 (collectors before format 2): the record as compact JSON, raw-deflated. Still read, never
- * written; its pending piece may be uncommitted (those collectors saved the record before the rows). A collector reads the formats of its own version and earlier ones only (one of format 1
- * answers 503 for a run with a newer record, which the agent retries, until it is upgraded): upgrade
- * every collector of a fleet before mixed versions serve one agent. (A format 3, the names in a table
+ * written; its pending piece may be uncommitted (those collectors saved the record before the rows).
+ * A collector reads the formats of its own version and earlier ones only (one of format 1 answers 503
+ * for a run with a newer record, which the agent retries, until it is upgraded): upgrade every
+ * collector of a fleet before mixed versions serve one agent. (A format 3, the names in a table
  * of their own, was measured and not kept: docs/benchmark.md.)
  */
 
