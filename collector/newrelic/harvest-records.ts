@@ -29,7 +29,9 @@ const SLOT_BLOB = Buffer.from('apm-slot-blob');
  * ON UPDATE CURRENT_TIMESTAMP does not apply.
  */
 export const UPDATED_AT_REFRESH_SECONDS = 3600;
-const UPDATED_AT = sql<string>`IF(updated_at < NOW() - INTERVAL ${sql.lit(UPDATED_AT_REFRESH_SECONDS)} SECOND, NOW(), updated_at)`;
+/** When a save moves `updated_at` (both forms of the save: the update and the bulk trip's upsert). */
+const REFRESH_DUE = `updated_at < NOW() - INTERVAL ${UPDATED_AT_REFRESH_SECONDS} SECOND`;
+const UPDATED_AT = sql<string>`IF(${sql.raw(REFRESH_DUE)}, NOW(), updated_at)`;
 
 /**
  * The update as a conditional upsert, for the shard writer's bulk trip (WriteGuard.bulk): MariaDB runs a
@@ -43,7 +45,7 @@ const UPDATED_AT = sql<string>`IF(updated_at < NOW() - INTERVAL ${sql.lit(UPDATE
 const BULK_SAVE_SQL =
   'INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
   'harvest_start = IF(version = ?, VALUES(harvest_start), harvest_start), state = IF(version = ?, VALUES(state), state), ' +
-  `updated_at = IF(version = ? AND updated_at < NOW() - INTERVAL ${UPDATED_AT_REFRESH_SECONDS} SECOND, NOW(), updated_at), ` +
+  `updated_at = IF(version = ? AND ${REFRESH_DUE}, NOW(), updated_at), ` +
   'version = IF(version = ?, VALUES(version), version)';
 
 type Slot = 'account' | 'nonce' | 'start' | 'expected' | 'blob' | { value: number };
