@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../lib/config/config.js';
 import type { ServerAddress } from '../lib/db/connect.js';
 import type { Log } from '../lib/log/log.js';
+import { freePort } from '../lib/net/free-port.js';
 import type { ServiceHandle } from '../lib/services.js';
 import { collectorHeapFlags } from './collector-heap.js';
 import type { CollectorProcessSpec, FromCollector, ToCollector } from './collector-process-messages.js';
@@ -208,16 +208,6 @@ export async function startCollectorProcesses(o: CollectorProcessesOptions): Pro
       return stopped;
     },
   };
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** SIGTERM (the process stops its collector, flushing, and exits), SIGKILL when it takes too long. */
