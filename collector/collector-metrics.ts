@@ -11,6 +11,7 @@ export class CollectorMetrics {
   readonly rejected: Counter<'reason'>;
   readonly ignoredItems: Counter<'method'>;
   readonly harvests: Counter<'kind'>;
+  readonly recordReads: Counter<'reason'>;
   readonly rowsWritten: Counter<'shard'>;
   readonly harvestRows: Histogram;
   readonly commitSeconds: Histogram;
@@ -33,6 +34,12 @@ export class CollectorMetrics {
       name: 'apm_collector_harvests_total',
       help: 'metric_data payloads by how they were written (new, merged, duplicate, older)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.recordReads = new Counter({
+      name: 'apm_collector_harvest_record_reads_total',
+      help: "Harvest records read before a save, by reason: unseen (a run this process has not saved or read before), moved (the save over an earlier record found one at or after the harvest's start), resend (a harvest starting no later than the run's record)",
+      labelNames: ['reason'],
       registers,
     });
     this.rowsWritten = new Counter({ name: 'apm_collector_rows_written_total', help: 'Minute rows committed from agent harvests, per shard', labelNames: ['shard'], registers });

@@ -1,5 +1,5 @@
 import { sql, type Compilable, type Kysely } from 'kysely';
-import type { Pool as PromisePool } from 'mysql2/promise';
+import type { Pool as PromisePool, QueryValues, ResultSetHeader } from 'mysql2/promise';
 import { typedDb } from '../../lib/db/connect.js';
 import type { ShardDatabase } from '../../lib/shard/shard-database.js';
 import type { MetricName } from '../../lib/shard/metric-dictionary.js';
@@ -48,6 +48,35 @@ const BULK_SAVE_SQL =
   `updated_at = IF(version = ? AND ${REFRESH_DUE}, NOW(), updated_at), ` +
   'version = IF(version = ?, VALUES(version), version)';
 
+/**
+ * A new harvest's save (`'earlier'`): it replaces whatever record the run has if that record started
+ * before the new one, which is all the plan of a new harvest asks (harvest-plan.ts: a later start is a
+ * new harvest whatever the record holds). A collector that saved or read the run's record before saves
+ * so without reading it and without knowing its version: another collector may have saved the run's
+ * previous harvests (collector processes, or collectors behind a load balancer, receive an agent's
+ * harvests in any order of processes). A record that started at or after the new one (the same harvest
+ * again, or a later one saved meanwhile) is left as it is, and the save changes no row. `harvest_start`
+ * is assigned last: the conditions before it read the stored one.
+ */
+const REPLACE_SQL =
+  `UPDATE harvest_records SET version = version + 1, state = ?, updated_at = IF(${REFRESH_DUE}, NOW(), updated_at), harvest_start = ? ` +
+  'WHERE account_id = ? AND run_nonce = ? AND harvest_start < ?';
+/** REPLACE_SQL as the bulk trip's conditional upsert (BULK_SAVE_SQL's form): 2 affected rows when it saved. */
+const BULK_REPLACE_SQL =
+  'INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?) ON DUPLICATE KEY UPDATE ' +
+  'state = IF(harvest_start < VALUES(harvest_start), VALUES(state), state), ' +
+  `updated_at = IF(harvest_start < VALUES(harvest_start) AND ${REFRESH_DUE}, NOW(), updated_at), ` +
+  'version = IF(harvest_start < VALUES(harvest_start), version + 1, version), ' +
+  'harvest_start = IF(harvest_start < VALUES(harvest_start), VALUES(harvest_start), harvest_start)';
+/** Whether a replacing save is committed: the run's record holding the saved start and state. */
+const REPLACED_SQL = 'SELECT 1 AS committed FROM harvest_records WHERE account_id = ? AND run_nonce = ? AND harvest_start = ? AND state = ?';
+
+/**
+ * Which stored record a save replaces: the one at this version, none yet (undefined: the run's first
+ * harvest), or any that started before the saved one (`'earlier'`: REPLACE_SQL).
+ */
+export type SaveExpects = number | undefined | 'earlier';
+
 type Slot = 'account' | 'nonce' | 'start' | 'expected' | 'blob' | { value: number };
 
 /**
@@ -70,15 +99,16 @@ function updateTemplate(c: { sql: string; parameters: readonly unknown[] }): { s
 
 /**
  * The harvest_records table of one shard (schema/shard/0004-collector-harvests.sql): the latest
- * harvest of each agent run. Updates are optimistic: every update names the version it read, so a
- * concurrent change of the same run's record (two collectors, one run) is detected, never lost.
+ * harvest of each agent run. Updates are optimistic: every update names the version it read, or, a
+ * new harvest's, the start the stored record must precede (SaveExpects), so a concurrent change of the
+ * same run's record (two collectors, one run) is detected, never lost.
  */
 export class HarvestRecords {
   readonly #db: Kysely<ShardDatabase>;
   #update: { sql: string; slots: Slot[] } | undefined;
   /** `namesOf`: the names of an account's metric ids (ShardStore.metricNames), to read records stored by id. */
   constructor(
-    pool: PromisePool,
+    private readonly pool: PromisePool,
     private readonly namesOf: (accountId: number, ids: readonly number[]) => Promise<ReadonlyMap<number, MetricName>> = noNames,
   ) {
     this.#db = typedDb<ShardDatabase>(pool);
@@ -104,14 +134,25 @@ export class HarvestRecords {
   }
 
   /**
-   * The statement that stores `record` if the stored version is still `expected` (undefined = no record
-   * yet): it changes exactly one row when it saved, none when the stored record changed meanwhile. The
-   * shard writer runs it as the guard of the piece's rows (same transaction: saved together or not at
-   * all); after it committed, the stored version is `(expected ?? 0) + 1`. `ids`: the dictionary ids of
-   * the record's metrics when they name them one to one (encodeRecord).
+   * The statement that stores `record` if the stored record is still the `expected` one (SaveExpects):
+   * it changes exactly one row when it saved, none when the stored record changed meanwhile (or, for
+   * `'earlier'`, started at or after `record`). The shard writer runs it as the guard of the piece's rows
+   * (same transaction: saved together or not at all); after it committed, the stored version is
+   * `(expected ?? 0) + 1` (for `'earlier'`: one more than it was). `ids`: the dictionary ids of the
+   * record's metrics when they name them one to one (encodeRecord).
    */
-  saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined, ids?: readonly number[]): WriteGuard {
+  saveStatement(accountId: number, nonce: string, record: HarvestRecord, expected: SaveExpects, ids?: readonly number[]): WriteGuard {
     const blob = encodeRecord(record, ids);
+    if (expected === 'earlier') {
+      return {
+        sql: REPLACE_SQL,
+        params: [blob, record.start, accountId, nonce, record.start],
+        // The record holding this start and this very state: committed (nothing else saves this state: a
+        // second delivery of the same payload finds the start stored and changes nothing).
+        committed: { sql: REPLACED_SQL, params: [accountId, nonce, record.start, blob] },
+        bulk: { sql: BULK_REPLACE_SQL, params: [accountId, nonce, record.start, blob], changes: 2 },
+      };
+    }
     // The record at its new version with this very state: committed (a second delivery of the same
     // payload saving the same state at the same version is the same write).
     const committed = { sql: COMMITTED_SQL, params: [accountId, nonce, (expected ?? 0) + 1, blob] };
@@ -125,11 +166,11 @@ export class HarvestRecords {
     return { sql: c.sql, params: [...c.parameters], committed };
   }
 
-  /** saveStatement on its own (a piece with no rows): the new version, or undefined when the record changed meanwhile. */
-  async save(accountId: number, nonce: string, record: HarvestRecord, expected: number | undefined): Promise<number | undefined> {
-    const q = this.#saveQuery(accountId, nonce, record.start, encodeRecord(record), expected);
-    const r = await this.#db.executeQuery(q.compile());
-    return Number(r.numAffectedRows ?? 0) === 1 ? (expected ?? 0) + 1 : undefined;
+  /** saveStatement on its own (a piece with no rows): whether it saved (false: the record changed meanwhile). */
+  async save(accountId: number, nonce: string, record: HarvestRecord, expected: SaveExpects): Promise<boolean> {
+    const g = this.saveStatement(accountId, nonce, record, expected);
+    const [r] = await this.pool.query<ResultSetHeader>(g.sql, [...g.params] as QueryValues);
+    return Number(r.affectedRows) === 1;
   }
 
   /**

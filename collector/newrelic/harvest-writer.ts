@@ -7,7 +7,7 @@ import type { CollectorMetrics } from '../collector-metrics.js';
 import { checkMinuteRetention } from '../../lib/shard/minute-retention.js';
 import { checkRequestRows } from '../../lib/shard/request-rows.js';
 import { harvestMinute, planHarvest, pieceKey, type HarvestPiece, type HarvestPlan, type HarvestRecord } from './harvest-plan.js';
-import { HarvestRecords } from './harvest-records.js';
+import { HarvestRecords, type SaveExpects } from './harvest-records.js';
 import { harvestRows, type ApplicationTarget } from './harvest-rows.js';
 import type { Harvest } from './metric-data.js';
 import type { RunClaims } from './run-token.js';
@@ -26,12 +26,14 @@ const MAX_REMEMBERED_RUNS = 100_000;
 export class HarvestWriter {
   readonly #records = new WeakMap<ShardStore, HarvestRecords>();
   /**
-   * Per run, the version and start of the record this collector saved last: a later harvest of the
-   * run is then saved with that version without reading the record first (one query less per
-   * harvest). A stale entry (another collector wrote meanwhile) fails the version check and falls
-   * back to reading the record.
+   * Per run, the start of the record this collector saved or read last: a harvest of the run that
+   * starts later is new whatever the stored record holds (harvest-plan.ts), and is saved over any
+   * record that started before it without reading the record first (one query less a harvest), also
+   * when other collector processes saved the run's harvests in between. A save that finds the stored
+   * record started at or after this harvest (a copy, or a later harvest saved meanwhile) changes
+   * nothing and falls back to reading the record.
    */
-  readonly #runs = new Map<string, { version: number; start: number }>();
+  readonly #runs = new Map<string, number>();
   /** Serialises the harvests of one agent run (account, run nonce) in this process. */
   readonly #serial = new KeyedLock(8, { action: 'accept metric_data', holders: 'harvests of the same agent run' });
 
@@ -60,29 +62,31 @@ export class HarvestWriter {
     const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
     const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
     /** The record saved (if still at `expected`) and the piece's rows written, in one transaction. */
-    const saveAndWrite = async (record: HarvestRecord, expected: number | undefined, piece: HarvestPiece): Promise<boolean> => {
+    const saveAndWrite = async (record: HarvestRecord, expected: SaveExpects, piece: HarvestPiece): Promise<boolean> => {
       let saved: boolean;
       if (piece.metrics.length === 0) {
-        saved = (await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected))) !== undefined;
+        saved = await retryable(`shard ${shardId}`, () => records.save(claims.accountId, claims.nonce, record, expected));
       } else {
         // The record by metric id when it is the piece's whole payload (a new harvest): #writePiece has the ids.
         const guard = (ids: readonly number[] | undefined) => records.saveStatement(claims.accountId, claims.nonce, record, expected, piece.metrics === record.cumulative ? ids : undefined);
         saved = (await this.#writePiece(claims, shardId, store, piece, guard)) !== 'conflict';
       }
-      if (saved) this.#remember(runKey, { version: (expected ?? 0) + 1, start: record.start });
+      if (saved) this.#remember(runKey, record.start);
       return saved;
     };
     // Fast path, the usual case: this collector saved the run's last harvest and this one starts later.
     const known = this.#runs.get(runKey);
-    if (known && harvest.start > known.start) {
+    if (known !== undefined && harvest.start > known) {
       const plan = planHarvest(undefined, harvest, digest, keyOf);
-      if (plan.kind === 'new' && (await saveAndWrite(plan.save, known.version, plan.write))) {
+      if (plan.kind === 'new' && (await saveAndWrite(plan.save, 'earlier', plan.write))) {
         this.metrics.harvests.inc({ kind: plan.kind });
         return plan.kind;
       }
     }
     this.#runs.delete(runKey);
+    this.metrics.recordReads.inc({ reason: known === undefined ? 'unseen' : harvest.start > known ? 'moved' : 'resend' });
     const stored = await retryable(`shard ${shardId}`, () => records.load(claims.accountId, claims.nonce));
+    if (stored) this.#remember(runKey, stored.record.start);
     const plan = planHarvest(stored?.record, harvest, digest, keyOf);
     const saveOrRetry = async (record: HarvestRecord, piece: HarvestPiece) => {
       if (!(await saveAndWrite(record, stored?.version, piece))) {
@@ -107,8 +111,8 @@ export class HarvestWriter {
     return plan.kind;
   }
 
-  /** Remembers (bounded, oldest forgotten first) the version and start of a run's saved record. */
-  #remember(runKey: string, v: { version: number; start: number }): void {
+  /** Remembers (bounded, oldest forgotten first) the start of a run's record saved or read. */
+  #remember(runKey: string, v: number): void {
     this.#runs.delete(runKey);
     if (this.#runs.size >= MAX_REMEMBERED_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
     this.#runs.set(runKey, v);

@@ -27,8 +27,8 @@ export interface WriteGuard {
   params: readonly unknown[];
   /**
    * A read that returns a row exactly when the guard's change is committed (the harvest record's row
-   * at its new version with its new state). A request keyed by its guard alone (no dedupe key: the
-   * guard's version check already refuses a second delivery) is proved committed by it after a COMMIT
+   * holding its new state). A request keyed by its guard alone (no dedupe key: the guard's condition
+   * already refuses a second delivery) is proved committed by it after a COMMIT
    * whose answer was lost, as a keyed one is by its ledger key.
    */
   committed?: { sql: string; params: readonly unknown[] };

@@ -148,10 +148,20 @@ describe('two collectors behind one load balancer', () => {
       const h1 = shiftedMetricData(capture('06'), s.run, t, 240);
       const h2 = [s.run, (h1[2] as number) + 0.001, (h1[2] as number) + 60, capture('06').body[3]];
       const h3 = [s.run, (h2[2] as number) + 0.001, (h2[2] as number) + 60, capture('05').body[3]];
+      const reads = async (target: RunningCollector): Promise<Record<string, number>> =>
+        Object.fromEntries(await Promise.all(['unseen', 'moved', 'resend'].map(async (r) => [r, await scrape(target, 'apm_collector_harvest_record_reads_total', { reason: r })] as const)));
+      const [colBefore, otherBefore] = [await reads(col), await reads(other)];
+      const since = async (target: RunningCollector, before: Record<string, number>) => {
+        const now = await reads(target);
+        return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k]!]));
+      };
       expect((await via(col, h1)).status).toBe(200);
       expect((await via(other, h2)).status).toBe(200);
-      // col remembers the record version it saved for h1; other has moved it on: col must notice.
+      // col saw the run at h1 only; other moved the record on (a version col does not know). h3 starts
+      // later than the record col saw, so col saves it over whatever record started earlier, unread.
       expect((await via(col, h3)).status).toBe(200);
+      expect(await since(col, colBefore)).toEqual({ unseen: 1, moved: 0, resend: 0 });
+      expect(await since(other, otherBefore)).toEqual({ unseen: 1, moved: 0, resend: 0 });
       const { first, merged } = pair(s.run);
       expect((await via(other, first)).status).toBe(200);
       expect((await via(col, merged)).status).toBe(200);
