@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HarvestRecord } from '../../collector/newrelic/harvest-plan.js';
-import { encodeRecord, HarvestRecords, UPDATED_AT_REFRESH_SECONDS } from '../../collector/newrelic/harvest-records.js';
+import { encodeRecord, HarvestRecords, UPDATED_AT_REFRESH_SECONDS, type SaveExpects } from '../../collector/newrelic/harvest-records.js';
 import { WriteLedger } from '../../lib/shard/shard-writer-ledger.js';
 import { runTransaction } from '../../lib/shard/shard-writer-transaction.js';
 import type { ShardStore } from '../../lib/shard/shard-store.js';
@@ -104,18 +104,29 @@ describe('the record save as the bulk trip runs it (WriteGuard.bulk: a condition
   const H = Date.UTC(2026, 10, 24, 10) / 1000;
   const deps = () => ({ fences: new WriterFences(), ledger: new WriteLedger(), batchRows: 2000, loadData: true, oneTrip: true, bulk: true, now: () => H + 30 * 60 });
 
-  it('saves as the update does; a stale version or a deleted record changes nothing and falls back to the update (conflict)', async () => {
-    const f = await agentFleet(c, 'records-bulk', 1, H);
+  /** An account with one agent; its run's record (version, state, age in seconds) and a guarded write of one row per minute. */
+  async function bulkRun(name: string, nonce: string) {
+    const f = await agentFleet(c, name, 1, H);
     const own = new HarvestRecords(f.store.pool);
-    const nonce = 'ccccccccccccccc1';
     const state = async () => {
       const [rows] = await f.store.pool.query<any[]>('SELECT version, state, TIMESTAMPDIFF(SECOND, updated_at, NOW()) AS age FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [f.account.id, nonce]);
       return rows.map((r) => ({ version: Number(r.version), state: Buffer.from(r.state), age: Number(r.age) }));
     };
-    const write = (expected: number, start: number, minute: number) =>
+    const write = (expected: SaveExpects, start: number, minute: number) =>
       runTransaction(f.store, [pendingWrite(f, undefined, [f.row(0, 0, H + minute * 60, callStats(1, 1))], H, own.saveStatement(f.account.id, nonce, record(start), expected))], deps());
+    const agentRows = async () => {
+      const [rows] = await f.store.pool.query<any[]>(`SELECT period, call_count FROM ${f.table} WHERE agent_id = ? ORDER BY period`, [f.agentIds[0]]);
+      return rows.map((r) => [r.period, Number(r.call_count)]);
+    };
+    const backdate = (seconds: number) => f.store.pool.query('UPDATE harvest_records SET updated_at = NOW() - INTERVAL ? SECOND WHERE run_nonce = ?', [seconds, nonce]);
+    return { f, own, state, write, agentRows, backdate };
+  }
+
+  it('saves as the update does; a stale version or a deleted record changes nothing and falls back to the update (conflict)', async () => {
+    const nonce = 'ccccccccccccccc1';
+    const { f, own, state, write, agentRows, backdate } = await bulkRun('records-bulk', nonce);
     expect(await own.save(f.account.id, nonce, record(1000), undefined)).toBe(true);
-    await f.store.pool.query('UPDATE harvest_records SET updated_at = NOW() - INTERVAL 600 SECOND WHERE run_nonce = ?', [nonce]);
+    await backdate(600);
     const saved = await write(1, 1060, 1);
     expect([saved.path, saved.conflicts.size, saved.written]).toEqual(['bulk', 0, 1]);
     expect(await state()).toEqual([{ version: 2, state: encodeRecord(record(1060)), age: 600 }]);
@@ -127,35 +138,27 @@ describe('the record save as the bulk trip runs it (WriteGuard.bulk: a condition
     const deleted = await write(2, 1180, 3);
     expect([deleted.path, deleted.conflicts.size, deleted.written]).toEqual(['stepwise', 1, 0]);
     expect(await state()).toEqual([]);
-    const [rows] = await f.store.pool.query<any[]>(`SELECT period, call_count FROM ${f.table} WHERE agent_id = ? ORDER BY period`, [f.agentIds[0]]);
-    expect(rows.map((r) => [r.period, Number(r.call_count)])).toEqual([[H + 60, 1]]);
+    expect(await agentRows()).toEqual([[H + 60, 1]]);
   });
 
   it("'earlier' saves in the bulk trip over a record another collector moved on; at or after its start, or deleted, it changes nothing (conflict)", async () => {
-    const f = await agentFleet(c, 'records-bulk-earlier', 1, H);
-    const own = new HarvestRecords(f.store.pool);
     const nonce = 'ddddddddddddddd1';
-    const state = async () => {
-      const [rows] = await f.store.pool.query<any[]>('SELECT version, state FROM harvest_records WHERE account_id = ? AND run_nonce = ?', [f.account.id, nonce]);
-      return rows.map((r) => ({ version: Number(r.version), state: Buffer.from(r.state) }));
-    };
-    const write = (start: number, minute: number) =>
-      runTransaction(f.store, [pendingWrite(f, undefined, [f.row(0, 0, H + minute * 60, callStats(1, 1))], H, own.saveStatement(f.account.id, nonce, record(start), 'earlier'))], deps());
+    const { f, own, state, write, agentRows, backdate } = await bulkRun('records-bulk-earlier', nonce);
     expect(await own.save(f.account.id, nonce, record(1000), undefined)).toBe(true);
     expect(await own.save(f.account.id, nonce, record(1060), 1)).toBe(true);
-    const saved = await write(1120, 1);
+    await backdate(600);
+    const saved = await write('earlier', 1120, 1);
     expect([saved.path, saved.conflicts.size, saved.written]).toEqual(['bulk', 0, 1]);
-    expect(await state()).toEqual([{ version: 3, state: encodeRecord(record(1120)) }]);
-    const again = await write(1120, 2);
+    expect(await state()).toEqual([{ version: 3, state: encodeRecord(record(1120)), age: 600 }]);
+    const again = await write('earlier', 1120, 2);
     expect([again.path, again.conflicts.size, again.written]).toEqual(['stepwise', 1, 0]);
-    const older = await write(1060, 3);
+    const older = await write('earlier', 1060, 3);
     expect([older.path, older.conflicts.size, older.written]).toEqual(['stepwise', 1, 0]);
-    expect(await state()).toEqual([{ version: 3, state: encodeRecord(record(1120)) }]);
+    expect(await state()).toEqual([{ version: 3, state: encodeRecord(record(1120)), age: 600 }]);
     await f.store.pool.query('DELETE FROM harvest_records WHERE run_nonce = ?', [nonce]);
-    const deleted = await write(1180, 4);
+    const deleted = await write('earlier', 1180, 4);
     expect([deleted.path, deleted.conflicts.size, deleted.written]).toEqual(['stepwise', 1, 0]);
     expect(await state()).toEqual([]);
-    const [rows] = await f.store.pool.query<any[]>(`SELECT period, call_count FROM ${f.table} WHERE agent_id = ? ORDER BY period`, [f.agentIds[0]]);
-    expect(rows.map((r) => [r.period, Number(r.call_count)])).toEqual([[H + 60, 1]]);
+    expect(await agentRows()).toEqual([[H + 60, 1]]);
   });
 });
