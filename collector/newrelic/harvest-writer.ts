@@ -61,7 +61,7 @@ export class HarvestWriter {
     const records = this.#recordsOf(store);
     const keyOf = (end: number, d: string) => pieceKey(claims.accountId, claims.nonce, harvest.start, end, d);
     const runKey = `${shardId}:${claims.accountId}:${claims.nonce}`;
-    /** The record saved (if still at `expected`) and the piece's rows written, in one transaction. */
+    /** The record saved (if the stored one is still as `expected`: SaveExpects) and the piece's rows written, in one transaction. */
     const saveAndWrite = async (record: HarvestRecord, expected: SaveExpects, piece: HarvestPiece): Promise<boolean> => {
       let saved: boolean;
       if (piece.metrics.length === 0) {
@@ -74,7 +74,7 @@ export class HarvestWriter {
       if (saved) this.#remember(runKey, record.start);
       return saved;
     };
-    // Fast path, the usual case: this collector saved the run's last harvest and this one starts later.
+    // Fast path, the usual case: this process saved or read the run's record, and this harvest starts later than it.
     const known = this.#runs.get(runKey);
     if (known !== undefined && harvest.start > known) {
       const plan = planHarvest(undefined, harvest, digest, keyOf);
