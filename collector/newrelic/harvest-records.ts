@@ -42,11 +42,24 @@ const UPDATED_AT = sql<string>`IF(${sql.raw(REFRESH_DUE)}, NOW(), updated_at)`;
  * trip, whose count then differs, is rolled back and goes statement by statement with the update.
  * `version` is assigned last: the conditions before it read the stored one.
  */
-const BULK_SAVE_SQL =
-  'INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
-  'harvest_start = IF(version = ?, VALUES(harvest_start), harvest_start), state = IF(version = ?, VALUES(state), state), ' +
-  `updated_at = IF(version = ? AND ${REFRESH_DUE}, NOW(), updated_at), ` +
-  'version = IF(version = ?, VALUES(version), version)';
+const BULK_SAVE_SQL = conditionalUpsert('version = ?', [
+  ['harvest_start', 'VALUES(harvest_start)'],
+  ['state', 'VALUES(state)'],
+  ['updated_at', `IF(${REFRESH_DUE}, NOW(), updated_at)`],
+  ['version', 'VALUES(version)'],
+]);
+
+/**
+ * The record's insert (account, nonce, version, start, state) whose duplicate key assigns each column
+ * its value only where `condition` holds of the stored row (which every assignment reads before the
+ * last one changes it: the column the condition reads goes last), and leaves it as it is otherwise.
+ */
+function conditionalUpsert(condition: string, assignments: ReadonlyArray<[column: string, value: string]>): string {
+  return (
+    'INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE ' +
+    assignments.map(([column, value]) => `${column} = IF(${condition}, ${value}, ${column})`).join(', ')
+  );
+}
 
 /**
  * A new harvest's save (`'earlier'`): it replaces whatever record the run has if that record started
@@ -62,12 +75,12 @@ const REPLACE_SQL =
   `UPDATE harvest_records SET version = version + 1, state = ?, updated_at = IF(${REFRESH_DUE}, NOW(), updated_at), harvest_start = ? ` +
   'WHERE account_id = ? AND run_nonce = ? AND harvest_start < ?';
 /** REPLACE_SQL as the bulk trip's conditional upsert (BULK_SAVE_SQL's form): 2 affected rows when it saved. */
-const BULK_REPLACE_SQL =
-  'INSERT INTO harvest_records (account_id, run_nonce, version, harvest_start, state) VALUES (?, ?, 1, ?, ?) ON DUPLICATE KEY UPDATE ' +
-  'state = IF(harvest_start < VALUES(harvest_start), VALUES(state), state), ' +
-  `updated_at = IF(harvest_start < VALUES(harvest_start) AND ${REFRESH_DUE}, NOW(), updated_at), ` +
-  'version = IF(harvest_start < VALUES(harvest_start), version + 1, version), ' +
-  'harvest_start = IF(harvest_start < VALUES(harvest_start), VALUES(harvest_start), harvest_start)';
+const BULK_REPLACE_SQL = conditionalUpsert('harvest_start < VALUES(harvest_start)', [
+  ['state', 'VALUES(state)'],
+  ['updated_at', `IF(${REFRESH_DUE}, NOW(), updated_at)`],
+  ['version', 'version + 1'],
+  ['harvest_start', 'VALUES(harvest_start)'],
+]);
 /** Whether a replacing save is committed: the run's record holding the saved start and state. */
 const REPLACED_SQL = 'SELECT 1 AS committed FROM harvest_records WHERE account_id = ? AND run_nonce = ? AND harvest_start = ? AND state = ?';
 
@@ -150,7 +163,7 @@ export class HarvestRecords {
         // The record holding this start and this very state: committed (nothing else saves this state: a
         // second delivery of the same payload finds the start stored and changes nothing).
         committed: { sql: REPLACED_SQL, params: [accountId, nonce, record.start, blob] },
-        bulk: { sql: BULK_REPLACE_SQL, params: [accountId, nonce, record.start, blob], changes: 2 },
+        bulk: { sql: BULK_REPLACE_SQL, params: [accountId, nonce, 1, record.start, blob], changes: 2 },
       };
     }
     // The record at its new version with this very state: committed (a second delivery of the same
