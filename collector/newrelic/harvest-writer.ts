@@ -88,14 +88,16 @@ export class HarvestWriter {
     const stored = await retryable(`shard ${shardId}`, () => records.load(claims.accountId, claims.nonce));
     if (stored) this.#remember(runKey, stored.record.start);
     const plan = planHarvest(stored?.record, harvest, digest, keyOf);
-    const saveOrRetry = async (record: HarvestRecord, piece: HarvestPiece) => {
-      if (!(await saveAndWrite(record, stored?.version, piece))) {
+    // A new harvest is saved by start over whatever record started earlier (a record saved meanwhile by
+    // another process at an earlier start is no conflict); a merged resend's save, by the version read.
+    const saveOrRetry = async (record: HarvestRecord, piece: HarvestPiece, expected: SaveExpects) => {
+      if (!(await saveAndWrite(record, expected, piece))) {
         throw new RetryableError('cannot accept metric_data: another harvest of this agent run is being written at the same time', 1);
       }
     };
     switch (plan.kind) {
       case 'new':
-        await saveOrRetry(plan.save, plan.write);
+        await saveOrRetry(plan.save, plan.write, stored ? 'earlier' : undefined);
         break;
       case 'older':
       case 'duplicate':
@@ -104,7 +106,7 @@ export class HarvestWriter {
       case 'merged':
         // The previous piece first: once it is committed (now or before), the record may move on.
         await this.#writePiece(claims, shardId, store, plan.confirm);
-        await saveOrRetry(plan.save, plan.write);
+        await saveOrRetry(plan.save, plan.write, stored?.version);
         break;
     }
     this.metrics.harvests.inc({ kind: plan.kind });
