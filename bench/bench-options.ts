@@ -150,7 +150,7 @@ export const USAGE = `usage: npm run bench -- [flags]
                            measured apart (CPU, peak RSS); unset: inside the bench process
   --generator child|inline load generator in its own process (default child) or in the bench process
   --out DIR                report directory (default bench/results)
-  --data DIR               MariaDB data directories (default data/bench)
+  --data DIR               MariaDB data directories (default data/bench; one bench at a time)
   --keep-data              keep the data directories after the run
   --replicas               only the read-replica comparison: dashboard latency and primary CPU with and
                            without a replica while ingest runs at full rate (first --pools size)`;

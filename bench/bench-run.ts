@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { acquireDir, DataDirInUseError } from '../lib/mariadb/data-dir-lock.js';
 import { ensureMariadb } from '../lib/mariadb/mariadb-install.js';
 import { rowsPerMinute, type BenchOptions } from './bench-options.js';
 import type { BenchReport, MachineInfo } from './bench-report.js';
@@ -45,6 +46,32 @@ export function machineInfo(): MachineInfo {
  * and no phase starts after the deadline.
  */
 export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOutcome> {
+  const lock = lockBenchData(o.dataDir);
+  try {
+    return await benchRuns(o, env);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Takes `dataDir` for this bench (its lock file, the one lib/mariadb takes for a server's directory):
+ * every pool run removes and recreates its directories there, so a second bench over the same
+ * directory would delete the first one's servers' data under them. Refused with the holder named.
+ */
+export function lockBenchData(dataDir: string): { release(): void } {
+  const dir = path.resolve(dataDir);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    return acquireDir(dir, 0, 0);
+  } catch (err) {
+    if (!(err instanceof DataDirInUseError)) throw err;
+    const by = err.use.owner ? `process ${err.use.owner.ownerPid} (${err.use.owner.command})` : `MariaDB pid ${err.use.serverPid}`;
+    throw new Error(`cannot run the bench in ${dir}: another bench uses it, ${by}; give this one its own --data`);
+  }
+}
+
+async function benchRuns(o: BenchOptions, env: BenchEnv): Promise<BenchOutcome> {
   const started = env.now?.() ?? new Date();
   const t0 = Date.now();
   const runDeadline = t0 + o.deadlineSeconds * 1000;
