@@ -59,6 +59,8 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
  * every pool run removes and recreates its directories there, so a second bench over the same
  * directory would delete the first one's servers' data under them. Refused with the holder named.
  */
+export class BenchDataInUseError extends Error {}
+
 export function lockBenchData(dataDir: string): { release(): void } {
   const dir = path.resolve(dataDir);
   fs.mkdirSync(dir, { recursive: true });
@@ -67,7 +69,7 @@ export function lockBenchData(dataDir: string): { release(): void } {
   } catch (err) {
     if (!(err instanceof DataDirInUseError)) throw err;
     const by = err.use.owner ? `process ${err.use.owner.ownerPid} (${err.use.owner.command})` : `MariaDB pid ${err.use.serverPid}`;
-    throw new Error(`cannot run the bench in ${dir}: another bench uses it, ${by}; give this one its own --data`);
+    throw new BenchDataInUseError(`cannot run the bench in ${dir}: another bench uses it, ${by}; give this one its own --data`);
   }
 }
 

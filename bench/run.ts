@@ -5,7 +5,7 @@
  */
 import { freePort } from '../lib/net/free-port.js';
 import { BenchUsageError, parseBenchArgs, USAGE } from './bench-options.js';
-import { runBench } from './bench-run.js';
+import { BenchDataInUseError, runBench } from './bench-run.js';
 
 async function main(): Promise<void> {
   let options;
@@ -38,6 +38,7 @@ process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
 main().catch((err: Error) => {
-  console.error(`cannot run the benchmark: ${err.stack ?? err.message}`);
+  // A refusal names its reason whole; anything else is a fault, with its stack.
+  console.error(err instanceof BenchDataInUseError ? err.message : `cannot run the benchmark: ${err.stack ?? err.message}`);
   process.exit(1);
 });
