@@ -54,13 +54,14 @@ export async function runBench(o: BenchOptions, env: BenchEnv): Promise<BenchOut
   }
 }
 
+/** A bench refused because another one holds its data directory (bench/run.ts prints the message alone). */
+export class BenchDataInUseError extends Error {}
+
 /**
  * Takes `dataDir` for this bench (its lock file, the one lib/mariadb takes for a server's directory):
  * every pool run removes and recreates its directories there, so a second bench over the same
  * directory would delete the first one's servers' data under them. Refused with the holder named.
  */
-export class BenchDataInUseError extends Error {}
-
 export function lockBenchData(dataDir: string): { release(): void } {
   const dir = path.resolve(dataDir);
   fs.mkdirSync(dir, { recursive: true });
