@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { sealMinuteTable } from '../../rollup/minute-seal.js';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -10,6 +11,7 @@ import { freePort } from '../harness/ports.js';
 import { startTestCluster, type TestCluster } from '../harness/mariadb.js';
 import type { ServiceDeps } from '../../lib/services.js';
 import { refusingWriter, type RefusingWriter } from '../harness/refusing-writer.js';
+import { capture, shiftedMetricData } from '../harness/newrelic-captures.js';
 
 export interface RunningCollector {
   handle: ServiceHandle;
@@ -51,6 +53,30 @@ export async function startCollectorCluster(o: { clusterEnv?: Record<string, str
       await c.stop();
     },
   };
+}
+
+/** A new account with one application and one agent (web-1, pid 7) connected through the cluster's collector. */
+export async function setupAgent(cluster: CollectorCluster, name: string) {
+  const { c, col } = cluster;
+  const made = await c.directory.createAccount({ name });
+  const { store } = await c.registry.storeForAccount(made.account.id);
+  const run = await connectAgent(col, made.licenseKey, { apps: ['app'], host: 'web-1', pid: 7 });
+  const app = (await c.directory.findApplication(made.account.id, 'app'))!;
+  const agentId = await store.agentId(made.account.id, { applicationId: app.id, host: 'web-1', pid: 7, language: 'nodejs' });
+  const appAgentId = await store.applicationAgentId(made.account.id, app.id);
+  const post = (method: string, body: unknown, extra: Partial<PostOptions> = {}) => agentPost(col, method, body, { licenseKey: made.licenseKey, runId: run, ...extra });
+  return { id: made.account.id, shardId: made.account.shardId, key: made.licenseKey, store, run, agentId, appAgentId, post };
+}
+
+export type AgentSetup = Awaited<ReturnType<typeof setupAgent>>;
+
+/** The captured 503 pair (22, then 23 merging it), with the same shift so 23 keeps 22's start as the agent did. */
+export function capturedPair(run: string) {
+  const t = Date.now() / 1000;
+  const first = shiftedMetricData(capture('22'), run, t, 1 + (capture('23').body[2] - capture('22').body[2]));
+  const merged = shiftedMetricData(capture('23'), run, t, 1);
+  expect(first[1]).toBeCloseTo(merged[1] as number, 6);
+  return { first: [first[0], merged[1], first[2], first[3]], merged };
 }
 
 export interface AgentAnswer {
