@@ -45,17 +45,17 @@ describe('the bench data directory', () => {
     expect(log).toEqual([]);
   });
 
-  it('is taken over from a bench that exited, and released at the end', () => {
+  it('is taken over from a bench that exited, and released at the end', async () => {
     const data = tmpDir();
     heldByAnother(data);
+    const exited = new Promise((resolve) => children[0]!.once('exit', resolve));
     children[0]!.kill('SIGKILL');
-    return new Promise<void>((resolve) => children[0]!.once('exit', () => resolve())).then(() => {
-      const lock = lockBenchData(data);
-      expect(JSON.parse(fs.readFileSync(path.join(data, 'owner.json'), 'utf8')).ownerPid).toBe(process.pid);
-      lock.release();
-      expect(fs.existsSync(path.join(data, 'owner.json'))).toBe(false);
-      // Free again: a later bench takes it.
-      lockBenchData(data).release();
-    });
+    await exited;
+    const lock = lockBenchData(data);
+    expect(JSON.parse(fs.readFileSync(path.join(data, 'owner.json'), 'utf8')).ownerPid).toBe(process.pid);
+    lock.release();
+    expect(fs.existsSync(path.join(data, 'owner.json'))).toBe(false);
+    // Free again: a later bench takes it.
+    lockBenchData(data).release();
   });
 });
